@@ -1,0 +1,56 @@
+/// A seeded pseudo-random stream (xoshiro256**). Each node gets its own stream
+/// derived from the run seed and the node's name, so what one node draws never
+/// depends on how many numbers another node drew before it.
+public struct RandomStream: RandomNumberGenerator, Sendable {
+    private var s0, s1, s2, s3: UInt64
+
+    /// A stream for `seed` alone.
+    public init(seed: UInt64) {
+        var sm = SplitMix64(state: seed)
+        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
+    }
+
+    /// An independent stream for one named consumer (a node, a link, a workload).
+    /// The name is hashed with FNV-1a, which is stable across runs and platforms
+    /// (Swift's `Hasher` is randomly seeded per process).
+    public init(seed: UInt64, stream name: String) {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        var sm = SplitMix64(state: seed ^ h)
+        _ = sm.next()
+        self.init(seed: sm.next())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = rotl(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 bits of precision.
+    public mutating func nextUnitDouble() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+
+    /// True with probability `p`.
+    public mutating func bernoulli(_ p: Double) -> Bool {
+        p > 0 && nextUnitDouble() < p
+    }
+
+    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+}
+
+/// SplitMix64, used only to expand a seed into xoshiro's state.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,1 @@
+// Routing strategies and forwarding tables.

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the system packages STOQ Sim needs, and only those that are missing.
+# Idempotent: a second run installs nothing. Fails loudly on any error.
+set -euo pipefail
+
+# Debian packages: C libraries found through pkg-config, plus the tools the
+# namespace backend and the interop tests use.
+packages=(
+  pkg-config
+  libngtcp2-dev
+  libngtcp2-crypto-gnutls-dev
+  libgnutls28-dev
+  libnghttp3-dev
+  iproute2
+)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  say "all ${#packages[@]} system packages already installed"
+else
+  say "installing: ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "ERROR: need root or sudo to install ${missing[*]}"; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine has no package lists yet; an old list may lack the packages.
+  $sudo apt-get update -qq || { say "ERROR: apt-get update failed"; exit 1; }
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+    || { say "ERROR: apt-get install failed for: ${missing[*]}"; exit 1; }
+  say "installed: ${missing[*]}"
+fi
+
+# Check the libraries are visible to SwiftPM through pkg-config.
+for pc in libngtcp2 libngtcp2_crypto_gnutls gnutls libnghttp3; do
+  pkg-config --exists "$pc" || { say "ERROR: pkg-config cannot find $pc"; exit 1; }
+done
+say "pkg-config finds libngtcp2 $(pkg-config --modversion libngtcp2), gnutls $(pkg-config --modversion gnutls), libnghttp3 $(pkg-config --modversion libnghttp3)"
