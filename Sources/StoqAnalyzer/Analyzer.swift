@@ -1,1 +1,0 @@
-// Trace records and statistics.
