@@ -39,9 +39,9 @@ public enum SummaryText {
 
     public static func formatBytes(_ b: UInt64) -> String {
         let v = Double(b)
-        if v >= 1 << 30 { return String(format: "%.2f GiB", v / Double(1 << 30)) }
-        if v >= 1 << 20 { return String(format: "%.2f MiB", v / Double(1 << 20)) }
-        if v >= 1 << 10 { return String(format: "%.1f KiB", v / 1024) }
+        if v >= 1_073_741_824 { return String(format: "%.2f GiB", v / 1_073_741_824) }
+        if v >= 1_048_576 { return String(format: "%.2f MiB", v / 1_048_576) }
+        if v >= 1024 { return String(format: "%.1f KiB", v / 1024) }
         return "\(b) B"
     }
 
