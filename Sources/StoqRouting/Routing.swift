@@ -1,1 +1,0 @@
-// Routing strategies and forwarding tables.
