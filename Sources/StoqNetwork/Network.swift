@@ -1,1 +1,402 @@
-// Links, queues, forwarding.
+import StoqEngine
+import StoqRouting
+import StoqTopology
+
+public enum NetworkError: Error, Equatable, CustomStringConvertible {
+    case unknownNode(String)
+    case unknownLink(String, String)
+    case portInUse(node: String, port: UInt16)
+    case noFreePort(node: String)
+
+    public var description: String {
+        switch self {
+        case .unknownNode(let n): return "no node named '\(n)' in the topology"
+        case .unknownLink(let a, let b): return "no link between '\(a)' and '\(b)' in the topology"
+        case .portInUse(let n, let p): return "port \(p) on node '\(n)' is already bound; close the other socket or pick another port"
+        case .noFreePort(let n): return "node '\(n)' has no free port in the dynamic range 49152-65535"
+        }
+    }
+}
+
+/// The simulated network: links with propagation delay, serialization at the
+/// link bandwidth, drop-tail queues and random loss, one per direction;
+/// store-and-forward routing with `ForwardingTables`; and scheduled faults.
+///
+/// Each link direction is a FIFO served at its bandwidth, so a packet's arrival
+/// time at the far end is known when it enters the link: the network keeps the
+/// direction's packets in arrival order and one re-armable timer per direction
+/// fires for the earliest. A hop therefore costs no allocation beyond the queue
+/// slot, whatever the traffic.
+public final class Network {
+    public let topology: Topology
+    public let scheduler: Scheduler
+    public let strategy: RoutingStrategy
+    /// How long after a link or node changes state the forwarding tables follow
+    /// (a routing protocol's detection and convergence time). Until then packets
+    /// keep taking the old routes and are lost on the dead link (`linkDown`) or
+    /// at the dead node (`nodeDown`). Zero recomputes at the instant of the change.
+    public var routeDetectionDelay: SimDuration
+    /// Sees every packet and state change. Held strongly; nil keeps the packet
+    /// path free of observation calls.
+    public var observer: NetworkObserver?
+
+    /// Current link and node states (indices used by observers and counters).
+    public private(set) var graph: RoutingGraph
+    /// The routes in force; they lag `graph` by `routeDetectionDelay`.
+    public private(set) var tables: ForwardingTables
+    public private(set) var counters = NetworkCounters()
+
+    private var directions: [LinkDirection]
+    private var timers: [StoqEngine.Timer] = []
+    private var sockets: [[UInt16: NetworkSocket]]
+    private let nodeByAddress: [IPv6Address: Int32]
+    private var nextPacketID: UInt64 = 0
+    private var pendingRecompute: SimTime?
+
+    /// `seed` drives per-direction loss streams named "link:a>b" (parallel links
+    /// between the same pair add "#2", "#3", … in topology order).
+    public init(topology: Topology, scheduler: Scheduler, seed: UInt64,
+                strategy: RoutingStrategy = LatencyStrategy(), routeDetectionDelay: SimDuration = .zero) {
+        self.topology = topology
+        self.scheduler = scheduler
+        self.strategy = strategy
+        self.routeDetectionDelay = routeDetectionDelay
+        let graph = RoutingGraph(topology: topology)
+        self.graph = graph
+        tables = ForwardingTables(graph: graph, strategy: strategy)
+        sockets = Array(repeating: [:], count: graph.nodeCount)
+        var byAddress: [IPv6Address: Int32] = [:]
+        for i in 0..<graph.nodeCount { byAddress[graph.nodeAddresses[i]] = byAddress[graph.nodeAddresses[i]] ?? Int32(i) }
+        nodeByAddress = byAddress
+
+        var seen: [String: Int] = [:]
+        directions = (0..<graph.edgeCount).map { e in
+            let spec = topology.links[Int(graph.edgeLink[e])]
+            var name = "link:" + graph.name(ofEdge: e)
+            let n = (seen[name] ?? 0) + 1
+            seen[name] = n
+            if n > 1 { name += "#\(n)" }
+            return LinkDirection(latency: spec.latency.nanoseconds, bitsPerSecond: spec.bandwidthBitsPerSecond,
+                                 capacity: spec.queueBytes, lossRate: spec.lossRate,
+                                 random: RandomStream(seed: seed, stream: name))
+        }
+        timers = (0..<graph.edgeCount).map { e in scheduler.makeTimer { [unowned self] in self.linkArrival(edge: e) } }
+    }
+
+    // MARK: Lookup
+
+    public func nodeIndex(named name: String) -> Int32? { graph.index(ofNode: name) }
+    public func nodeIndex(of address: IPv6Address) -> Int32? { nodeByAddress[address] }
+
+    /// Counters of one link direction (an edge of `graph`).
+    public func counters(edge: Int) -> LinkCounters { directions[edge].counters }
+    /// Counters of the first link from `a` to `b` in that direction.
+    public func counters(from a: String, to b: String) -> LinkCounters? {
+        guard let ia = graph.index(ofNode: a), let ib = graph.index(ofNode: b),
+              let e = graph.edge(from: ia, to: ib) else { return nil }
+        return directions[e].counters
+    }
+    /// Bytes waiting or being serialized on `edge` now.
+    public func queuedBytes(edge: Int) -> Int {
+        releaseSerialized(edge, now: scheduler.now.nanosecondsSinceStart)
+        return directions[edge].queuedBytes
+    }
+    /// Packets on `edge` that have not reached its far end yet.
+    public func packetsInFlight(edge: Int) -> Int { directions[edge].inFlight.count }
+
+    // MARK: Sockets
+
+    /// Binds `port` on `node`; port 0 picks the lowest free port from 49152.
+    public func bind(node name: String, port: UInt16) throws -> NetworkSocket {
+        let node = try resolveNode(name)
+        var chosen = port
+        if port == 0 {
+            guard let free = (49152...UInt16.max).first(where: { sockets[Int(node)][$0] == nil }) else {
+                throw NetworkError.noFreePort(node: name)
+            }
+            chosen = free
+        }
+        guard sockets[Int(node)][chosen] == nil else { throw NetworkError.portInUse(node: name, port: chosen) }
+        let socket = NetworkSocket(network: self, node: node, address: graph.nodeAddresses[Int(node)], port: chosen)
+        sockets[Int(node)][chosen] = socket
+        return socket
+    }
+
+    func unbind(_ socket: NetworkSocket) {
+        if sockets[Int(socket.node)][socket.localPort] === socket { sockets[Int(socket.node)][socket.localPort] = nil }
+    }
+
+    // MARK: Packet path
+
+    func send(_ datagram: Datagram, from node: Int32) {
+        let now = scheduler.now
+        let packet = Packet(id: nextPacketID, datagram: datagram, sourceNode: node,
+                            destinationNode: nodeByAddress[datagram.destination.address] ?? -1, sentAt: now)
+        nextPacketID &+= 1
+        counters.packetsSent += 1
+        counters.bytesSent += UInt64(packet.wireSize)
+        observer?.packetSent(packet, time: now)
+        if !graph.nodeUp[Int(node)] { return drop(packet, .nodeDown, at: .node(node)) }
+        if packet.destinationNode < 0 { return drop(packet, .unknownDestination, at: .node(node)) }
+        if packet.destinationNode == node {
+            // Loopback still goes through the scheduler so a receiver never runs
+            // inside its sender's `send`.
+            scheduler.schedule(at: now) { [unowned self] in self.arrive(packet, at: node) }
+            return
+        }
+        forward(packet, at: node)
+    }
+
+    /// `packet` is at `node`: deliver it there or pass it on.
+    private func arrive(_ packet: Packet, at node: Int32) {
+        if !graph.nodeUp[Int(node)] { return drop(packet, .nodeDown, at: .node(node)) }
+        if packet.destinationNode == node { return deliver(packet, at: node) }
+        forward(packet, at: node)
+    }
+
+    private func forward(_ packet: Packet, at node: Int32) {
+        let e = tables.nextEdge(from: node, to: packet.destinationNode)
+        if e < 0 { return drop(packet, .noRoute, at: .node(node)) }
+        transmit(packet, on: Int(e))
+    }
+
+    private func deliver(_ packet: Packet, at node: Int32) {
+        guard let socket = sockets[Int(node)][packet.datagram.destination.port] else {
+            return drop(packet, .portUnreachable, at: .node(node))
+        }
+        counters.packetsDelivered += 1
+        counters.bytesDelivered += UInt64(packet.wireSize)
+        observer?.packetDelivered(packet, time: scheduler.now)
+        socket.receiveHandler?(packet.datagram)
+    }
+
+    /// Offers `packet` to link direction `e`: drop-tail admission, the loss
+    /// draw, then a place in the serializer's schedule.
+    private func transmit(_ packet: Packet, on e: Int) {
+        let now = scheduler.now.nanosecondsSinceStart
+        let size = packet.wireSize
+        directions[e].counters.packetsSent += 1
+        directions[e].counters.bytesSent += UInt64(size)
+        if !graph.edgeUp[e] { return drop(packet, .linkDown, at: .link(edge: Int32(e))) }
+        releaseSerialized(e, now: now)
+        if directions[e].queuedBytes + size > directions[e].capacity {
+            return drop(packet, .queueFull, at: .link(edge: Int32(e)))
+        }
+        // Drawn for every admitted packet, in admission order, so the stream's
+        // use (and thus every later draw) is the same on every run. A lost packet
+        // still occupies the serializer: it is lost on the wire.
+        let lost = directions[e].random.bernoulli(directions[e].lossRate)
+        let serialization = Self.serializationTime(bytes: size, bitsPerSecond: directions[e].bitsPerSecond)
+        let done = max(now, directions[e].busyUntil) + serialization
+        let arrival = done + directions[e].latency
+        directions[e].busyUntil = done
+        directions[e].queuedBytes += size
+        directions[e].serializing.append(Serializing(done: done, bytes: size))
+        directions[e].counters.maxQueuedBytes = max(directions[e].counters.maxQueuedBytes, directions[e].queuedBytes)
+        directions[e].counters.busyTime.nanoseconds += serialization
+        let wasIdle = directions[e].inFlight.isEmpty
+        directions[e].inFlight.append(InFlight(packet: packet, arrival: arrival, lost: lost))
+        if wasIdle { timers[e].arm(at: SimTime(nanosecondsSinceStart: arrival)) }
+    }
+
+    /// The timer of direction `e` fired: its earliest packet reached the far end.
+    private func linkArrival(edge e: Int) {
+        guard let head = directions[e].inFlight.popFirst() else { return }
+        if let next = directions[e].inFlight.first { timers[e].arm(at: SimTime(nanosecondsSinceStart: next.arrival)) }
+        if head.lost { return drop(head.packet, .loss, at: .link(edge: Int32(e))) }
+        directions[e].counters.packetsDelivered += 1
+        directions[e].counters.bytesDelivered += UInt64(head.packet.wireSize)
+        observer?.packetHop(head.packet, edge: Int32(e), time: scheduler.now)
+        arrive(head.packet, at: graph.edgeTarget[e])
+    }
+
+    /// Frees the queue space of packets whose last bit has left the serializer.
+    private func releaseSerialized(_ e: Int, now: Int64) {
+        while let s = directions[e].serializing.first, s.done <= now {
+            directions[e].queuedBytes -= s.bytes
+            _ = directions[e].serializing.popFirst()
+        }
+    }
+
+    private func drop(_ packet: Packet, _ reason: DropReason, at location: DropLocation) {
+        counters.dropped[reason] += 1
+        if case .link(let e) = location {
+            directions[Int(e)].counters.dropped[reason] += 1
+            directions[Int(e)].counters.bytesDropped += UInt64(packet.wireSize)
+        }
+        observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
+    }
+
+    /// Bits over bandwidth, rounded to the nearest nanosecond (0 for a link
+    /// without a bandwidth, which the parser does not produce).
+    public static func serializationTime(bytes: Int, bitsPerSecond: UInt64) -> Int64 {
+        guard bitsPerSecond > 0 else { return 0 }
+        return Int64((UInt64(bytes) * 8 * 1_000_000_000 + bitsPerSecond / 2) / bitsPerSecond)
+    }
+
+    // MARK: Faults
+
+    /// Schedules every link joining `a` and `b` to go up or down at `time`.
+    public func setLinkState(_ a: String, _ b: String, up: Bool, at time: SimTime) throws {
+        let links = try resolveLinks(a, b)
+        scheduler.schedule(at: time) { [unowned self] in for l in links { self.applyLinkState(link: l, up: up) } }
+    }
+
+    public func setNodeState(_ name: String, up: Bool, at time: SimTime) throws {
+        let node = try resolveNode(name)
+        scheduler.schedule(at: time) { [unowned self] in self.applyNodeState(node: node, up: up) }
+    }
+
+    /// Schedules the topology's faults (times are from the start of the run).
+    /// Every target is checked before anything is scheduled.
+    public func scheduleFaults() throws {
+        var changes: [(SimTime, Bool, FaultSpec.Target)] = []
+        for fault in topology.faults {
+            switch fault.target {
+            case .link(let a, let b): _ = try resolveLinks(a, b)
+            case .node(let n): _ = try resolveNode(n)
+            }
+            changes.append((.zero + fault.downAt, false, fault.target))
+            if let upAt = fault.upAt { changes.append((.zero + upAt, true, fault.target)) }
+        }
+        for (time, up, target) in changes {
+            switch target {
+            case .link(let a, let b): try setLinkState(a, b, up: up, at: time)
+            case .node(let n): try setNodeState(n, up: up, at: time)
+            }
+        }
+    }
+
+    /// Rebuilds the forwarding tables from the current link and node states.
+    public func recomputeRoutes() {
+        tables = ForwardingTables(graph: graph, strategy: strategy)
+        observer?.routesRecomputed(time: scheduler.now)
+    }
+
+    private func applyLinkState(link: Int, up: Bool) {
+        guard graph.setLinkState(link: link, up: up) else { return }
+        if !up {
+            let e = Int(graph.linkForwardEdge[link])
+            flush(edge: e, reason: .linkDown)
+            flush(edge: Int(graph.edgeReverse[e]), reason: .linkDown)
+        }
+        observer?.linkStateChanged(link: link, up: up, time: scheduler.now)
+        routesChanged()
+    }
+
+    private func applyNodeState(node: Int32, up: Bool) {
+        guard graph.setNodeState(node, up: up) else { return }
+        if !up {
+            // What the node was sending and what was on its way to it both die with it.
+            for e in graph.edges(from: node) {
+                flush(edge: e, reason: .nodeDown)
+                flush(edge: Int(graph.edgeReverse[e]), reason: .nodeDown)
+            }
+        }
+        observer?.nodeStateChanged(node: node, up: up, time: scheduler.now)
+        routesChanged()
+    }
+
+    private func routesChanged() {
+        if routeDetectionDelay <= .zero { return recomputeRoutes() }
+        let at = scheduler.now + routeDetectionDelay
+        // Changes at the same instant share one recomputation.
+        if pendingRecompute == at { return }
+        pendingRecompute = at
+        scheduler.schedule(at: at) { [unowned self] in self.recomputeRoutes() }
+    }
+
+    /// Drops everything queued or in flight on `e` and frees its serializer.
+    private func flush(edge e: Int, reason: DropReason) {
+        timers[e].cancel()
+        let now = scheduler.now.nanosecondsSinceStart
+        if directions[e].busyUntil > now {
+            // The serialization that will now never happen was already counted as busy.
+            directions[e].counters.busyTime.nanoseconds -= directions[e].busyUntil - now
+            directions[e].busyUntil = now
+        }
+        directions[e].serializing.removeAll()
+        directions[e].queuedBytes = 0
+        while let f = directions[e].inFlight.popFirst() { drop(f.packet, reason, at: .link(edge: Int32(e))) }
+    }
+
+    private func resolveNode(_ name: String) throws -> Int32 {
+        guard let n = graph.index(ofNode: name) else { throw NetworkError.unknownNode(name) }
+        return n
+    }
+
+    private func resolveLinks(_ a: String, _ b: String) throws -> [Int] {
+        let links = graph.links(between: try resolveNode(a), and: try resolveNode(b))
+        if links.isEmpty { throw NetworkError.unknownLink(a, b) }
+        return links
+    }
+}
+
+/// One direction of a link: its fixed parameters and its queue.
+private struct LinkDirection {
+    let latency: Int64
+    let bitsPerSecond: UInt64
+    let capacity: Int
+    let lossRate: Double
+    var random: RandomStream
+    /// Packets admitted and not yet at the far end, in arrival order.
+    var inFlight = FIFO<InFlight>()
+    /// Packets whose serialization has not finished: they occupy the queue.
+    var serializing = FIFO<Serializing>()
+    var queuedBytes = 0
+    /// When the serializer finishes everything admitted so far (ns).
+    var busyUntil: Int64 = 0
+    var counters = LinkCounters()
+
+    init(latency: Int64, bitsPerSecond: UInt64, capacity: Int, lossRate: Double, random: RandomStream) {
+        self.latency = latency
+        self.bitsPerSecond = bitsPerSecond
+        self.capacity = capacity
+        self.lossRate = lossRate
+        self.random = random
+    }
+}
+
+private struct InFlight {
+    var packet: Packet
+    var arrival: Int64
+    /// The loss draw said this packet will not arrive.
+    var lost: Bool
+}
+
+private struct Serializing {
+    var done: Int64
+    var bytes: Int
+}
+
+/// A bound UDP port on a simulated node.
+public final class NetworkSocket: DatagramIO {
+    private unowned let network: Network
+    public let node: Int32
+    public let localAddress: IPv6Address
+    public let localPort: UInt16
+    public var receiveHandler: ((Datagram) -> Void)?
+    public private(set) var isClosed = false
+
+    init(network: Network, node: Int32, address: IPv6Address, port: UInt16) {
+        self.network = network
+        self.node = node
+        localAddress = address
+        localPort = port
+    }
+
+    public func send(_ datagram: Datagram) {
+        guard !isClosed else { return }
+        var d = datagram
+        d.source = SocketAddress(address: localAddress, port: localPort)
+        network.send(d, from: node)
+    }
+
+    /// Frees the port; later sends are ignored and nothing more is received.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        receiveHandler = nil
+        network.unbind(self)
+    }
+}

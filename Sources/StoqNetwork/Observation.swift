@@ -1,0 +1,130 @@
+import StoqEngine
+
+/// A datagram on its way through the network, as observers see it.
+public struct Packet: Sendable {
+    /// Sequential per network, so traces of equal runs line up.
+    public let id: UInt64
+    public let datagram: Datagram
+    public let sourceNode: Int32
+    /// -1 when the destination address belongs to no node.
+    public let destinationNode: Int32
+    public let sentAt: SimTime
+
+    public var wireSize: Int { datagram.wireSize }
+}
+
+public enum DropReason: String, CaseIterable, Sendable {
+    /// The link's drop-tail queue had no room.
+    case queueFull = "queue-full"
+    /// Random loss on the link.
+    case loss
+    /// The link was down when the packet reached it, or went down while the
+    /// packet was queued or in flight.
+    case linkDown = "link-down"
+    /// The sending, forwarding or receiving node was down.
+    case nodeDown = "node-down"
+    /// The forwarding tables have no route to the destination node.
+    case noRoute = "no-route"
+    /// The destination address belongs to no node.
+    case unknownDestination = "unknown-destination"
+    /// Nothing is bound to the destination port.
+    case portUnreachable = "port-unreachable"
+}
+
+/// Where a packet was dropped: at a node, or on one link direction (an edge of
+/// `Network.graph`).
+public enum DropLocation: Hashable, Sendable {
+    case node(Int32)
+    case link(edge: Int32)
+}
+
+/// Drop counts by reason, kept in an array indexed by reason so counting never hashes.
+public struct DropCounts: Equatable, Sendable {
+    private var counts = [UInt64](repeating: 0, count: DropReason.allCases.count)
+
+    public init() {}
+
+    public subscript(reason: DropReason) -> UInt64 {
+        get { counts[reason.index] }
+        set { counts[reason.index] = newValue }
+    }
+
+    public var total: UInt64 { counts.reduce(0, +) }
+}
+
+extension DropReason {
+    @inline(__always) var index: Int {
+        switch self {
+        case .queueFull: return 0
+        case .loss: return 1
+        case .linkDown: return 2
+        case .nodeDown: return 3
+        case .noRoute: return 4
+        case .unknownDestination: return 5
+        case .portUnreachable: return 6
+        }
+    }
+}
+
+/// Counters of one link direction. `packetsSent` counts every packet offered
+/// to the link, so sent = delivered + dropped + still queued or in flight.
+public struct LinkCounters: Equatable, Sendable {
+    public var packetsSent: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var packetsDelivered: UInt64 = 0
+    public var bytesDelivered: UInt64 = 0
+    public var dropped = DropCounts()
+    public var bytesDropped: UInt64 = 0
+    /// Peak queue occupancy, the packet being serialized included.
+    public var maxQueuedBytes = 0
+    /// Time the serializer spent sending (for utilisation).
+    public var busyTime = SimDuration.zero
+
+    public init() {}
+
+    public var packetsDropped: UInt64 { dropped.total }
+
+    /// Fraction of `interval` the link direction was transmitting.
+    public func utilisation(over interval: SimDuration) -> Double {
+        interval.nanoseconds > 0 ? Double(busyTime.nanoseconds) / Double(interval.nanoseconds) : 0
+    }
+}
+
+/// Network-wide counters: what nodes sent and what reached a bound port.
+public struct NetworkCounters: Equatable, Sendable {
+    public var packetsSent: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var packetsDelivered: UInt64 = 0
+    public var bytesDelivered: UInt64 = 0
+    /// Every drop, on links and at nodes.
+    public var dropped = DropCounts()
+
+    public init() {}
+}
+
+/// Receives what happens inside the network, e.g. to write a trace. Every
+/// method has an empty default, so observers implement only what they need.
+/// Node and edge indices refer to `Network.graph`.
+public protocol NetworkObserver: AnyObject {
+    /// A node handed `packet` to the network.
+    func packetSent(_ packet: Packet, time: SimTime)
+    /// `packet` crossed `edge` and reached the node at its far end.
+    func packetHop(_ packet: Packet, edge: Int32, time: SimTime)
+    /// `packet` reached the socket it was addressed to.
+    func packetDelivered(_ packet: Packet, time: SimTime)
+    func packetDropped(_ packet: Packet, reason: DropReason, location: DropLocation, time: SimTime)
+    /// `link` indexes `topology.links`.
+    func linkStateChanged(link: Int, up: Bool, time: SimTime)
+    func nodeStateChanged(node: Int32, up: Bool, time: SimTime)
+    func routesRecomputed(time: SimTime)
+}
+
+public extension NetworkObserver {
+    func packetSent(_ packet: Packet, time: SimTime) {}
+    func packetHop(_ packet: Packet, edge: Int32, time: SimTime) {}
+    func packetDelivered(_ packet: Packet, time: SimTime) {}
+    func packetDropped(_ packet: Packet, reason: DropReason, location: DropLocation, time: SimTime) {}
+    func linkStateChanged(link: Int, up: Bool, time: SimTime) {}
+    func nodeStateChanged(node: Int32, up: Bool, time: SimTime) {}
+    func routesRecomputed(time: SimTime) {}
+}
