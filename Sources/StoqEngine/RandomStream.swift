@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A seeded pseudo-random stream (xoshiro256**). Each node gets its own stream
 /// derived from the run seed and the node's name, so what one node draws never
 /// depends on how many numbers another node drew before it.
@@ -38,6 +44,12 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     /// True with probability `p`.
     public mutating func bernoulli(_ p: Double) -> Bool {
         p > 0 && nextUnitDouble() < p
+    }
+
+    /// Exponentially distributed with the given mean (Poisson inter-arrival times).
+    public mutating func nextExponential(mean: Double) -> Double {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        -mean * log(1 - nextUnitDouble())
     }
 
     @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }

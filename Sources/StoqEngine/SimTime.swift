@@ -11,6 +11,9 @@ public struct SimDuration: Hashable, Comparable, Sendable, CustomStringConvertib
     public static func microseconds(_ n: Int64) -> SimDuration { SimDuration(nanoseconds: n * 1_000) }
     public static func milliseconds(_ n: Int64) -> SimDuration { SimDuration(nanoseconds: n * 1_000_000) }
     public static func seconds(_ n: Int64) -> SimDuration { SimDuration(nanoseconds: n * 1_000_000_000) }
+    /// Lets `.seconds(1)` compile: with only the Int64 and Double overloads an
+    /// integer literal is ambiguous between them.
+    public static func seconds(_ n: Int) -> SimDuration { seconds(Int64(n)) }
     /// Rounds to the nearest nanosecond.
     public static func seconds(_ s: Double) -> SimDuration { SimDuration(nanoseconds: Int64((s * 1e9).rounded())) }
 
@@ -26,7 +29,7 @@ public struct SimDuration: Hashable, Comparable, Sendable, CustomStringConvertib
 
     /// Human-readable with a unit chosen by magnitude: "850ns", "12.5µs", "3.2ms", "1.5s".
     public var description: String {
-        let n = nanoseconds, m = abs(n)
+        let n = nanoseconds, m = n.magnitude  // abs(Int64.min) would trap
         if m < 1_000 { return "\(n)ns" }
         if m < 1_000_000 { return Self.trim(Double(n) / 1e3) + "µs" }
         if m < 1_000_000_000 { return Self.trim(Double(n) / 1e6) + "ms" }
