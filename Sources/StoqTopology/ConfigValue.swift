@@ -30,6 +30,12 @@ public struct ConfigMap: Sendable {
         public var key: String
         public var keyLocation: SourceLocation
         public var value: ConfigValue
+
+        public init(key: String, keyLocation: SourceLocation, value: ConfigValue) {
+            self.key = key
+            self.keyLocation = keyLocation
+            self.value = value
+        }
     }
 
     public var entries: [Entry]
@@ -51,11 +57,15 @@ public struct ConfigMap: Sendable {
 
     /// Rejects keys outside `allowed`, suggesting the closest allowed key.
     public func checkKeys(allowed: [String], context: String) throws {
-        for e in entries where !allowed.contains(e.key) {
-            let guess = closest(to: e.key, in: allowed)
-            throw TopologyDiagnostic(at: e.keyLocation, "unknown field '\(e.key)' in \(context)",
-                                     hint: guess.map { "did you mean '\($0)'? " } .map { $0 + "allowed: \(allowed.joined(separator: ", "))" }
-                                        ?? "allowed: \(allowed.joined(separator: ", "))")
+        if let first = unknownKeys(allowed: allowed, context: context).first { throw first }
+    }
+
+    /// Every key outside `allowed`, so one pass reports all misspellings.
+    public func unknownKeys(allowed: [String], context: String) -> [TopologyDiagnostic] {
+        entries.filter { !allowed.contains($0.key) }.map { e in
+            let list = "allowed: \(allowed.joined(separator: ", "))"
+            return TopologyDiagnostic(at: e.keyLocation, "unknown field '\(e.key)' in \(context)",
+                                      hint: closest(to: e.key, in: allowed).map { "did you mean '\($0)'? \(list)" } ?? list)
         }
     }
 
