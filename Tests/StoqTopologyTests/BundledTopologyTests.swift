@@ -1,0 +1,45 @@
+import XCTest
+import StoqEngine
+@testable import StoqTopology
+
+/// The files under topologies/ must always parse cleanly.
+final class BundledTopologyTests: XCTestCase {
+    private func bundled(_ name: String) -> String {
+        repositoryRoot.appendingPathComponent("topologies/\(name)").path
+    }
+
+    func testQuickstart() throws {
+        let t = try TopologyParser.load(path: bundled("quickstart.yaml"))
+        XCTAssertTrue(t.warnings.isEmpty, "\(t.warnings)")
+        XCTAssertEqual(t.duration, .seconds(10 as Int64))
+        for site in ["fra", "par", "sin"] { XCTAssertNotNil(t.site(named: site)) }
+        XCTAssertEqual(Set(t.sites.map(\.region)).count, 3, "three continents")
+        XCTAssertEqual(Set(t.links.map(\.tier)), [.mbps100, .gbps1, .gbps2_5])
+        XCTAssertEqual(t.nodes.filter { $0.role == .ca }.count, 1)
+        XCTAssertEqual(t.workloads.map(\.kind), ["probe", "probe"])
+        XCTAssertEqual(try t.workloads.map { try $0.fields.byteCount("size") }, [64, 1200])
+        XCTAssertNotNil(t.node(named: "client-fra-1"))
+        let fraSin = t.links.first { Set([$0.from, $0.to]) == ["core-fra", "core-sin"] }!
+        XCTAssertEqual(fraSin.latency.milliseconds, 77, accuracy: 1)
+    }
+
+    /// edge-1000.yaml is generator output; it must match what the generator
+    /// makes today. STOQ_REGENERATE_TOPOLOGIES=1 rewrites it.
+    func testEdge1000IsCurrentGeneratorOutput() throws {
+        var o = TopologyGenerator.Options()
+        o.nodes = 1000
+        o.seed = 1
+        o.name = "edge-1000"
+        let expected = try TopologyGenerator(options: o).generate()
+        let path = bundled("edge-1000.yaml")
+        if ProcessInfo.processInfo.environment["STOQ_REGENERATE_TOPOLOGIES"] == "1" {
+            try expected.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), expected,
+                       "regenerate with STOQ_REGENERATE_TOPOLOGIES=1 swift test --filter BundledTopologyTests")
+        let t = try TopologyParser.load(path: path)
+        XCTAssertEqual(t.nodes.count, 1000)
+        XCTAssertTrue(t.warnings.isEmpty, "\(t.warnings)")
+        XCTAssertGreaterThan(Set(t.sites.map(\.region)).count, 3)
+    }
+}
