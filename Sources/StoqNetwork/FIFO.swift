@@ -1,7 +1,9 @@
 /// An array-backed first-in-first-out queue: amortized O(1) without the
 /// O(n) `removeFirst` of a plain array.
 struct FIFO<Element> {
-    private var items: [Element] = []
+    // Optional slots let `popFirst` move an element out instead of copying it,
+    // which saves a retain/release of the packet payload on every hop.
+    private var items: [Element?] = []
     private var head = 0
 
     var isEmpty: Bool { head == items.count }
@@ -12,7 +14,8 @@ struct FIFO<Element> {
 
     mutating func popFirst() -> Element? {
         guard head < items.count else { return nil }
-        let element = items[head]
+        var element: Element?
+        swap(&element, &items[head])
         head += 1
         if head == items.count {
             items.removeAll(keepingCapacity: true)

@@ -98,7 +98,7 @@ public final class Network {
     }
     /// Bytes waiting or being serialized on `edge` now.
     public func queuedBytes(edge: Int) -> Int {
-        releaseSerialized(edge, now: scheduler.now.nanosecondsSinceStart)
+        directions[edge].releaseSerialized(now: scheduler.now.nanosecondsSinceStart)
         return directions[edge].queuedBytes
     }
     /// Packets on `edge` that have not reached its far end yet.
@@ -170,60 +170,34 @@ public final class Network {
         socket.receiveHandler?(packet.datagram)
     }
 
-    /// Offers `packet` to link direction `e`: drop-tail admission, the loss
-    /// draw, then a place in the serializer's schedule.
+    /// Offers `packet` to link direction `e`.
     private func transmit(_ packet: Packet, on e: Int) {
-        let now = scheduler.now.nanosecondsSinceStart
-        let size = packet.wireSize
-        directions[e].counters.packetsSent += 1
-        directions[e].counters.bytesSent += UInt64(size)
-        if !graph.edgeUp[e] { return drop(packet, .linkDown, at: .link(edge: Int32(e))) }
-        releaseSerialized(e, now: now)
-        if directions[e].queuedBytes + size > directions[e].capacity {
-            return drop(packet, .queueFull, at: .link(edge: Int32(e)))
+        if !graph.edgeUp[e] {
+            directions[e].countOffered(packet)
+            return drop(packet, .linkDown, at: .link(edge: Int32(e)))
         }
-        // Drawn for every admitted packet, in admission order, so the stream's
-        // use (and thus every later draw) is the same on every run. A lost packet
-        // still occupies the serializer: it is lost on the wire.
-        let lost = directions[e].random.bernoulli(directions[e].lossRate)
-        let serialization = Self.serializationTime(bytes: size, bitsPerSecond: directions[e].bitsPerSecond)
-        let done = max(now, directions[e].busyUntil) + serialization
-        let arrival = done + directions[e].latency
-        directions[e].busyUntil = done
-        directions[e].queuedBytes += size
-        directions[e].serializing.append(Serializing(done: done, bytes: size))
-        directions[e].counters.maxQueuedBytes = max(directions[e].counters.maxQueuedBytes, directions[e].queuedBytes)
-        directions[e].counters.busyTime.nanoseconds += serialization
-        let wasIdle = directions[e].inFlight.isEmpty
-        directions[e].inFlight.append(InFlight(packet: packet, arrival: arrival, lost: lost))
-        if wasIdle { timers[e].arm(at: SimTime(nanosecondsSinceStart: arrival)) }
+        switch directions[e].enqueue(packet, now: scheduler.now.nanosecondsSinceStart) {
+        case .queueFull:
+            drop(packet, .queueFull, at: .link(edge: Int32(e)))
+        case .firstInFlight(let arrival):
+            timers[e].arm(at: SimTime(nanosecondsSinceStart: arrival))
+        case .behindOthers:
+            break
+        }
     }
 
     /// The timer of direction `e` fired: its earliest packet reached the far end.
     private func linkArrival(edge e: Int) {
-        guard let head = directions[e].inFlight.popFirst() else { return }
-        if let next = directions[e].inFlight.first { timers[e].arm(at: SimTime(nanosecondsSinceStart: next.arrival)) }
+        guard let (head, next) = directions[e].popArrival() else { return }
+        if let next { timers[e].arm(at: SimTime(nanosecondsSinceStart: next)) }
         if head.lost { return drop(head.packet, .loss, at: .link(edge: Int32(e))) }
-        directions[e].counters.packetsDelivered += 1
-        directions[e].counters.bytesDelivered += UInt64(head.packet.wireSize)
         observer?.packetHop(head.packet, edge: Int32(e), time: scheduler.now)
         arrive(head.packet, at: graph.edgeTarget[e])
     }
 
-    /// Frees the queue space of packets whose last bit has left the serializer.
-    private func releaseSerialized(_ e: Int, now: Int64) {
-        while let s = directions[e].serializing.first, s.done <= now {
-            directions[e].queuedBytes -= s.bytes
-            _ = directions[e].serializing.popFirst()
-        }
-    }
-
     private func drop(_ packet: Packet, _ reason: DropReason, at location: DropLocation) {
         counters.dropped[reason] += 1
-        if case .link(let e) = location {
-            directions[Int(e)].counters.dropped[reason] += 1
-            directions[Int(e)].counters.bytesDropped += UInt64(packet.wireSize)
-        }
+        if case .link(let e) = location { directions[Int(e)].countDrop(packet, reason) }
         observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
     }
 
@@ -309,15 +283,7 @@ public final class Network {
     /// Drops everything queued or in flight on `e` and frees its serializer.
     private func flush(edge e: Int, reason: DropReason) {
         timers[e].cancel()
-        let now = scheduler.now.nanosecondsSinceStart
-        if directions[e].busyUntil > now {
-            // The serialization that will now never happen was already counted as busy.
-            directions[e].counters.busyTime.nanoseconds -= directions[e].busyUntil - now
-            directions[e].busyUntil = now
-        }
-        directions[e].serializing.removeAll()
-        directions[e].queuedBytes = 0
-        while let f = directions[e].inFlight.popFirst() { drop(f.packet, reason, at: .link(edge: Int32(e))) }
+        for f in directions[e].flush(now: scheduler.now.nanosecondsSinceStart) { drop(f.packet, reason, at: .link(edge: Int32(e))) }
     }
 
     private func resolveNode(_ name: String) throws -> Int32 {
@@ -332,7 +298,9 @@ public final class Network {
     }
 }
 
-/// One direction of a link: its fixed parameters and its queue.
+/// One direction of a link: its fixed parameters, its queue and its counters.
+/// Each operation is one mutating call, i.e. one exclusive access to the
+/// network's array per hop rather than one per field.
 private struct LinkDirection {
     let latency: Int64
     let bitsPerSecond: UInt64
@@ -354,6 +322,77 @@ private struct LinkDirection {
         self.capacity = capacity
         self.lossRate = lossRate
         self.random = random
+    }
+
+    enum Enqueued {
+        case queueFull
+        /// The link was empty: its timer must be armed for `arrival`.
+        case firstInFlight(arrival: Int64)
+        case behindOthers
+    }
+
+    mutating func countOffered(_ packet: Packet) {
+        counters.packetsSent += 1
+        counters.bytesSent += UInt64(packet.wireSize)
+    }
+
+    mutating func countDrop(_ packet: Packet, _ reason: DropReason) {
+        counters.dropped[reason] += 1
+        counters.bytesDropped += UInt64(packet.wireSize)
+    }
+
+    /// Drop-tail admission, the loss draw, then a place in the serializer's schedule.
+    mutating func enqueue(_ packet: Packet, now: Int64) -> Enqueued {
+        countOffered(packet)
+        let size = packet.wireSize
+        releaseSerialized(now: now)
+        if queuedBytes + size > capacity { return .queueFull }
+        // Drawn for every admitted packet, in admission order, so the stream's
+        // use (and thus every later draw) is the same on every run. A lost packet
+        // still occupies the serializer: it is lost on the wire.
+        let lost = random.bernoulli(lossRate)
+        let serialization = Network.serializationTime(bytes: size, bitsPerSecond: bitsPerSecond)
+        let done = max(now, busyUntil) + serialization
+        busyUntil = done
+        queuedBytes += size
+        serializing.append(Serializing(done: done, bytes: size))
+        counters.maxQueuedBytes = max(counters.maxQueuedBytes, queuedBytes)
+        counters.busyTime.nanoseconds += serialization
+        let wasIdle = inFlight.isEmpty
+        inFlight.append(InFlight(packet: packet, arrival: done + latency, lost: lost))
+        return wasIdle ? .firstInFlight(arrival: done + latency) : .behindOthers
+    }
+
+    /// Removes the earliest packet; also returns when the next one arrives.
+    mutating func popArrival() -> (InFlight, next: Int64?)? {
+        guard let head = inFlight.popFirst() else { return nil }
+        if !head.lost {
+            counters.packetsDelivered += 1
+            counters.bytesDelivered += UInt64(head.packet.wireSize)
+        }
+        return (head, inFlight.first?.arrival)
+    }
+
+    /// Frees the queue space of packets whose last bit has left the serializer.
+    mutating func releaseSerialized(now: Int64) {
+        while let s = serializing.first, s.done <= now {
+            queuedBytes -= s.bytes
+            _ = serializing.popFirst()
+        }
+    }
+
+    /// Empties the link (it or an end node failed) and returns what was on it.
+    mutating func flush(now: Int64) -> [InFlight] {
+        if busyUntil > now {
+            // The serialization that will now never happen was already counted as busy.
+            counters.busyTime.nanoseconds -= busyUntil - now
+            busyUntil = now
+        }
+        serializing.removeAll()
+        queuedBytes = 0
+        var lost: [InFlight] = []
+        while let f = inFlight.popFirst() { lost.append(f) }
+        return lost
     }
 }
 

@@ -16,10 +16,12 @@ import StoqEngine
 public struct ForwardingTables: Sendable {
     public let graph: RoutingGraph
     public let strategyName: String
-    /// `nextEdge[destination * n + node]`: the edge to leave `node` by, -1 when
+    /// `nextEdges[destination * n + node]`: the edge to leave `node` by, -1 when
     /// `node` is the destination or cannot reach it. Destination-major so each
     /// tree fills one contiguous row.
-    private let nextEdge: [Int32]
+    @usableFromInline let nextEdges: [Int32]
+    /// The node count, stored so the inlined lookup needs no call into the graph.
+    @usableFromInline let rowLength: Int
 
     /// Graphs at least this large are routed on all cores.
     public static let parallelThreshold = 128
@@ -30,7 +32,8 @@ public struct ForwardingTables: Sendable {
         let n = graph.nodeCount
         self.graph = graph
         strategyName = strategy.name
-        nextEdge = [Int32](unsafeUninitializedCapacity: n * n) { buffer, initialized in
+        rowLength = n
+        nextEdges = [Int32](unsafeUninitializedCapacity: n * n) { buffer, initialized in
             let base = buffer.baseAddress
             // Rows are disjoint, so concurrent writers never touch the same element.
             func fillRow(_ d: Int) {
@@ -56,9 +59,9 @@ public struct ForwardingTables: Sendable {
     }
 
     /// The edge `node` forwards a packet for `destination` on, or -1.
-    @inline(__always)
+    @inlinable
     public func nextEdge(from node: Int32, to destination: Int32) -> Int32 {
-        nextEdge[Int(destination) * graph.nodeCount + Int(node)]
+        nextEdges[Int(destination) * rowLength + Int(node)]
     }
 
     public func nextHop(from node: Int32, to destination: Int32) -> (neighbor: Int32, edge: Int32)? {
