@@ -87,8 +87,11 @@ public struct ConfigMap: Sendable {
     }
 
     public func requiredString(_ key: String, context: String) throws -> String {
-        _ = try require(key, context: context)
-        return try string(key)!
+        let value = try require(key, context: context)
+        let s = try string(key)!
+        // `key:` with nothing after it reads as an empty scalar.
+        guard !s.isEmpty else { throw TopologyDiagnostic(at: value.location, "'\(key)' in \(context) has no value") }
+        return s
     }
 
     public func int(_ key: String) throws -> Int? {

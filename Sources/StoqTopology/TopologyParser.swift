@@ -527,7 +527,7 @@ final class TopologyBuilder {
     private func node(_ ref: NameRef, in context: String) throws -> Int {
         if let i = nodeIndex[ref.name] { return i }
         if brokenNames.contains(ref.name) { throw AlreadyReported() }
-        var hint = closest(to: ref.name, in: Array(nodeIndex.keys).sorted()).map { "did you mean '\($0)'? " } ?? ""
+        var hint = closest(to: ref.name, in: Array(nodeIndex.keys).sorted()).map { "did you mean '\($0)'?" } ?? ""
         if let count = templates[ref.name] {
             hint = "'\(ref.name)' has count: \(count), so its nodes are \(ref.name)-1 … \(ref.name)-\(count)"
         }

@@ -207,3 +207,18 @@ final class DiagnosticTests: XCTestCase {
         }
     }
 }
+
+final class DiagnosticTextTests: XCTestCase {
+    func testEmptyRequiredValue() {
+        assertError(baseSites.replacingOccurrences(of: "site: fra, role: edge", with: "site: , role: edge"), line: 7, "'site' in node 'edge-fra' has no value")
+    }
+
+    /// What a person sees: file:line:column, severity, message, hint.
+    func testPrintedForm() {
+        let d = diagnostics(baseSites + "links: [{from: core-fra, to: core-sni, tier: 1gbps}]\n")
+        XCTAssertEqual("\(TopologyErrors(d))", """
+        test.yaml:10:30: error: unknown node 'core-sni' in link
+            hint: did you mean 'core-sin'?
+        """)
+    }
+}
