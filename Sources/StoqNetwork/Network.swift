@@ -27,6 +27,9 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 /// direction's packets in arrival order and one re-armable timer per direction
 /// fires for the earliest. A hop therefore costs no allocation beyond the queue
 /// slot, whatever the traffic.
+///
+/// Keep the network alive while its scheduler runs: the events it schedules
+/// hold it unowned (so a network and its scheduler never form a cycle).
 public final class Network {
     public let topology: Topology
     public let scheduler: Scheduler
@@ -36,8 +39,9 @@ public final class Network {
     /// keep taking the old routes and are lost on the dead link (`linkDown`) or
     /// at the dead node (`nodeDown`). Zero recomputes at the instant of the change.
     public var routeDetectionDelay: SimDuration
-    /// Sees every packet and state change. Held strongly; nil keeps the packet
-    /// path free of observation calls.
+    /// Sees every packet and state change. Held strongly (an observer that also
+    /// holds the network must be cleared to break the cycle); nil keeps the
+    /// packet path free of observation calls.
     public var observer: NetworkObserver?
 
     /// Current link and node states (indices used by observers and counters).
