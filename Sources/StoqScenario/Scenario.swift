@@ -1,1 +1,70 @@
-// Workloads and the runner.
+import Foundation
+import StoqAnalyzer
+import StoqEngine
+import StoqNetwork
+import StoqRouting
+import StoqTopology
+
+/// A validated topology with its workloads: what `stoqsim validate` checks and
+/// `stoqsim run` runs.
+public struct Scenario {
+    public var topology: Topology
+    /// The workloads as parsed at load time (for listing; each run builds fresh ones).
+    public private(set) var workloads: [Workload]
+
+    public init(topology: Topology) throws {
+        self.topology = topology
+        self.workloads = try WorkloadRegistry.makeAll(for: topology)
+        _ = try strategy()
+    }
+
+    /// Parses, validates and checks the workloads of the file at `path`.
+    public static func load(path: String) throws -> Scenario {
+        try Scenario(topology: TopologyParser.load(path: path))
+    }
+
+    /// Replaces the routing strategy named in the file (`--strategy`).
+    public mutating func setStrategy(_ name: String) throws {
+        topology.routing = RoutingConfig(strategy: name, location: nil)
+        _ = try strategy()
+    }
+
+    func strategy() throws -> RoutingStrategy {
+        guard let s = RoutingStrategies.named(topology.routing.strategy) else {
+            throw TopologyDiagnostic(at: topology.routing.location ?? SourceLocation(file: topology.sourceFile, line: 1, column: 1),
+                                     "unknown routing strategy '\(topology.routing.strategy)'",
+                                     hint: "known strategies: \(RoutingStrategies.names.joined(separator: ", "))")
+        }
+        return s
+    }
+
+    /// Runs on the virtual-time backend and writes `trace.jsonl` and
+    /// `summary.json` into `outputDirectory` (created if needed).
+    public func run(outputDirectory: String, progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
+        try SimulationRun(topology: topology, strategy: strategy(), outputDirectory: outputDirectory).execute(progress: progress)
+    }
+}
+
+/// Reported about once per wall-clock second during long runs.
+public struct RunProgress: CustomStringConvertible {
+    public var simulated: SimTime
+    public var end: SimTime
+    public var wallSeconds: Double
+    public var events: UInt64
+
+    public var eventsPerSecond: Double { wallSeconds > 0 ? Double(events) / wallSeconds : 0 }
+
+    public var description: String {
+        let pct = end.nanosecondsSinceStart > 0 ? 100 * Double(simulated.nanosecondsSinceStart) / Double(end.nanosecondsSinceStart) : 100
+        return String(format: "[%5.1f%%] simulated %@ of %@, wall %.1fs, %.2fM events/s",
+                      min(pct, 100), "\(SimDuration(nanoseconds: simulated.nanosecondsSinceStart))",
+                      "\(SimDuration(nanoseconds: end.nanosecondsSinceStart))", wallSeconds, eventsPerSecond / 1e6)
+    }
+}
+
+public struct RunResult {
+    public var summary: RunSummary
+    public var tracePath: String
+    public var summaryPath: String
+    public var wallSeconds: Double
+}

@@ -1,1 +1,29 @@
-print("stoqsim")
+import ArgumentParser
+import Foundation
+
+/// The command line: argument parsing and printing only; the work happens in
+/// StoqScenario and the modules below it.
+struct Stoqsim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stoqsim",
+        abstract: "STOQ Sim: simulate STOQ (QUIC) edge networks from a topology file.",
+        discussion: "Exit codes: 0 success, 1 runtime failure, 2 bad input.",
+        subcommands: [Run.self, Validate.self, Analyze.self, Generate.self, Bench.self]
+    )
+}
+
+/// Exit code for bad input (topology errors, bad flags).
+let badInputExitCode: Int32 = 2
+
+// ArgumentParser exits with 64 on usage errors; the documented code is 2.
+do {
+    var command = try Stoqsim.parseAsRoot()
+    try command.run()
+} catch {
+    let code = Stoqsim.exitCode(for: error)
+    if code == .validationFailure {
+        FileHandle.standardError.write(Data((Stoqsim.fullMessage(for: error) + "\n").utf8))
+        exit(badInputExitCode)
+    }
+    Stoqsim.exit(withError: error)
+}

@@ -1,0 +1,60 @@
+import StoqTopology
+
+/// Picks nodes for workloads: a node name, or `role:client`, `site:fra`,
+/// `region:europe`, or `all`. Unknown names are located errors.
+public enum NodeSelector {
+    public static let help = "a node name, role:ROLE, site:SITE, region:REGION or all"
+
+    /// Resolves every selector in `selectors` (in order, without duplicates).
+    public static func resolve(_ selectors: [String], in topology: Topology, at location: SourceLocation) throws -> [String] {
+        var seen = Set<String>()
+        var result: [String] = []
+        for selector in selectors {
+            let matches = try resolve(selector, in: topology, at: location)
+            for m in matches where seen.insert(m).inserted { result.append(m) }
+        }
+        return result
+    }
+
+    static func resolve(_ selector: String, in topology: Topology, at location: SourceLocation) throws -> [String] {
+        let parts = selector.split(separator: ":", maxSplits: 1).map(String.init)
+        let matches: [String]
+        if selector == "all" {
+            matches = topology.nodes.map(\.name)
+        } else if parts.count == 2 {
+            let (kind, value) = (parts[0], parts[1])
+            switch kind {
+            case "role":
+                guard let role = NodeRole(rawValue: value) else {
+                    throw TopologyDiagnostic(at: location, "unknown role '\(value)' in selector '\(selector)'",
+                                             hint: "roles are \(NodeRole.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                matches = topology.nodes.filter { $0.role == role }.map(\.name)
+            case "site":
+                guard topology.site(named: value) != nil else {
+                    throw TopologyDiagnostic(at: location, "unknown site '\(value)' in selector '\(selector)'")
+                }
+                matches = topology.nodes.filter { $0.site == value }.map(\.name)
+            case "region":
+                let sites = Set(topology.sites.filter { $0.region == value }.map(\.name))
+                guard !sites.isEmpty else {
+                    let regions = Array(Set(topology.sites.map(\.region))).sorted()
+                    throw TopologyDiagnostic(at: location, "no site is in region '\(value)'",
+                                             hint: "regions in this file: \(regions.joined(separator: ", "))")
+                }
+                matches = topology.nodes.filter { sites.contains($0.site) }.map(\.name)
+            default:
+                throw TopologyDiagnostic(at: location, "unknown selector '\(selector)'", hint: "use \(help)")
+            }
+        } else {
+            guard topology.node(named: selector) != nil else {
+                throw TopologyDiagnostic(at: location, "unknown node '\(selector)'", hint: "use \(help)")
+            }
+            matches = [selector]
+        }
+        guard !matches.isEmpty else {
+            throw TopologyDiagnostic(at: location, "selector '\(selector)' matches no node")
+        }
+        return matches
+    }
+}

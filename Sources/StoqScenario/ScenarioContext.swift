@@ -1,0 +1,58 @@
+import StoqAnalyzer
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+
+/// What a workload sees of a run: the clock, the nodes' network endpoints and
+/// the trace. Workloads reach the network only through `DatagramIO`, so the
+/// same workload code runs on every backend.
+public final class ScenarioContext {
+    public let topology: Topology
+    public let scheduler: Scheduler
+    public let network: Network
+    public let seed: UInt64
+    /// No workload starts new work at or after this instant.
+    public let endTime: SimTime
+    private let traceSink: (TraceRecord) -> Void
+    private var addresses: [String: IPv6Address] = [:]
+    private var echoServices: [String: DatagramIO] = [:]
+    private var nextEphemeralPort: [String: UInt16] = [:]
+
+    init(topology: Topology, scheduler: Scheduler, network: Network, seed: UInt64, trace: @escaping (TraceRecord) -> Void) {
+        self.topology = topology
+        self.scheduler = scheduler
+        self.network = network
+        self.seed = seed
+        self.endTime = SimTime.zero + topology.duration
+        self.traceSink = trace
+        for n in topology.nodes { addresses[n.name] = n.address }
+    }
+
+    public func trace(_ record: TraceRecord) { traceSink(record) }
+
+    public func address(of node: String) -> IPv6Address { addresses[node]! }
+
+    /// A seeded random stream private to `name` (a node or workload).
+    public func randomStream(_ name: String) -> RandomStream { RandomStream(seed: seed, stream: name) }
+
+    public func bind(node: String, port: UInt16) throws -> DatagramIO {
+        try network.bind(node: node, port: port)
+    }
+
+    /// Client ports are handed out per node from the IANA dynamic range.
+    public func ephemeralPort(for node: String) -> UInt16 {
+        let port = nextEphemeralPort[node] ?? 49152
+        nextEphemeralPort[node] = port + 1
+        return port
+    }
+
+    /// Starts the UDP echo service on `node` unless it already runs.
+    public func installEchoService(on node: String) throws {
+        guard echoServices[node] == nil else { return }
+        let io = try bind(node: node, port: ProbeWorkload.echoPort)
+        io.receiveHandler = { [unowned io] d in
+            io.send(Datagram(source: d.destination, destination: d.source, payload: d.payload))
+        }
+        echoServices[node] = io
+    }
+}

@@ -1,0 +1,108 @@
+import Dispatch
+import Foundation
+import StoqAnalyzer
+import StoqEngine
+import StoqNetwork
+import StoqRouting
+import StoqTopology
+
+/// One run on the virtual-time backend: wires the topology onto a scheduler
+/// and a simulated network, starts the workloads, runs to the end, and writes
+/// the trace and the summary.
+final class SimulationRun {
+    let topology: Topology
+    let strategy: RoutingStrategy
+    let outputDirectory: String
+
+    init(topology: Topology, strategy: RoutingStrategy, outputDirectory: String) {
+        self.topology = topology
+        self.strategy = strategy
+        self.outputDirectory = outputDirectory
+    }
+
+    func execute(progress: ((RunProgress) -> Void)?) throws -> RunResult {
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        let tracePath = (outputDirectory as NSString).appendingPathComponent("trace.jsonl")
+        let summaryPath = (outputDirectory as NSString).appendingPathComponent("summary.json")
+
+        let writer = try TraceWriter(path: tracePath)
+        defer { writer.close() }
+        let scheduler = Scheduler()
+        let network = Network(topology: topology, scheduler: scheduler, seed: topology.seed, strategy: strategy)
+        let recorder = TraceRecorder(network: network, writer: writer)
+        network.observer = recorder
+        try network.scheduleFaults()
+
+        writer.write(.run(.init(topology: topology.name, seed: topology.seed, backend: "sim", strategy: strategy.name,
+                                durationNs: topology.duration.nanoseconds, nodes: topology.nodes.count)))
+        for e in 0..<network.graph.edgeCount {
+            let spec = topology.links[Int(network.graph.edgeLink[e])]
+            writer.write(.link(.init(name: network.graph.name(ofEdge: e),
+                                     from: network.graph.name(ofNode: network.graph.edgeSource[e]),
+                                     to: network.graph.name(ofNode: network.graph.edgeTarget[e]),
+                                     bandwidthBps: spec.bandwidthBitsPerSecond, tier: spec.tier.rawValue,
+                                     latencyNs: spec.latency.nanoseconds)))
+        }
+
+        let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
+                                      seed: topology.seed, trace: writer.write)
+        let workloads = try WorkloadRegistry.makeAll(for: topology)
+        for w in workloads { try w.start(in: context) }
+
+        // Run in slices of simulated time so long runs can report progress
+        // about once per wall-clock second.
+        let end = context.endTime
+        let drain = workloads.map(\.drainTime).max() ?? .zero
+        let finish = end + drain
+        let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
+        var lastReport = wallStart
+        func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
+        while scheduler.now < finish {
+            let outcome = scheduler.run(until: min(scheduler.now + slice, finish))
+            let nowWall = DispatchTime.now().uptimeNanoseconds
+            if let progress, nowWall - lastReport >= 1_000_000_000 {
+                lastReport = nowWall
+                progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(),
+                                     events: scheduler.eventsExecuted))
+            }
+            if outcome == .idle { break }
+        }
+
+        for e in 0..<network.graph.edgeCount {
+            let c = network.counters(edge: e)
+            writer.write(.linkStats(.init(link: network.graph.name(ofEdge: e), packetsSent: c.packetsSent,
+                                          bytesSent: c.bytesSent, packetsDelivered: c.packetsDelivered,
+                                          bytesDelivered: c.bytesDelivered, droppedQueueFull: c.dropped[.queueFull],
+                                          droppedLoss: c.dropped[.loss], droppedLinkDown: c.dropped[.linkDown],
+                                          busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes)))
+        }
+        writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted)))
+        writer.close()
+
+        let summary = try TraceAnalyzer.summarize(tracePath: tracePath)
+        try TraceAnalyzer.write(summary, to: summaryPath)
+        return RunResult(summary: summary, tracePath: tracePath, summaryPath: summaryPath, wallSeconds: wallSeconds())
+    }
+}
+
+/// Turns network events worth keeping into trace records. Per-packet events
+/// are not traced (a big run moves billions); links' counters are, at the end.
+final class TraceRecorder: NetworkObserver {
+    let network: Network
+    let writer: TraceWriter
+
+    init(network: Network, writer: TraceWriter) {
+        self.network = network
+        self.writer = writer
+    }
+
+    func linkStateChanged(link: Int, up: Bool, time: SimTime) {
+        let spec = network.topology.links[link]
+        writer.write(.linkState(.init(t: time.nanosecondsSinceStart, target: "\(spec.from)<>\(spec.to)", isNode: false, up: up)))
+    }
+
+    func nodeStateChanged(node: Int32, up: Bool, time: SimTime) {
+        writer.write(.linkState(.init(t: time.nanosecondsSinceStart, target: network.graph.name(ofNode: node), isNode: true, up: up)))
+    }
+}

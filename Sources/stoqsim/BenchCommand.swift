@@ -1,0 +1,44 @@
+import ArgumentParser
+import StoqEngine
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure performance (release builds: swift run -c release stoqsim bench …).",
+        subcommands: [EngineBench.self])
+}
+
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Hold model (10^6 pending events) and timer churn on one core.")
+
+    @Option(help: "Pending events in the hold model.") var pending: Int = 1_000_000
+    @Option(help: "Events dispatched in the hold model.") var events: Int = 10_000_000
+    @Option(help: "Timer re-arm operations in the churn benchmark.") var operations: Int = 10_000_000
+    @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.") var repetitions: Int = 3
+
+    func run() throws {
+        guard pending > 0, events > 0, operations > 0, repetitions > 0 else {
+            throw ValidationError("--pending, --events, --operations and --repeat must be positive")
+        }
+        #if DEBUG
+        printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench engine'")
+        #endif
+        let cases: [(String, () -> BenchmarkResult)] = [
+            ("hold", { EngineBenchmarks.holdModel(pending: pending, events: events, style: .actionObject) }),
+            ("hold-closure", { EngineBenchmarks.holdModel(pending: pending, events: events, style: .freshClosure) }),
+            ("timer-churn", { EngineBenchmarks.timerChurn(operations: operations) }),
+        ]
+        var failed = false
+        for (_, bench) in cases {
+            let runs = (0..<repetitions).map { _ in bench() }.sorted { $0.eventsPerSecond < $1.eventsPerSecond }
+            let median = runs[runs.count / 2]
+            failed = failed || runs.contains { !$0.verified }
+            print("\(median)  (median of \(runs.count))")
+        }
+        if failed {
+            printError("a benchmark's own check failed: the figures above are not valid")
+            throw ExitCode.failure
+        }
+    }
+}

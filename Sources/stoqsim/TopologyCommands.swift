@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import StoqAnalyzer
+import StoqScenario
+import StoqTopology
+
+/// Loads and fully validates a topology (file format and workloads), printing
+/// every diagnostic; exits 2 on errors.
+func loadScenario(_ path: String) throws -> Scenario {
+    do {
+        let scenario = try Scenario.load(path: path)
+        for w in scenario.topology.warnings { printError(w.description) }
+        return scenario
+    } catch let e as TopologyErrors {
+        printError(e.description)
+        printError("\(path): \(e.diagnostics.count) error\(e.diagnostics.count == 1 ? "" : "s")")
+        throw ExitCode(badInputExitCode)
+    } catch let e as TopologyDiagnostic {
+        printError(e.description)
+        throw ExitCode(badInputExitCode)
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a topology file and print what it describes.")
+
+    @Argument(help: "Topology file (YAML).") var file: String
+
+    func run() throws {
+        let s = try loadScenario(file)
+        let t = s.topology
+        print("\(file): ok — \(t.name): \(t.sites.count) sites, \(t.nodes.count) nodes, \(t.links.count) links, " +
+              "\(s.workloads.count) workloads, \(t.duration) simulated, seed \(t.seed)")
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a topology's workloads and write trace.jsonl and summary.json.")
+
+    @Argument(help: "Topology file (YAML).") var file: String
+    @Option(help: "Seed (overrides the file's).") var seed: UInt64?
+    @Option(help: "Output directory (default: runs/NAME-seedN).") var out: String?
+    @Option(help: "Routing strategy (overrides the file's).") var strategy: String?
+    @Option(help: "Backend: sim (virtual time).") var backend: String = "sim"
+    @Flag(help: "No progress lines.") var quiet = false
+
+    func run() throws {
+        guard backend == "sim" else {
+            throw ValidationError("unknown backend '\(backend)'; available: sim")
+        }
+        var scenario = try loadScenario(file)
+        if let seed { scenario.topology.seed = seed }
+        if let strategy {
+            do { try scenario.setStrategy(strategy) } catch let e as TopologyDiagnostic {
+                throw ValidationError(e.message + (e.hint.map { " (\($0))" } ?? ""))
+            }
+        }
+        let dir = out ?? "runs/\(scenario.topology.name)-seed\(scenario.topology.seed)"
+        let result: RunResult
+        do {
+            result = try scenario.run(outputDirectory: dir, progress: quiet ? nil : { p in
+                printError(p.description)
+            })
+        } catch {
+            printError("run failed: \(error)")
+            throw ExitCode.failure
+        }
+        print(SummaryText.render(result.summary))
+        print("wrote \(result.tracePath)")
+        print("wrote \(result.summaryPath)")
+    }
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-analyze a finished run directory without re-running it.")
+
+    @Argument(help: "Run directory (holding trace.jsonl).") var directory: String
+
+    func run() throws {
+        let trace = (directory as NSString).appendingPathComponent("trace.jsonl")
+        guard FileManager.default.fileExists(atPath: trace) else {
+            throw ValidationError("\(trace) does not exist; pass a directory written by 'stoqsim run'")
+        }
+        let summary: RunSummary
+        do { summary = try TraceAnalyzer.summarize(tracePath: trace) } catch {
+            printError("\(error)")
+            throw ExitCode.failure
+        }
+        let path = (directory as NSString).appendingPathComponent("summary.json")
+        try TraceAnalyzer.write(summary, to: path)
+        print(SummaryText.render(summary))
+        print("wrote \(path)")
+    }
+}
