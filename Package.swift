@@ -40,7 +40,9 @@ let package = Package(
         .testTarget(name: "StoqTopologyTests", dependencies: ["StoqTopology"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
-        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer"]),
+        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork"]),
+        // Runs the built binary: depending on the executable makes `swift test` build it.
+        .testTarget(name: "StoqsimCLITests", dependencies: ["stoqsim"]),
     ],
     swiftLanguageModes: [.v5]
 )

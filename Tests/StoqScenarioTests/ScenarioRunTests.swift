@@ -1,0 +1,115 @@
+import Foundation
+import StoqAnalyzer
+import StoqNetwork
+import StoqScenario
+import StoqTopology
+import XCTest
+
+final class ScenarioRunTests: XCTestCase {
+    func probes(in trace: String) throws -> [TraceRecord.ProbeResult] {
+        var result: [TraceRecord.ProbeResult] = []
+        try TraceReader.forEach(path: trace) { if case .probe(let p) = $0 { result.append(p) } }
+        return result
+    }
+
+    func testSameSeedGivesByteIdenticalTrace() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try scenario(yaml: twoSiteYAML)
+        let first = try s.run(outputDirectory: dir + "/1")
+        let second = try s.run(outputDirectory: dir + "/2")
+        let a = try Data(contentsOf: URL(fileURLWithPath: first.tracePath))
+        let b = try Data(contentsOf: URL(fileURLWithPath: second.tracePath))
+        XCTAssertGreaterThan(a.count, 1000)
+        XCTAssertEqual(a, b, "same topology and seed must give the same trace")
+    }
+
+    func testDifferentSeedChangesLossPattern() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var s = try scenario(yaml: twoSiteYAML)
+        let seven = try probes(in: s.run(outputDirectory: dir + "/7").tracePath).filter { $0.workload == "far" }
+        s.topology.seed = 8
+        let eight = try probes(in: s.run(outputDirectory: dir + "/8").tracePath).filter { $0.workload == "far" }
+        let lostSeven = seven.filter { $0.rttNs == nil }.map(\.seq)
+        let lostEight = eight.filter { $0.rttNs == nil }.map(\.seq)
+        // 5% loss each way over 100 probes: both lose some, not the same ones.
+        XCTAssertEqual(seven.count, 100)
+        XCTAssertFalse(lostSeven.isEmpty)
+        XCTAssertFalse(lostEight.isEmpty)
+        XCTAssertNotEqual(lostSeven, lostEight)
+    }
+
+    func testProbeRTTIsPropagationPlusSerializationBothWays() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: twoSiteYAML).run(outputDirectory: dir)
+        let all = try probes(in: result.tracePath)
+        let wire = 64 + Datagram.headerBytes
+        let far = all.filter { $0.workload == "far" }.compactMap(\.rttNs)
+        let expectedFar = 2 * (80_000_000 + Network.serializationTime(bytes: wire, bitsPerSecond: 2_500_000_000))
+        XCTAssertFalse(far.isEmpty)
+        XCTAssertTrue(far.allSatisfy { $0 == expectedFar }, "far RTTs \(Set(far)) expected \(expectedFar)")
+    }
+
+    func testTierDifferenceShowsOnLargeProbes() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: twoSiteYAML).run(outputDirectory: dir)
+        let tiers = try probes(in: result.tracePath).filter { $0.workload == "tiers" }
+        let fast = Set(tiers.filter { $0.to == "fast" }.compactMap(\.rttNs))
+        let slow = Set(tiers.filter { $0.to == "slow" }.compactMap(\.rttNs))
+        XCTAssertEqual(fast.count, 1)
+        XCTAssertEqual(slow.count, 1)
+        // Same latency, so the whole difference is serialization of 1248 bytes
+        // at 100 Mbit/s versus 1 Gbit/s, both ways: 2 × (99.84 − 9.984) µs.
+        let wire = 1200 + Datagram.headerBytes
+        let expected = 2 * (Network.serializationTime(bytes: wire, bitsPerSecond: 100_000_000)
+            - Network.serializationTime(bytes: wire, bitsPerSecond: 1_000_000_000))
+        XCTAssertEqual(slow.first! - fast.first!, expected)
+    }
+
+    func testQuickstartRTTsFollowGeography() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let s = try Scenario.load(path: repositoryRoot + "/topologies/quickstart.yaml")
+        let result = try s.run(outputDirectory: dir)
+        func p50(_ to: String) throws -> Double {
+            let g = try XCTUnwrap(result.summary.probes.first { $0.from == "client-fra-1" && $0.to == to })
+            XCTAssertEqual(g.lost, 0)
+            return Double(try XCTUnwrap(g.rttNs).p50)
+        }
+        let paris = try p50("client-par-1"), singapore = try p50("client-sin-1")
+        let t = s.topology
+        let inflation = t.routeInflation
+        func expectedRTT(_ a: String, _ b: String) -> Double {
+            let (sa, sb) = (t.site(named: a)!, t.site(named: b)!)
+            let km = Geography.greatCircleKilometers(lat1: sa.latitude, lon1: sa.longitude, lat2: sb.latitude, lon2: sb.longitude)
+            return 2 * km * 5_000 * inflation
+        }
+        // Each RTT is the backbone's great-circle round trip plus access hops
+        // and serialization: within 0.5 ms of the pure propagation figure.
+        XCTAssertEqual(paris, expectedRTT("fra", "par"), accuracy: 500_000)
+        XCTAssertEqual(singapore, expectedRTT("fra", "sin"), accuracy: 500_000)
+        XCTAssertGreaterThan(singapore / paris, 5, "Frankfurt–Singapore is several times Frankfurt–Paris")
+        XCTAssertTrue(result.summary.complete)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: result.summaryPath))
+    }
+
+    func testLinkFailureMidRunShowsInTraceAndSummary() throws {
+        let yaml = twoSiteYAML.replacingOccurrences(of: "workloads:", with: """
+        faults:
+          - {link: [a, b], down: 500ms, up: 1s}
+        workloads:
+        """)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: yaml).run(outputDirectory: dir)
+        XCTAssertEqual(result.summary.stateChanges.map(\.up), [false, true])
+        XCTAssertEqual(result.summary.stateChanges.first?.tNs, 500_000_000)
+        let far = try probes(in: result.tracePath).filter { $0.workload == "far" }
+        // Probes sent while the only path is down are lost.
+        let lostDuringOutage = far.filter { $0.rttNs == nil && $0.seq >= 25 && $0.seq < 45 }
+        XCTAssertGreaterThanOrEqual(lostDuringOutage.count, 18)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+
+/// Runs the built `stoqsim` binary as a user would and checks exit codes and
+/// messages (0 success, 1 runtime failure, 2 bad input).
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The binary sits in the build products directory, which on Linux is the
+    /// test bundle's URL itself and on Darwin the bundle's parent.
+    var binary: URL {
+        get throws {
+            let bundle = Bundle(for: CLITests.self).bundleURL
+            let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stoqsim") }
+            guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw XCTSkip("stoqsim binary not found in \(candidates.map(\.path))")
+            }
+            return url
+        }
+    }
+
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    func stoqsim(_ args: [String]) throws -> Outcome {
+        let p = Process()
+        p.executableURL = try binary
+        p.arguments = args
+        p.currentDirectoryURL = CLITests.root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
+        let dir = NSTemporaryDirectory() + "stoqsim-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try body(dir)
+    }
+
+    func testValidateQuickstart() throws {
+        let r = try stoqsim(["validate", "topologies/quickstart.yaml"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("ok"), r.stdout)
+    }
+
+    func testBrokenFileExitsTwoAndNamesTheLine() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir + "/bad.yaml"
+            try """
+            name: bad
+            sites:
+              - {name: fra, latitude: 50.1, longitude: 8.7, region: europe}
+            nodes:
+              - {name: a, site: fra, role: edge, address: 10.0.0.1}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let r = try stoqsim(["validate", file])
+            XCTAssertEqual(r.status, 2)
+            XCTAssertTrue(r.stderr.contains("bad.yaml:5:"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("IPv4"), r.stderr)
+        }
+    }
+
+    func testBadFlagExitsTwo() throws {
+        let r = try stoqsim(["run", "topologies/quickstart.yaml", "--strategy", "teleport"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("teleport"), r.stderr)
+    }
+
+    func testMissingFileExitsTwo() throws {
+        let r = try stoqsim(["run", "no/such/file.yaml"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("no/such/file.yaml"), r.stderr)
+    }
+
+    func testRunWritesTraceAndSummaryThenAnalyzeReproducesIt() throws {
+        try withTemporaryDirectory { dir in
+            let r = try stoqsim(["run", "topologies/quickstart.yaml", "--out", dir, "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("client-fra-1 → client-sin-1"), r.stdout)
+            XCTAssertTrue(r.stdout.contains("\(dir)/summary.json"))
+            let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))
+            let a = try stoqsim(["analyze", dir])
+            XCTAssertEqual(a.status, 0, a.stderr)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json")), before)
+        }
+    }
+
+    func testGenerateWritesAFileThatValidates() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir + "/gen.yaml"
+            let g = try stoqsim(["generate", "--nodes", "60", "--seed", "3", "--regions", "europe,asia", "--out", file])
+            XCTAssertEqual(g.status, 0, g.stderr)
+            let v = try stoqsim(["validate", file])
+            XCTAssertEqual(v.status, 0, v.stderr)
+            XCTAssertTrue(v.stdout.contains("60 nodes"), v.stdout)
+        }
+    }
+
+    func testGenerateRejectsUnknownRegion() throws {
+        let g = try stoqsim(["generate", "--nodes", "10", "--regions", "atlantis"])
+        XCTAssertEqual(g.status, 2)
+        XCTAssertTrue(g.stderr.contains("atlantis"), g.stderr)
+    }
+}
