@@ -152,13 +152,17 @@ private final class HoldProcess: EventAction {
     }
 
     func scheduleSuccessor(in scheduler: Scheduler) {
+        // A local copy: an inout access to a class property costs a dynamic
+        // exclusivity check, which would be billed to the engine.
+        var r = rng
         let d: SimDuration
         switch delay {
         case .exponential(let mean):
-            d = .nanoseconds(Int64(rng.nextExponential(mean: Double(mean.nanoseconds))))
+            d = .nanoseconds(Int64(r.nextExponential(mean: Double(mean.nanoseconds))))
         case .uniform(let low, let high):
-            d = EngineBenchmarks.uniformDelay(&rng, low, high)
+            d = EngineBenchmarks.uniformDelay(&r, low, high)
         }
+        rng = r
         switch style {
         case .actionObject:
             scheduler.schedule(after: d, action: self)

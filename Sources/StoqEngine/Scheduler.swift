@@ -29,6 +29,13 @@ public protocol EventAction: AnyObject {
 /// number breaks ties). Cancelling removes the event from the queue at once, so
 /// timers that are re-armed on every packet never pile up.
 ///
+/// The queue has two tiers (a one-rung ladder queue). Events before
+/// `nearLimit` sit in a small 4-ary heap; later ones are appended unsorted to
+/// time buckets of a ring (or to an overflow list beyond the ring) and enter
+/// the heap one bucket at a time. With 10^6 pending events the heap then stays
+/// cache-sized instead of ten levels deep. Small queues never leave the heap.
+/// Every entry keeps a back-pointer, so cancel and re-arm are O(1) anywhere.
+///
 /// Not thread-safe: one scheduler belongs to one thread.
 public final class Scheduler {
     /// One queue entry: 16 bytes, so the four children of a node in the 4-ary
@@ -39,6 +46,13 @@ public final class Scheduler {
         var time: Int64
         var slot: Int32
         var unused: Int32 = 0
+    }
+
+    /// A growable, unordered array of entries: one ring bucket or the overflow.
+    struct EntryList {
+        var base: UnsafeMutablePointer<Entry>? = nil
+        var count = 0
+        var capacity = 0
     }
 
     @usableFromInline
@@ -61,16 +75,42 @@ public final class Scheduler {
     private var heapCount = 0
     private var heapCapacity: Int
 
-    // Slot table as parallel columns so the back-pointer writes done on every
-    // heap move touch a dense Int32 array.
-    private var slotHeapIndex: UnsafeMutablePointer<Int32>     // -1: not queued
-    private var slotSequence: UnsafeMutablePointer<UInt64>
-    private var slotGeneration: UnsafeMutablePointer<UInt32>
-    private var slotAction: UnsafeMutablePointer<Action>      // initialized below slotCount
+    /// Everything about one event or timer, kept together: the hold model
+    /// touches a cold slot once per event, so one cache miss instead of five.
+    struct Slot {
+        var action: Action
+        var sequence: UInt64 = 0
+        /// Position in the heap or in the entry list named by `tier`; -1: not queued.
+        var position: Int32 = -1
+        /// `heapTier`, or an index into `lists` (`overflowTier` or bucket + 1).
+        var tier: Int32 = Scheduler.heapTier
+        var generation: UInt32 = 0
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>            // initialized below slotCount
     private var freeSlots: UnsafeMutablePointer<Int32>
     private var slotCount = 0
     private var freeCount = 0
     private var slotCapacity: Int
+
+    // Far tier. Invariant: every heap entry is earlier than `nearLimit`, and
+    // every far entry is at or after it, so the heap minimum is the global one.
+    private static let heapTier: Int32 = -1, overflowTier: Int32 = 0
+    /// The heap spills into the far tier once it holds this many entries.
+    private static let spillThreshold = 4096
+    /// Average entries per bucket aimed at when the ring is (re)built.
+    private static let bucketTarget = 32
+    private var farEnabled = false
+    private var nearLimit = Int64.max
+    /// lists[0] is the overflow, lists[1 + b] ring bucket b. One buffer, reached
+    /// through a pointer, so appends need no dynamic exclusivity checks.
+    private var lists: UnsafeMutablePointer<EntryList>
+    private var ringCount = 0
+    private var currentBucket = 0           // buckets before it are consumed
+    private var ringBase: Int64 = 0
+    private var bucketWidth: UInt64 = 1
+    private var farCount = 0
+    private var farCountAtRebuild = 0
 
     private var nextSequence: UInt64 = 0
     /// Set by `stop()`; read by `run` and by `RealTimeDriver`.
@@ -81,32 +121,30 @@ public final class Scheduler {
         heapCapacity = 64
         (heapBase, heap) = Self.allocateHeap(capacity: heapCapacity)
         slotCapacity = 64
-        slotHeapIndex = .allocate(capacity: slotCapacity)
-        slotSequence = .allocate(capacity: slotCapacity)
-        slotGeneration = .allocate(capacity: slotCapacity)
-        slotAction = .allocate(capacity: slotCapacity)
+        slots = .allocate(capacity: slotCapacity)
         freeSlots = .allocate(capacity: slotCapacity)
+        lists = .allocate(capacity: 1)
+        lists.initialize(to: EntryList())
     }
 
     deinit {
         // Releasing actions may run arbitrary deinits (a Timer's among them);
         // they find no scheduler through their weak reference, so this is safe.
         heapCount = 0
-        slotAction.deinitialize(count: slotCount)
-        slotAction.deallocate()
-        slotHeapIndex.deallocate()
-        slotSequence.deallocate()
-        slotGeneration.deallocate()
+        slots.deinitialize(count: slotCount)
+        slots.deallocate()
         freeSlots.deallocate()
         heapBase.deallocate()
+        for l in 0...ringCount { lists[l].base?.deallocate() }
+        lists.deallocate()
     }
 
     /// Number of events waiting in the queue (armed timers included).
-    public var pendingCount: Int { heapCount }
+    public var pendingCount: Int { heapCount + farCount }
 
     /// Time of the earliest pending event, if any.
     public var nextEventTime: SimTime? {
-        heapCount == 0 ? nil : SimTime(nanosecondsSinceStart: heap[0].time)
+        firstTime().map { SimTime(nanosecondsSinceStart: $0) }
     }
 
     // MARK: Scheduling
@@ -137,18 +175,18 @@ public final class Scheduler {
     @inline(__always)
     private func enqueue(_ action: Action, at time: SimTime) -> EventHandle {
         let slot = allocateSlot(action)
-        push(slot: slot, time: max(time, now).nanosecondsSinceStart)
-        return EventHandle(slot: slot, generation: slotGeneration[Int(slot)])
+        insert(slot: slot, time: max(time, now).nanosecondsSinceStart)
+        return EventHandle(slot: slot, generation: slots[Int(slot)].generation)
     }
 
     /// Removes a pending event. Returns false if it already ran or was cancelled.
     @discardableResult
     public func cancel(_ handle: EventHandle) -> Bool {
         let i = Int(handle.slot)
-        guard i >= 0, i < slotCount, slotGeneration[i] == handle.generation,
-              slotHeapIndex[i] >= 0 else { return false }
-        if case .timer = slotAction[i] { return false }
-        remove(at: Int(slotHeapIndex[i]))
+        guard i >= 0, i < slotCount, slots[i].generation == handle.generation,
+              slots[i].position >= 0 else { return false }
+        if case .timer = slots[i].action { return false }
+        unqueue(handle.slot)
         releaseSlot(handle.slot)
         return true
     }
@@ -167,8 +205,8 @@ public final class Scheduler {
     public func run(until end: SimTime = .distantFuture) -> RunOutcome {
         stopRequested = false
         let endNs = end.nanosecondsSinceStart
-        while heapCount > 0 {
-            if heap[0].time > endNs {
+        while let first = firstTime() {
+            if first > endNs {
                 if end > now { now = end }
                 return .reachedEndTime
             }
@@ -190,7 +228,7 @@ public final class Scheduler {
     /// The real-time driver uses this to interleave events with I/O.
     @discardableResult
     public func runNextEvent() -> Bool {
-        guard heapCount > 0 else { return false }
+        guard firstTime() != nil else { return false }
         runFirst()
         return true
     }
@@ -204,6 +242,17 @@ public final class Scheduler {
         if target > now { now = target }
     }
 
+    /// Time of the earliest event, refilling the heap from the far tier first.
+    @inline(__always)
+    private func firstTime() -> Int64? {
+        if heapCount == 0 {
+            if farCount == 0 { return nil }
+            refill()
+        }
+        return heap[0].time
+    }
+
+    /// Runs the earliest event; the caller has made sure (`firstTime`) that it is in the heap.
     @inline(__always)
     private func runFirst() {
         let first = heap[0]
@@ -211,14 +260,14 @@ public final class Scheduler {
         removeRoot()
         eventsExecuted &+= 1
         let s = Int(first.slot)
-        switch slotAction[s] {
+        switch slots[s].action {
         case .timer(let body):
             body()
         case .closure, .object:
             // Take the action out and free the slot before running it, so the
             // body may schedule into the same slot and its handle is already stale.
-            let action = (slotAction + s).move()
-            (slotAction + s).initialize(to: .empty)
+            var action = Action.empty
+            swap(&action, &slots[s].action)
             retireSlot(first.slot)
             switch action {
             case .closure(let body): body()
@@ -240,28 +289,36 @@ public final class Scheduler {
 
     fileprivate func armTimer(slot: Int32, at time: SimTime) {
         let t = max(time, now).nanosecondsSinceStart
-        let hi = Int(slotHeapIndex[Int(slot)])
+        let hi = Int(slots[Int(slot)].position)
         if hi < 0 {
-            push(slot: slot, time: t)
+            insert(slot: slot, time: t)
+            return
+        }
+        if slots[Int(slot)].tier != Self.heapTier || (farEnabled && t >= nearLimit) {
+            // Changes tier (or bucket): take it out and queue it afresh.
+            unqueue(slot)
+            insert(slot: slot, time: t)
             return
         }
         // Re-arm in place: a fresh sequence number keeps FIFO order among
         // events scheduled for the same instant, and no second entry appears.
         let old = heap[hi].time
         heap[hi].time = t
-        slotSequence[Int(slot)] = nextSequence
+        slots[Int(slot)].sequence = nextSequence
         nextSequence &+= 1
         if t < old { siftUp(hi) } else { siftDown(hi) }
     }
 
     fileprivate func disarmTimer(slot: Int32) {
-        let hi = Int(slotHeapIndex[Int(slot)])
-        if hi >= 0 { remove(at: hi) }
+        if slots[Int(slot)].position >= 0 { unqueue(slot) }
     }
 
     fileprivate func timerDeadline(slot: Int32) -> SimTime? {
-        let hi = Int(slotHeapIndex[Int(slot)])
-        return hi < 0 ? nil : SimTime(nanosecondsSinceStart: heap[hi].time)
+        let hi = Int(slots[Int(slot)].position)
+        if hi < 0 { return nil }
+        let tier = slots[Int(slot)].tier
+        let t = tier == Self.heapTier ? heap[hi].time : lists[Int(tier)].base![hi].time
+        return SimTime(nanosecondsSinceStart: t)
     }
 
     fileprivate func releaseTimer(slot: Int32) {
@@ -276,24 +333,21 @@ public final class Scheduler {
         if freeCount > 0 {
             freeCount -= 1
             let s = freeSlots[freeCount]
-            slotAction[Int(s)] = action   // replaces .empty: releases nothing
+            slots[Int(s)].action = action   // replaces .empty: releases nothing
             return s
         }
         if slotCount == slotCapacity { growSlots() }
         let s = slotCount
         slotCount += 1
-        slotHeapIndex[s] = -1
-        slotGeneration[s] = 0
-        slotSequence[s] = 0
-        (slotAction + s).initialize(to: action)
+        (slots + s).initialize(to: Slot(action: action))
         return Int32(s)
     }
 
     /// Frees a slot that is no longer queued. The old action is released last,
     /// once the tables are consistent, because its deinit may call back in.
     private func releaseSlot(_ s: Int32) {
-        let old = (slotAction + Int(s)).move()
-        (slotAction + Int(s)).initialize(to: .empty)
+        var old = Action.empty
+        swap(&old, &slots[Int(s)].action)
         retireSlot(s)
         _ = old
     }
@@ -302,18 +356,15 @@ public final class Scheduler {
     @inline(__always)
     private func retireSlot(_ s: Int32) {
         let i = Int(s)
-        slotHeapIndex[i] = -1
-        slotGeneration[i] &+= 1
+        slots[i].position = -1
+        slots[i].generation &+= 1
         freeSlots[freeCount] = s
         freeCount += 1
     }
 
     private func growSlots() {
         let newCapacity = slotCapacity * 2
-        slotHeapIndex = Self.grow(slotHeapIndex, count: slotCount, to: newCapacity)
-        slotSequence = Self.grow(slotSequence, count: slotCount, to: newCapacity)
-        slotGeneration = Self.grow(slotGeneration, count: slotCount, to: newCapacity)
-        slotAction = Self.grow(slotAction, count: slotCount, to: newCapacity)
+        slots = Self.grow(slots, count: slotCount, to: newCapacity)
         freeSlots = Self.grow(freeSlots, count: freeCount, to: newCapacity)
         slotCapacity = newCapacity
     }
@@ -323,6 +374,123 @@ public final class Scheduler {
         new.moveInitialize(from: old, count: count)
         old.deallocate()
         return new
+    }
+
+    // MARK: Far tier
+
+    @inline(__always)
+    private func appendFar(_ e: Entry, tier: Int32) {
+        let list = lists + Int(tier)
+        if list.pointee.count == list.pointee.capacity { grow(list) }
+        let pos = list.pointee.count
+        list.pointee.base![pos] = e
+        list.pointee.count = pos + 1
+        slots[Int(e.slot)].tier = tier
+        slots[Int(e.slot)].position = Int32(truncatingIfNeeded: pos)
+        farCount += 1
+    }
+
+    private func grow(_ list: UnsafeMutablePointer<EntryList>) {
+        let capacity = max(16, list.pointee.capacity * 2)
+        list.pointee.base = Self.grow(list.pointee.base ?? .allocate(capacity: 0), count: list.pointee.count, to: capacity)
+        list.pointee.capacity = capacity
+    }
+
+    /// The ring bucket for a time at or after `nearLimit`, or the overflow when
+    /// the time lies beyond the ring. (A consumed bucket can only come out when
+    /// `nearLimit` saturated at Int64.max; the overflow keeps FIFO order then.)
+    @inline(__always)
+    private func farTier(for time: Int64) -> Int32 {
+        // time >= nearLimit >= ringBase, so the difference fits in UInt64.
+        let b = UInt64(bitPattern: time &- ringBase) / bucketWidth
+        return b < UInt64(ringCount) && b >= UInt64(currentBucket) ? Int32(truncatingIfNeeded: b + 1) : Self.overflowTier
+    }
+
+    /// First time of bucket `k`, saturating at Int64.max.
+    private func bucketStart(_ k: Int) -> Int64 {
+        let off = UInt64(k).multipliedReportingOverflow(by: bucketWidth)
+        let room = UInt64(bitPattern: Int64.max &- ringBase)
+        return off.overflow || off.partialValue > room ? Int64.max : ringBase &+ Int64(bitPattern: off.partialValue)
+    }
+
+    /// The heap grew large: move everything to the far tier and build a ring.
+    private func spill() {
+        farEnabled = true
+        for i in 0..<heapCount { appendFar(heap[i], tier: Self.overflowTier) }
+        heapCount = 0
+        rebuildRing()
+    }
+
+    /// Called with an empty heap: moves the next non-empty bucket into it,
+    /// rebuilding the ring from the overflow when the ring is used up.
+    private func refill() {
+        while heapCount == 0 && farCount > 0 {
+            if currentBucket == ringCount {
+                rebuildRing()
+                continue
+            }
+            let b = currentBucket
+            currentBucket += 1
+            let previousLimit = nearLimit
+            nearLimit = bucketStart(currentBucket)
+            let bucket = lists + 1 + b
+            let n = bucket.pointee.count
+            if n == 0 { continue }
+            // A bucket far denser than planned (the ring was sized for fewer
+            // events): re-level everything once the far tier has doubled.
+            if n > 8 * Self.bucketTarget && bucketWidth > 1 && farCount > 2 * farCountAtRebuild {
+                currentBucket = b
+                nearLimit = previousLimit
+                relevel()
+                continue
+            }
+            bucket.pointee.count = 0
+            farCount -= n
+            let entries = bucket.pointee.base!
+            for k in 0..<n { pushHeap(entries[k]) }
+        }
+    }
+
+    /// Moves every far entry to the overflow and rebuilds the ring from it.
+    private func relevel() {
+        for b in currentBucket..<ringCount {
+            let list = lists[1 + b]
+            farCount -= list.count
+            for k in 0..<list.count { appendFar(list.base![k], tier: Self.overflowTier) }
+            lists[1 + b].count = 0
+        }
+        rebuildRing()
+    }
+
+    /// Spreads the overflow over a fresh ring sized to it: about
+    /// `bucketTarget` entries per bucket, spanning earliest to latest time.
+    private func rebuildRing() {
+        let n = lists[0].count
+        guard n > 0 else { return }
+        var lo = Int64.max, hi = Int64.min
+        for k in 0..<n { lo = min(lo, lists[0].base![k].time); hi = max(hi, lists[0].base![k].time) }
+        let buckets = max(1, min(n / Self.bucketTarget, 1 << 20))
+        if buckets != ringCount {
+            let old = lists
+            for l in 1..<(1 + ringCount) { old[l].base?.deallocate() }
+            lists = .allocate(capacity: 1 + buckets)
+            lists.initialize(to: old[0])
+            (lists + 1).initialize(repeating: EntryList(), count: buckets)
+            old.deallocate()
+            ringCount = buckets
+        }
+        let entries = lists[0].base!
+        ringBase = lo
+        // Wide enough that `hi` falls into the last bucket: every entry fits.
+        bucketWidth = max(1, UInt64(bitPattern: hi &- lo) / UInt64(buckets) &+ 1)
+        currentBucket = 0
+        nearLimit = lo
+        lists[0].count = 0
+        farCount -= n
+        // Re-reads the overflow's storage while appending: nothing goes back
+        // to the overflow, and the ring lists have their own storage.
+        for k in 0..<n { appendFar(entries[k], tier: farTier(for: entries[k].time)) }
+        farCountAtRebuild = farCount
     }
 
     // MARK: 4-ary heap ordered by (time, sequence)
@@ -349,28 +517,62 @@ public final class Scheduler {
 
     @inline(__always)
     private func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && slotSequence[Int(a.slot)] < slotSequence[Int(b.slot)])
+        a.time < b.time || (a.time == b.time && slots[Int(a.slot)].sequence < slots[Int(b.slot)].sequence)
     }
 
     @inline(__always)
     private func place(_ e: Entry, at i: Int) {
         heap[i] = e
-        slotHeapIndex[Int(e.slot)] = Int32(truncatingIfNeeded: i)
+        slots[Int(e.slot)].position = Int32(truncatingIfNeeded: i)
+    }
+
+    /// Queues a slot with a fresh sequence number in whichever tier `time` belongs to.
+    @inline(__always)
+    private func insert(slot: Int32, time: Int64) {
+        slots[Int(slot)].sequence = nextSequence
+        nextSequence &+= 1
+        let e = Entry(time: time, slot: slot)
+        if !farEnabled || time < nearLimit {
+            pushHeap(e)
+            if !farEnabled && heapCount >= Self.spillThreshold { spill() }
+        } else {
+            appendFar(e, tier: farTier(for: time))
+        }
     }
 
     @inline(__always)
-    private func push(slot: Int32, time: Int64) {
+    private func pushHeap(_ e: Entry) {
         if heapCount == heapCapacity { growHeap() }
-        slotSequence[Int(slot)] = nextSequence
-        nextSequence &+= 1
         let i = heapCount
         heapCount += 1
-        heap[i] = Entry(time: time, slot: slot)
+        heap[i] = e
+        slots[Int(e.slot)].tier = Self.heapTier
         siftUp(i)
     }
 
+    /// Takes a queued slot's entry out of whichever tier holds it.
+    private func unqueue(_ slot: Int32) {
+        let pos = Int(slots[Int(slot)].position)
+        let tier = slots[Int(slot)].tier
+        if tier == Self.heapTier {
+            remove(at: pos)
+            return
+        }
+        slots[Int(slot)].position = -1
+        farCount -= 1
+        // Unordered list: fill the gap with the last entry.
+        let list = lists + Int(tier)
+        let last = list.pointee.count - 1
+        list.pointee.count = last
+        if pos < last {
+            let moved = list.pointee.base![last]
+            list.pointee.base![pos] = moved
+            slots[Int(moved.slot)].position = Int32(truncatingIfNeeded: pos)
+        }
+    }
+
     private func remove(at i: Int) {
-        slotHeapIndex[Int(heap[i].slot)] = -1
+        slots[Int(heap[i].slot)].position = -1
         heapCount -= 1
         guard i < heapCount else { return }
         let last = heap[heapCount]
@@ -383,7 +585,7 @@ public final class Scheduler {
     /// so walk the hole down along minimal children, then sift the last entry
     /// up from there. Saves a compare and a mispredicted branch per level.
     private func removeRoot() {
-        slotHeapIndex[Int(heap[0].slot)] = -1
+        slots[Int(heap[0].slot)].position = -1
         heapCount -= 1
         let n = heapCount
         guard n > 0 else { return }
