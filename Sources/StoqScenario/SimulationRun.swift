@@ -58,6 +58,9 @@ final class SimulationRun {
         let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
         var lastReport = wallStart
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
+        // Scheduled events hold their owners unowned (cycles would leak), so the
+        // owners must outlive the loop; the optimizer would free them earlier.
+        withExtendedLifetime((network, recorder, context, workloads)) {
         while scheduler.now < finish {
             let outcome = scheduler.run(until: min(scheduler.now + slice, finish))
             let nowWall = DispatchTime.now().uptimeNanoseconds
@@ -67,6 +70,7 @@ final class SimulationRun {
                                      events: scheduler.eventsExecuted))
             }
             if outcome == .idle { break }
+        }
         }
 
         for e in 0..<network.graph.edgeCount {
