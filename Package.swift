@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // ngtcp2, ngtcp2_crypto_gnutls, GnuTLS and nghttp3 from Debian's -dev packages.
@@ -21,23 +22,33 @@ let package = Package(
             providers: [.apt(["libngtcp2-dev", "libngtcp2-crypto-gnutls-dev", "libgnutls28-dev", "libnghttp3-dev"])]
         ),
         // Thin C shim for what Swift cannot import (macros, variadic calls).
-        .target(name: "CStoq", dependencies: ["CStoqSystem"]),
+        // The modulemap's `link` lines reach only Swift importers, so the shim names the libraries too.
+        .target(name: "CStoq", dependencies: ["CStoqSystem"],
+                linkerSettings: ["ngtcp2", "ngtcp2_crypto_gnutls", "gnutls", "nghttp3"].map { .linkedLibrary($0) }),
 
         .target(name: "StoqEngine"),
         .target(name: "StoqTopology", dependencies: ["StoqEngine", .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/cities.csv")]),
         .target(name: "StoqRouting", dependencies: ["StoqTopology"]),
         .target(name: "StoqNetwork", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting"]),
-        .target(name: "StoqAnalyzer", dependencies: ["StoqEngine"]),
-        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer"]),
+        // QUIC over ngtcp2 + GnuTLS, sans-IO; the UDP socket adapter speaks StoqNetwork's DatagramIO seam.
+        .target(name: "StoqTransport", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork"]),
+        // Pair harness and other helpers shared by test targets.
+        .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport"], path: "Tests/StoqTestSupport"),
+        .target(name: "StoqDedup", dependencies: ["StoqEngine"]),
+        .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup"]),
         .executableTarget(name: "stoqsim", dependencies: [
-            "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer",
+            "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "CStoqTests", dependencies: ["CStoq"]),
         .testTarget(name: "StoqEngineTests", dependencies: ["StoqEngine"]),
         .testTarget(name: "StoqTopologyTests", dependencies: ["StoqTopology"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology"]),
+        .testTarget(name: "StoqDedupTests", dependencies: ["StoqDedup", "StoqEngine"]),
+        .testTarget(name: "StoqAnalyzerTests", dependencies: ["StoqAnalyzer"]),
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
         .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork"]),

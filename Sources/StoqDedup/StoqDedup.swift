@@ -1,0 +1,1 @@
+// Content-defined chunking and deduplication (issue 7).

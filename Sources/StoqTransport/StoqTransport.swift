@@ -1,0 +1,1 @@
+// QUIC transport over ngtcp2 + GnuTLS (issue 3).
