@@ -54,7 +54,12 @@ public enum EngineBenchmarks {
         case .sharedClosure: styleName = "shared closure"
         case .freshClosure: styleName = "fresh closure"
         }
-        return BenchmarkResult(name: "hold model (\(pending) pending, \(styleName))",
+        let delayName: String
+        switch delay {
+        case .exponential(let mean): delayName = "exp(\(mean))"
+        case .uniform(let low, let high): delayName = "U[\(low), \(high)]"
+        }
+        return BenchmarkResult(name: "hold model (\(pending) pending, \(delayName), \(styleName))",
                                events: hold.fired, wallSeconds: wall,
                                eventsPerSecond: Double(hold.fired) / wall,
                                verified: hold.inOrder && hold.fired == events
