@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "CStoq", dependencies: ["CStoqSystem"],
                 linkerSettings: ["ngtcp2", "ngtcp2_crypto_gnutls", "gnutls", "nghttp3"].map { .linkedLibrary($0) }),
 
-        .target(name: "StoqEngine"),
+        // epoll and timerfd for the real-time driver (Glibc's module lacks them).
+        .target(name: "CStoqLinux"),
+        .target(name: "StoqEngine", dependencies: [.target(name: "CStoqLinux", condition: .when(platforms: [.linux]))]),
         .target(name: "StoqTopology", dependencies: ["StoqEngine", .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/cities.csv")]),
         .target(name: "StoqRouting", dependencies: ["StoqTopology"]),

@@ -65,6 +65,7 @@ struct LagHistogram {
 }
 
 #if os(Linux)
+import CStoqLinux
 import Glibc
 
 /// A system call the real-time driver depends on failed.
@@ -97,14 +98,13 @@ public final class RealTimeDriver {
     private var histogram = LagHistogram()
     private var wallOrigin: Int64 = 0
     private var simOrigin = SimTime.zero
-    private let readyEvents = UnsafeMutableRawBufferPointer.allocate(
-        byteCount: 64 * Sys.eventSize, alignment: 8)
+    private let readyFDs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 64)
 
     public init(scheduler: Scheduler) throws {
         self.scheduler = scheduler
-        let ep = Sys.create1(Sys.epollCloexec)
+        let ep = cstoq_epoll_create()
         guard ep >= 0 else { throw RealTimeDriverError(operation: "epoll_create1", errno: errno) }
-        let tfd = Sys.timerfdCreate(Int32(CLOCK_MONOTONIC), Sys.timerfdFlags)
+        let tfd = cstoq_timerfd_create()
         guard tfd >= 0 else {
             let err = errno
             close(ep)
@@ -112,7 +112,8 @@ public final class RealTimeDriver {
         }
         epollFD = ep
         timerFD = tfd
-        if let err = Sys.control(ep, Sys.ctlAdd, tfd) {
+        if cstoq_epoll_add(ep, tfd) != 0 {
+            let err = errno
             close(tfd)
             close(ep)
             throw RealTimeDriverError(operation: "epoll_ctl(ADD timerfd)", errno: err)
@@ -122,16 +123,16 @@ public final class RealTimeDriver {
     deinit {
         close(timerFD)
         close(epollFD)
-        readyEvents.deallocate()
+        readyFDs.deallocate()
     }
 
     /// Calls `onReadable` whenever `fd` is readable (level-triggered: the
     /// handler must drain it, or it is called again at once). The driver does
     /// not own `fd`; unregister it before closing it.
     public func register(fd: Int32, onReadable: @escaping () -> Void) throws {
-        let op = handlers[fd] == nil ? Sys.ctlAdd : Sys.ctlMod
-        if let err = Sys.control(epollFD, op, fd) {
-            throw RealTimeDriverError(operation: "epoll_ctl(register fd \(fd))", errno: err)
+        let rc = handlers[fd] == nil ? cstoq_epoll_add(epollFD, fd) : cstoq_epoll_modify(epollFD, fd)
+        if rc != 0 {
+            throw RealTimeDriverError(operation: "epoll_ctl(register fd \(fd))", errno: errno)
         }
         handlers[fd] = onReadable
     }
@@ -141,7 +142,7 @@ public final class RealTimeDriver {
     public func unregister(fd: Int32) -> Bool {
         guard handlers.removeValue(forKey: fd) != nil else { return false }
         // Fails harmlessly when the fd was already closed: the kernel dropped it then.
-        _ = Sys.control(epollFD, Sys.ctlDel, fd)
+        _ = cstoq_epoll_remove(epollFD, fd)
         return true
     }
 
@@ -217,11 +218,10 @@ public final class RealTimeDriver {
     private func waitForIO(untilWall deadline: Int64?, end: SimTime) {
         let pollOnly = deadline.map { $0 <= MonotonicClock.nanoseconds() } ?? false
         if !pollOnly { armTimerFD(deadline) }
-        let n = Sys.wait(epollFD, readyEvents.baseAddress, Int32(readyEvents.count / Sys.eventSize),
-                         pollOnly ? 0 : -1)
+        let n = cstoq_epoll_wait_fds(epollFD, readyFDs.baseAddress, Int32(readyFDs.count), pollOnly ? 0 : -1)
         guard n > 0 else { return }   // timeout, or EINTR: the loop re-checks the clock
         for k in 0..<Int(n) {
-            let fd = Sys.fd(in: readyEvents, at: k)
+            let fd = readyFDs[k]
             if fd == timerFD {
                 var expirations: UInt64 = 0
                 _ = read(timerFD, &expirations, 8)
@@ -237,15 +237,8 @@ public final class RealTimeDriver {
     }
 
     private func armTimerFD(_ deadline: Int64?) {
-        var spec = itimerspec()
-        if let d = deadline {
-            // An all-zero it_value would disarm; CLOCK_MONOTONIC is never 0 in practice.
-            spec.it_value.tv_sec = Int(d / 1_000_000_000)
-            spec.it_value.tv_nsec = Int(d % 1_000_000_000)
-        }
-        _ = Sys.timerfdSettime(timerFD, Sys.timerAbsolute, &spec, nil)
+        _ = cstoq_timerfd_set_absolute(timerFD, deadline ?? -1)
     }
 }
 
-private typealias Sys = LinuxEventSyscalls
 #endif
