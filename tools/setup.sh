@@ -12,6 +12,8 @@ packages=(
   libgnutls28-dev
   libnghttp3-dev
   iproute2
+  ngtcp2-client
+  ngtcp2-server
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -34,8 +36,8 @@ else
   fi
   export DEBIAN_FRONTEND=noninteractive
   # A fresh machine has no package lists yet; an old list may lack the packages.
-  $sudo apt-get update -qq || { say "ERROR: apt-get update failed"; exit 1; }
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  $sudo apt-get update -qq -o DPkg::Lock::Timeout=300 || { say "ERROR: apt-get update failed"; exit 1; }
+  $sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" \
     || { say "ERROR: apt-get install failed for: ${missing[*]}"; exit 1; }
   say "installed: ${missing[*]}"
 fi
