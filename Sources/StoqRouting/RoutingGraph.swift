@@ -31,6 +31,25 @@ public struct RoutingGraph: Sendable {
     /// `edgeReverse` of it is the other direction.
     public let linkForwardEdge: [Int32]
 
+    /// Coordinates (degrees) and region of each node's site; 0/0 and "" for a
+    /// node whose site the topology does not define (hand-built tests).
+    public let nodeLatitude: [Double]
+    public let nodeLongitude: [Double]
+    public let nodeRegion: [String]
+    /// Index into `topology.sites`, -1 when unknown. Nodes of one site share coordinates.
+    public let nodeSite: [Int32]
+    /// Great-circle length of each edge's link between its end sites.
+    public let edgeKilometers: [Double]
+    /// Graph-wide scales the `weighted` strategy normalises by (fixed at build
+    /// time so a failure does not change every other link's cost).
+    public let maxEdgeLatency: Int64
+    public let minEdgeBandwidth: UInt64
+    public let maxEdgeKilometers: Double
+
+    /// Measured utilisation (0…1) of each link direction, fed back by the
+    /// network's load sampler; 0 until the first sample.
+    public private(set) var edgeLoad: [Double]
+
     public private(set) var nodeUp: [Bool]
     /// Per directed edge; both directions of a link always agree.
     public private(set) var edgeUp: [Bool]
@@ -89,6 +108,35 @@ public struct RoutingGraph: Sendable {
         linkForwardEdge = forward
         nodeUp = Array(repeating: true, count: n)
         edgeUp = Array(repeating: true, count: m)
+
+        var siteIndex: [String: Int32] = [:]
+        for (i, site) in topology.sites.enumerated() where siteIndex[site.name] == nil { siteIndex[site.name] = Int32(i) }
+        let sites = topology.nodes.map { siteIndex[$0.site] ?? -1 }
+        nodeSite = sites
+        nodeLatitude = sites.map { $0 < 0 ? 0 : topology.sites[Int($0)].latitude }
+        nodeLongitude = sites.map { $0 < 0 ? 0 : topology.sites[Int($0)].longitude }
+        nodeRegion = sites.map { $0 < 0 ? "" : topology.sites[Int($0)].region }
+        let lat = nodeLatitude, lon = nodeLongitude
+        edgeKilometers = (0..<m).map { e in
+            let a = Int(source[e]), b = Int(target[e])
+            return Geography.greatCircleKilometers(lat1: lat[a], lon1: lon[a], lat2: lat[b], lon2: lon[b])
+        }
+        maxEdgeLatency = max(1, latency.max() ?? 1)
+        minEdgeBandwidth = max(1, bandwidth.min() ?? 1)
+        maxEdgeKilometers = edgeKilometers.max() ?? 0
+        edgeLoad = Array(repeating: 0, count: m)
+    }
+
+    /// Great-circle distance between the sites of two nodes.
+    public func kilometers(from a: Int32, to b: Int32) -> Double {
+        Geography.greatCircleKilometers(lat1: nodeLatitude[Int(a)], lon1: nodeLongitude[Int(a)],
+                                        lat2: nodeLatitude[Int(b)], lon2: nodeLongitude[Int(b)])
+    }
+
+    /// Sets the measured utilisation of every edge (clamped to 0…1).
+    public mutating func setLoads(_ loads: [Double]) {
+        precondition(loads.count == edgeCount, "one load per edge")
+        edgeLoad = loads.map { $0.isFinite ? min(max($0, 0), 1) : 0 }
     }
 
     public var nodeCount: Int { nodeNames.count }

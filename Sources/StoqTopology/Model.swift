@@ -140,13 +140,47 @@ public struct FaultSpec: Sendable {
     }
 }
 
+/// The `routing:` section. Strategy names are checked by StoqRouting, which
+/// owns the list; this type only carries what the file says.
 public struct RoutingConfig: Sendable {
     public var strategy: String
     public var location: SourceLocation?
+    /// Region name → strategy name: a packet whose source node sits in that
+    /// region is forwarded with that strategy's tables (see docs/routing.md).
+    public var regions: [String: String] = [:]
+    /// Where each `regions` entry was written, for error messages.
+    public var regionLocations: [String: SourceLocation] = [:]
+    /// Time from a failure until the forwarding tables follow; nil: zero.
+    public var detectionDelay: SimDuration?
+    /// `weighted` strategy weights (latency, bandwidth, load, geography); nil: defaults.
+    public var weights: RoutingWeights?
+    /// How often link utilisation is sampled and fed back to load-aware strategies; nil: 1 s.
+    public var loadInterval: SimDuration?
+    /// Number of paths of the `k-shortest` strategy; nil: 3.
+    public var k: Int?
+    /// `ecmp` path metric: "latency" or "hops"; nil: latency.
+    public var ecmpMetric: String?
 
     public init(strategy: String = "latency", location: SourceLocation? = nil) {
         self.strategy = strategy
         self.location = location
+    }
+}
+
+/// Weights of the `weighted` strategy's cost terms; they need not sum to 1.
+public struct RoutingWeights: Sendable, Equatable {
+    public var latency: Double
+    public var bandwidth: Double
+    public var load: Double
+    public var geography: Double
+
+    public static let standard = RoutingWeights(latency: 0.4, bandwidth: 0.3, load: 0.2, geography: 0.1)
+
+    public init(latency: Double, bandwidth: Double, load: Double, geography: Double) {
+        self.latency = latency
+        self.bandwidth = bandwidth
+        self.load = load
+        self.geography = geography
     }
 }
 

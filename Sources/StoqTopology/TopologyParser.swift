@@ -307,10 +307,61 @@ final class TopologyBuilder {
 
     private func parseRouting(_ top: ConfigMap) throws -> RoutingConfig? {
         guard let r = try top.map("routing") else { return nil }
-        errors += r.unknownKeys(allowed: ["strategy"], context: "'routing'")
-        // The routing module owns the list of strategies and checks the name.
-        return RoutingConfig(strategy: try r.string("strategy") ?? TopologyParser.defaultRoutingStrategy,
-                             location: r.location(of: "strategy"))
+        errors += r.unknownKeys(allowed: ["strategy", "regions", "detection_delay", "weights", "load_interval", "k", "ecmp_metric"],
+                                context: "'routing'")
+        // The routing module owns the list of strategies and checks the names.
+        var config = RoutingConfig(strategy: try r.string("strategy") ?? TopologyParser.defaultRoutingStrategy,
+                                   location: r.location(of: "strategy"))
+        if let regions = try r.map("regions") {
+            for entry in regions.entries {
+                guard let name = try regions.string(entry.key), !name.isEmpty else {
+                    throw TopologyDiagnostic(at: entry.value.location, "region '\(entry.key)' in 'routing.regions' needs a strategy name",
+                                             hint: "e.g. regions: {asia: hops}")
+                }
+                config.regions[entry.key] = name
+                config.regionLocations[entry.key] = entry.value.location
+            }
+        }
+        if let d = try r.duration("detection_delay") {
+            guard d >= .zero else {
+                throw TopologyDiagnostic(at: r.location(of: "detection_delay"), "'detection_delay' must not be negative", hint: "e.g. detection_delay: 500ms")
+            }
+            config.detectionDelay = d
+        }
+        if let d = try r.duration("load_interval") {
+            guard d > .zero else {
+                throw TopologyDiagnostic(at: r.location(of: "load_interval"), "'load_interval' must be longer than zero", hint: "e.g. load_interval: 1s")
+            }
+            config.loadInterval = d
+        }
+        if let k = try r.int("k") {
+            guard k >= 1 else { throw TopologyDiagnostic(at: r.location(of: "k"), "'k' must be at least 1; got \(k)", hint: "e.g. k: 3") }
+            config.k = k
+        }
+        if let metric = try r.string("ecmp_metric") {
+            guard ["latency", "hops"].contains(metric) else {
+                throw TopologyDiagnostic(at: r.location(of: "ecmp_metric"), "'ecmp_metric' must be latency or hops; got '\(metric)'")
+            }
+            config.ecmpMetric = metric
+        }
+        if let w = try r.map("weights") {
+            errors += w.unknownKeys(allowed: ["latency", "bandwidth", "load", "geography"], context: "'routing.weights'")
+            let std = RoutingWeights.standard
+            var weights = RoutingWeights.standard
+            for (key, path, fallback) in [("latency", \RoutingWeights.latency, std.latency), ("bandwidth", \.bandwidth, std.bandwidth),
+                                           ("load", \.load, std.load), ("geography", \.geography, std.geography)] {
+                let v = try w.double(key) ?? fallback
+                guard v >= 0, v.isFinite else {
+                    throw TopologyDiagnostic(at: w.location(of: key), "weight '\(key)' must be a non-negative number; got \(v)")
+                }
+                weights[keyPath: path] = v
+            }
+            guard weights.latency + weights.bandwidth + weights.load + weights.geography > 0 else {
+                throw TopologyDiagnostic(at: w.location, "at least one routing weight must be positive", hint: "defaults: latency 0.4, bandwidth 0.3, load 0.2, geography 0.1")
+            }
+            config.weights = weights
+        }
+        return config
     }
 
     private func parsePrefix(_ value: ConfigValue, maxLength: Int, what: String) throws -> IPv6Prefix {
