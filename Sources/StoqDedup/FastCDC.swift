@@ -1,0 +1,213 @@
+import StoqEngine
+
+/// Sizes that drive FastCDC. Boundaries depend only on these and the content.
+public struct ChunkerParameters: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var minSize: Int
+    /// Target (normal) size; a power of two, because the masks are built from its log2.
+    public var avgSize: Int
+    public var maxSize: Int
+    /// Normalized-chunking level: MaskS gets `avgBits + level` one-bits (cuts
+    /// unlikely before the normal size), MaskL `avgBits - level` (cuts likely after).
+    public var normalization: Int
+
+    public static let smallestMin = 64
+    public static let avgRange = 256...(256 << 20)
+    public static let largestMax = 1 << 30
+    public static let normalizationRange = 0...3
+
+    public init(minSize: Int, avgSize: Int, maxSize: Int, normalization: Int = 2) throws {
+        self.minSize = minSize; self.avgSize = avgSize; self.maxSize = maxSize; self.normalization = normalization
+        try validate()
+    }
+
+    private init(unchecked min: Int, _ avg: Int, _ max: Int) {
+        minSize = min; avgSize = avg; maxSize = max; normalization = 2
+    }
+
+    /// 2 KiB / 8 KiB / 64 KiB: fine-grained, more metadata, better dedup.
+    public static let small = ChunkerParameters(unchecked: 2 << 10, 8 << 10, 64 << 10)
+    /// 4 KiB / 64 KiB / 1 MiB: the STOQ design default.
+    public static let `default` = ChunkerParameters(unchecked: 4 << 10, 64 << 10, 1 << 20)
+    /// 64 KiB / 1 MiB / 8 MiB: large media objects.
+    public static let large = ChunkerParameters(unchecked: 64 << 10, 1 << 20, 8 << 20)
+
+    public static let presets: [(name: String, parameters: ChunkerParameters)] =
+        [("small", .small), ("default", .default), ("large", .large)]
+
+    public static func preset(named name: String) -> ChunkerParameters? {
+        presets.first { $0.name == name }?.parameters
+    }
+
+    /// Throws a message naming the offending value and the allowed range.
+    public func validate() throws {
+        func fail(_ m: String) throws -> Never { throw ChunkerParameterError(message: m) }
+        if minSize < Self.smallestMin { try fail("min size \(minSize) is below \(Self.smallestMin) bytes") }
+        if avgSize <= 0 || avgSize & (avgSize - 1) != 0 {
+            try fail("avg size \(avgSize) is not a power of two (the masks take its log2); try \(Self.nearestPowerOfTwo(avgSize))")
+        }
+        if !Self.avgRange.contains(avgSize) {
+            try fail("avg size \(avgSize) is outside \(Self.avgRange.lowerBound)...\(Self.avgRange.upperBound) bytes")
+        }
+        if minSize > avgSize { try fail("min size \(minSize) is larger than avg size \(avgSize)") }
+        if avgSize > maxSize { try fail("avg size \(avgSize) is larger than max size \(maxSize)") }
+        if maxSize > Self.largestMax { try fail("max size \(maxSize) is above \(Self.largestMax) bytes") }
+        if !Self.normalizationRange.contains(normalization) {
+            try fail("normalization level \(normalization) is outside \(Self.normalizationRange)")
+        }
+    }
+
+    static func nearestPowerOfTwo(_ n: Int) -> Int {
+        guard n > 1 else { return 1 }
+        let up = 1 << (Int.bitWidth - (n - 1).leadingZeroBitCount)
+        return up - n <= n - up / 2 ? up : up / 2
+    }
+
+    public var avgBits: Int { avgSize.trailingZeroBitCount }
+
+    public var description: String {
+        "min \(Self.formatSize(minSize)) / avg \(Self.formatSize(avgSize)) / max \(Self.formatSize(maxSize)), normalization \(normalization)"
+    }
+
+    static func formatSize(_ n: Int) -> String {
+        if n >= 1 << 20, n % (1 << 20) == 0 { return "\(n >> 20) MiB" }
+        if n >= 1 << 10, n % (1 << 10) == 0 { return "\(n >> 10) KiB" }
+        return "\(n) B"
+    }
+}
+
+public struct ChunkerParameterError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Where one chunk lies in its object.
+public struct ChunkBoundary: Hashable, Sendable {
+    public var offset: Int
+    public var length: Int
+    public init(offset: Int, length: Int) { self.offset = offset; self.length = length }
+}
+
+/// A chunk's position and identity.
+public struct Chunk: Hashable, Sendable {
+    public var offset: Int
+    public var length: Int
+    public var id: ChunkID
+    public init(offset: Int, length: Int, id: ChunkID) { self.offset = offset; self.length = length; self.id = id }
+}
+
+/// FastCDC (Xia et al., USENIX ATC 2016; TPDS 2020): a gear rolling hash
+/// `h = (h << 1) + G[byte]`, no hashing below the minimum size (cut-point
+/// skipping), a strict mask before the normal size and a loose one after
+/// (normalized chunking), and two bytes per loop iteration (the 2020 paper's
+/// "rolling two bytes"), which finds exactly the same cut points.
+public struct FastCDC: Sendable {
+    public let parameters: ChunkerParameters
+    let maskS: UInt64
+    let maskL: UInt64
+
+    public init(_ parameters: ChunkerParameters = .default) {
+        self.parameters = parameters
+        let bits = parameters.avgBits
+        maskS = Self.mask(oneBits: bits + parameters.normalization)
+        maskL = Self.mask(oneBits: Swift.max(1, bits - parameters.normalization))
+    }
+
+    /// A mask with `n` one-bits spread evenly over bits 14...62. Bit k of the
+    /// gear hash depends on the last k+1 bytes, so high, spread bits make every
+    /// cut decision look at a ~50-byte window (the papers' reason for spreading
+    /// them); bit 63 stays clear so the shifted mask of the two-byte loop keeps all bits.
+    static func mask(oneBits n: Int) -> UInt64 {
+        precondition(n >= 1 && n <= 49)
+        if n == 1 { return 1 << 62 }
+        var m: UInt64 = 0
+        for k in 0..<n { m |= 1 << UInt64(62 - (k * 48) / (n - 1)) }
+        return m
+    }
+
+    /// Length of the chunk that starts at `data`'s first byte. `data` must hold
+    /// either at least `maxSize` bytes or everything up to the end of the object.
+    @inlinable
+    public func cutPoint(_ data: UnsafeRawBufferPointer) -> Int {
+        guard let base = data.baseAddress else { return 0 }
+        return cutPoint(base.assumingMemoryBound(to: UInt8.self), count: data.count)
+    }
+
+    @usableFromInline
+    func cutPoint(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
+        let minSize = parameters.minSize
+        if n <= minSize { return n }
+        let limit = Swift.min(n, parameters.maxSize)
+        let normal = Swift.min(limit, parameters.avgSize)
+        let g = gearTable, gls = gearTable + 256
+        let ms = maskS, msShifted = maskS << 1, ml = maskL, mlShifted = maskL << 1
+        var h: UInt64 = 0
+        var i = minSize
+        // After the first byte of a pair h holds the true hash shifted left by
+        // one; testing it against the shifted mask is the same test.
+        while i + 2 <= normal {
+            h = (h << 2) &+ gls[Int(p[i])]
+            if h & msShifted == 0 { return i + 1 }
+            h = h &+ g[Int(p[i + 1])]
+            if h & ms == 0 { return i + 2 }
+            i += 2
+        }
+        if i < normal {
+            h = (h << 1) &+ g[Int(p[i])]
+            if h & ms == 0 { return i + 1 }
+            i += 1
+        }
+        while i + 2 <= limit {
+            h = (h << 2) &+ gls[Int(p[i])]
+            if h & mlShifted == 0 { return i + 1 }
+            h = h &+ g[Int(p[i + 1])]
+            if h & ml == 0 { return i + 2 }
+            i += 2
+        }
+        if i < limit {
+            h = (h << 1) &+ g[Int(p[i])]
+            if h & ml == 0 { return i + 1 }
+        }
+        return limit
+    }
+
+    /// All boundaries of a complete object.
+    public func boundaries(_ data: UnsafeRawBufferPointer) -> [ChunkBoundary] {
+        var out: [ChunkBoundary] = []
+        out.reserveCapacity(data.count / parameters.avgSize + 1)
+        var offset = 0
+        while offset < data.count {
+            let len = cutPoint(UnsafeRawBufferPointer(rebasing: data[offset...]))
+            out.append(ChunkBoundary(offset: offset, length: len))
+            offset += len
+        }
+        return out
+    }
+
+    public func boundaries(_ bytes: [UInt8]) -> [ChunkBoundary] {
+        bytes.withUnsafeBytes { boundaries($0) }
+    }
+
+    /// Boundaries with each chunk's SHA-256.
+    public func chunks(_ data: UnsafeRawBufferPointer) -> [Chunk] {
+        boundaries(data).map { b in
+            Chunk(offset: b.offset, length: b.length,
+                  id: SHA256.hash(UnsafeRawBufferPointer(rebasing: data[b.offset..<(b.offset + b.length)])))
+        }
+    }
+
+    public func chunks(_ bytes: [UInt8]) -> [Chunk] {
+        bytes.withUnsafeBytes { chunks($0) }
+    }
+}
+
+/// The gear table G (256 values) followed by G << 1 (the two-byte loop's first
+/// step), generated once from a fixed seed so every run and every node cuts the
+/// same content at the same places. Never freed: it lives as long as the process.
+let gearSeed: UInt64 = 0x5354_4f51_4344_4331  // "STOQCDC1"
+let gearTable: UnsafePointer<UInt64> = {
+    var rng = RandomStream(seed: gearSeed)
+    let p = UnsafeMutablePointer<UInt64>.allocate(capacity: 512)
+    for i in 0..<256 { p[i] = rng.next() }
+    for i in 0..<256 { p[256 + i] = p[i] << 1 }
+    return UnsafePointer(p)
+}()

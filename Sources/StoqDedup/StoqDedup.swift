@@ -1,1 +1,0 @@
-// Content-defined chunking and deduplication (issue 7).
