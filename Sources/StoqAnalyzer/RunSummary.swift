@@ -1,34 +1,89 @@
 import Foundation
 
 /// What one run measured, computed from its trace alone (so `analyze` can
-/// recompute it later). Written as summary.json.
+/// recompute it later). Written as summary.json; the reports are drawn from
+/// it alone, and `compare` reads it back.
 public struct RunSummary: Codable, Equatable {
+    /// A latency group: one pair of one workload, a whole workload (`from`
+    /// and `to` are `*`), or a region pair of a workload (`from`, `to` are regions).
     public struct ProbeGroup: Codable, Equatable {
         public var workload: String
         public var from: String
         public var to: String
+        /// UDP payload bytes; -1 when the group mixes sizes.
         public var size: Int
         public var sent: Int
         public var lost: Int
         /// Round-trip times in nanoseconds.
         public var rttNs: Distribution?
+        /// RTTs at `RunSummary.cdfPercentiles` (workload and region groups only).
+        public var cdfNs: [Int64]?
+
+        public var lossRate: Double { sent > 0 ? Double(lost) / Double(sent) : 0 }
     }
 
     public struct TierUsage: Codable, Equatable {
         public var tier: String
         public var linkDirections: Int
+        /// Sum of the tier's link-direction bandwidths.
+        public var capacityBps: Double
         public var bytesDelivered: UInt64
-        /// Mean goodput over the run, bits per second, summed over the tier's links.
+        public var packetsDelivered: UInt64
+        /// Mean throughput over the run (wire bytes, IPv6 and UDP headers
+        /// included), bits per second, summed over the tier's link directions.
         public var throughputBps: Double
+        /// Like `throughputBps` but payload bytes only (headers taken off).
+        public var goodputBps: Double
+        /// Mean over the tier's link directions of busy time / run duration.
+        public var meanUtilisation: Double
         /// Busiest link direction of the tier: busy time / run duration.
         public var maxUtilisation: Double
         public var packetsDropped: UInt64
     }
 
+    /// One link direction at the end of the run.
+    public struct LinkUsage: Codable, Equatable {
+        public var link: String
+        public var from: String
+        public var to: String
+        public var tier: String
+        public var bandwidthBps: UInt64
+        public var latencyNs: Int64
+        public var packetsDelivered: UInt64
+        public var bytesDelivered: UInt64
+        public var throughputBps: Double
+        public var utilisation: Double
+        public var packetsDropped: UInt64
+        public var maxQueuedBytes: Int
+    }
+
+    public struct SiteInfo: Codable, Equatable {
+        public var name: String
+        public var region: String
+        public var latitude: Double
+        public var longitude: Double
+        public var nodes: Int
+    }
+
+    /// Links between two different sites, both directions and parallel links
+    /// folded together (what the report's map draws).
+    public struct SiteLink: Codable, Equatable {
+        public var from: String
+        public var to: String
+        /// The fastest tier among the folded links.
+        public var tier: String
+        public var linkDirections: Int
+        public var bytesDelivered: UInt64
+        public var maxUtilisation: Double
+    }
+
     public struct StateChange: Codable, Equatable {
         public var tNs: Int64
+        /// `a<>b` for a link, a node name for a node.
         public var target: String
         public var up: Bool
+        /// `link` or `node`.
+        public var kind: String
     }
 
     public var schema: Int
@@ -37,13 +92,40 @@ public struct RunSummary: Codable, Equatable {
     public var backend: String
     public var strategy: String
     public var durationNs: Int64
+    /// Run length the rates are computed over: the end record's time (the
+    /// drain after `duration` included), else `durationNs`.
+    public var measuredNs: Int64
     public var nodes: Int
     public var events: UInt64
     public var complete: Bool
+    public var records: UInt64
+    /// Per pair and workload (insertion order of the trace).
     public var probes: [ProbeGroup]
     public var probeWorkloads: [ProbeGroup]
+    public var probeRegionPairs: [ProbeGroup]
+    /// The percentiles `cdfNs` arrays are sampled at.
+    public var cdfPercentiles: [Double]
     public var tiers: [TierUsage]
+    public var links: [LinkUsage]
+    public var sites: [SiteInfo]
+    public var siteLinks: [SiteLink]
     public var stateChanges: [StateChange]
+
+    /// IPv6 (40) + UDP (8) header bytes per datagram, as the trace counts them on links.
+    public static let wireHeaderBytes: UInt64 = 48
+
+    public static let cdfPercentiles: [Double] =
+        [0, 1] + stride(from: 2.5, through: 97.5, by: 2.5).map { $0 } + [99, 99.5, 99.9, 99.99, 100]
+
+    /// An empty summary for `header`, which the accumulators then fill in.
+    init(header: TraceRecord.RunHeader) {
+        schema = TraceRecord.schemaVersion
+        topology = header.topology; seed = header.seed; backend = header.backend; strategy = header.strategy
+        durationNs = header.durationNs; measuredNs = header.durationNs; nodes = header.nodes
+        events = 0; complete = false; records = 0
+        probes = []; probeWorkloads = []; probeRegionPairs = []; cdfPercentiles = RunSummary.cdfPercentiles
+        tiers = []; links = []; sites = []; siteLinks = []; stateChanges = []
+    }
 }
 
 public enum TraceAnalyzer {
@@ -51,73 +133,30 @@ public enum TraceAnalyzer {
         public var description: String
     }
 
-    /// Streams the trace at `path` into a summary.
-    public static func summarize(tracePath: String) throws -> RunSummary {
-        var header: TraceRecord.RunHeader?
-        var end: TraceRecord.RunEnd?
-        struct PairKey: Hashable { var workload, from, to: String; var size: Int }
-        var pairOrder: [PairKey] = []
-        var pairs: [PairKey: (sent: Int, rtts: [Int64])] = [:]
-        var workloadOrder: [String] = []
-        var links: [String: TraceRecord.LinkInfo] = [:]
-        var stats: [TraceRecord.LinkStats] = []
-        var changes: [RunSummary.StateChange] = []
+    /// The accumulators a default analysis runs, one per concern.
+    public static func defaultAccumulators() -> [TraceAccumulator] {
+        [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator()]
+    }
 
+    /// Streams the trace at `path` into a summary; memory is bounded by the
+    /// number of distinct keys (pairs, links), not by the number of records.
+    public static func summarize(tracePath: String,
+                                 accumulators: [TraceAccumulator] = defaultAccumulators()) throws -> RunSummary {
+        let context = AnalysisContext()
         try TraceReader.forEach(path: tracePath) { record in
-            switch record {
-            case .run(let h): header = h
-            case .link(let l): links[l.name] = l
-            case .probe(let p):
-                let key = PairKey(workload: p.workload, from: p.from, to: p.to, size: p.size)
-                if pairs[key] == nil {
-                    pairOrder.append(key)
-                    pairs[key] = (0, [])
-                    if !workloadOrder.contains(p.workload) { workloadOrder.append(p.workload) }
-                }
-                pairs[key]!.sent += 1
-                if let rtt = p.rttNs { pairs[key]!.rtts.append(rtt) }
-            case .linkState(let s): changes.append(.init(tNs: s.t, target: s.target, up: s.up))
-            case .linkStats(let s): stats.append(s)
-            case .end(let e): end = e
-            }
+            context.observe(record)
+            for a in accumulators { a.consume(record, context: context) }
         }
-        guard let header else {
+        guard let header = context.header else {
             throw AnalysisError(description: "\(tracePath): no run header; is this a stoqsim trace?")
         }
-
-        let probeGroups = pairOrder.map { k -> RunSummary.ProbeGroup in
-            let v = pairs[k]!
-            return .init(workload: k.workload, from: k.from, to: k.to, size: k.size, sent: v.sent,
-                         lost: v.sent - v.rtts.count, rttNs: Distribution(v.rtts))
-        }
-        let perWorkload = workloadOrder.map { w -> RunSummary.ProbeGroup in
-            let ks = pairOrder.filter { $0.workload == w }
-            let all = ks.flatMap { pairs[$0]!.rtts }
-            let sent = ks.reduce(0) { $0 + pairs[$1]!.sent }
-            let sizes = Set(ks.map(\.size))
-            return .init(workload: w, from: "*", to: "*", size: sizes.count == 1 ? sizes.first! : -1,
-                         sent: sent, lost: sent - all.count, rttNs: Distribution(all))
-        }
-
-        let duration = Double(max(end?.t ?? header.durationNs, 1)) / 1e9
-        var tiers: [String: RunSummary.TierUsage] = [:]
-        for s in stats {
-            let tier = links[s.link]?.tier ?? "unknown"
-            var u = tiers[tier] ?? .init(tier: tier, linkDirections: 0, bytesDelivered: 0, throughputBps: 0,
-                                        maxUtilisation: 0, packetsDropped: 0)
-            u.linkDirections += 1
-            u.bytesDelivered += s.bytesDelivered
-            u.throughputBps += Double(s.bytesDelivered) * 8 / duration
-            u.maxUtilisation = max(u.maxUtilisation, Double(s.busyNs) / 1e9 / duration)
-            u.packetsDropped += s.droppedQueueFull + s.droppedLoss + s.droppedLinkDown
-            tiers[tier] = u
-        }
-
-        return RunSummary(schema: TraceRecord.schemaVersion, topology: header.topology, seed: header.seed,
-                          backend: header.backend, strategy: header.strategy, durationNs: header.durationNs,
-                          nodes: header.nodes, events: end?.events ?? 0, complete: end != nil,
-                          probes: probeGroups, probeWorkloads: perWorkload,
-                          tiers: tiers.values.sorted { $0.tier < $1.tier }, stateChanges: changes)
+        var summary = RunSummary(header: header)
+        summary.events = context.end?.events ?? 0
+        summary.complete = context.end != nil
+        summary.records = context.records
+        summary.measuredNs = context.measuredNs
+        for a in accumulators { a.finish(into: &summary, context: context) }
+        return summary
     }
 
     /// Writes `summary.json` with sorted keys so it diffs cleanly between runs.
@@ -125,5 +164,10 @@ public enum TraceAnalyzer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(summary).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Reads a `summary.json` written by `write`.
+    public static func read(summaryAt path: String) throws -> RunSummary {
+        try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 }

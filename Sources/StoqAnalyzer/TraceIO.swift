@@ -38,27 +38,63 @@ public final class TraceWriter {
 }
 
 /// Reads a trace one record at a time, so analysis never holds the whole
-/// trace in memory.
+/// trace in memory: the file is read in 1 MiB blocks and each line is parsed
+/// in place (see `FlatJSONObject`).
 public enum TraceReader {
     /// Calls `body` for each record of the file at `path`, in order.
     /// Throws on an unreadable file or a malformed line (naming the line).
     public static func forEach(path: String, _ body: (TraceRecord) throws -> Void) throws {
-        guard let file = fopen(path, "r") else {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }
-        var linePointer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer {
-            fclose(file)
-            free(linePointer)
-        }
+        defer { close(fd) }
+        var capacity = 1 << 20
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        defer { buffer.deallocate() }
+        var filled = 0
         var lineNumber = 0
-        while getline(&linePointer, &capacity, file) >= 0 {
+        var parser = FlatJSONObject()
+
+        func handle(_ start: Int, _ end: Int) throws {
             lineNumber += 1
-            let line = String(cString: linePointer!)
-            if line.allSatisfy(\.isWhitespace) { continue }
-            if let record = try TraceRecord.decode(Substring(line), lineNumber: lineNumber) {
+            var s = start, e = end
+            while s < e, buffer[s] == 0x20 || buffer[s] == 0x09 { s += 1 }
+            while e > s, buffer[e - 1] == 0x0d || buffer[e - 1] == 0x20 || buffer[e - 1] == 0x09 { e -= 1 }
+            if s == e { return }
+            if let record = try TraceRecord.decode(UnsafeBufferPointer(start: buffer + s, count: e - s),
+                                                   parser: &parser, lineNumber: lineNumber) {
                 try body(record)
+            }
+        }
+
+        while true {
+            let n = read(fd, buffer + filled, capacity - filled)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+            filled += n
+            var start = 0
+            while start < filled, let nl = memchr(buffer + start, 0x0a, filled - start) {
+                let end = buffer.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+                try handle(start, end)
+                start = end + 1
+            }
+            if n == 0 {
+                if start < filled { try handle(start, filled) }   // last line without a newline
+                return
+            }
+            // Keep the partial last line; a line longer than the buffer grows it.
+            if start > 0 {
+                memmove(buffer, buffer + start, filled - start)
+                filled -= start
+            } else if filled == capacity {
+                let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+                bigger.update(from: buffer, count: filled)
+                buffer.deallocate()
+                buffer = bigger
+                capacity *= 2
             }
         }
     }

@@ -3,9 +3,15 @@ import Foundation
 /// The records of `trace.jsonl`, one JSON object per line. Schema version 1 is
 /// documented in docs/trace-format.md; a reader refuses a newer major version.
 /// Times are integer nanoseconds of simulated time (`t`), sizes are bytes.
+///
+/// Adding a record kind: a struct here, a case, one branch each in `jsonLine`
+/// and `decode(fields:)`, a row in docs/trace-format.md, and an accumulator in
+/// Accumulators.swift that turns it into summary fields. Readers skip kinds
+/// they do not know, so older stoqsim versions still read newer traces.
 public enum TraceRecord: Equatable {
     case run(RunHeader)
     case link(LinkInfo)
+    case node(NodeInfo)
     case probe(ProbeResult)
     case linkState(LinkStateChange)
     case linkStats(LinkStats)
@@ -38,6 +44,22 @@ public enum TraceRecord: Equatable {
         public init(name: String, from: String, to: String, bandwidthBps: UInt64, tier: String, latencyNs: Int64) {
             self.name = name; self.from = from; self.to = to
             self.bandwidthBps = bandwidthBps; self.tier = tier; self.latencyNs = latencyNs
+        }
+    }
+
+    /// One per node, before any event: where it is and what it does (for
+    /// per-site and per-region statistics and the report's map).
+    public struct NodeInfo: Equatable {
+        public var name: String
+        public var site: String
+        public var region: String
+        public var role: String
+        public var address: String
+        public var latitude: Double
+        public var longitude: Double
+        public init(name: String, site: String, region: String, role: String, address: String, latitude: Double, longitude: Double) {
+            self.name = name; self.site = site; self.region = region; self.role = role
+            self.address = address; self.latitude = latitude; self.longitude = longitude
         }
     }
 
@@ -106,6 +128,10 @@ public enum TraceRecord: Equatable {
         case .link(let l):
             j.add("type", "link"); j.add("link", l.name); j.add("from", l.from); j.add("to", l.to)
             j.add("bandwidth_bps", l.bandwidthBps); j.add("tier", l.tier); j.add("latency_ns", l.latencyNs)
+        case .node(let n):
+            j.add("type", "node"); j.add("node", n.name); j.add("site", n.site); j.add("region", n.region)
+            j.add("role", n.role); j.add("address", n.address)
+            j.add("lat", n.latitude, digits: 8); j.add("lon", n.longitude, digits: 8)
         case .probe(let p):
             j.add("t", p.t); j.add("type", "probe"); j.add("workload", p.workload); j.add("from", p.from)
             j.add("to", p.to); j.add("seq", p.seq); j.add("size", p.size)
@@ -137,68 +163,102 @@ public enum TraceRecord: Equatable {
     /// Decodes one line. Unknown record types return nil so newer minor
     /// versions stay readable.
     public static func decode(_ line: Substring, lineNumber: Int) throws -> TraceRecord? {
-        guard let data = line.data(using: .utf8),
-              let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw DecodeError(line: lineNumber, message: "not a JSON object")
+        var utf8 = Array(line.utf8)
+        return try utf8.withUnsafeMutableBufferPointer { buffer in
+            var parser = FlatJSONObject()
+            return try decode(UnsafeBufferPointer(buffer), parser: &parser, lineNumber: lineNumber)
         }
-        let f = Fields(o: o, line: lineNumber)
-        switch try f.string("type") {
+    }
+
+    /// The reader's fast path: decodes the line in `bytes` with a reused parser.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, parser: inout FlatJSONObject, lineNumber: Int) throws -> TraceRecord? {
+        guard parser.parse(bytes) else { throw DecodeError(line: lineNumber, message: "not a JSON object") }
+        return try decode(fields: Fields(json: parser, line: lineNumber))
+    }
+
+    private static func decode(fields f: Fields) throws -> TraceRecord? {
+        let type = try f.string("type")
+        switch type {
         case "run":
             let schema = try f.int("schema")
             guard schema <= schemaVersion else {
-                throw DecodeError(line: lineNumber, message: "trace schema \(schema) is newer than this stoqsim (\(schemaVersion)); upgrade stoqsim")
+                throw DecodeError(line: f.line, message: "trace schema \(schema) is newer than this stoqsim (\(schemaVersion)); upgrade stoqsim")
             }
-            return .run(RunHeader(topology: try f.string("topology"), seed: UInt64(try f.int("seed")),
+            return .run(RunHeader(topology: try f.string("topology"), seed: try f.uint64("seed"),
                                   backend: try f.string("backend"), strategy: try f.string("strategy"),
                                   durationNs: try f.int64("duration_ns"), nodes: try f.int("nodes")))
         case "link":
             return .link(LinkInfo(name: try f.string("link"), from: try f.string("from"), to: try f.string("to"),
-                                  bandwidthBps: UInt64(try f.int64("bandwidth_bps")), tier: try f.string("tier"),
+                                  bandwidthBps: try f.uint64("bandwidth_bps"), tier: try f.string("tier"),
                                   latencyNs: try f.int64("latency_ns")))
+        case "node":
+            return .node(NodeInfo(name: try f.string("node"), site: try f.string("site"), region: try f.string("region"),
+                                  role: try f.string("role"), address: try f.string("address"),
+                                  latitude: try f.double("lat"), longitude: try f.double("lon")))
         case "probe":
             return .probe(ProbeResult(t: try f.int64("t"), workload: try f.string("workload"), from: try f.string("from"),
                                       to: try f.string("to"), seq: try f.int("seq"), size: try f.int("size"),
-                                      rttNs: f.optionalInt64("rtt_ns")))
+                                      rttNs: try f.optionalInt64("rtt_ns")))
         case "link_state", "node_state":
-            let isNode = o["type"] as? String == "node_state"
+            let isNode = type == "node_state"
             return .linkState(LinkStateChange(t: try f.int64("t"), target: try f.string(isNode ? "node" : "link"),
                                               isNode: isNode, up: try f.bool("up")))
         case "link_stats":
             return .linkStats(LinkStats(link: try f.string("link"),
-                                        packetsSent: UInt64(try f.int64("packets_sent")), bytesSent: UInt64(try f.int64("bytes_sent")),
-                                        packetsDelivered: UInt64(try f.int64("packets_delivered")),
-                                        bytesDelivered: UInt64(try f.int64("bytes_delivered")),
-                                        droppedQueueFull: UInt64(try f.int64("dropped_queue_full")),
-                                        droppedLoss: UInt64(try f.int64("dropped_loss")),
-                                        droppedLinkDown: UInt64(try f.int64("dropped_link_down")),
+                                        packetsSent: try f.uint64("packets_sent"), bytesSent: try f.uint64("bytes_sent"),
+                                        packetsDelivered: try f.uint64("packets_delivered"),
+                                        bytesDelivered: try f.uint64("bytes_delivered"),
+                                        droppedQueueFull: try f.uint64("dropped_queue_full"),
+                                        droppedLoss: try f.uint64("dropped_loss"),
+                                        droppedLinkDown: try f.uint64("dropped_link_down"),
                                         busyNs: try f.int64("busy_ns"), maxQueuedBytes: try f.int("max_queued_bytes")))
         case "end":
-            return .end(RunEnd(t: try f.int64("t"), events: UInt64(try f.int64("events"))))
+            return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
         default:
             return nil
         }
     }
 
+    /// Typed field access with errors that name the line and the field.
     private struct Fields {
-        let o: [String: Any]
+        let json: FlatJSONObject
         let line: Int
-        func value(_ k: String) throws -> Any {
-            guard let v = o[k] else { throw DecodeError(line: line, message: "missing field '\(k)'") }
+
+        func field(_ k: StaticString) throws -> FlatJSONObject.Field {
+            guard let f = json.field(k) else { throw DecodeError(line: line, message: "missing field '\(k)'") }
+            return f
+        }
+        func string(_ k: StaticString) throws -> String {
+            let f = try field(k)
+            guard f.kind == .string else { throw DecodeError(line: line, message: "'\(k)' must be a string") }
+            return json.string(f)
+        }
+        func int64(_ k: StaticString) throws -> Int64 {
+            guard let v = json.int64(try field(k)) else { throw DecodeError(line: line, message: "'\(k)' must be an integer") }
             return v
         }
-        func string(_ k: String) throws -> String {
-            guard let s = try value(k) as? String else { throw DecodeError(line: line, message: "'\(k)' must be a string") }
-            return s
+        func uint64(_ k: StaticString) throws -> UInt64 {
+            guard let v = json.uint64(try field(k)) else { throw DecodeError(line: line, message: "'\(k)' must be a non-negative integer") }
+            return v
         }
-        func int64(_ k: String) throws -> Int64 {
-            guard let n = try value(k) as? NSNumber else { throw DecodeError(line: line, message: "'\(k)' must be a number") }
-            return n.int64Value
+        func int(_ k: StaticString) throws -> Int { Int(try int64(k)) }
+        func double(_ k: StaticString) throws -> Double {
+            guard let v = json.double(try field(k)) else { throw DecodeError(line: line, message: "'\(k)' must be a number") }
+            return v
         }
-        func int(_ k: String) throws -> Int { Int(try int64(k)) }
-        func optionalInt64(_ k: String) -> Int64? { (o[k] as? NSNumber)?.int64Value }
-        func bool(_ k: String) throws -> Bool {
-            guard let b = try value(k) as? Bool else { throw DecodeError(line: line, message: "'\(k)' must be true or false") }
-            return b
+        /// Missing or null is nil.
+        func optionalInt64(_ k: StaticString) throws -> Int64? {
+            guard let f = json.field(k), f.kind != .null else { return nil }
+            guard let v = json.int64(f) else { throw DecodeError(line: line, message: "'\(k)' must be an integer or null") }
+            return v
+        }
+        func bool(_ k: StaticString) throws -> Bool {
+            let f = try field(k)
+            switch f.kind {
+            case .trueValue: return true
+            case .falseValue: return false
+            default: throw DecodeError(line: line, message: "'\(k)' must be true or false")
+            }
         }
     }
 }

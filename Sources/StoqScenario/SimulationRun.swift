@@ -13,6 +13,8 @@ final class SimulationRun {
     let topology: Topology
     let strategy: RoutingStrategy
     let outputDirectory: String
+    /// Where to write per-node pcapng files (`--pcap`); nil captures nothing.
+    var pcapDirectory: String?
 
     init(topology: Topology, strategy: RoutingStrategy, outputDirectory: String) {
         self.topology = topology
@@ -31,7 +33,8 @@ final class SimulationRun {
         let scheduler = Scheduler()
         let network = Network(topology: topology, scheduler: scheduler, seed: topology.seed, strategy: strategy)
         let recorder = TraceRecorder(network: network, writer: writer)
-        network.observer = recorder
+        let capture = try pcapDirectory.map { try PacketCapture(network: network, directory: $0) }
+        network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
 
         writer.write(.run(.init(topology: topology.name, seed: topology.seed, backend: "sim", strategy: strategy.name,
@@ -43,6 +46,12 @@ final class SimulationRun {
                                      to: network.graph.name(ofNode: network.graph.edgeTarget[e]),
                                      bandwidthBps: spec.bandwidthBitsPerSecond, tier: spec.tier.rawValue,
                                      latencyNs: spec.latency.nanoseconds)))
+        }
+        for n in topology.nodes {
+            let site = topology.site(named: n.site)
+            writer.write(.node(.init(name: n.name, site: n.site, region: site?.region ?? "", role: n.role.rawValue,
+                                     address: n.address.description, latitude: site?.latitude ?? 0,
+                                     longitude: site?.longitude ?? 0)))
         }
 
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
@@ -60,7 +69,7 @@ final class SimulationRun {
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
         // Scheduled events hold their owners unowned (cycles would leak), so the
         // owners must outlive the loop; the optimizer would free them earlier.
-        withExtendedLifetime((network, recorder, context, workloads)) {
+        withExtendedLifetime((network, recorder, capture, context, workloads)) {
         while scheduler.now < finish {
             let outcome = scheduler.run(until: min(scheduler.now + slice, finish))
             let nowWall = DispatchTime.now().uptimeNanoseconds
@@ -83,10 +92,22 @@ final class SimulationRun {
         }
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted)))
         writer.close()
+        _ = try capture?.close()
 
         let summary = try TraceAnalyzer.summarize(tracePath: tracePath)
-        try TraceAnalyzer.write(summary, to: summaryPath)
+        try RunReport.writeAll(summary, directory: outputDirectory)
         return RunResult(summary: summary, tracePath: tracePath, summaryPath: summaryPath, wallSeconds: wallSeconds())
+    }
+}
+
+extension Scenario {
+    /// `run(outputDirectory:progress:)`, also writing each node's packets to
+    /// `pcapDirectory/<node>.pcapng` when it is given.
+    public func run(outputDirectory: String, pcapDirectory: String?,
+                    progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
+        let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
+        run.pcapDirectory = pcapDirectory
+        return try run.execute(progress: progress)
     }
 }
 

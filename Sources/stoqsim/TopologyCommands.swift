@@ -36,7 +36,7 @@ struct Validate: ParsableCommand {
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a topology's workloads and write trace.jsonl and summary.json.")
+        abstract: "Run a topology's workloads and write trace.jsonl, summary.json, report.md and report.html.")
 
     @Argument(help: "Topology file (YAML).") var file: String
     @Option(help: "Seed (overrides the file's).") var seed: UInt64?
@@ -44,6 +44,7 @@ struct Run: ParsableCommand {
     @Option(help: "Routing strategy (overrides the file's).") var strategy: String?
     @Option(help: "Backend: sim (virtual time).") var backend: String = "sim"
     @Flag(help: "No progress lines.") var quiet = false
+    @Option(help: "Also write each node's packets to DIR/NODE.pcapng.") var pcap: String?
 
     func run() throws {
         guard backend == "sim" else {
@@ -59,7 +60,7 @@ struct Run: ParsableCommand {
         let dir = out ?? "runs/\(scenario.topology.name)-seed\(scenario.topology.seed)"
         let result: RunResult
         do {
-            result = try scenario.run(outputDirectory: dir, progress: quiet ? nil : { p in
+            result = try scenario.run(outputDirectory: dir, pcapDirectory: pcap, progress: quiet ? nil : { p in
                 printError(p.description)
             })
         } catch {
@@ -68,28 +69,30 @@ struct Run: ParsableCommand {
         }
         print(SummaryText.render(result.summary))
         print("wrote \(result.tracePath)")
-        print("wrote \(result.summaryPath)")
+        for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.htmlFile] {
+            print("wrote \((dir as NSString).appendingPathComponent(name))")
+        }
+        if let pcap { print("wrote \(pcap)/NODE.pcapng for every node that sent or received a packet") }
     }
 }
 
 struct Analyze: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-analyze a finished run directory without re-running it.")
+    static let configuration = CommandConfiguration(
+        abstract: "Re-analyze a finished run directory: rewrite summary.json, report.md and report.html from its trace.")
 
     @Argument(help: "Run directory (holding trace.jsonl).") var directory: String
 
     func run() throws {
-        let trace = (directory as NSString).appendingPathComponent("trace.jsonl")
+        let trace = (directory as NSString).appendingPathComponent(RunReport.traceFile)
         guard FileManager.default.fileExists(atPath: trace) else {
             throw ValidationError("\(trace) does not exist; pass a directory written by 'stoqsim run'")
         }
-        let summary: RunSummary
-        do { summary = try TraceAnalyzer.summarize(tracePath: trace) } catch {
+        let result: (summary: RunSummary, paths: [String])
+        do { result = try RunReport.analyze(directory: directory) } catch {
             printError("\(error)")
             throw ExitCode.failure
         }
-        let path = (directory as NSString).appendingPathComponent("summary.json")
-        try TraceAnalyzer.write(summary, to: path)
-        print(SummaryText.render(summary))
-        print("wrote \(path)")
+        print(SummaryText.render(result.summary))
+        for p in result.paths { print("wrote \(p)") }
     }
 }

@@ -1,0 +1,62 @@
+import Histogram
+
+/// A latency distribution in bounded memory. The first `exactLimit` samples
+/// are kept as they are (small groups, e.g. one pair's handful of probes, get
+/// exact percentiles); past that they move into an HDR histogram with three
+/// significant digits, whose size depends on the range of values, never on
+/// their number. Count, sum, min and max stay exact either way.
+public struct LatencyStats {
+    public static let exactLimit = 256
+    public static let significantDigits = SignificantDigits.three
+
+    public private(set) var count = 0
+    public private(set) var sum: Int64 = 0
+    public private(set) var min = Int64.max
+    public private(set) var max = Int64.min
+    private var samples: [Int64] = []
+    public private(set) var histogram: Histogram<UInt64>?
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+    /// True while percentiles are exact (no histogram yet).
+    public var isExact: Bool { histogram == nil }
+    public var mean: Double { count > 0 ? Double(sum) / Double(count) : 0 }
+
+    /// Records one value in nanoseconds (negative values count as 0).
+    public mutating func record(_ value: Int64) {
+        let v = Swift.max(value, 0)
+        count += 1
+        sum &+= v
+        min = Swift.min(min, v)
+        max = Swift.max(max, v)
+        if histogram != nil {
+            histogram!.record(UInt64(v))
+        } else if samples.count < Self.exactLimit {
+            samples.append(v)
+        } else {
+            var h = Histogram<UInt64>(numberOfSignificantValueDigits: Self.significantDigits)
+            for s in samples { h.record(UInt64(s)) }
+            h.record(UInt64(v))
+            histogram = h
+            samples = []
+        }
+    }
+
+    /// Values at the given percentiles (0…100), nearest-rank: exact for small
+    /// samples, else within the histogram's precision (0.1%) of exact.
+    public func percentiles(_ ps: [Double]) -> [Int64] {
+        guard count > 0 else { return ps.map { _ in 0 } }
+        if let histogram {
+            return ps.map { Int64(histogram.valueAtPercentile($0)) }
+        }
+        let sorted = samples.sorted()
+        return ps.map { Distribution.nearestRank($0, sorted: sorted) }
+    }
+
+    /// Bytes this value holds on the heap (for the bounded-memory test and
+    /// for sizing big analyses).
+    public var footprintBytes: Int {
+        histogram?.estimatedFootprintInBytes ?? samples.capacity * MemoryLayout<Int64>.stride
+    }
+}

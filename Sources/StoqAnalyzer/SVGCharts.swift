@@ -1,0 +1,261 @@
+import Foundation
+
+/// Small SVG building blocks for the HTML reports. Numbers are printed with a
+/// fixed precision so the same summary always gives the same bytes, and
+/// every element is closed so the report parses as XML.
+enum SVG {
+    static func n(_ v: Double) -> String { String(format: "%.1f", v.isFinite ? v : 0) }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    static func open(width: Double, height: Double, label: String) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" " +
+            "viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"\(escape(label))\">\n"
+    }
+
+    static func text(_ x: Double, _ y: Double, _ s: String, anchor: String = "start", size: Int = 11,
+                     extra: String = "") -> String {
+        "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(size)\" text-anchor=\"\(anchor)\"\(extra)>\(escape(s))</text>\n"
+    }
+
+    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1,
+                     extra: String = "") -> String {
+        "<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\" stroke=\"\(stroke)\" stroke-width=\"\(n(width))\"\(extra)/>\n"
+    }
+
+    static func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String, title: String? = nil) -> String {
+        let r = "<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(max(w, 0)))\" height=\"\(n(max(h, 0)))\" fill=\"\(fill)\""
+        guard let title else { return r + "/>\n" }
+        return r + "><title>\(escape(title))</title></rect>\n"
+    }
+
+    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                          "#bcbd22", "#17becf"]
+
+    /// About `count` round tick values (1, 2, 5 × 10^k) covering 0…max.
+    static func niceTicks(max: Double, count: Int = 5) -> [Double] {
+        guard max > 0, max.isFinite else { return [0, 1] }
+        let raw = max / Double(count)
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        return (0...Int((max / step).rounded(.up))).map { Double($0) * step }
+    }
+}
+
+/// The charts of report.html.
+enum Charts {
+    struct CDFSeries {
+        var name: String
+        /// Values (ns) at `percentiles`.
+        var valuesNs: [Int64]
+    }
+
+    /// Latency CDFs: x is the RTT (log scale when the values span more than a
+    /// decade), y the fraction of probes at or below it.
+    static func cdf(title: String, percentiles: [Double], series: [CDFSeries]) -> String {
+        let width = 760.0, height = 340.0, left = 56.0, right = 220.0, top = 16.0, bottom = 42.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let all = series.flatMap(\.valuesNs).filter { $0 > 0 }
+        let lo = Double(all.min() ?? 1), hi = Double(max(all.max() ?? 1, 1))
+        let logScale = hi / max(lo, 1) > 10
+        let xMin: Double, xMax: Double, ticks: [Double]
+        if logScale {
+            xMin = pow(10, floor(log10(max(lo, 1))))
+            xMax = pow(10, ceil(log10(hi)))
+            ticks = stride(from: log10(xMin), through: log10(xMax), by: 1).map { pow(10, $0) }
+        } else {
+            ticks = SVG.niceTicks(max: hi * 1.05)
+            xMin = 0
+            xMax = ticks.last!
+        }
+        func x(_ v: Double) -> Double {
+            let f = logScale ? (log10(max(v, xMin)) - log10(xMin)) / (log10(xMax) - log10(xMin)) : (v - xMin) / (xMax - xMin)
+            return left + plotW * min(max(f, 0), 1)
+        }
+        func y(_ p: Double) -> Double { top + plotH * (1 - p / 100) }
+
+        var s = SVG.open(width: width, height: height, label: title)
+        s += "<g class=\"axes\" font-family=\"sans-serif\" fill=\"#333\">\n"
+        for p in [0.0, 25, 50, 75, 90, 100] {
+            s += SVG.line(left, y(p), left + plotW, y(p), stroke: "#e3e3e3")
+            s += SVG.text(left - 6, y(p) + 4, String(format: "%.0f%%", p), anchor: "end")
+        }
+        for t in ticks {
+            s += SVG.line(x(t), top, x(t), top + plotH, stroke: "#e3e3e3")
+            s += SVG.text(x(t), top + plotH + 16, SummaryText.formatNs(Int64(t)), anchor: "middle")
+        }
+        s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
+        s += SVG.line(left, top, left, top + plotH, stroke: "#555")
+        s += SVG.text(left + plotW / 2, height - 6, "round-trip time" + (logScale ? " (log scale)" : ""), anchor: "middle")
+        s += "</g>\n"
+        for (i, ser) in series.enumerated() {
+            let color = SVG.palette[i % SVG.palette.count]
+            let points = zip(ser.valuesNs, percentiles).map { "\(SVG.n(x(Double($0))))," + SVG.n(y($1)) }
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
+                "<title>\(SVG.escape(ser.name))</title></polyline>\n"
+            let ly = top + 8 + Double(i) * 16
+            s += SVG.line(left + plotW + 14, ly, left + plotW + 34, ly, stroke: color, width: 3)
+            s += SVG.text(left + plotW + 40, ly + 4, ser.name, extra: " font-family=\"sans-serif\"")
+        }
+        return s + "</svg>\n"
+    }
+
+    struct BarSeries {
+        var name: String
+        var values: [Double]
+    }
+
+    /// Grouped vertical bars, one group per category.
+    static func bars(title: String, categories: [String], series: [BarSeries], format: (Double) -> String) -> String {
+        let width = 760.0, height = 320.0, left = 80.0, right = 150.0, top = 20.0, bottom = 40.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let ticks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.1)
+        let yMax = ticks.last!
+        func y(_ v: Double) -> Double { top + plotH * (1 - v / yMax) }
+        var s = SVG.open(width: width, height: height, label: title)
+        s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
+        for t in ticks {
+            s += SVG.line(left, y(t), left + plotW, y(t), stroke: "#e3e3e3")
+            s += SVG.text(left - 6, y(t) + 4, format(t), anchor: "end")
+        }
+        let groupW = plotW / Double(max(categories.count, 1))
+        let barW = min(groupW * 0.8 / Double(max(series.count, 1)), 70)
+        for (c, category) in categories.enumerated() {
+            let gx = left + groupW * Double(c) + (groupW - barW * Double(series.count)) / 2
+            for (k, ser) in series.enumerated() {
+                let v = ser.values[c]
+                let bx = gx + barW * Double(k)
+                s += SVG.rect(bx, y(v), barW - 2, y(0) - y(v), fill: SVG.palette[k % SVG.palette.count],
+                              title: "\(category) \(ser.name): \(format(v))")
+                s += SVG.text(bx + barW / 2 - 1, y(v) - 4, format(v), anchor: "middle", size: 9)
+            }
+            s += SVG.text(left + groupW * (Double(c) + 0.5), top + plotH + 18, category, anchor: "middle", size: 12)
+        }
+        s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
+        for (k, ser) in series.enumerated() {
+            let ly = top + 10 + Double(k) * 18
+            s += SVG.rect(left + plotW + 16, ly - 8, 12, 12, fill: SVG.palette[k % SVG.palette.count])
+            s += SVG.text(left + plotW + 34, ly + 2, ser.name)
+        }
+        return s + "</g>\n</svg>\n"
+    }
+
+    /// Utilisation bins of the map, with their colours.
+    static let utilisationBins: [(upTo: Double, label: String, color: String)] = [
+        (0.01, "< 1%", "#8fbc8f"), (0.10, "1–10%", "#2ca02c"), (0.50, "10–50%", "#e6b800"),
+        (0.80, "50–80%", "#ff7f0e"), (.infinity, "≥ 80%", "#d62728"),
+    ]
+
+    static func utilisationColor(_ u: Double) -> String { utilisationBins.first { u < $0.upTo }!.color }
+
+    /// Sites and inter-site links on an equirectangular projection, zoomed to
+    /// the sites; links coloured by their busiest direction's utilisation.
+    static func worldMap(sites: [RunSummary.SiteInfo], links: [RunSummary.SiteLink]) -> String {
+        let width = 960.0, height = 480.0, legendH = 28.0
+        let lats = sites.map(\.latitude), lons = sites.map(\.longitude)
+        // A 2:1 window around the sites with a margin, inside the world.
+        var lonSpan = min(max((lons.max()! - lons.min()!) * 1.25 + 20, 40), 360)
+        var latSpan = lonSpan / 2
+        if (lats.max()! - lats.min()!) * 1.25 + 10 > latSpan {
+            latSpan = min((lats.max()! - lats.min()!) * 1.25 + 10, 180)
+            lonSpan = min(latSpan * 2, 360)
+            latSpan = lonSpan / 2
+        }
+        let lonC = min(max((lons.max()! + lons.min()!) / 2, -180 + lonSpan / 2), 180 - lonSpan / 2)
+        let latC = min(max((lats.max()! + lats.min()!) / 2, -90 + latSpan / 2), 90 - latSpan / 2)
+        let lon0 = lonC - lonSpan / 2, lat1 = latC + latSpan / 2
+        func x(_ lon: Double) -> Double { (lon - lon0) / lonSpan * width }
+        func y(_ lat: Double) -> Double { (lat1 - lat) / latSpan * height }
+
+        var s = SVG.open(width: width, height: height + legendH, label: "map of sites and links")
+        s += SVG.rect(0, 0, width, height, fill: "#eef3f8")
+        let step = lonSpan > 120 ? 30.0 : (lonSpan > 50 ? 10.0 : 5.0)
+        s += "<g class=\"graticule\" font-family=\"sans-serif\" fill=\"#8a9bb0\">\n"
+        for lon in stride(from: (lon0 / step).rounded(.up) * step, through: lon0 + lonSpan, by: step) {
+            s += SVG.line(x(lon), 0, x(lon), height, stroke: lon == 0 ? "#9fb3c8" : "#cfdae6")
+            s += SVG.text(x(lon) + 2, height - 4, String(format: "%.0f°", lon), size: 9)
+        }
+        for lat in stride(from: ((lat1 - latSpan) / step).rounded(.up) * step, through: lat1, by: step) {
+            s += SVG.line(0, y(lat), width, y(lat), stroke: lat == 0 ? "#9fb3c8" : "#cfdae6")
+            s += SVG.text(2, y(lat) - 2, String(format: "%.0f°", lat), size: 9)
+        }
+        s += "</g>\n"
+        let byName = Dictionary(sites.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        s += "<g class=\"links\">\n"
+        for l in links {
+            guard let a = byName[l.from], let b = byName[l.to] else { continue }
+            let w = l.tier == "2.5gbps" ? 3.5 : (l.tier == "1gbps" ? 2.5 : 1.5)
+            s += "<line x1=\"\(SVG.n(x(a.longitude)))\" y1=\"\(SVG.n(y(a.latitude)))\" x2=\"\(SVG.n(x(b.longitude)))\" " +
+                "y2=\"\(SVG.n(y(b.latitude)))\" stroke=\"\(utilisationColor(l.maxUtilisation))\" stroke-width=\"\(SVG.n(w))\" " +
+                "stroke-linecap=\"round\"><title>\(SVG.escape("\(l.from) – \(l.to) (\(l.tier)): max utilisation " + String(format: "%.2f%%", l.maxUtilisation * 100)))</title></line>\n"
+        }
+        s += "</g>\n<g class=\"sites\" font-family=\"sans-serif\">\n"
+        let labelled = sites.count <= 60
+        for site in sites {
+            let r = min(3 + sqrt(Double(site.nodes)), 9)
+            s += "<circle cx=\"\(SVG.n(x(site.longitude)))\" cy=\"\(SVG.n(y(site.latitude)))\" r=\"\(SVG.n(r))\" " +
+                "fill=\"#1f3b5c\" stroke=\"#fff\" stroke-width=\"1\"><title>\(SVG.escape("\(site.name) (\(site.region)): \(site.nodes) nodes"))</title></circle>\n"
+            if labelled {
+                s += SVG.text(x(site.longitude) + r + 2, y(site.latitude) - r, site.name, size: 11,
+                              extra: " fill=\"#1f3b5c\" font-weight=\"bold\"")
+            }
+        }
+        s += "</g>\n<g class=\"legend\" font-family=\"sans-serif\">\n"
+        s += SVG.text(4, height + 19, "link utilisation (busiest direction):", size: 11)
+        for (i, bin) in utilisationBins.enumerated() {
+            let lx = 230 + Double(i) * 90
+            s += SVG.line(lx, height + 15, lx + 24, height + 15, stroke: bin.color, width: 4)
+            s += SVG.text(lx + 28, height + 19, bin.label, size: 11)
+        }
+        return s + "</g>\n</svg>\n"
+    }
+
+    /// One lane per failed link or node; red while it was down.
+    static func timeline(changes: [RunSummary.StateChange], measuredNs: Int64) -> String {
+        var lanes = OrderedGroups<String, [RunSummary.StateChange]>()
+        for c in changes { lanes.values[lanes.slot(c.target) { [] }].append(c) }
+        let width = 760.0, left = 170.0, right = 20.0, top = 10.0, laneH = 22.0, bottom = 30.0
+        let height = top + laneH * Double(lanes.keys.count) + bottom
+        let plotW = width - left - right
+        let end = Double(max(measuredNs, changes.map(\.tNs).max() ?? 1, 1))
+        func x(_ t: Int64) -> Double { left + plotW * Double(t) / end }
+        var s = SVG.open(width: width, height: height, label: "failures and recoveries")
+        s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
+        for t in SVG.niceTicks(max: end / 1e9) where t * 1e9 <= end {
+            let tx = x(Int64(t * 1e9))
+            s += SVG.line(tx, top, tx, height - bottom, stroke: "#e3e3e3")
+            s += SVG.text(tx, height - bottom + 16, String(format: "%gs", t), anchor: "middle")
+        }
+        for (i, (target, events)) in lanes.pairs.enumerated() {
+            let ly = top + laneH * Double(i)
+            s += SVG.text(left - 8, ly + 15, target, anchor: "end")
+            s += SVG.rect(left, ly + 4, plotW, laneH - 8, fill: "#d9ead3")
+            var downSince: Int64?
+            for e in events {
+                if !e.up, downSince == nil { downSince = e.tNs }
+                if e.up, let d = downSince {
+                    s += SVG.rect(x(d), ly + 4, x(e.tNs) - x(d), laneH - 8, fill: "#d62728",
+                                  title: "\(target) down \(SummaryText.formatNs(d)) – \(SummaryText.formatNs(e.tNs))")
+                    downSince = nil
+                }
+            }
+            if let d = downSince {
+                s += SVG.rect(x(d), ly + 4, x(Int64(end)) - x(d), laneH - 8, fill: "#d62728",
+                              title: "\(target) down from \(SummaryText.formatNs(d)) to the end")
+            }
+        }
+        return s + "</g>\n</svg>\n"
+    }
+}
