@@ -37,11 +37,15 @@ let package = Package(
         .target(name: "StoqTransport", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork"]),
         // Pair harness and other helpers shared by test targets.
         .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport"], path: "Tests/StoqTestSupport"),
+        // The netns backend: namespaces, TUN devices and real UDP sockets around the network model.
+        .target(name: "CStoqEmulation"),
+        .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
+                                                      .target(name: "CStoqEmulation", condition: .when(platforms: [.linux]))]),
         .target(name: "StoqDedup", dependencies: ["StoqEngine"]),
         .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")]),
-        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup"]),
+        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation"]),
         .executableTarget(name: "stoqsim", dependencies: [
-            "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup",
+            "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,6 +57,7 @@ let package = Package(
         .testTarget(name: "StoqAnalyzerTests", dependencies: ["StoqAnalyzer"]),
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
+        .testTarget(name: "StoqEmulationTests", dependencies: ["StoqEmulation", "StoqScenario", "StoqNetwork", "StoqEngine", "StoqTopology", "StoqAnalyzer"]),
         .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork"]),
         // Runs the built binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "StoqsimCLITests", dependencies: ["stoqsim"]),

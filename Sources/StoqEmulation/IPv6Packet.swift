@@ -1,0 +1,140 @@
+import StoqNetwork
+import StoqTopology
+
+/// IPv6 packets as the kernel writes them to a TUN device (IFF_NO_PI: the
+/// packet starts at the IPv6 header) and as the engine writes them back.
+///
+/// The network model carries `Datagram`s. A UDP packet without extension
+/// headers becomes an ordinary datagram (so sockets, observers and byte
+/// counts see exactly what the sim backend sees). Anything else — ICMPv6 for
+/// `ping -6`, TCP, fragments, extension headers — travels as a *carried*
+/// datagram: both ports 0 (never a valid UDP destination port) and a payload
+/// of the next-header byte followed by the IPv6 payload verbatim. Its
+/// checksums stay valid because the addresses do not change. It is charged
+/// 9 bytes more on links than on a real wire (48-byte UDP/IPv6 allowance
+/// plus the next-header byte, against a 40-byte IPv6 header).
+public enum IPv6Packet {
+    public static let headerSize = 40
+    static let udpHeaderSize = 8
+    static let udpNextHeader: UInt8 = 17
+    /// Hop limit of rebuilt packets: a fresh packet's default, so a program's
+    /// hop count reads as if the model's hops were one.
+    static let hopLimit: UInt8 = 64
+
+    public enum Parsed {
+        case datagram(Datagram)
+        /// Not IPv6, truncated, or with a bad length field.
+        case malformed
+    }
+
+    /// Parses the packet in `bytes` into the datagram the model carries.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Parsed {
+        guard bytes.count >= headerSize, bytes[0] >> 4 == 6 else { return .malformed }
+        let payloadLength = Int(bytes[4]) << 8 | Int(bytes[5])
+        guard headerSize + payloadLength <= bytes.count else { return .malformed }
+        let nextHeader = bytes[6]
+        let source = address(bytes, at: 8), destination = address(bytes, at: 24)
+        let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize..<(headerSize + payloadLength)])
+        if nextHeader == udpNextHeader, body.count >= udpHeaderSize {
+            let udpLength = Int(body[4]) << 8 | Int(body[5])
+            let sourcePort = UInt16(body[0]) << 8 | UInt16(body[1])
+            let destinationPort = UInt16(body[2]) << 8 | UInt16(body[3])
+            // Port 0 is reserved for carried packets; a real UDP packet never uses it as destination.
+            if udpLength >= udpHeaderSize, udpLength <= body.count, destinationPort != 0 {
+                return .datagram(Datagram(source: SocketAddress(address: source, port: sourcePort),
+                                          destination: SocketAddress(address: destination, port: destinationPort),
+                                          payload: Array(body[udpHeaderSize..<udpLength])))
+            }
+        }
+        var payload = [UInt8](repeating: 0, count: body.count + 1)
+        payload[0] = nextHeader
+        payload.withUnsafeMutableBytes { out in
+            if body.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: body) }
+        }
+        return .datagram(Datagram(source: SocketAddress(address: source, port: 0),
+                                  destination: SocketAddress(address: destination, port: 0), payload: payload))
+    }
+
+    public static func parse(_ bytes: [UInt8]) -> Parsed {
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// Whether `d` is a carried non-UDP packet rather than a UDP datagram.
+    public static func isCarried(_ d: Datagram) -> Bool {
+        d.destination.port == 0 && d.source.port == 0 && !d.payload.isEmpty
+    }
+
+    /// The IPv6 packet for `d`: UDP with a computed checksum, or the carried
+    /// packet restored.
+    public static func build(_ d: Datagram) -> [UInt8] {
+        if isCarried(d) {
+            let body = d.payload.count - 1
+            var packet = [UInt8](repeating: 0, count: headerSize + body)
+            writeHeader(&packet, payloadLength: body, nextHeader: d.payload[0], d)
+            packet.withUnsafeMutableBytes { out in
+                d.payload.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(rebasing: out[headerSize...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[1...]))
+                }
+            }
+            return packet
+        }
+        let udpLength = udpHeaderSize + d.payload.count
+        var packet = [UInt8](repeating: 0, count: headerSize + udpLength)
+        writeHeader(&packet, payloadLength: udpLength, nextHeader: udpNextHeader, d)
+        put16(&packet, headerSize, d.source.port)
+        put16(&packet, headerSize + 2, d.destination.port)
+        put16(&packet, headerSize + 4, UInt16(truncatingIfNeeded: udpLength))
+        packet.withUnsafeMutableBytes { out in
+            d.payload.withUnsafeBytes { src in
+                if src.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + udpHeaderSize)...]).copyMemory(from: src) }
+            }
+        }
+        put16(&packet, headerSize + 6, udpChecksum(packet))
+        return packet
+    }
+
+    /// RFC 8200 §8.1: one's-complement sum over the pseudo-header (addresses,
+    /// upper-layer length, next header) and the UDP header and payload, with
+    /// the checksum field zero; a result of 0 is sent as 0xffff.
+    public static func udpChecksum(_ packet: [UInt8]) -> UInt16 {
+        let udpLength = packet.count - headerSize
+        var sum: UInt64 = 0
+        packet.withUnsafeBytes { p in
+            func add(_ range: Range<Int>, skipping skip: Int? = nil) {
+                var i = range.lowerBound
+                while i + 1 < range.upperBound {
+                    if i != skip { sum += UInt64(p[i]) << 8 | UInt64(p[i + 1]) }
+                    i += 2
+                }
+                if i < range.upperBound { sum += UInt64(p[i]) << 8 }
+            }
+            add(8..<40)
+            add(headerSize..<packet.count, skipping: headerSize + 6)
+        }
+        sum += UInt64(udpLength) + UInt64(udpNextHeader)
+        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
+        let result = ~UInt16(sum)
+        return result == 0 ? 0xffff : result
+    }
+
+    private static func writeHeader(_ packet: inout [UInt8], payloadLength: Int, nextHeader: UInt8, _ d: Datagram) {
+        packet[0] = 0x60
+        put16(&packet, 4, UInt16(truncatingIfNeeded: payloadLength))
+        packet[6] = nextHeader
+        packet[7] = hopLimit
+        packet.replaceSubrange(8..<24, with: d.source.address.bytes)
+        packet.replaceSubrange(24..<40, with: d.destination.address.bytes)
+    }
+
+    private static func put16(_ p: inout [UInt8], _ at: Int, _ v: UInt16) {
+        p[at] = UInt8(v >> 8)
+        p[at + 1] = UInt8(v & 0xff)
+    }
+
+    private static func address(_ b: UnsafeRawBufferPointer, at offset: Int) -> IPv6Address {
+        var high: UInt64 = 0, low: UInt64 = 0
+        for i in 0..<8 { high = high << 8 | UInt64(b[offset + i]) }
+        for i in 8..<16 { low = low << 8 | UInt64(b[offset + i]) }
+        return IPv6Address(high: high, low: low)
+    }
+}
