@@ -43,6 +43,11 @@ public final class Network {
     /// holds the network must be cleared to break the cycle); nil keeps the
     /// packet path free of observation calls.
     public var observer: NetworkObserver?
+    /// Takes every datagram that reaches its destination node and finds no
+    /// socket bound in the model there (the netns backend writes it to the
+    /// node's TUN device; its sockets are real ones). nil: dropped as
+    /// `portUnreachable`, as on the sim backend.
+    public var externalDelivery: ((Datagram, _ node: Int32) -> Void)?
 
     /// Current link and node states (indices used by observers and counters).
     public private(set) var graph: RoutingGraph
@@ -132,6 +137,10 @@ public final class Network {
 
     // MARK: Packet path
 
+    /// Puts a datagram that `node` sent outside the model (read from its TUN
+    /// device) on the network, as a socket bound on `node` would.
+    public func inject(_ datagram: Datagram, from node: Int32) { send(datagram, from: node) }
+
     func send(_ datagram: Datagram, from node: Int32) {
         let now = scheduler.now
         let packet = Packet(id: nextPacketID, datagram: datagram, sourceNode: node,
@@ -165,13 +174,14 @@ public final class Network {
     }
 
     private func deliver(_ packet: Packet, at node: Int32) {
-        guard let socket = sockets[Int(node)][packet.datagram.destination.port] else {
+        let socket = sockets[Int(node)][packet.datagram.destination.port]
+        guard socket != nil || externalDelivery != nil else {
             return drop(packet, .portUnreachable, at: .node(node))
         }
         counters.packetsDelivered += 1
         counters.bytesDelivered += UInt64(packet.wireSize)
         observer?.packetDelivered(packet, time: scheduler.now)
-        socket.receiveHandler?(packet.datagram)
+        if let socket { socket.receiveHandler?(packet.datagram) } else { externalDelivery?(packet.datagram, node) }
     }
 
     /// Offers `packet` to link direction `e`.
