@@ -77,7 +77,7 @@ public struct Manifest: Hashable, Codable, Sendable {
     public init(decoding bytes: [UInt8]) throws {
         var r = ByteReader(bytes: bytes)
         guard Array(try r.take(4)) == Self.magic else { throw ManifestError.badMagic }
-        let fv = try r.take(1)[0]
+        let fv = try r.take(1).first!
         guard fv == Self.formatVersion else { throw ManifestError.unsupportedFormat(fv) }
         let version = try r.varint()
         let p = try (0..<4).map { _ in try r.int() }

@@ -16,7 +16,8 @@ public func greatCircleKm(_ a: GeoPoint, _ b: GeoPoint) -> Double {
     let rad = Double.pi / 180
     let dLat = (b.latitude - a.latitude) * rad, dLon = (b.longitude - a.longitude) * rad
     let s = sin(dLat / 2) * sin(dLat / 2) + cos(a.latitude * rad) * cos(b.latitude * rad) * sin(dLon / 2) * sin(dLon / 2)
-    return 2 * earthRadiusKm * asin(min(1, s.squareRoot()))
+    // atan2 rather than asin: stays accurate near antipodes, where s → 1.
+    return 2 * earthRadiusKm * atan2(s.squareRoot(), max(0, 1 - s).squareRoot())
 }
 
 /// An edge as replica selection sees it.
