@@ -1,0 +1,54 @@
+import Foundation
+@testable import StoqAnalyzer
+import XCTest
+
+final class CompareTests: XCTestCase {
+    func testDifferencesAgainstTheFirstRunAreHighlighted() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeSampleTrace(to: dir + "/a.jsonl")
+        try writeSampleTrace(to: dir + "/b.jsonl") { 6_000_000 + Int64($0 % 7) * 100_000 }   // "near" 20% slower
+        let a = try TraceAnalyzer.summarize(tracePath: dir + "/a.jsonl")
+        let b = try TraceAnalyzer.summarize(tracePath: dir + "/b.jsonl")
+        let c = RunComparison(runs: [("base", a), ("slower", b), ("same", a)])
+
+        let p50 = try XCTUnwrap(c.metrics.first { $0.section == "probe near" && $0.name == "p50" })
+        XCTAssertEqual(c.verdict(p50, run: 1), .worse)
+        XCTAssertEqual(c.verdict(p50, run: 2), .same)
+        XCTAssertEqual(c.difference(p50, run: 1), "+18.9%")   // 6.3 ms vs 5.3 ms
+        let farP50 = try XCTUnwrap(c.metrics.first { $0.section == "probe far" && $0.name == "p50" })
+        XCTAssertEqual(c.verdict(farP50, run: 1), .same)
+
+        let md = c.markdown()
+        XCTAssertTrue(md.contains("**6.300ms (+18.9%)** worse"), md)
+        let html = c.html()
+        _ = parseXML(html)
+        XCTAssertTrue(html.contains("<td class=\"worse\">6.300ms (+18.9%)</td>"), html)
+        XCTAssertTrue(html.contains("class=\"same\""))
+    }
+
+    func testBetterAndMissingMetrics() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeSampleTrace(to: dir + "/a.jsonl")
+        let a = try TraceAnalyzer.summarize(tracePath: dir + "/a.jsonl")
+        var b = a
+        b.probeWorkloads[0].lost = 0     // no loss on "far"
+        b.probeWorkloads.remove(at: 1)   // and no "near" workload
+        let c = RunComparison(runs: [("a", a), ("b", b)])
+        let loss = try XCTUnwrap(c.metrics.first { $0.section == "probe far" && $0.name == "loss" })
+        XCTAssertEqual(c.verdict(loss, run: 1), .better)
+        let near = try XCTUnwrap(c.metrics.first { $0.section == "probe near" && $0.name == "p99" })
+        XCTAssertEqual(c.verdict(near, run: 1), .missing)
+        XCTAssertTrue(c.markdown().contains("| p99 | 5.600ms | – |"), c.markdown())
+    }
+
+    func testLoadSummaryFallsBackToTheTrace() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeSampleTrace(to: dir + "/trace.jsonl")
+        try Data("{\"old\": true}".utf8).write(to: URL(fileURLWithPath: dir + "/summary.json"))
+        XCTAssertEqual(try RunReport.loadSummary(directory: dir).topology, "sample")
+        XCTAssertThrowsError(try RunReport.loadSummary(directory: dir + "/nothing"))
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+@testable import StoqAnalyzer
+import XCTest
+
+final class TraceReaderTests: XCTestCase {
+    let every: [TraceRecord] = [
+        .run(.init(topology: "t \"quoted\" \\ é", seed: UInt64.max, backend: "sim", strategy: "latency", durationNs: 5, nodes: 2)),
+        .link(.init(name: "a>b", from: "a", to: "b", bandwidthBps: 2_500_000_000, tier: "2.5gbps", latencyNs: 123)),
+        .node(.init(name: "a", site: "fra", region: "europe", role: "edge", address: "fd00::1", latitude: -33.8688, longitude: 151.2093)),
+        .probe(.init(t: 9, workload: "w\n1\t", from: "a", to: "b", seq: 0, size: 64, rttNs: 1_000)),
+        .probe(.init(t: 10, workload: "w", from: "a", to: "b", seq: 1, size: 64, rttNs: nil)),
+        .linkState(.init(t: 11, target: "a<>b", isNode: false, up: false)),
+        .linkState(.init(t: 12, target: "a", isNode: true, up: true)),
+        .linkStats(.init(link: "a>b", packetsSent: 1, bytesSent: 2, packetsDelivered: 3, bytesDelivered: 4, droppedQueueFull: 5,
+                         droppedLoss: 6, droppedLinkDown: 7, busyNs: 8, maxQueuedBytes: 9)),
+        .end(.init(t: 13, events: 14)),
+    ]
+
+    func read(_ text: String) throws -> [TraceRecord] {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/trace.jsonl"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        var out: [TraceRecord] = []
+        try TraceReader.forEach(path: path) { out.append($0) }
+        return out
+    }
+
+    func testEveryRecordRoundTrips() throws {
+        for r in every {
+            XCTAssertEqual(try TraceRecord.decode(Substring(r.jsonLine), lineNumber: 1), r, r.jsonLine)
+        }
+        XCTAssertEqual(try read(every.map(\.jsonLine).joined(separator: "\n") + "\n"), every)
+    }
+
+    func testExistingEncodingsStayStable() {
+        XCTAssertEqual(every[3].jsonLine, #"{"t":9,"type":"probe","workload":"w\n1\t","from":"a","to":"b","seq":0,"size":64,"rtt_ns":1000}"#)
+        XCTAssertEqual(every[5].jsonLine, #"{"t":11,"type":"link_state","link":"a<>b","up":false}"#)
+        XCTAssertEqual(every[2].jsonLine,
+                       #"{"type":"node","node":"a","site":"fra","region":"europe","role":"edge","address":"fd00::1","lat":-33.8688,"lon":151.2093}"#)
+    }
+
+    func testReaderToleratesBlankLinesCRLFAndAMissingFinalNewline() throws {
+        let text = "\n" + every[3].jsonLine + "\r\n   \n" + every[8].jsonLine
+        XCTAssertEqual(try read(text), [every[3], every[8]])
+    }
+
+    func testUnknownTypesAndExtraFieldsAreSkipped() throws {
+        let text = #"{"type":"transfer","t":1,"chunks":[1,2,{"x":"]"}],"meta":{"a":[]}}"# + "\n" +
+            #"{"t":10,"type":"probe","workload":"w","from":"a","to":"b","seq":1,"size":64,"rtt_ns":null,"extra":[true]}"#
+        XCTAssertEqual(try read(text), [every[4]])
+    }
+
+    func testEscapesDecode() throws {
+        let line = #"{"type":"run","schema":1,"topology":"\u00e9\ud83d\ude00\/\"","seed":1,"backend":"sim","strategy":"s","duration_ns":1,"nodes":1}"#
+        guard case .run(let h)? = try TraceRecord.decode(Substring(line), lineNumber: 1) else { return XCTFail() }
+        XCTAssertEqual(h.topology, "é😀/\"")
+    }
+
+    func testMalformedLinesNameTheLine() throws {
+        let good = every[3].jsonLine
+        for bad in ["{\"type\":\"probe\"", "not json", #"{"type":"probe","t":"x"}"#, #"{"type":"end","t":1}"#, "[1]"] {
+            XCTAssertThrowsError(try read(good + "\n" + bad + "\n")) { e in
+                XCTAssertEqual((e as? TraceRecord.DecodeError)?.line, 2, "\(bad): \(e)")
+            }
+        }
+        XCTAssertThrowsError(try read(#"{"type":"probe","t":1}"#)) { e in
+            XCTAssertTrue("\(e)".contains("missing field 'workload'"), "\(e)")
+        }
+    }
+
+    func testNewerSchemaIsRefused() throws {
+        let line = #"{"type":"run","schema":99,"topology":"x","seed":1,"backend":"sim","strategy":"s","duration_ns":1,"nodes":1}"#
+        XCTAssertThrowsError(try read(line)) { XCTAssertTrue("\($0)".contains("newer"), "\($0)") }
+    }
+
+    /// Lines straddle the reader's 1 MiB block boundaries, and one line is
+    /// longer than a block.
+    func testLongTracesAndLongLinesAcrossBlocks() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/trace.jsonl"
+        let w = try TraceWriter(path: path)
+        let long = String(repeating: "x", count: 3 << 20)
+        let n = 40_000
+        for i in 0..<n {
+            w.write(.probe(.init(t: Int64(i), workload: i == n / 2 ? long : "w", from: "a", to: "b", seq: i, size: 64, rttNs: Int64(i))))
+        }
+        w.close()
+        var seqs: [Int] = []
+        var sawLong = false
+        try TraceReader.forEach(path: path) { r in
+            guard case .probe(let p) = r else { return }
+            seqs.append(p.seq)
+            if p.workload == long { sawLong = true }
+        }
+        XCTAssertEqual(seqs, Array(0..<n))
+        XCTAssertTrue(sawLong)
+    }
+}
