@@ -22,3 +22,62 @@ int cstoq_probe_ngtcp2_crypto_gnutls(void) {
     gnutls_deinit(session);
     return rv;
 }
+
+void cstoq_ngtcp2_settings_default(ngtcp2_settings *settings) {
+    ngtcp2_settings_default(settings);
+}
+
+void cstoq_ngtcp2_transport_params_default(ngtcp2_transport_params *params) {
+    ngtcp2_transport_params_default(params);
+}
+
+int cstoq_ngtcp2_conn_client_new(ngtcp2_conn **pconn, const ngtcp2_cid *dcid,
+                                 const ngtcp2_cid *scid, const ngtcp2_path *path,
+                                 uint32_t version, const ngtcp2_callbacks *callbacks,
+                                 const ngtcp2_settings *settings,
+                                 const ngtcp2_transport_params *params,
+                                 void *user_data) {
+    return ngtcp2_conn_client_new(pconn, dcid, scid, path, version, callbacks,
+                                  settings, params, NULL, user_data);
+}
+
+int cstoq_ngtcp2_conn_server_new(ngtcp2_conn **pconn, const ngtcp2_cid *dcid,
+                                 const ngtcp2_cid *scid, const ngtcp2_path *path,
+                                 uint32_t version, const ngtcp2_callbacks *callbacks,
+                                 const ngtcp2_settings *settings,
+                                 const ngtcp2_transport_params *params,
+                                 void *user_data) {
+    return ngtcp2_conn_server_new(pconn, dcid, scid, path, version, callbacks,
+                                  settings, params, NULL, user_data);
+}
+
+int cstoq_ngtcp2_conn_read_pkt(ngtcp2_conn *conn, const ngtcp2_path *path,
+                               const uint8_t *pkt, size_t pktlen, ngtcp2_tstamp ts) {
+    ngtcp2_pkt_info pi = {0};
+    return ngtcp2_conn_read_pkt(conn, path, &pi, pkt, pktlen, ts);
+}
+
+ngtcp2_ssize cstoq_ngtcp2_conn_writev_stream(ngtcp2_conn *conn, ngtcp2_path *path,
+                                             uint8_t *dest, size_t destlen,
+                                             ngtcp2_ssize *pdatalen, uint32_t flags,
+                                             int64_t stream_id, const ngtcp2_vec *datav,
+                                             size_t datavcnt, ngtcp2_tstamp ts) {
+    ngtcp2_pkt_info pi;
+    return ngtcp2_conn_writev_stream(conn, path, &pi, dest, destlen, pdatalen, flags,
+                                     stream_id, datav, datavcnt, ts);
+}
+
+ngtcp2_ssize cstoq_ngtcp2_conn_write_connection_close(
+    ngtcp2_conn *conn, ngtcp2_path *path, uint8_t *dest, size_t destlen,
+    const ngtcp2_connection_close_error *ccerr, ngtcp2_tstamp ts) {
+    ngtcp2_pkt_info pi;
+    return ngtcp2_conn_write_connection_close(conn, path, &pi, dest, destlen, ccerr, ts);
+}
+
+void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat) {
+    ngtcp2_conn_get_conn_stat(conn, cstat);
+}
+
+void cstoq_gnutls_free(void *ptr) {
+    gnutls_free(ptr);
+}

@@ -20,4 +20,57 @@ const char *cstoq_nghttp3_version_string(void);
  * both libraries link and work, a negative library error code otherwise. */
 int cstoq_probe_ngtcp2_crypto_gnutls(void);
 
+/* ---- ngtcp2: the versioned API is reached through function-like macros that
+ * pass the struct version; Swift imports no function-like macros, so each
+ * wrapper below passes the version the headers were built with. ---- */
+
+/* ngtcp2_settings_default is a macro over ngtcp2_settings_default_versioned. */
+void cstoq_ngtcp2_settings_default(ngtcp2_settings *settings);
+
+/* ngtcp2_transport_params_default is a macro over ..._versioned. */
+void cstoq_ngtcp2_transport_params_default(ngtcp2_transport_params *params);
+
+/* ngtcp2_conn_client_new is a macro (callbacks/settings/params versions). */
+int cstoq_ngtcp2_conn_client_new(ngtcp2_conn **pconn, const ngtcp2_cid *dcid,
+                                 const ngtcp2_cid *scid, const ngtcp2_path *path,
+                                 uint32_t version, const ngtcp2_callbacks *callbacks,
+                                 const ngtcp2_settings *settings,
+                                 const ngtcp2_transport_params *params,
+                                 void *user_data);
+
+/* ngtcp2_conn_server_new is a macro (callbacks/settings/params versions). */
+int cstoq_ngtcp2_conn_server_new(ngtcp2_conn **pconn, const ngtcp2_cid *dcid,
+                                 const ngtcp2_cid *scid, const ngtcp2_path *path,
+                                 uint32_t version, const ngtcp2_callbacks *callbacks,
+                                 const ngtcp2_settings *settings,
+                                 const ngtcp2_transport_params *params,
+                                 void *user_data);
+
+/* ngtcp2_conn_read_pkt is a macro (packet-info version); no ECN, so the
+ * packet info is a zeroed local here. */
+int cstoq_ngtcp2_conn_read_pkt(ngtcp2_conn *conn, const ngtcp2_path *path,
+                               const uint8_t *pkt, size_t pktlen, ngtcp2_tstamp ts);
+
+/* ngtcp2_conn_writev_stream is a macro (packet-info version); stream_id -1
+ * writes a packet without stream data, as ngtcp2_conn_write_pkt does. */
+ngtcp2_ssize cstoq_ngtcp2_conn_writev_stream(ngtcp2_conn *conn, ngtcp2_path *path,
+                                             uint8_t *dest, size_t destlen,
+                                             ngtcp2_ssize *pdatalen, uint32_t flags,
+                                             int64_t stream_id, const ngtcp2_vec *datav,
+                                             size_t datavcnt, ngtcp2_tstamp ts);
+
+/* ngtcp2_conn_write_connection_close is a macro (packet-info version). */
+ngtcp2_ssize cstoq_ngtcp2_conn_write_connection_close(
+    ngtcp2_conn *conn, ngtcp2_path *path, uint8_t *dest, size_t destlen,
+    const ngtcp2_connection_close_error *ccerr, ngtcp2_tstamp ts);
+
+/* ngtcp2_conn_get_conn_stat is a macro (conn-stat version). */
+void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat);
+
+/* ---- GnuTLS ---- */
+
+/* gnutls_free is a macro that also assigns NULL to its argument, over a
+ * global function-pointer variable. */
+void cstoq_gnutls_free(void *ptr);
+
 #endif

@@ -1,0 +1,30 @@
+import StoqEngine
+
+/// QUIC transport settings of an endpoint (both roles).
+public struct TransportConfiguration: Sendable {
+    /// Credit a peer gets per stream before the receiving application reads anything.
+    public var initialStreamWindow: UInt64 = 16 << 20
+    /// Credit a peer gets for the whole connection.
+    public var initialConnectionWindow: UInt64 = 24 << 20
+    /// Ceilings for ngtcp2's window auto-tuning. The defaults cover one
+    /// connection filling 2.5 Gbit/s at 200 ms RTT (bandwidth × delay = 62.5 MB);
+    /// a receiver only grows towards them while its application keeps reading.
+    public var maxStreamWindow: UInt64 = 64 << 20
+    public var maxConnectionWindow: UInt64 = 96 << 20
+    /// Streams the peer may open at once.
+    public var maxBidirectionalStreams: UInt64 = 100
+    public var maxUnidirectionalStreams: UInt64 = 100
+    /// Close silently after this long without packets from the peer (the
+    /// smaller of both ends' values applies).
+    public var idleTimeout: SimDuration = .seconds(30)
+    /// Largest UDP payload we send (PMTU discovery probes up to it).
+    public var maxUDPPayloadSize: Int = 1452
+    /// Length of the connection IDs this endpoint issues (4…20).
+    public var connectionIDLength: Int = 16
+    /// Count lost packets from ngtcp2's qlog "recovery:packet_lost" events
+    /// (ngtcp2 0.12 has no loss counter). Costs qlog formatting on every
+    /// packet; benchmarks turn it off.
+    public var countLostPackets: Bool = true
+
+    public init() {}
+}

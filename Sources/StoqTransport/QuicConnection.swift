@@ -1,0 +1,761 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStoq
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+
+/// One QUIC connection (client or server) over ngtcp2 + GnuTLS, sans-IO: it
+/// takes datagrams and a time in and gives datagrams and a next deadline out,
+/// through its `QuicEndpoint`. It never touches sockets or clocks.
+///
+/// Owns exactly one `ngtcp2_conn` and one GnuTLS session (via `TLSSession`),
+/// both freed in `deinit`. Not thread-safe: use it from one thread.
+public final class QuicConnection {
+    public enum Role: Sendable { case client, server }
+
+    public enum State: Equatable, Sendable {
+        case handshaking
+        case established
+        case closed(CloseReason)
+    }
+
+    public let role: Role
+    public let localAddress: SocketAddress
+    public let remoteAddress: SocketAddress
+    /// The name the client dialled and verifies (nil on servers).
+    public let serverName: String?
+    public private(set) var state: State = .handshaking
+    /// Called with every event, after the call that produced it returns.
+    /// Without a handler, events are kept for `pollEvents()`.
+    public var onEvent: ((ConnectionEvent) -> Void)?
+
+    // ngtcp2 / GnuTLS objects, owned here alone.
+    private var conn: OpaquePointer?
+    private var tls: TLSSession?
+    private let connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref>
+    /// [0]: the connection's path (read_pkt must be given this path); [1]: scratch for write calls.
+    private let paths: UnsafeMutablePointer<ngtcp2_path_storage>
+    /// Gather list for ngtcp2_conn_writev_stream.
+    private let vecs: UnsafeMutablePointer<ngtcp2_vec>
+    private static let maxVecs = 16
+
+    /// Issues CIDs and holds the connection-ID table; weak because the endpoint owns us.
+    weak var endpoint: QuicEndpoint?
+    var registeredIDs: [ConnectionIDKey] = []
+    /// Set when something may be waiting to be written; the endpoint keeps a list.
+    var needsTransmit = false
+    /// ngtcp2's next timer, cached after every call into it.
+    private(set) var deadline: SimTime?
+
+    private var ts: UInt64 = 0
+    private var events: [ConnectionEvent] = []
+    private var streams: [Int64: StreamState] = [:]
+    private var sendQueue: [StreamState] = []
+    private var pendingClose: (ccerr: ngtcp2_connection_close_error, reason: CloseReason)?
+    private var closeReasonBytes: [UInt8] = []
+
+    private var handshakeStarted: SimTime
+    private var handshakeCompletedAt: SimTime?
+    private var bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0
+    private var datagramsSent: UInt64 = 0, datagramsReceived: UInt64 = 0
+    private var packetsLost: UInt64 = 0
+    private let countLostPackets: Bool
+    private var closedStreamLosses: UInt64 = 0
+    private var streamBytesWritten: UInt64 = 0, streamBytesRead: UInt64 = 0
+    private var keyUpdates = 0
+
+    /// ngtcp2 timestamps are `SimTime` nanoseconds plus this offset: ngtcp2 uses
+    /// 0 as "unset" in places, and SimTime starts at 0.
+    static let timestampOffset: UInt64 = 1_000_000_000
+
+    // MARK: Creation
+
+    private init(role: Role, local: SocketAddress, remote: SocketAddress, serverName: String?,
+                 now: SimTime, countLostPackets: Bool) {
+        self.role = role
+        self.localAddress = local
+        self.remoteAddress = remote
+        self.serverName = serverName
+        self.handshakeStarted = now
+        self.countLostPackets = countLostPackets
+        connRef = .allocate(capacity: 1)
+        paths = .allocate(capacity: 2)
+        vecs = .allocate(capacity: Self.maxVecs)
+        ts = Self.timestamp(now)
+        var localSA = sockaddr_in6(local), remoteSA = sockaddr_in6(remote)
+        let len = ngtcp2_socklen(MemoryLayout<sockaddr_in6>.size)
+        withUnsafePointer(to: &localSA) { l in
+            withUnsafePointer(to: &remoteSA) { r in
+                l.withMemoryRebound(to: ngtcp2_sockaddr.self, capacity: 1) { l in
+                    r.withMemoryRebound(to: ngtcp2_sockaddr.self, capacity: 1) { r in
+                        ngtcp2_path_storage_init(paths, l, len, r, len, nil)
+                    }
+                }
+            }
+        }
+        ngtcp2_path_storage_zero(paths + 1)
+    }
+
+    deinit {
+        if let conn { ngtcp2_conn_del(conn) }
+        tls = nil   // after the ngtcp2_conn: it holds the session as its native handle
+        connRef.deallocate()
+        paths.deallocate()
+        vecs.deallocate()
+    }
+
+    /// A client connection; the endpoint registers its connection IDs.
+    static func client(endpoint: QuicEndpoint, remote: SocketAddress, serverName: String,
+                       tlsConfig: ClientTLSConfiguration, now: SimTime) throws -> QuicConnection {
+        let config = endpoint.configuration
+        let c = QuicConnection(role: .client, local: endpoint.localAddress, remote: remote, serverName: serverName,
+                               now: now, countLostPackets: config.countLostPackets)
+        c.endpoint = endpoint
+        let credentials: TLSCredentials
+        var verify = false
+        switch tlsConfig.verification {
+        case let .verify(trustAnchors): credentials = trustAnchors; verify = true
+        case .insecureSkipVerificationForLocalTesting: credentials = try endpoint.emptyClientCredentials()
+        }
+        c.installConnRef()
+        c.tls = try TLSSession(isServer: false, credentials: credentials, priority: endpoint.priority, alpn: tlsConfig.alpn,
+                               serverName: serverName, verify: verify, connRef: c.connRef)
+        var dcid = endpoint.makeConnectionID(length: 18)
+        var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
+        var settings = c.makeSettings(config, now: now, qlogODCID: dcid)
+        var params = Self.makeParams(config)
+        var callbacks = Self.callbacks(server: false)
+        var pconn: OpaquePointer?
+        let rv = cstoq_ngtcp2_conn_client_new(&pconn, &dcid, &scid, &c.paths.pointee.path, NGTCP2_PROTO_VER_V1,
+                                              &callbacks, &settings, &params, Unmanaged.passUnretained(c).toOpaque())
+        guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_client_new", rv) }
+        c.conn = pconn
+        ngtcp2_conn_set_tls_native_handle(pconn, UnsafeMutableRawPointer(c.tls!.handle))
+        endpoint.register(ConnectionIDKey(scid), for: c)
+        c.needsTransmit = true
+        c.refreshDeadline()
+        return c
+    }
+
+    /// A server connection for a client's first Initial (already checked by ngtcp2_accept).
+    static func server(endpoint: QuicEndpoint, remote: SocketAddress, header hd: ngtcp2_pkt_hd,
+                       tlsConfig: ServerTLSConfiguration, now: SimTime) throws -> QuicConnection {
+        let config = endpoint.configuration
+        let c = QuicConnection(role: .server, local: endpoint.localAddress, remote: remote, serverName: nil,
+                               now: now, countLostPackets: config.countLostPackets)
+        c.endpoint = endpoint
+        c.installConnRef()
+        c.tls = try TLSSession(isServer: true, credentials: tlsConfig.credentials, priority: endpoint.priority,
+                               alpn: tlsConfig.alpn, serverName: nil, verify: false, connRef: c.connRef)
+        var header = hd
+        var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
+        var settings = c.makeSettings(config, now: now, qlogODCID: header.dcid)
+        var params = Self.makeParams(config)
+        params.original_dcid = header.dcid   // mandatory for servers (RFC 9000 §7.3)
+        var callbacks = Self.callbacks(server: true)
+        var pconn: OpaquePointer?
+        let rv = cstoq_ngtcp2_conn_server_new(&pconn, &header.scid, &scid, &c.paths.pointee.path, header.version,
+                                              &callbacks, &settings, &params, Unmanaged.passUnretained(c).toOpaque())
+        guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_server_new", rv) }
+        c.conn = pconn
+        ngtcp2_conn_set_tls_native_handle(pconn, UnsafeMutableRawPointer(c.tls!.handle))
+        endpoint.register(ConnectionIDKey(scid), for: c)
+        // The client keeps using the original DCID until our first packet reaches it.
+        endpoint.register(ConnectionIDKey(header.dcid), for: c)
+        return c
+    }
+
+    /// GnuTLS hands ngtcp2_crypto_gnutls this struct; its user_data is us, unretained:
+    /// GnuTLS only calls back while one of our methods is inside ngtcp2, so we are alive.
+    private func installConnRef() {
+        connRef.pointee.user_data = Unmanaged.passUnretained(self).toOpaque()
+        connRef.pointee.get_conn = { ref in
+            Unmanaged<QuicConnection>.fromOpaque(ref!.pointee.user_data).takeUnretainedValue().conn
+        }
+    }
+
+    private func makeSettings(_ config: TransportConfiguration, now: SimTime, qlogODCID: ngtcp2_cid) -> ngtcp2_settings {
+        var s = ngtcp2_settings()
+        cstoq_ngtcp2_settings_default(&s)
+        s.initial_ts = Self.timestamp(now)
+        s.max_tx_udp_payload_size = config.maxUDPPayloadSize
+        s.max_window = config.maxConnectionWindow
+        s.max_stream_window = config.maxStreamWindow
+        // The rand callback finds the endpoint's seeded stream through us (unretained, as above).
+        s.rand_ctx.native_handle = Unmanaged.passUnretained(self).toOpaque()
+        if countLostPackets {
+            s.qlog.odcid = qlogODCID
+            s.qlog.write = { userData, _, data, length in
+                guard let userData, let data else { return }
+                let c = Unmanaged<QuicConnection>.fromOpaque(userData).takeUnretainedValue()
+                if QuicConnection.contains(UnsafeRawBufferPointer(start: data, count: length), QuicConnection.packetLostMarker) {
+                    c.packetsLost += 1
+                }
+            }
+        }
+        return s
+    }
+
+    private static let packetLostMarker = Array("recovery:packet_lost".utf8)
+
+    /// Whether `needle` occurs in `haystack` (memmem is a GNU extension Glibc's module map hides).
+    private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        let n = needle.count
+        guard haystack.count >= n, let first = needle.first else { return false }
+        var i = 0
+        while i <= haystack.count - n {
+            if haystack[i] == first {
+                var k = 1
+                while k < n && haystack[i + k] == needle[k] { k += 1 }
+                if k == n { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    private static func makeParams(_ config: TransportConfiguration) -> ngtcp2_transport_params {
+        var p = ngtcp2_transport_params()
+        cstoq_ngtcp2_transport_params_default(&p)
+        p.initial_max_stream_data_bidi_local = config.initialStreamWindow
+        p.initial_max_stream_data_bidi_remote = config.initialStreamWindow
+        p.initial_max_stream_data_uni = config.initialStreamWindow
+        p.initial_max_data = config.initialConnectionWindow
+        p.initial_max_streams_bidi = config.maxBidirectionalStreams
+        p.initial_max_streams_uni = config.maxUnidirectionalStreams
+        p.max_idle_timeout = UInt64(max(0, config.idleTimeout.nanoseconds))
+        return p
+    }
+
+    static func timestamp(_ t: SimTime) -> UInt64 { UInt64(max(0, t.nanosecondsSinceStart)) &+ timestampOffset }
+
+    // MARK: Public API
+
+    public var isHandshakeComplete: Bool { handshakeCompletedAt != nil }
+    public var isClosed: Bool { if case .closed = state { return true } else { return false } }
+
+    /// The ALPN protocol both sides agreed on (after the handshake).
+    public var negotiatedALPN: String? { tls?.selectedALPN }
+
+    /// Events not yet taken (only kept while `onEvent` is nil).
+    public func pollEvents() -> [ConnectionEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    /// Opens a stream we initiate. Throws `.streamLimitReached` while the peer's limit is used up.
+    public func openStream(bidirectional: Bool = true) throws -> Int64 {
+        guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        var id: Int64 = -1
+        let rv = bidirectional ? ngtcp2_conn_open_bidi_stream(conn, &id, nil) : ngtcp2_conn_open_uni_stream(conn, &id, nil)
+        if rv == NGTCP2_ERR_STREAM_ID_BLOCKED { throw TransportError.streamLimitReached(bidirectional: bidirectional) }
+        if rv != 0 { throw TransportError.ngtcp2(bidirectional ? "ngtcp2_conn_open_bidi_stream" : "ngtcp2_conn_open_uni_stream", rv) }
+        streams[id] = StreamState(id: id)
+        return id
+    }
+
+    /// Queues `bytes` on a stream (copied; freed once the peer acknowledges them).
+    /// `fin` ends our side of the stream after these bytes.
+    public func write<C: Collection>(stream id: Int64, _ bytes: C, fin: Bool = false) throws where C.Element == UInt8 {
+        guard !isClosed else { throw TransportError.connectionClosed }
+        guard let s = streams[id], !s.finQueued else { throw TransportError.unknownStream(id) }
+        if !bytes.isEmpty {
+            s.appendChunk(SendChunk(copying: bytes, offset: s.queuedOffset))
+            streamBytesWritten += UInt64(bytes.count)
+        }
+        if fin { s.finQueued = true }
+        if !s.inSendQueue && !s.blocked { s.inSendQueue = true; sendQueue.append(s) }
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    /// Ends our side of a stream without more data.
+    public func finish(stream id: Int64) throws { try write(stream: id, EmptyCollection<UInt8>(), fin: true) }
+
+    /// Takes the bytes received so far on a stream, and hands the same amount
+    /// of credit back to the peer: a reader that stops reading stalls its sender
+    /// once the window is used up. `fin` is true once the peer's last byte is in `bytes` or before.
+    public func read(stream id: Int64) -> (bytes: [UInt8], fin: Bool) {
+        guard let s = streams[id] else { return ([], false) }
+        var out: [UInt8] = []
+        swap(&out, &s.received)
+        s.readableNotified = false
+        let fin = s.receivedFin
+        if fin { s.finRead = true }
+        giveCredit(s, out.count)
+        forgetIfDone(s)
+        return (out, fin)
+    }
+
+    /// Like `read`, but drops the bytes: counts them and returns credit. For sinks and benchmarks.
+    @discardableResult
+    public func discard(stream id: Int64) -> (count: Int, fin: Bool) {
+        guard let s = streams[id] else { return (0, false) }
+        let n = s.received.count
+        s.received.removeAll(keepingCapacity: true)
+        s.readableNotified = false
+        let fin = s.receivedFin
+        if fin { s.finRead = true }
+        giveCredit(s, n)
+        forgetIfDone(s)
+        return (n, fin)
+    }
+
+    /// Streams with readable data or an unread end.
+    public var readableStreams: [Int64] { streams.values.filter { !$0.received.isEmpty || ($0.receivedFin && !$0.finRead) }.map(\.id).sorted() }
+
+    /// Starts a QUIC key update (allowed once the handshake is confirmed and the previous update finished).
+    public func initiateKeyUpdate(at now: SimTime) throws {
+        guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        ts = Self.timestamp(now)
+        let rv = ngtcp2_conn_initiate_key_update(conn, ts)
+        if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_initiate_key_update", rv) }
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    /// Closes with an application error code the peer will see; the CONNECTION_CLOSE goes out on the next transmit.
+    public func close(errorCode: UInt64 = 0, reason: String = "") {
+        guard !isClosed, pendingClose == nil, conn != nil else { return }
+        closeReasonBytes = Array(reason.utf8)
+        var ccerr = ngtcp2_connection_close_error()
+        closeReasonBytes.withUnsafeMutableBufferPointer { buf in
+            ngtcp2_connection_close_error_set_application_error(&ccerr, errorCode, buf.baseAddress, buf.count)
+        }
+        pendingClose = (ccerr, .application(code: errorCode, reason: reason, byPeer: false))
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    public var metrics: ConnectionMetrics {
+        var stat = ngtcp2_conn_stat()
+        if let conn { cstoq_ngtcp2_conn_get_conn_stat(conn, &stat) }
+        var liveLosses: UInt64 = 0
+        if let conn { for id in streams.keys { liveLosses += UInt64(ngtcp2_conn_get_stream_loss_count(conn, id)) } }
+        func d(_ ns: UInt64) -> SimDuration { .nanoseconds(Int64(clamping: ns)) }
+        return ConnectionMetrics(
+            handshakeStarted: handshakeStarted, handshakeCompleted: handshakeCompletedAt,
+            smoothedRTT: d(stat.smoothed_rtt), minRTT: d(stat.min_rtt == UInt64.max ? 0 : stat.min_rtt),
+            rttVariance: d(stat.rttvar), latestRTT: d(stat.latest_rtt),
+            congestionWindow: stat.cwnd, bytesInFlight: stat.bytes_in_flight, ptoCount: stat.pto_count,
+            bytesSent: bytesSent, bytesReceived: bytesReceived,
+            datagramsSent: datagramsSent, datagramsReceived: datagramsReceived,
+            packetsLost: countLostPackets ? packetsLost : nil,
+            streamPacketsRetransmitted: closedStreamLosses + liveLosses,
+            streamBytesWritten: streamBytesWritten, streamBytesRead: streamBytesRead,
+            keyUpdates: keyUpdates)
+    }
+
+    // MARK: Driven by the endpoint
+
+    /// Feeds one received UDP payload to ngtcp2.
+    func receive(_ packet: UnsafeRawBufferPointer, at now: SimTime) {
+        guard let conn, !isClosed, let base = packet.baseAddress else { return }
+        ts = Self.timestamp(now)
+        bytesReceived += UInt64(packet.count)
+        datagramsReceived += 1
+        let rv = cstoq_ngtcp2_conn_read_pkt(conn, &paths.pointee.path,
+                                            base.assumingMemoryBound(to: UInt8.self), packet.count, ts)
+        if rv != 0 { handleFailure(rv, operation: "ngtcp2_conn_read_pkt") }
+        needsTransmit = true
+        refreshDeadline()
+    }
+
+    /// Runs ngtcp2's timers (loss detection, ACK delay, idle, pacing) when due.
+    func handleDeadline(at now: SimTime) {
+        guard let conn, !isClosed else { return }
+        ts = Self.timestamp(now)
+        let rv = ngtcp2_conn_handle_expiry(conn, ts)
+        if rv != 0 { handleFailure(Int32(rv), operation: "ngtcp2_conn_handle_expiry") }
+        needsTransmit = true
+        refreshDeadline()
+    }
+
+    /// Writes what ngtcp2 has to send into `buffer`, calling `emit` with each datagram's length.
+    func transmit(at now: SimTime, buffer: UnsafeMutablePointer<UInt8>, capacity: Int, emit: (Int) -> Void) {
+        needsTransmit = false
+        guard let conn, !isClosed else { return }
+        ts = Self.timestamp(now)
+        if let close = pendingClose {
+            var ccerr = close.ccerr
+            let n = cstoq_ngtcp2_conn_write_connection_close(conn, &paths[1].path, buffer, capacity, &ccerr, ts)
+            if n > 0 { sent(Int(n), emit) }
+            finish(close.reason)
+            return
+        }
+        let maxPackets = max(1, min(64, ngtcp2_conn_get_send_quantum(conn) / max(1, ngtcp2_conn_get_max_tx_udp_payload_size(conn))))
+        var packets = 0
+        var queueIndex = 0
+        while packets < maxPackets {
+            var stream: StreamState?
+            if queueIndex < sendQueue.count { stream = sendQueue[queueIndex] }
+            var flags = UInt32(NGTCP2_WRITE_STREAM_FLAG_MORE)
+            var vecCount = 0
+            var reachesEnd = true
+            if let s = stream {
+                (vecCount, reachesEnd) = s.gather(into: vecs, max: Self.maxVecs)
+                if reachesEnd && s.finQueued && !s.finSent { flags |= UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) }
+            }
+            var accepted: ngtcp2_ssize = -1
+            let n = cstoq_ngtcp2_conn_writev_stream(conn, &paths[1].path, buffer, capacity, &accepted, flags,
+                                                    stream?.id ?? -1, vecs, vecCount, ts)
+            if let s = stream, accepted >= 0 {
+                s.sentOffset += UInt64(accepted)
+                if flags & UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) != 0 && s.sentOffset == s.queuedOffset { s.finSent = true }
+            }
+            if n < 0 {
+                switch Int32(n) {
+                case NGTCP2_ERR_WRITE_MORE:
+                    // The packet has room for more: move on to the next stream or close the packet.
+                    if let s = stream, !s.hasUnsent { dequeue(at: queueIndex) } else { queueIndex += 1 }
+                    continue
+                case NGTCP2_ERR_STREAM_DATA_BLOCKED:
+                    stream?.blocked = true
+                    dequeue(at: queueIndex)
+                    continue
+                case NGTCP2_ERR_STREAM_SHUT_WR, NGTCP2_ERR_STREAM_NOT_FOUND:
+                    dequeue(at: queueIndex)
+                    continue
+                default:
+                    handleFailure(Int32(n), operation: "ngtcp2_conn_writev_stream")
+                    if let close = pendingClose {   // send the CONNECTION_CLOSE the failure queued
+                        var ccerr = close.ccerr
+                        let m = cstoq_ngtcp2_conn_write_connection_close(conn, &paths[1].path, buffer, capacity, &ccerr, ts)
+                        if m > 0 { sent(Int(m), emit) }
+                        finish(close.reason)
+                    }
+                    return
+                }
+            }
+            if let s = stream, !s.hasUnsent { dequeue(at: queueIndex) }
+            if n == 0 { break }   // congestion, flow control or pacing limited, or nothing left
+            sent(Int(n), emit)
+            packets += 1
+            queueIndex = 0
+            // Round robin between streams, one packet at a time.
+            if sendQueue.count > 1, let s = stream, s.inSendQueue, sendQueue.first === s {
+                sendQueue.append(sendQueue.removeFirst())
+            }
+        }
+        ngtcp2_conn_update_pkt_tx_time(conn, ts)
+        refreshDeadline()
+    }
+
+    private func sent(_ n: Int, _ emit: (Int) -> Void) {
+        bytesSent += UInt64(n)
+        datagramsSent += 1
+        emit(n)
+    }
+
+    private func dequeue(at index: Int) {
+        guard index < sendQueue.count else { return }
+        sendQueue[index].inSendQueue = false
+        sendQueue.remove(at: index)
+    }
+
+    /// Hands queued events to `onEvent`, or keeps them for `pollEvents`.
+    func deliverEvents() {
+        guard let handler = onEvent, !events.isEmpty else { return }
+        var batch: [ConnectionEvent] = []
+        swap(&batch, &events)
+        for e in batch { handler(e) }
+    }
+
+    private func refreshDeadline() {
+        guard let conn, !isClosed else { deadline = nil; return }
+        let expiry = ngtcp2_conn_get_expiry(conn)
+        if expiry == UInt64.max {
+            deadline = nil
+        } else {
+            deadline = SimTime(nanosecondsSinceStart: Int64(clamping: expiry > Self.timestampOffset ? expiry - Self.timestampOffset : 0))
+        }
+    }
+
+    /// ngtcp2 reported an error from read/write/expiry: end the connection the way the error asks.
+    private func handleFailure(_ rv: Int32, operation: String) {
+        guard let conn else { return }
+        switch rv {
+        case NGTCP2_ERR_DRAINING:
+            // The peer sent CONNECTION_CLOSE: report its code; nothing more to send.
+            var ccerr = ngtcp2_connection_close_error()
+            ngtcp2_conn_get_connection_close_error(conn, &ccerr)
+            let reason = ccerr.reason.map { String(decoding: UnsafeBufferPointer(start: $0, count: ccerr.reasonlen), as: UTF8.self) } ?? ""
+            if ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION {
+                finish(.application(code: ccerr.error_code, reason: reason, byPeer: true))
+            } else {
+                finish(.transport(code: ccerr.error_code, reason: reason, byPeer: true))
+            }
+        case NGTCP2_ERR_IDLE_CLOSE:
+            finish(.idleTimeout)
+        case NGTCP2_ERR_DROP_CONN, NGTCP2_ERR_CLOSING:
+            finish(.transport(code: 0, reason: "\(operation): \(String(cString: ngtcp2_strerror(rv)))", byPeer: false))
+        case NGTCP2_ERR_CRYPTO:
+            // TLS failed: tell the peer with the TLS alert, and say why in words.
+            var ccerr = ngtcp2_connection_close_error()
+            let alert = ngtcp2_conn_get_tls_alert(conn)
+            ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, alert, nil, 0)
+            let why = tls?.verificationFailure.map { "certificate verification failed: \($0)" }
+                ?? "TLS alert \(alert) (\(gnutls_alert_get_name(gnutls_alert_description_t(UInt32(alert))).map { String(cString: $0) } ?? "unknown"))"
+            pendingClose = (ccerr, .handshakeFailed(why))
+        default:
+            if pendingClose != nil { return }
+            var ccerr = ngtcp2_connection_close_error()
+            ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nil, 0)
+            pendingClose = (ccerr, .transport(code: ccerr.error_code,
+                                              reason: "\(operation): \(String(cString: ngtcp2_strerror(rv)))", byPeer: false))
+        }
+        if pendingClose != nil { needsTransmit = true }
+    }
+
+    /// The connection is over: free stream buffers, tell the application, let the endpoint forget us.
+    private func finish(_ reason: CloseReason) {
+        guard !isClosed else { return }
+        state = .closed(reason)
+        pendingClose = nil
+        deadline = nil
+        sendQueue.removeAll()
+        for s in streams.values { s.releaseAll() }
+        events.append(.closed(reason))
+        endpoint?.connectionClosed(self)
+    }
+
+    private func giveCredit(_ s: StreamState, _ n: Int) {
+        guard n > 0, let conn, !isClosed else { return }
+        streamBytesRead += UInt64(n)
+        if !s.closed { ngtcp2_conn_extend_max_stream_offset(conn, s.id, UInt64(n)) }
+        ngtcp2_conn_extend_max_offset(conn, UInt64(n))
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    private func forgetIfDone(_ s: StreamState) {
+        if s.closed && s.received.isEmpty && (s.finRead || !s.receivedFin) { streams[s.id] = nil }
+    }
+
+    // MARK: ngtcp2 callbacks (called only from inside our own calls into ngtcp2)
+
+    private static func from(_ userData: UnsafeMutableRawPointer?) -> QuicConnection {
+        Unmanaged<QuicConnection>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    private func stream(_ id: Int64) -> StreamState {
+        if let s = streams[id] { return s }
+        let s = StreamState(id: id)
+        streams[id] = s
+        return s
+    }
+
+    /// The callback table. user_data is the QuicConnection, passed unretained:
+    /// ngtcp2 calls back only while one of the connection's own methods is
+    /// inside an ngtcp2 call, and the connection frees the ngtcp2_conn in
+    /// deinit, so no callback can outlive it.
+    private static func callbacks(server: Bool) -> ngtcp2_callbacks {
+        var cb = ngtcp2_callbacks()
+        if server {
+            cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb
+        } else {
+            cb.client_initial = ngtcp2_crypto_client_initial_cb
+            cb.recv_retry = ngtcp2_crypto_recv_retry_cb
+        }
+        cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb
+        cb.encrypt = ngtcp2_crypto_encrypt_cb
+        cb.decrypt = ngtcp2_crypto_decrypt_cb
+        cb.hp_mask = ngtcp2_crypto_hp_mask_cb
+        cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb
+        cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb
+        cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb
+        cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb
+        cb.update_key = { conn, rxSecret, txSecret, rxAead, rxIV, txAead, txIV, curRx, curTx, secretLen, userData in
+            QuicConnection.from(userData).keyUpdates += 1
+            return ngtcp2_crypto_update_key_cb(conn, rxSecret, txSecret, rxAead, rxIV, txAead, txIV, curRx, curTx, secretLen, userData)
+        }
+        cb.rand = { dest, length, ctx in
+            guard let dest, let handle = ctx?.pointee.native_handle else { return }
+            QuicConnection.from(handle).endpoint?.fillRandom(dest, count: length)
+        }
+        cb.get_new_connection_id = { _, cid, token, length, userData in
+            let c = QuicConnection.from(userData)
+            guard let endpoint = c.endpoint, let cid, let token else { return NGTCP2_ERR_CALLBACK_FAILURE }
+            let fresh = endpoint.makeConnectionID(length: length)
+            cid.pointee = fresh
+            // Stateless-reset tokens from the seeded stream: deterministic, not secret (simulation use).
+            endpoint.fillRandom(token, count: Int(NGTCP2_STATELESS_RESET_TOKENLEN))
+            endpoint.register(ConnectionIDKey(fresh), for: c)
+            return 0
+        }
+        cb.remove_connection_id = { _, cid, userData in
+            guard let cid else { return 0 }
+            QuicConnection.from(userData).endpoint?.unregister(ConnectionIDKey(cid.pointee))
+            return 0
+        }
+        cb.handshake_completed = { _, userData in
+            let c = QuicConnection.from(userData)
+            c.handshakeCompletedAt = SimTime(nanosecondsSinceStart: Int64(c.ts - QuicConnection.timestampOffset))
+            c.state = .established
+            c.events.append(.handshakeCompleted)
+            return 0
+        }
+        cb.handshake_confirmed = { _, userData in
+            QuicConnection.from(userData).events.append(.handshakeConfirmed)
+            return 0
+        }
+        cb.recv_stream_data = { _, flags, streamID, _, data, length, userData, _ in
+            let c = QuicConnection.from(userData)
+            let s = c.stream(streamID)
+            if length > 0, let data { s.received.append(contentsOf: UnsafeBufferPointer(start: data, count: length)) }
+            if flags & UInt32(NGTCP2_STREAM_DATA_FLAG_FIN) != 0 { s.receivedFin = true }
+            if !s.readableNotified {
+                s.readableNotified = true
+                c.events.append(.streamReadable(streamID))
+            }
+            return 0
+        }
+        cb.acked_stream_data_offset = { _, streamID, offset, length, userData, _ in
+            QuicConnection.from(userData).streams[streamID]?.acknowledge(upTo: offset + length)
+            return 0
+        }
+        cb.stream_open = { _, streamID, userData in
+            let c = QuicConnection.from(userData)
+            _ = c.stream(streamID)
+            c.events.append(.streamOpened(streamID))
+            return 0
+        }
+        cb.stream_close = { conn, _, streamID, _, userData, _ in
+            let c = QuicConnection.from(userData)
+            // ngtcp2 forgets the stream after this call: take its loss count now.
+            c.closedStreamLosses += UInt64(ngtcp2_conn_get_stream_loss_count(conn, streamID))
+            if let s = c.streams[streamID] {
+                s.closed = true
+                s.releaseAll()
+                if s.inSendQueue, let i = c.sendQueue.firstIndex(where: { $0 === s }) { c.dequeue(at: i) }
+                c.forgetIfDone(s)
+            }
+            c.events.append(.streamClosed(streamID))
+            return 0
+        }
+        cb.stream_reset = { _, streamID, _, code, userData, _ in
+            QuicConnection.from(userData).events.append(.streamReset(streamID, errorCode: code))
+            return 0
+        }
+        cb.extend_max_local_streams_bidi = { _, _, userData in
+            QuicConnection.from(userData).events.append(.streamsAvailable(bidirectional: true))
+            return 0
+        }
+        cb.extend_max_local_streams_uni = { _, _, userData in
+            QuicConnection.from(userData).events.append(.streamsAvailable(bidirectional: false))
+            return 0
+        }
+        cb.extend_max_stream_data = { _, streamID, _, userData, _ in
+            let c = QuicConnection.from(userData)
+            if let s = c.streams[streamID], s.blocked {
+                s.blocked = false
+                if s.hasUnsent && !s.inSendQueue { s.inSendQueue = true; c.sendQueue.append(s) }
+            }
+            return 0
+        }
+        return cb
+    }
+}
+
+/// One chunk of application data, kept at a fixed address until the peer
+/// acknowledges it: ngtcp2 retransmits straight from the memory it was given.
+final class SendChunk {
+    let base: UnsafeMutableRawPointer
+    let count: Int
+    /// Stream offset of the first byte.
+    let offset: UInt64
+
+    init<C: Collection>(copying bytes: C, offset: UInt64) where C.Element == UInt8 {
+        count = bytes.count
+        self.offset = offset
+        base = .allocate(byteCount: max(count, 1), alignment: 1)
+        let typed = base.bindMemory(to: UInt8.self, capacity: count)
+        if bytes.withContiguousStorageIfAvailable({ typed.update(from: $0.baseAddress!, count: count) }) == nil {
+            _ = UnsafeMutableBufferPointer(start: typed, count: count).initialize(from: bytes)
+        }
+    }
+
+    deinit { base.deallocate() }
+
+    var end: UInt64 { offset + UInt64(count) }
+}
+
+/// Send and receive state of one stream.
+final class StreamState {
+    let id: Int64
+    // Send side: chunks[head...] hold bytes from the lowest unacknowledged offset.
+    private var chunks: [SendChunk] = []
+    private var head = 0
+    /// Index of the chunk holding `sentOffset` (≥ head).
+    private var cursor = 0
+    var sentOffset: UInt64 = 0
+    var queuedOffset: UInt64 = 0
+    var finQueued = false
+    var finSent = false
+    var inSendQueue = false
+    var blocked = false
+    // Receive side.
+    var received: [UInt8] = []
+    var receivedFin = false
+    var finRead = false
+    var readableNotified = false
+    var closed = false
+
+    init(id: Int64) { self.id = id }
+
+    var hasUnsent: Bool { sentOffset < queuedOffset || (finQueued && !finSent) }
+
+    func appendChunk(_ chunk: SendChunk) {
+        chunks.append(chunk)
+        queuedOffset = chunk.end
+    }
+
+    /// Points `vecs` at unsent bytes; returns the count and whether they run to the end of what is queued.
+    func gather(into vecs: UnsafeMutablePointer<ngtcp2_vec>, max: Int) -> (Int, Bool) {
+        while cursor < chunks.count && chunks[cursor].end <= sentOffset { cursor += 1 }
+        var n = 0
+        var i = cursor
+        var position = sentOffset
+        while n < max && i < chunks.count {
+            let chunk = chunks[i]
+            let skip = Int(position - chunk.offset)
+            vecs[n] = ngtcp2_vec(base: chunk.base.assumingMemoryBound(to: UInt8.self) + skip, len: chunk.count - skip)
+            position = chunk.end
+            n += 1
+            i += 1
+        }
+        return (n, i == chunks.count)
+    }
+
+    /// Frees chunks whose bytes the peer has all acknowledged.
+    func acknowledge(upTo offset: UInt64) {
+        while head < chunks.count && chunks[head].end <= offset { head += 1 }
+        // Drop freed chunks in batches so the array does not shift on every ACK.
+        if head >= 64 || head == chunks.count {
+            chunks.removeFirst(head)
+            cursor -= head
+            head = 0
+        }
+        if cursor < 0 { cursor = 0 }
+    }
+
+    func releaseAll() {
+        chunks.removeAll()
+        head = 0
+        cursor = 0
+    }
+}
+
+extension sockaddr_in6 {
+    init(_ address: SocketAddress) {
+        self.init()
+        sin6_family = sa_family_t(AF_INET6)
+        sin6_port = address.port.bigEndian
+        let bytes = address.address.bytes
+        withUnsafeMutableBytes(of: &sin6_addr) { raw in
+            for i in 0..<16 { raw[i] = bytes[i] }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+import CStoq
+import StoqEngine
+import StoqNetwork
+
+/// A node's QUIC endpoint, sans-IO: one local address, any number of
+/// connections. It demultiplexes arriving datagrams by destination connection
+/// ID, accepts new server connections, and gathers what every connection has
+/// to send and the earliest deadline among them. The caller owns time and I/O:
+///
+///     endpoint.receive(datagram, at: now)          // for every arriving datagram
+///     endpoint.handleDeadlines(at: now)            // when `nextDeadline` is reached
+///     endpoint.transmit(at: now) { io.send($0) }   // after either, and after app writes
+public final class QuicEndpoint {
+    public let localAddress: SocketAddress
+    public let configuration: TransportConfiguration
+    public let clientTLS: ClientTLSConfiguration?
+    public let serverTLS: ServerTLSConfiguration?
+    /// Called for each connection a client opened to us, before its first events are delivered.
+    public var onNewConnection: ((QuicConnection) -> Void)?
+
+    let priority: TLSPriority
+    /// The node's seeded stream: connection IDs, reset tokens and ngtcp2's own draws.
+    private var random: RandomStream
+    private var byID: [ConnectionIDKey: QuicConnection] = [:]
+    /// Every live connection, in creation order (deterministic iteration).
+    private var live: [ObjectIdentifier: QuicConnection] = [:]
+    private var order: [QuicConnection] = []
+    private var transmitList: [QuicConnection] = []
+    private var closedSinceReap = false
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private let bufferCapacity = 65536
+    private var emptyCredentials: TLSCredentials?
+
+    /// Datagrams dropped because no connection matched and they could not start one.
+    public private(set) var unroutableDatagrams = 0
+
+    /// `client` to dial out, `server` to accept; either or both.
+    public init(localAddress: SocketAddress, configuration: TransportConfiguration = TransportConfiguration(),
+                client: ClientTLSConfiguration? = nil, server: ServerTLSConfiguration? = nil,
+                random: RandomStream) throws {
+        guard !localAddress.address.isIPv4Mapped else {
+            throw TransportError.invalidAddress("\(localAddress) is an IPv4-mapped address; STOQ is IPv6-only")
+        }
+        self.localAddress = localAddress
+        self.configuration = configuration
+        self.clientTLS = client
+        self.serverTLS = server
+        self.random = random
+        priority = try TLSPriority()
+        buffer = .allocate(capacity: bufferCapacity)
+    }
+
+    deinit {
+        // Connections outlive us only if the application holds them; they stop finding us then.
+        buffer.deallocate()
+    }
+
+    /// Live connections (closed ones are dropped on the next call).
+    public var connections: [QuicConnection] { order.filter { !$0.isClosed } }
+
+    /// Starts a handshake with `remote`, verifying it as `serverName` (a DNS name or an IPv6 literal).
+    public func connect(to remote: SocketAddress, serverName: String, at now: SimTime) throws -> QuicConnection {
+        guard let clientTLS else {
+            throw TransportError.certificate("this endpoint has no client TLS configuration; pass `client:` to QuicEndpoint.init")
+        }
+        guard !remote.address.isIPv4Mapped else {
+            throw TransportError.invalidAddress("\(remote) is an IPv4-mapped address; STOQ is IPv6-only")
+        }
+        let c = try QuicConnection.client(endpoint: self, remote: remote, serverName: serverName, tlsConfig: clientTLS, now: now)
+        adopt(c)
+        return c
+    }
+
+    /// Feeds one arriving UDP datagram (its payload and source).
+    public func receive(_ datagram: Datagram, at now: SimTime) {
+        receive(payload: datagram.payload, from: datagram.source, at: now)
+    }
+
+    public func receive(payload: [UInt8], from remote: SocketAddress, at now: SimTime) {
+        payload.withUnsafeBytes { receive($0, from: remote, at: now) }
+    }
+
+    func receive(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress, at now: SimTime) {
+        guard let base = packet.baseAddress?.assumingMemoryBound(to: UInt8.self), packet.count > 0 else { return }
+        var vc = ngtcp2_version_cid()
+        guard ngtcp2_pkt_decode_version_cid(&vc, base, packet.count, configuration.connectionIDLength) == 0,
+              let dcid = vc.dcid else {
+            // Unknown versions would get a Version Negotiation packet; we speak only v1 and drop them.
+            unroutableDatagrams += 1
+            return
+        }
+        if let c = byID[ConnectionIDKey(dcid, count: vc.dcidlen)] {
+            c.receive(packet, at: now)
+            noteNeedsTransmit(c)
+            c.deliverEvents()
+            return
+        }
+        guard let serverTLS, !remote.address.isIPv4Mapped else { unroutableDatagrams += 1; return }
+        var hd = ngtcp2_pkt_hd()
+        guard ngtcp2_accept(&hd, base, packet.count) == 0 else { unroutableDatagrams += 1; return }
+        guard let c = try? QuicConnection.server(endpoint: self, remote: remote, header: hd, tlsConfig: serverTLS, now: now) else {
+            unroutableDatagrams += 1
+            return
+        }
+        adopt(c)
+        onNewConnection?(c)
+        c.receive(packet, at: now)
+        noteNeedsTransmit(c)
+        c.deliverEvents()
+    }
+
+    /// The earliest time any connection needs `handleDeadlines`.
+    public var nextDeadline: SimTime? {
+        var earliest: SimTime?
+        for c in order { if let d = c.deadline, earliest == nil || d < earliest! { earliest = d } }
+        return earliest
+    }
+
+    /// Runs the timers of every connection whose deadline is at or before `now`.
+    public func handleDeadlines(at now: SimTime) {
+        for c in order where !c.isClosed {
+            if let d = c.deadline, d <= now {
+                c.handleDeadline(at: now)
+                noteNeedsTransmit(c)
+                c.deliverEvents()
+            }
+        }
+        reap()
+    }
+
+    /// Hands every datagram the connections have ready to `send`.
+    public func transmit(at now: SimTime, _ send: (Datagram) -> Void) {
+        while !transmitList.isEmpty {
+            var batch: [QuicConnection] = []
+            swap(&batch, &transmitList)
+            for c in batch where c.needsTransmit {
+                let destination = c.remoteAddress
+                c.transmit(at: now, buffer: buffer, capacity: bufferCapacity) { n in
+                    send(Datagram(source: localAddress, destination: destination,
+                                  payload: Array(UnsafeBufferPointer(start: buffer, count: n))))
+                }
+                c.deliverEvents()
+            }
+        }
+        reap()
+    }
+
+    // MARK: Used by connections
+
+    func adopt(_ c: QuicConnection) {
+        live[ObjectIdentifier(c)] = c
+        order.append(c)
+        noteNeedsTransmit(c)
+    }
+
+    func noteNeedsTransmit(_ c: QuicConnection) {
+        if !c.needsTransmit { c.needsTransmit = true }
+        if !transmitList.contains(where: { $0 === c }) { transmitList.append(c) }
+    }
+
+    func register(_ key: ConnectionIDKey, for c: QuicConnection) {
+        byID[key] = c
+        c.registeredIDs.append(key)
+    }
+
+    func unregister(_ key: ConnectionIDKey) { byID[key] = nil }
+
+    func connectionClosed(_ c: QuicConnection) {
+        for key in c.registeredIDs where byID[key] === c { byID[key] = nil }
+        c.registeredIDs.removeAll()
+        closedSinceReap = true
+    }
+
+    /// Drops closed connections (after their final events went out).
+    private func reap() {
+        guard closedSinceReap else { return }
+        closedSinceReap = false
+        order.removeAll { c in
+            guard c.isClosed else { return false }
+            c.deliverEvents()
+            live[ObjectIdentifier(c)] = nil
+            return true
+        }
+        transmitList.removeAll { $0.isClosed }
+    }
+
+    func makeConnectionID(length: Int) -> ngtcp2_cid {
+        var cid = ngtcp2_cid()
+        var bytes = [UInt8](repeating: 0, count: min(max(length, 1), 20))
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: random.next()) }
+        ngtcp2_cid_init(&cid, bytes, bytes.count)
+        return cid
+    }
+
+    func fillRandom(_ dest: UnsafeMutablePointer<UInt8>, count: Int) {
+        var i = 0
+        while i < count {
+            var word = random.next()
+            let n = min(8, count - i)
+            withUnsafeBytes(of: &word) { raw in for k in 0..<n { dest[i + k] = raw[k] } }
+            i += n
+        }
+    }
+
+    func emptyClientCredentials() throws -> TLSCredentials {
+        if let emptyCredentials { return emptyCredentials }
+        let c = try TLSCredentials.empty()
+        emptyCredentials = c
+        return c
+    }
+}

@@ -1,1 +1,0 @@
-// QUIC transport over ngtcp2 + GnuTLS (issue 3).

@@ -1,0 +1,117 @@
+import StoqEngine
+@_exported import StoqTransport
+
+/// Certificates and pairs for transport tests. The pair harness itself is
+/// `InMemoryPair` in StoqTransport (the benchmarks drive it too); this adds
+/// ready-made TLS setups and small stream helpers on top.
+public enum TestTLS {
+    /// One CA (root → intermediate) shared by tests: key generation is the slow part.
+    public static let authority: CertificateAuthorityForTesting = {
+        let root = try! CertificateAuthorityForTesting(commonName: "STOQ Test Root CA")
+        return try! root.issueIntermediate(commonName: "STOQ Test Intermediate CA")
+    }()
+
+    /// Server TLS with a leaf for "localhost" and ::1 / fd00::2, chained through the intermediate.
+    public static func server(names: [SubjectAlternativeName] = defaultNames,
+                              alpn: [String] = ["stoq"]) throws -> ServerTLSConfiguration {
+        let bundle = try authority.issueLeaf(names: names)
+        return ServerTLSConfiguration(credentials: try .server(bundle), alpn: alpn)
+    }
+
+    /// Client TLS trusting the test root.
+    public static func client(alpn: [String] = ["stoq"]) throws -> ClientTLSConfiguration {
+        ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: authority.rootCertificatePEM)),
+                               alpn: alpn)
+    }
+
+    public static let defaultNames: [SubjectAlternativeName] = [
+        .dns("localhost"), .ipv6(try! IPv6Address.parse("::1")), .ipv6(try! IPv6Address.parse("fd00::2")),
+    ]
+}
+
+import StoqTopology
+
+extension InMemoryPair {
+    /// A pair with verified certificates from `TestTLS`.
+    public static func verified(seed: UInt64 = 1, oneWayDelay: SimDuration = .milliseconds(10),
+                                bitsPerSecond: Double? = nil, lossRate: Double = 0,
+                                configuration: TransportConfiguration = TransportConfiguration()) throws -> InMemoryPair {
+        try InMemoryPair(seed: seed, oneWayDelay: oneWayDelay, bitsPerSecond: bitsPerSecond, lossRate: lossRate,
+                         configuration: configuration, clientTLS: try TestTLS.client(), serverTLS: try TestTLS.server())
+    }
+
+    /// Connects and runs until both sides completed the handshake; returns (client, server) connections.
+    public func establish(serverName: String = "localhost") throws -> (QuicConnection, QuicConnection)? {
+        var accepted: QuicConnection?
+        let previous = server.onNewConnection
+        server.onNewConnection = { accepted = $0; previous?($0) }
+        defer { server.onNewConnection = previous }
+        let c = try connect(serverName: serverName)
+        guard run(until: { c.isHandshakeComplete && accepted?.isHandshakeComplete == true || c.isClosed }),
+              let s = accepted, !c.isClosed else { return nil }
+        return (c, s)
+    }
+}
+
+/// Collects what arrives on streams of one connection (reads on every readable event).
+public final class StreamSink {
+    public private(set) var data: [Int64: [UInt8]] = [:]
+    public private(set) var finished: Set<Int64> = []
+    public private(set) var opened: [Int64] = []
+    public private(set) var events: [ConnectionEvent] = []
+    /// When false the sink stops reading, so flow-control credit stops flowing back.
+    public var reading = true
+    /// When true, bytes are only counted (for big transfers).
+    public var countOnly = false
+    public private(set) var counts: [Int64: Int] = [:]
+    public private(set) var hashes: [Int64: FNV1a] = [:]
+    private weak var connection: QuicConnection?
+
+    public init(_ connection: QuicConnection) {
+        self.connection = connection
+        connection.onEvent = { [unowned self] event in
+            self.events.append(event)
+            switch event {
+            case let .streamOpened(id): self.opened.append(id)
+            case let .streamReadable(id): if self.reading { self.drain(id) }
+            default: break
+            }
+        }
+    }
+
+    /// Reads everything pending (after `reading` was turned back on).
+    public func drainAll() {
+        guard let c = connection else { return }
+        for id in c.readableStreams { drain(id) }
+    }
+
+    private func drain(_ id: Int64) {
+        guard let c = connection else { return }
+        let (bytes, fin) = c.read(stream: id)
+        counts[id, default: 0] += bytes.count
+        hashes[id, default: FNV1a()].update(bytes)
+        if !countOnly { data[id, default: []].append(contentsOf: bytes) }
+        if fin { finished.insert(id) }
+    }
+}
+
+/// 64-bit FNV-1a: a cheap, stable digest to compare transferred bytes.
+public struct FNV1a: Equatable, Sendable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+    public mutating func update<C: Sequence>(_ bytes: C) where C.Element == UInt8 {
+        for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+    }
+}
+
+/// Deterministic pseudo-random payload of `count` bytes.
+public func testPayload(count: Int, seed: UInt64 = 7) -> [UInt8] {
+    var rng = RandomStream(seed: seed)
+    var out = [UInt8](repeating: 0, count: count)
+    var i = 0
+    while i < count {
+        var w = rng.next()
+        for _ in 0..<8 where i < count { out[i] = UInt8(truncatingIfNeeded: w); w >>= 8; i += 1 }
+    }
+    return out
+}
