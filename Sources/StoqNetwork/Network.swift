@@ -33,7 +33,10 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 public final class Network {
     public let topology: Topology
     public let scheduler: Scheduler
+    /// The default strategy, with the file's parameters applied.
     public let strategy: RoutingStrategy
+    /// The default strategy and the per-region ones (`routing.regions`).
+    public let policy: RoutingPolicy
     /// How long after a link or node changes state the forwarding tables follow
     /// (a routing protocol's detection and convergence time). Until then packets
     /// keep taking the old routes and are lost on the dead link (`linkDown`) or
@@ -48,6 +51,10 @@ public final class Network {
     /// node's TUN device; its sockets are real ones). nil: dropped as
     /// `portUnreachable`, as on the sim backend.
     public var externalDelivery: ((Datagram, _ node: Int32) -> Void)?
+    /// How often link utilisation is measured and fed to `graph.edgeLoad`;
+    /// tables are recomputed after each sample when a strategy uses load.
+    /// Sampling runs only for such strategies, until the topology's duration.
+    public let loadSampleInterval: SimDuration
 
     /// Current link and node states (indices used by observers and counters).
     public private(set) var graph: RoutingGraph
@@ -61,18 +68,32 @@ public final class Network {
     private let nodeByAddress: [IPv6Address: Int32]
     private var nextPacketID: UInt64 = 0
     private var pendingRecompute: SimTime?
+    /// Each direction's busy time at the previous load sample.
+    private var busyAtLastSample: [Int64] = []
+    /// Failures the tables have not followed yet, with what died on them meanwhile.
+    private var openOutages: [OutageReport] = []
 
     /// `seed` drives per-direction loss streams named "link:a>b" (parallel links
     /// between the same pair add "#2", "#3", … in topology order).
+    ///
+    /// `strategy` is the default strategy (it gets the parameters of
+    /// `topology.routing`); the file's per-region strategies apply on top
+    /// (entries `RoutingPolicy.check` would reject are ignored: validate first).
+    /// `routeDetectionDelay` nil takes `routing.detection_delay` (default zero).
     public init(topology: Topology, scheduler: Scheduler, seed: UInt64,
-                strategy: RoutingStrategy = LatencyStrategy(), routeDetectionDelay: SimDuration = .zero) {
+                strategy: RoutingStrategy = LatencyStrategy(), routeDetectionDelay: SimDuration? = nil) {
         self.topology = topology
         self.scheduler = scheduler
-        self.strategy = strategy
-        self.routeDetectionDelay = routeDetectionDelay
+        self.routeDetectionDelay = routeDetectionDelay ?? topology.routing.detectionDelay ?? .zero
+        loadSampleInterval = topology.routing.loadInterval ?? .seconds(1)
         let graph = RoutingGraph(topology: topology)
         self.graph = graph
-        tables = ForwardingTables(graph: graph, strategy: strategy)
+        var config = topology.routing
+        if (try? RoutingPolicy(config: config, graph: graph, strategy: strategy)) == nil { config.regions = [:] }
+        policy = (try? RoutingPolicy(config: config, graph: graph, strategy: strategy))
+            ?? RoutingPolicy(strategy: strategy, nodeCount: graph.nodeCount)
+        self.strategy = policy.defaultStrategy
+        tables = ForwardingTables(graph: graph, policy: policy)
         sockets = Array(repeating: [:], count: graph.nodeCount)
         var byAddress: [IPv6Address: Int32] = [:]
         for i in 0..<graph.nodeCount { byAddress[graph.nodeAddresses[i]] = byAddress[graph.nodeAddresses[i]] ?? Int32(i) }
@@ -90,6 +111,10 @@ public final class Network {
                                  random: RandomStream(seed: seed, stream: name))
         }
         timers = (0..<graph.edgeCount).map { e in scheduler.makeTimer { [unowned self] in self.linkArrival(edge: e) } }
+        if policy.usesLoad {
+            busyAtLastSample = Array(repeating: 0, count: graph.edgeCount)
+            scheduleLoadSample()
+        }
     }
 
     // MARK: Lookup
@@ -143,14 +168,21 @@ public final class Network {
 
     func send(_ datagram: Datagram, from node: Int32) {
         let now = scheduler.now
-        let packet = Packet(id: nextPacketID, datagram: datagram, sourceNode: node,
+        var packet = Packet(id: nextPacketID, datagram: datagram, sourceNode: node,
                             destinationNode: nodeByAddress[datagram.destination.address] ?? -1, sentAt: now)
         nextPacketID &+= 1
+        if tables.needsFlowLookup {
+            packet.flowHash = FlowHash.hash(source: datagram.source.address, sourcePort: datagram.source.port,
+                                            destination: datagram.destination.address, destinationPort: datagram.destination.port)
+        }
         counters.packetsSent += 1
         counters.bytesSent += UInt64(packet.wireSize)
         observer?.packetSent(packet, time: now)
         if !graph.nodeUp[Int(node)] { return drop(packet, .nodeDown, at: .node(node)) }
         if packet.destinationNode < 0 { return drop(packet, .unknownDestination, at: .node(node)) }
+        if packet.destinationNode != node && tables.needsRecovery(from: node, to: packet.destinationNode) {
+            counters.recoveryPackets += 1
+        }
         if packet.destinationNode == node {
             // Loopback still goes through the scheduler so a receiver never runs
             // inside its sender's `send`.
@@ -168,7 +200,9 @@ public final class Network {
     }
 
     private func forward(_ packet: Packet, at node: Int32) {
-        let e = tables.nextEdge(from: node, to: packet.destinationNode)
+        let e = tables.needsFlowLookup
+            ? tables.nextEdge(from: node, to: packet.destinationNode, source: packet.sourceNode, flow: packet.flowHash)
+            : tables.nextEdge(from: node, to: packet.destinationNode)
         if e < 0 { return drop(packet, .noRoute, at: .node(node)) }
         transmit(packet, on: Int(e))
     }
@@ -212,6 +246,7 @@ public final class Network {
     private func drop(_ packet: Packet, _ reason: DropReason, at location: DropLocation) {
         counters.dropped[reason] += 1
         if case .link(let e) = location { directions[Int(e)].countDrop(packet, reason) }
+        if !openOutages.isEmpty && (reason == .linkDown || reason == .nodeDown) { chargeOutage(location) }
         observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
     }
 
@@ -255,15 +290,51 @@ public final class Network {
         }
     }
 
-    /// Rebuilds the forwarding tables from the current link and node states.
+    /// Rebuilds the forwarding tables from the current link and node states
+    /// (and loads); reports every failure the new tables now route around.
     public func recomputeRoutes() {
-        tables = ForwardingTables(graph: graph, strategy: strategy)
-        observer?.routesRecomputed(time: scheduler.now)
+        if let pending = pendingRecompute, pending <= scheduler.now { pendingRecompute = nil }
+        tables = ForwardingTables(graph: graph, policy: policy)
+        let now = scheduler.now
+        observer?.routesRecomputed(time: now)
+        let closed = openOutages
+        openOutages.removeAll()
+        for var outage in closed {
+            outage.recomputedAt = now
+            observer?.routesReconverged(outage)
+        }
+    }
+
+    // MARK: Load feedback
+
+    private func scheduleLoadSample() {
+        let at = scheduler.now + loadSampleInterval
+        guard at <= .zero + topology.duration else { return }
+        scheduler.schedule(at: at) { [unowned self] in self.sampleLoad() }
+    }
+
+    /// Utilisation over the last interval = serializer busy time / interval per
+    /// direction. Busy time is charged when a packet is admitted, so a sample
+    /// counts what was admitted in the interval (at most a queue's worth early).
+    private func sampleLoad() {
+        let interval = Double(loadSampleInterval.nanoseconds)
+        var loads = [Double](repeating: 0, count: graph.edgeCount)
+        for e in 0..<graph.edgeCount {
+            let busy = directions[e].counters.busyTime.nanoseconds
+            loads[e] = Double(busy - busyAtLastSample[e]) / interval
+            busyAtLastSample[e] = busy
+        }
+        graph.setLoads(loads)
+        // While a failure awaits detection, recomputing would detect it early;
+        // the pending recomputation will pick up the new loads.
+        if pendingRecompute == nil { recomputeRoutes() }
+        scheduleLoadSample()
     }
 
     private func applyLinkState(link: Int, up: Bool) {
         guard graph.setLinkState(link: link, up: up) else { return }
         if !up {
+            openOutages.append(OutageReport(target: .link(link), failedAt: scheduler.now))
             let e = Int(graph.linkForwardEdge[link])
             flush(edge: e, reason: .linkDown)
             flush(edge: Int(graph.edgeReverse[e]), reason: .linkDown)
@@ -275,6 +346,7 @@ public final class Network {
     private func applyNodeState(node: Int32, up: Bool) {
         guard graph.setNodeState(node, up: up) else { return }
         if !up {
+            openOutages.append(OutageReport(target: .node(node), failedAt: scheduler.now))
             // What the node was sending and what was on its way to it both die with it.
             for e in graph.edges(from: node) {
                 flush(edge: e, reason: .nodeDown)
@@ -292,6 +364,20 @@ public final class Network {
         if pendingRecompute == at { return }
         pendingRecompute = at
         scheduler.schedule(at: at) { [unowned self] in self.recomputeRoutes() }
+    }
+
+    /// Counts a packet lost to a failure against the open outage it belongs to.
+    private func chargeOutage(_ location: DropLocation) {
+        for i in openOutages.indices {
+            let hit: Bool
+            switch (openOutages[i].target, location) {
+            case (.link(let l), .link(let e)): hit = Int(graph.edgeLink[Int(e)]) == l
+            case (.node(let n), .node(let m)): hit = n == m
+            case (.node(let n), .link(let e)): hit = graph.edgeSource[Int(e)] == n || graph.edgeTarget[Int(e)] == n
+            case (.link, .node): hit = false
+            }
+            if hit { openOutages[i].packetsLost += 1; return }
+        }
     }
 
     /// Drops everything queued or in flight on `e` and frees its serializer.

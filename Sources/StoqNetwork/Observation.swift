@@ -9,6 +9,9 @@ public struct Packet: Sendable {
     /// -1 when the destination address belongs to no node.
     public let destinationNode: Int32
     public let sentAt: SimTime
+    /// `FlowHash` of the 4-tuple when the tables have several next hops or
+    /// planes to choose from; 0 otherwise (nothing reads it then).
+    public internal(set) var flowHash: UInt64 = 0
 
     public var wireSize: Int { datagram.wireSize }
 }
@@ -98,8 +101,37 @@ public struct NetworkCounters: Equatable, Sendable {
     public var bytesDelivered: UInt64 = 0
     /// Every drop, on links and at nodes.
     public var dropped = DropCounts()
+    /// Packets sent whose geographic route falls back to recovery on the way.
+    public var recoveryPackets: UInt64 = 0
 
     public init() {}
+}
+
+/// A failure and how the routes caught up with it, reported when the tables
+/// are recomputed after it (`routesReconverged`).
+public struct OutageReport: Sendable, Equatable {
+    public enum Target: Sendable, Equatable {
+        /// Indexes `topology.links`.
+        case link(Int)
+        case node(Int32)
+    }
+    public var target: Target
+    public var failedAt: SimTime
+    /// When the tables stopped using the failed element.
+    public var recomputedAt: SimTime
+    /// Packets dropped at the failed link or node (`link-down`/`node-down`)
+    /// from the failure until the recomputation, those on it at the instant included.
+    public var packetsLost: UInt64 = 0
+
+    public init(target: Target, failedAt: SimTime, recomputedAt: SimTime? = nil, packetsLost: UInt64 = 0) {
+        self.target = target
+        self.failedAt = failedAt
+        self.recomputedAt = recomputedAt ?? failedAt
+        self.packetsLost = packetsLost
+    }
+
+    /// Recompute time − failure time.
+    public var reconvergence: SimDuration { recomputedAt - failedAt }
 }
 
 /// Receives what happens inside the network, e.g. to write a trace. Every
@@ -116,7 +148,11 @@ public protocol NetworkObserver: AnyObject {
     /// `link` indexes `topology.links`.
     func linkStateChanged(link: Int, up: Bool, time: SimTime)
     func nodeStateChanged(node: Int32, up: Bool, time: SimTime)
+    /// The tables were rebuilt (after a failure or repair, or a load sample).
     func routesRecomputed(time: SimTime)
+    /// After `routesRecomputed`, once per failure (link or node down) the new
+    /// tables are the first to take into account.
+    func routesReconverged(_ outage: OutageReport)
 }
 
 public extension NetworkObserver {
@@ -127,4 +163,5 @@ public extension NetworkObserver {
     func linkStateChanged(link: Int, up: Bool, time: SimTime) {}
     func nodeStateChanged(node: Int32, up: Bool, time: SimTime) {}
     func routesRecomputed(time: SimTime) {}
+    func routesReconverged(_ outage: OutageReport) {}
 }
