@@ -138,36 +138,39 @@ public struct FastCDC: Sendable {
         if n <= minSize { return n }
         let limit = Swift.min(n, parameters.maxSize)
         let normal = Swift.min(limit, parameters.avgSize)
-        let g = gearTable, gls = gearTable + 256
-        let ms = maskS, msShifted = maskS << 1, ml = maskL, mlShifted = maskL << 1
         var h: UInt64 = 0
         var i = minSize
-        // After the first byte of a pair h holds the true hash shifted left by
-        // one; testing it against the shifted mask is the same test.
-        while i + 2 <= normal {
-            h = (h << 2) &+ gls[Int(p[i])]
-            if h & msShifted == 0 { return i + 1 }
-            h = h &+ g[Int(p[i + 1])]
-            if h & ms == 0 { return i + 2 }
-            i += 2
-        }
-        if i < normal {
-            h = (h << 1) &+ g[Int(p[i])]
-            if h & ms == 0 { return i + 1 }
-            i += 1
-        }
-        while i + 2 <= limit {
-            h = (h << 2) &+ gls[Int(p[i])]
-            if h & mlShifted == 0 { return i + 1 }
-            h = h &+ g[Int(p[i + 1])]
-            if h & ml == 0 { return i + 2 }
-            i += 2
-        }
-        if i < limit {
-            h = (h << 1) &+ g[Int(p[i])]
-            if h & ml == 0 { return i + 1 }
-        }
+        let strict = scan(p, &i, normal, &h, maskS)
+        if strict >= 0 { return strict }
+        let loose = scan(p, &i, limit, &h, maskL)
+        if loose >= 0 { return loose }
         return limit
+    }
+
+    /// Rolls the gear hash over bytes i..<end; returns the cut (the length of
+    /// the chunk) at the first position whose hash has all `mask` bits zero,
+    /// or -1 with `i` and `h` advanced to `end` for the next region.
+    @inline(__always)
+    private func scan(_ p: UnsafePointer<UInt8>, _ i: inout Int, _ end: Int, _ h: inout UInt64, _ mask: UInt64) -> Int {
+        let g = gearTable, gls = gearTable + 256
+        let maskShifted = mask << 1
+        var j = i, hash = h
+        defer { i = j; h = hash }
+        while j &+ 2 <= end {
+            // After the first byte of the pair `hash` holds the true hash
+            // shifted left once, so the shifted mask makes the same test.
+            hash = (hash << 2) &+ gls[Int(p[j])]
+            if hash & maskShifted == 0 { return j &+ 1 }
+            hash = hash &+ g[Int(p[j &+ 1])]
+            if hash & mask == 0 { return j &+ 2 }
+            j &+= 2
+        }
+        if j < end {
+            hash = (hash << 1) &+ g[Int(p[j])]
+            j &+= 1
+            if hash & mask == 0 { return j }
+        }
+        return -1
     }
 
     /// All boundaries of a complete object.
