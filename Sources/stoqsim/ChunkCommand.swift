@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import StoqDedup
+
+struct ChunkFile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chunk",
+        abstract: "Split a file with FastCDC and print its chunk boundaries and IDs (SHA-256).",
+        discussion: """
+        Sizes take an optional unit: 4096, 4K/4KiB, 1M/1MiB (powers of 1024). \
+        --min/--avg/--max override the preset's values; avg must be a power of two.
+        Presets: \(ChunkerParameters.presets.map { "\($0.name) (\($0.parameters))" }.joined(separator: "; ")).
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
+
+    @Argument(help: "File to chunk.") var file: String
+    @Option(help: "Preset: \(ChunkerParameters.presets.map(\.name).joined(separator: ", ")).") var preset: String = "default"
+    @Option(help: "Minimum chunk size.") var min: String?
+    @Option(help: "Target (normal) chunk size, a power of two.") var avg: String?
+    @Option(help: "Maximum chunk size.") var max: String?
+    @Option(help: "Normalization level 0...3.") var normalization: Int?
+    @Option(help: "table or json.") var format: Format = .table
+
+    func parameters() throws -> ChunkerParameters {
+        guard var p = ChunkerParameters.preset(named: preset) else {
+            throw ValidationError("unknown preset '\(preset)'; available: \(ChunkerParameters.presets.map(\.name).joined(separator: ", "))")
+        }
+        if let min { p.minSize = try Self.parseSize(min, flag: "--min") }
+        if let avg { p.avgSize = try Self.parseSize(avg, flag: "--avg") }
+        if let max { p.maxSize = try Self.parseSize(max, flag: "--max") }
+        if let normalization { p.normalization = normalization }
+        do { try p.validate() } catch { throw ValidationError("bad chunk sizes: \(error)") }
+        return p
+    }
+
+    static func parseSize(_ text: String, flag: String) throws -> Int {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)]
+        var number = text, scale = 1
+        for (suffix, s) in units where text.uppercased().hasSuffix(suffix.uppercased()) {
+            number = String(text.dropLast(suffix.count)); scale = s; break
+        }
+        guard let n = Int(number), n > 0, n <= Int.max / scale else {
+            throw ValidationError("\(flag) '\(text)' is not a size (examples: 4096, 64K, 1MiB)")
+        }
+        return n * scale
+    }
+
+    struct Row: Codable { var offset: Int; var length: Int; var id: String }
+    struct Summary: Codable {
+        var chunks: Int, bytes: Int, meanSize: Double, minSize: Int, maxSize: Int
+        var uniqueChunks: Int, uniqueBytes: Int
+        /// 1 - uniqueBytes / bytes: what storing the file by chunk saves.
+        var dedupRatio: Double
+    }
+    struct Report: Codable { var file: String; var parameters: ChunkerParameters; var chunks: [Row]; var summary: Summary }
+
+    func run() throws {
+        let params = try parameters()
+        guard let handle = FileHandle(forReadingAtPath: file) else {
+            printError("\(file): cannot open for reading (missing file or no permission)")
+            throw ExitCode(badInputExitCode)
+        }
+        defer { try? handle.close() }
+        var chunker = StreamingChunker(params)
+        var rows: [Row] = []
+        var seen = Set<ChunkID>()
+        var uniqueBytes = 0
+        func take(_ c: Chunk, _: UnsafeRawBufferPointer) {
+            rows.append(Row(offset: c.offset, length: c.length, id: c.id.hex))
+            if seen.insert(c.id).inserted { uniqueBytes += c.length }
+        }
+        do {
+            // Streamed in 4 MiB reads so the file never has to fit in memory twice.
+            while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
+                data.withUnsafeBytes { chunker.feed($0, take) }
+            }
+        } catch {
+            printError("\(file): read failed: \(error.localizedDescription)")
+            throw ExitCode.failure
+        }
+        chunker.finish(take)
+
+        let sizes = rows.map(\.length)
+        let total = sizes.reduce(0, +)
+        let summary = Summary(chunks: rows.count, bytes: total,
+                              meanSize: rows.isEmpty ? 0 : Double(total) / Double(rows.count),
+                              minSize: sizes.min() ?? 0, maxSize: sizes.max() ?? 0,
+                              uniqueChunks: seen.count, uniqueBytes: uniqueBytes,
+                              dedupRatio: total == 0 ? 0 : 1 - Double(uniqueBytes) / Double(total))
+        switch format {
+        case .json:
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let json = try e.encode(Report(file: file, parameters: params, chunks: rows, summary: summary))
+            print(String(decoding: json, as: UTF8.self))
+        case .table:
+            print("\(file): FastCDC \(params)")
+            print(pad("offset", 12) + pad("length", 10) + "id")
+            for r in rows { print(pad(String(r.offset), 12) + pad(String(r.length), 10) + r.id) }
+            let mean = (summary.meanSize * 10).rounded() / 10
+            let ratio = (summary.dedupRatio * 1000).rounded() / 10
+            print("\(summary.chunks) chunks, \(total) bytes; size mean \(mean), min \(summary.minSize), max \(summary.maxSize); "
+                  + "\(summary.uniqueChunks) unique (\(uniqueBytes) bytes); dedup within file \(ratio)%")
+        }
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+}
