@@ -1,0 +1,193 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import StoqRouting
+import StoqScenario
+import StoqTopology
+
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Show the route of one pair, or the all-pairs routing matrix.",
+        discussion: """
+        With --from and --to: the path, latency, hops, bottleneck and stretch of that pair (k-shortest also lists its k paths).
+        Without: the matrix summary (table), or every ordered pair streamed as a JSON array or CSV rows.
+        Stretch is latency over the great-circle lower bound (distance between the two sites × 5 µs/km).
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @Argument(help: "Topology file (YAML).") var file: String
+    @Option(help: "Routing strategy (overrides the file's; keeps its other routing settings).") var strategy: String?
+    @Option(help: "Source node.") var from: String?
+    @Option(help: "Destination node.") var to: String?
+    @Option(help: "Output format: table, json or csv.") var format: Format = .table
+
+    func validate() throws {
+        if (from == nil) != (to == nil) { throw ValidationError("--from and --to go together") }
+    }
+
+    func run() throws {
+        var topology = try loadScenario(file).topology
+        if let strategy { topology.routing.strategy = strategy }
+        let diagnostics = RoutingPolicy.check(topology)
+        if !diagnostics.isEmpty {
+            for d in diagnostics { printError(strategy != nil && d.message.contains("'\(strategy!)'") ? "error: --strategy: \(d.message)\n    hint: \(d.hint ?? "")" : d.description) }
+            throw ExitCode(badInputExitCode)
+        }
+        let graph = RoutingGraph(topology: topology)
+        let policy = try RoutingPolicy(config: topology.routing, graph: graph)
+        if let from, let to {
+            try showPair(graph: graph, policy: policy, from: node(from, "--from", graph), to: node(to, "--to", graph))
+        } else {
+            showMatrix(topology: topology, graph: graph, policy: policy)
+        }
+    }
+
+    private func node(_ name: String, _ flag: String, _ graph: RoutingGraph) throws -> Int32 {
+        if let i = graph.index(ofNode: name) { return i }
+        printError("error: \(flag): no node named '\(name)' in \(file)")
+        throw ExitCode(badInputExitCode)
+    }
+
+    private func showPair(graph: RoutingGraph, policy: RoutingPolicy, from s: Int32, to d: Int32) throws {
+        let strategy = policy.strategy(forSource: s)
+        let route = policy.route(from: s, to: d, in: graph)
+        let alternatives = (strategy as? KShortestStrategy)?.paths(from: s, to: d, in: graph) ?? []
+        switch format {
+        case .json:
+            var out = OutputBuffer()
+            out.append(RouteLine.json(graph, s, d, route))
+            out.append("\n")
+            out.flush()
+        case .csv:
+            var out = OutputBuffer()
+            out.append(RouteLine.csvHeader)
+            out.append(RouteLine.csv(graph, s, d, route))
+            out.flush()
+        case .table:
+            print("\(graph.name(ofNode: s)) → \(graph.name(ofNode: d)) (\(strategy.name))")
+            guard let route else {
+                print("unreachable")
+                throw ExitCode.failure
+            }
+            print("path:       \(route.nodes.map { graph.name(ofNode: $0) }.joined(separator: " → "))")
+            print("latency:    \(Human.duration(route.latency))")
+            print("hops:       \(route.hops)")
+            print("bottleneck: \(route.hops == 0 ? "-" : Human.bandwidth(route.bottleneck))")
+            print("bound:      \(Human.duration(route.lowerBound)) (great circle × 5 µs/km)")
+            print("stretch:    \(route.stretch.map { Human.fixed($0, 3) } ?? "- (same site)")")
+            if alternatives.count > 1 {
+                print("\(alternatives.count) shortest paths:")
+                for (i, p) in alternatives.enumerated() {
+                    print("  \(i + 1). \(Human.duration(p.latency)), \(p.hops) hops: \(p.nodes.map { graph.name(ofNode: $0) }.joined(separator: " → "))")
+                }
+            }
+        }
+    }
+
+    private func showMatrix(topology: Topology, graph: RoutingGraph, policy: RoutingPolicy) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let tables = ForwardingTables(graph: graph, policy: policy)
+        let matrix = RoutingMatrix(tables: tables)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let n = Int32(graph.nodeCount)
+        switch format {
+        case .json, .csv:
+            // Streamed: one pair at a time, through a bounded buffer.
+            var out = OutputBuffer()
+            out.append(format == .json ? "[\n" : RouteLine.csvHeader)
+            var first = true
+            for s in 0..<n {
+                for d in 0..<n where s != d {
+                    let route = matrix.isReachable(from: s, to: d) ? tables.route(from: s, to: d) : nil
+                    if format == .json {
+                        if !first { out.append(",\n") }
+                        out.append(RouteLine.json(graph, s, d, route))
+                    } else {
+                        out.append(RouteLine.csv(graph, s, d, route))
+                    }
+                    first = false
+                }
+            }
+            if format == .json { out.append("\n]\n") }
+            out.flush()
+        case .table:
+            let sum = matrix.summary()
+            let names = policy.strategies.map(\.name)
+            print("\(topology.name): \(graph.nodeCount) nodes, \(graph.linkCount) links, strategy \(names[0])"
+                  + (names.count > 1 ? " (regions: \(topology.routing.regions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))" : ""))
+            print("pairs:       \(sum.pairs) ordered, \(sum.unreachablePairs) unreachable")
+            func pair(_ p: (Int32, Int32)?) -> String { p.map { "\(graph.name(ofNode: $0.0)) → \(graph.name(ofNode: $0.1))" } ?? "-" }
+            print("latency:     mean \(Human.duration(Int64(sum.meanLatency))), diameter \(Human.duration(sum.diameterLatency)) (\(pair(sum.diameterLatencyPair)))")
+            print("hops:        diameter \(sum.diameterHops) (\(pair(sum.diameterHopsPair)))")
+            if let p50 = sum.stretchP50, let p90 = sum.stretchP90, let p99 = sum.stretchP99, let mx = sum.stretchMax {
+                print("stretch:     p50 \(Human.fixed(p50, 3))  p90 \(Human.fixed(p90, 3))  p99 \(Human.fixed(p99, 3))  max \(Human.fixed(mx, 3))"
+                      + "  (\(sum.stretchPairs) pairs at different sites)")
+            } else {
+                print("stretch:     - (every pair shares a site)")
+            }
+            if names.contains("geographic") {
+                print("recovery:    \(tables.recoveryPairs) pairs needed geographic recovery")
+            }
+            print("computed in \(Human.fixed(seconds, 3)) s")
+        }
+    }
+}
+
+/// One pair as a JSON object or a CSV row.
+enum RouteLine {
+    static let csvHeader = "from,to,path,latency_us,hops,bottleneck_bps,stretch\n"
+
+    static func json(_ g: RoutingGraph, _ s: Int32, _ d: Int32, _ r: Route?) -> String {
+        let head = "{\"from\":\"\(g.name(ofNode: s))\",\"to\":\"\(g.name(ofNode: d))\","
+        guard let r else { return head + "\"path\":null,\"latency_us\":null,\"hops\":null,\"bottleneck_bps\":null,\"stretch\":null}" }
+        let path = r.nodes.map { "\"\(g.name(ofNode: $0))\"" }.joined(separator: ",")
+        return head + "\"path\":[\(path)],\"latency_us\":\(micro(r.latency)),\"hops\":\(r.hops),"
+            + "\"bottleneck_bps\":\(r.hops == 0 ? "null" : String(r.bottleneck)),\"stretch\":\(r.stretch.map { Human.fixed($0, 4) } ?? "null")}"
+    }
+
+    static func csv(_ g: RoutingGraph, _ s: Int32, _ d: Int32, _ r: Route?) -> String {
+        let head = "\(g.name(ofNode: s)),\(g.name(ofNode: d)),"
+        guard let r else { return head + ",,,,\n" }
+        return head + r.nodes.map { g.name(ofNode: $0) }.joined(separator: " ") + ",\(micro(r.latency)),\(r.hops),"
+            + "\(r.hops == 0 ? "" : String(r.bottleneck)),\(r.stretch.map { Human.fixed($0, 4) } ?? "")\n"
+    }
+
+    /// Nanoseconds as microseconds with three decimals, exactly.
+    static func micro(_ ns: Int64) -> String {
+        let frac = String(ns % 1000)
+        return "\(ns / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
+    }
+}
+
+enum Human {
+    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+
+    static func duration(_ ns: Int64) -> String {
+        ns >= 1_000_000 ? fixed(Double(ns) / 1e6, 3) + " ms" : fixed(Double(ns) / 1e3, 3) + " µs"
+    }
+
+    static func bandwidth(_ bps: UInt64) -> String {
+        bps >= 1_000_000_000 ? fixed(Double(bps) / 1e9, 2) + " Gbps" : fixed(Double(bps) / 1e6, 1) + " Mbps"
+    }
+}
+
+/// stdout through a 64 KiB buffer, so streaming 10^6 lines neither holds them
+/// all nor makes a write call per line.
+struct OutputBuffer {
+    private var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(1 << 16) }
+
+    mutating func append(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+        if bytes.count >= 1 << 16 { flush() }
+    }
+
+    mutating func flush() {
+        guard !bytes.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(bytes))
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
