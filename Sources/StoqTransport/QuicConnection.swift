@@ -58,6 +58,7 @@ public final class QuicConnection {
 
     private var handshakeStarted: SimTime
     private var handshakeCompletedAt: SimTime?
+    public private(set) var handshakeConfirmed = false
     private var bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0
     private var datagramsSent: UInt64 = 0, datagramsReceived: UInt64 = 0
     private var packetsLost: UInt64 = 0
@@ -309,6 +310,11 @@ public final class QuicConnection {
     /// Starts a QUIC key update (allowed once the handshake is confirmed and the previous update finished).
     public func initiateKeyUpdate(at now: SimTime) throws {
         guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        // ngtcp2 asserts (aborts) if asked before confirmation: refuse here instead.
+        guard handshakeConfirmed else {
+            throw TransportError.quic(operation: "ngtcp2_conn_initiate_key_update", code: NGTCP2_ERR_INVALID_STATE,
+                                      message: "key updates are allowed only after the handshake is confirmed (.handshakeConfirmed)")
+        }
         ts = Self.timestamp(now)
         let rv = ngtcp2_conn_initiate_key_update(conn, ts)
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_initiate_key_update", rv) }
@@ -521,6 +527,12 @@ public final class QuicConnection {
         endpoint?.connectionClosed(self)
     }
 
+    private func confirmHandshake() {
+        guard !handshakeConfirmed else { return }
+        handshakeConfirmed = true
+        events.append(.handshakeConfirmed)
+    }
+
     private func giveCredit(_ s: StreamState, _ n: Int) {
         guard n > 0, let conn, !isClosed else { return }
         streamBytesRead += UInt64(n)
@@ -595,10 +607,12 @@ public final class QuicConnection {
             c.handshakeCompletedAt = SimTime(nanosecondsSinceStart: Int64(c.ts - QuicConnection.timestampOffset))
             c.state = .established
             c.events.append(.handshakeCompleted)
+            // A server's handshake is confirmed when it completes (RFC 9001 §4.1.2).
+            if c.role == .server { c.confirmHandshake() }
             return 0
         }
         cb.handshake_confirmed = { _, userData in
-            QuicConnection.from(userData).events.append(.handshakeConfirmed)
+            QuicConnection.from(userData).confirmHandshake()
             return 0
         }
         cb.recv_stream_data = { _, flags, streamID, _, data, length, userData, _ in
@@ -631,6 +645,10 @@ public final class QuicConnection {
                 s.releaseAll()
                 if s.inSendQueue, let i = c.sendQueue.firstIndex(where: { $0 === s }) { c.dequeue(at: i) }
                 c.forgetIfDone(s)
+            }
+            // Give the peer its stream credit back (ngtcp2 leaves MAX_STREAMS to the application).
+            if ngtcp2_conn_is_local_stream(conn, streamID) == 0 {
+                if streamID & 0x2 == 0 { ngtcp2_conn_extend_max_streams_bidi(conn, 1) } else { ngtcp2_conn_extend_max_streams_uni(conn, 1) }
             }
             c.events.append(.streamClosed(streamID))
             return 0

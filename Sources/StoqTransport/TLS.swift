@@ -154,7 +154,9 @@ final class TLSSession {
             gnutls_session_set_ptr(handle, UnsafeMutableRawPointer(connRef))
             try checkTLS("gnutls_credentials_set", gnutls_credentials_set(handle, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials.handle)))
             try setALPN(alpn, server: isServer)
-            if let name = serverName, !isServer {
+            if var name = serverName, !isServer {
+                // "[::1]" (URL form) → "::1", the form GnuTLS matches against SAN iPAddress.
+                if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
                 // SNI carries DNS names only (RFC 6066): not for an address literal.
                 if (try? IPv6AddressLiteral.parse(name)) == nil {
                     try checkTLS("gnutls_server_name_set",

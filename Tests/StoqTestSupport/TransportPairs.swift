@@ -61,6 +61,8 @@ public final class StreamSink {
     public private(set) var events: [ConnectionEvent] = []
     /// When false the sink stops reading, so flow-control credit stops flowing back.
     public var reading = true
+    /// When true, a bidirectional stream the peer finished is finished from our side too, so it closes.
+    public var finishesPeerStreams = true
     /// When true, bytes are only counted (for big transfers).
     public var countOnly = false
     public private(set) var counts: [Int64: Int] = [:]
@@ -91,27 +93,65 @@ public final class StreamSink {
         counts[id, default: 0] += bytes.count
         hashes[id, default: FNV1a()].update(bytes)
         if !countOnly { data[id, default: []].append(contentsOf: bytes) }
-        if fin { finished.insert(id) }
+        if fin {
+            finished.insert(id)
+            // Bidirectional (bit 1 clear) and opened by the peer: end our half too.
+            if finishesPeerStreams, id & 0x2 == 0, opened.contains(id) { try? c.finish(stream: id) }
+        }
     }
 }
 
-/// 64-bit FNV-1a: a cheap, stable digest to compare transferred bytes.
+/// A cheap, stable digest to compare transferred bytes: FNV-1a over 64-bit
+/// little-endian words (bytes are buffered until a word is full), so
+/// split points between reads do not change the result.
 public struct FNV1a: Equatable, Sendable {
     public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    private var tail: UInt64 = 0
+    private var tailCount = 0
+    public private(set) var count = 0
+
     public init() {}
-    public mutating func update<C: Sequence>(_ bytes: C) where C.Element == UInt8 {
-        for b in bytes { value = (value ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var i = 0
+            count += raw.count
+            while tailCount != 0 && i < raw.count { push(raw[i]); i += 1 }
+            while i + 8 <= raw.count {
+                mix(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                i += 8
+            }
+            while i < raw.count { push(raw[i]); i += 1 }
+        }
     }
+
+    /// The digest including a partial last word.
+    public var final: UInt64 {
+        var copy = self
+        if copy.tailCount > 0 { copy.mix(copy.tail ^ UInt64(copy.tailCount) << 60) }
+        return copy.value ^ UInt64(count)
+    }
+
+    public static func == (a: FNV1a, b: FNV1a) -> Bool { a.final == b.final }
+
+    private mutating func push(_ b: UInt8) {
+        tail |= UInt64(b) << (8 * UInt64(tailCount))
+        tailCount += 1
+        if tailCount == 8 { mix(tail); tail = 0; tailCount = 0 }
+    }
+
+    private mutating func mix(_ w: UInt64) { value = (value ^ w) &* 0x0000_0100_0000_01b3 }
 }
 
 /// Deterministic pseudo-random payload of `count` bytes.
 public func testPayload(count: Int, seed: UInt64 = 7) -> [UInt8] {
     var rng = RandomStream(seed: seed)
     var out = [UInt8](repeating: 0, count: count)
-    var i = 0
-    while i < count {
+    out.withUnsafeMutableBytes { raw in
+        var i = 0
+        while i + 8 <= count { raw.storeBytes(of: rng.next(), toByteOffset: i, as: UInt64.self); i += 8 }
         var w = rng.next()
-        for _ in 0..<8 where i < count { out[i] = UInt8(truncatingIfNeeded: w); w >>= 8; i += 1 }
+        while i < count { raw[i] = UInt8(truncatingIfNeeded: w); w >>= 8; i += 1 }
     }
     return out
 }
