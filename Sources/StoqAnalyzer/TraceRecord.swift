@@ -15,6 +15,7 @@ public enum TraceRecord: Equatable {
     case probe(ProbeResult)
     case linkState(LinkStateChange)
     case linkStats(LinkStats)
+    case transfer(TransferResult)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -60,6 +61,32 @@ public enum TraceRecord: Equatable {
         public init(name: String, site: String, region: String, role: String, address: String, latitude: Double, longitude: Double) {
             self.name = name; self.site = site; self.region = region; self.role = role
             self.address = address; self.latitude = latitude; self.longitude = longitude
+        }
+    }
+
+    /// One bulk transfer over QUIC. `durationNs == nil`: it did not complete
+    /// (connection failed, closed, or timed out).
+    public struct TransferResult: Equatable {
+        public var t: Int64                 // when it completed or was given up
+        public var workload: String
+        public var from: String
+        public var to: String
+        public var bytes: Int
+        public var streams: Int
+        public var bytesReceived: Int
+        public var handshakeNs: Int64?
+        public var durationNs: Int64?
+        public var goodputBps: Double?
+        public var packetsLost: UInt64
+        public var packetsRetransmitted: UInt64
+        public var smoothedRttNs: Int64
+        public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
+                    handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, packetsLost: UInt64,
+                    packetsRetransmitted: UInt64, smoothedRttNs: Int64) {
+            self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
+            self.streams = streams; self.bytesReceived = bytesReceived; self.handshakeNs = handshakeNs
+            self.durationNs = durationNs; self.goodputBps = goodputBps; self.packetsLost = packetsLost
+            self.packetsRetransmitted = packetsRetransmitted; self.smoothedRttNs = smoothedRttNs
         }
     }
 
@@ -146,6 +173,14 @@ public enum TraceRecord: Equatable {
             j.add("dropped_queue_full", s.droppedQueueFull); j.add("dropped_loss", s.droppedLoss)
             j.add("dropped_link_down", s.droppedLinkDown); j.add("busy_ns", s.busyNs)
             j.add("max_queued_bytes", s.maxQueuedBytes)
+        case .transfer(let x):
+            j.add("t", x.t); j.add("type", "transfer"); j.add("workload", x.workload); j.add("from", x.from)
+            j.add("to", x.to); j.add("bytes", x.bytes); j.add("streams", x.streams); j.add("bytes_received", x.bytesReceived)
+            if let h = x.handshakeNs { j.add("handshake_ns", h) } else { j.addNull("handshake_ns") }
+            if let d = x.durationNs { j.add("duration_ns", d) } else { j.addNull("duration_ns") }
+            if let g = x.goodputBps { j.add("goodput_bps", g) } else { j.addNull("goodput_bps") }
+            j.add("packets_lost", x.packetsLost); j.add("packets_retransmitted", x.packetsRetransmitted)
+            j.add("srtt_ns", x.smoothedRttNs)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -212,6 +247,16 @@ public enum TraceRecord: Equatable {
                                         droppedLoss: try f.uint64("dropped_loss"),
                                         droppedLinkDown: try f.uint64("dropped_link_down"),
                                         busyNs: try f.int64("busy_ns"), maxQueuedBytes: try f.int("max_queued_bytes")))
+        case "transfer":
+            return .transfer(TransferResult(t: try f.int64("t"), workload: try f.string("workload"), from: try f.string("from"),
+                                            to: try f.string("to"), bytes: try f.int("bytes"), streams: try f.int("streams"),
+                                            bytesReceived: try f.int("bytes_received"),
+                                            handshakeNs: try f.optionalInt64("handshake_ns"),
+                                            durationNs: try f.optionalInt64("duration_ns"),
+                                            goodputBps: try f.optionalDouble("goodput_bps"),
+                                            packetsLost: try f.uint64("packets_lost"),
+                                            packetsRetransmitted: try f.uint64("packets_retransmitted"),
+                                            smoothedRttNs: try f.int64("srtt_ns")))
         case "end":
             return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
         default:
@@ -250,6 +295,11 @@ public enum TraceRecord: Equatable {
         func optionalInt64(_ k: StaticString) throws -> Int64? {
             guard let f = json.field(k), f.kind != .null else { return nil }
             guard let v = json.int64(f) else { throw DecodeError(line: line, message: "'\(k)' must be an integer or null") }
+            return v
+        }
+        func optionalDouble(_ k: StaticString) throws -> Double? {
+            guard let f = json.field(k), f.kind != .null else { return nil }
+            guard let v = json.double(f) else { throw DecodeError(line: line, message: "'\(k)' must be a number or null") }
             return v
         }
         func bool(_ k: StaticString) throws -> Bool {

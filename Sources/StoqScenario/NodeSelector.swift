@@ -16,6 +16,23 @@ public enum NodeSelector {
         return result
     }
 
+    /// Every (from, to) pair of distinct nodes a workload's `from` and `to`
+    /// fields select; both fields are required.
+    static func pairs(_ spec: WorkloadSpec, in topology: Topology, workload name: String) throws -> [(from: String, to: String)] {
+        let f = spec.fields
+        func selected(_ key: String) throws -> [String] {
+            _ = try f.require(key, context: "a \(spec.kind) workload")
+            return try resolve(f.stringList(key) ?? [], in: topology, at: f.location(of: key))
+        }
+        let sources = try selected("from"), targets = try selected("to")
+        let pairs = sources.flatMap { s in targets.filter { $0 != s }.map { (from: s, to: $0) } }
+        guard !pairs.isEmpty else {
+            throw TopologyDiagnostic(at: spec.location, "\(spec.kind) workload '\(name)' has no pair of distinct nodes",
+                                     hint: "'from' and 'to' select the same single node")
+        }
+        return pairs
+    }
+
     static func resolve(_ selector: String, in topology: Topology, at location: SourceLocation) throws -> [String] {
         let parts = selector.split(separator: ":", maxSplits: 1).map(String.init)
         let matches: [String]

@@ -24,20 +24,12 @@ public final class ProbeWorkload: Workload {
     let startOffset: SimDuration
     let timeout: SimDuration
     public var drainTime: SimDuration { timeout }
+    public var hasOutstandingWork: Bool { !outstanding.isEmpty }
 
     public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
         let f = spec.fields
-        let ctx = "a probe workload"
-        let sources = try NodeSelector.resolve(try f.stringList("from") ?? { _ = try f.require("from", context: ctx); return [] }(),
-                                               in: topology, at: f.location(of: "from"))
-        let targets = try NodeSelector.resolve(try f.stringList("to") ?? { _ = try f.require("to", context: ctx); return [] }(),
-                                               in: topology, at: f.location(of: "to"))
         self.name = name
-        pairs = sources.flatMap { s in targets.filter { $0 != s }.map { (from: s, to: $0) } }
-        guard !pairs.isEmpty else {
-            throw TopologyDiagnostic(at: spec.location, "probe workload '\(name)' has no pair of distinct nodes",
-                                     hint: "'from' and 'to' select the same single node")
-        }
+        pairs = try NodeSelector.pairs(spec, in: topology, workload: name)
         interval = try f.duration("interval") ?? .seconds(1)
         guard interval > .zero else { throw TopologyDiagnostic(at: f.location(of: "interval"), "'interval' must be greater than 0") }
         size = try f.byteCount("size") ?? 64

@@ -17,6 +17,8 @@ public final class ScenarioContext {
     private var addresses: [String: IPv6Address] = [:]
     private var echoServices: [String: DatagramIO] = [:]
     private var nextEphemeralPort: [String: UInt16] = [:]
+    /// The nodes' STOQ (QUIC) endpoints, made on first use.
+    public private(set) lazy var stoq = StoqServices(context: self)
 
     init(topology: Topology, scheduler: Scheduler, network: Network, seed: UInt64, trace: @escaping (TraceRecord) -> Void) {
         self.topology = topology

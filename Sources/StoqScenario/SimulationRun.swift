@@ -70,8 +70,10 @@ final class SimulationRun {
         // Scheduled events hold their owners unowned (cycles would leak), so the
         // owners must outlive the loop; the optimizer would free them earlier.
         withExtendedLifetime((network, recorder, capture, context, workloads)) {
-        while scheduler.now < finish {
-            let outcome = scheduler.run(until: min(scheduler.now + slice, finish))
+        // Past the end, run on only while some workload still waits for
+        // in-flight work (a probe's reply, a transfer's last byte).
+        while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
+            let outcome = scheduler.run(until: min(scheduler.now + slice, scheduler.now < end ? end : finish))
             let nowWall = DispatchTime.now().uptimeNanoseconds
             if let progress, nowWall - lastReport >= 1_000_000_000 {
                 lastReport = nowWall

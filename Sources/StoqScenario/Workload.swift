@@ -21,12 +21,16 @@ public protocol Workload: AnyObject {
     /// in-flight work (e.g. a probe's timeout). Nothing new starts then.
     var drainTime: SimDuration { get }
 
+    /// True while work started before the end is still in flight; the run
+    /// goes on past its end (at most `drainTime`) until no workload has any.
+    var hasOutstandingWork: Bool { get }
+
     /// Installs the workload's services and schedules its first events.
     func start(in context: ScenarioContext) throws
 }
 
 public enum WorkloadRegistry {
-    public static let kinds: [Workload.Type] = [ProbeWorkload.self]
+    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors.
     public static func makeAll(for topology: Topology) throws -> [Workload] {

@@ -1,0 +1,72 @@
+import Foundation
+import StoqAnalyzer
+import StoqScenario
+import StoqTopology
+import XCTest
+
+/// Transfers run real QUIC (ngtcp2 + GnuTLS, certificates verified) through
+/// the simulated network.
+final class TransferWorkloadTests: XCTestCase {
+    func yaml(loss: String = "0", size: String = "2MB", streams: Int = 1) -> String {
+        """
+        name: transfer-test
+        seed: 3
+        duration: 3s
+        sites:
+          - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+          - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
+        nodes:
+          - {name: a, site: fra, role: edge}
+          - {name: b, site: par, role: edge}
+        links:
+          - {from: a, to: b, tier: 1gbps, latency: 5ms, loss: \(loss)}
+        workloads:
+          - {kind: transfer, from: a, to: b, size: \(size), streams: \(streams)}
+        """
+    }
+
+    func transfers(_ yaml: String) throws -> (records: [TraceRecord.TransferResult], trace: Data) {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: yaml).run(outputDirectory: dir)
+        var records: [TraceRecord.TransferResult] = []
+        try TraceReader.forEach(path: result.tracePath) { if case .transfer(let t) = $0 { records.append(t) } }
+        return (records, try Data(contentsOf: URL(fileURLWithPath: result.tracePath)))
+    }
+
+    func testTransferCompletesWithHandshakeAtOneRoundTrip() throws {
+        let (records, _) = try transfers(yaml())
+        let t = try XCTUnwrap(records.first)
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(t.bytesReceived, 2_000_000)
+        let handshake = try XCTUnwrap(t.handshakeNs), duration = try XCTUnwrap(t.durationNs)
+        // The client's handshake completes after one round trip (10 ms of
+        // propagation) plus serialization of the handshake flights.
+        XCTAssertGreaterThanOrEqual(handshake, 10_000_000)
+        XCTAssertLessThan(handshake, 12_000_000)
+        // 2 MB cannot beat the 1 Gbit/s link, and slow start needs several RTTs.
+        XCTAssertGreaterThan(duration, handshake + 16_000_000)
+        XCTAssertLessThan(try XCTUnwrap(t.goodputBps), 1e9)
+    }
+
+    func testLossShowsAsRetransmissionsNotAHang() throws {
+        let (records, _) = try transfers(yaml(loss: "2%", size: "1MB", streams: 4))
+        let t = try XCTUnwrap(records.first)
+        XCTAssertNotNil(t.durationNs, "the transfer must complete despite loss")
+        XCTAssertEqual(t.bytesReceived, 1_000_000)
+        XCTAssertGreaterThan(t.packetsRetransmitted, 0)
+    }
+
+    func testSameSeedSameTransferTrace() throws {
+        let a = try transfers(yaml(loss: "1%")).trace
+        let b = try transfers(yaml(loss: "1%")).trace
+        XCTAssertEqual(a, b)
+    }
+
+    func testSizeIsRequired() {
+        XCTAssertThrowsError(try scenario(yaml: yaml().replacingOccurrences(of: "size: 2MB, ", with: ""), file: "t.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("missing field 'size'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("t.yaml:12:"), "\(error)")
+        }
+    }
+}
