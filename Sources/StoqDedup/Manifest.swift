@@ -115,6 +115,7 @@ public struct Manifest: Hashable, Codable, Sendable {
 
     public init(json: Data) throws {
         self = try JSONDecoder().decode(Manifest.self, from: json)
+        do { try parameters.validate() } catch { throw ManifestError.invalid("chunker parameters: \(error)") }
         guard totalSize == chunks.reduce(0, { $0 + $1.size }) else {
             throw ManifestError.invalid("totalSize \(totalSize) is not the sum of the chunk sizes")
         }

@@ -52,10 +52,15 @@ final class ManifestTests: XCTestCase {
         }
     }
 
-    func testJSONWithWrongTotalIsRejected() throws {
+    func testJSONWithWrongTotalOrBadParametersIsRejected() throws {
         var m = Manifest(objectID: "x", data: data, parameters: .small)
         m.totalSize += 1
         XCTAssertThrowsError(try Manifest(json: m.jsonData()))
+        var badParameters = Manifest(objectID: "x", data: data, parameters: .small)
+        badParameters.parameters.avgSize = 6000
+        XCTAssertThrowsError(try Manifest(json: badParameters.jsonData())) {
+            XCTAssertEqual("\($0)", "invalid manifest: chunker parameters: avg size 6000 is not a power of two (the masks take its log2); try 4096")
+        }
     }
 
     func testUniqueChunksAndBytes() {
