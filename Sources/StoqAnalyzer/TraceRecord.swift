@@ -16,6 +16,8 @@ public enum TraceRecord: Equatable {
     case linkState(LinkStateChange)
     case linkStats(LinkStats)
     case transfer(TransferResult)
+    case exec(ExecResult)
+    case realtime(RealtimeReport)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -136,6 +138,45 @@ public enum TraceRecord: Equatable {
         }
     }
 
+    /// A program run inside a node's namespace (netns backend) ended.
+    public struct ExecResult: Equatable {
+        public var t: Int64                 // when it ended
+        public var workload: String
+        public var node: String
+        public var command: String          // arguments joined by spaces
+        public var exitCode: Int?           // nil when a signal ended it
+        public var signal: Int?
+        public var timedOut: Bool
+        public var stdout: String           // file names in the run directory
+        public var stderr: String
+        public init(t: Int64, workload: String, node: String, command: String, exitCode: Int?, signal: Int?,
+                    timedOut: Bool, stdout: String, stderr: String) {
+            self.t = t; self.workload = workload; self.node = node; self.command = command; self.exitCode = exitCode
+            self.signal = signal; self.timedOut = timedOut; self.stdout = stdout; self.stderr = stderr
+        }
+    }
+
+    /// Before `end` on the netns backend: how late the real-time engine fired
+    /// its events (latencies in the trace are too large by about that much),
+    /// and what its TUN relay carried.
+    public struct RealtimeReport: Equatable {
+        public var events: Int
+        public var lagMeanNs: Int64
+        public var lagP50Ns: Int64
+        public var lagP99Ns: Int64
+        public var lagMaxNs: Int64
+        public var thresholdP99Ns: Int64
+        public var packetsRelayed: UInt64   // written to TUN devices
+        public var setupNs: Int64
+        public init(events: Int, lagMeanNs: Int64, lagP50Ns: Int64, lagP99Ns: Int64, lagMaxNs: Int64,
+                    thresholdP99Ns: Int64, packetsRelayed: UInt64, setupNs: Int64) {
+            self.events = events; self.lagMeanNs = lagMeanNs; self.lagP50Ns = lagP50Ns; self.lagP99Ns = lagP99Ns
+            self.lagMaxNs = lagMaxNs; self.thresholdP99Ns = thresholdP99Ns; self.packetsRelayed = packetsRelayed
+            self.setupNs = setupNs
+        }
+        public var exceedsThreshold: Bool { lagP99Ns > thresholdP99Ns }
+    }
+
     /// Last line: the run finished (a trace without it was cut short).
     public struct RunEnd: Equatable {
         public var t: Int64
@@ -181,6 +222,17 @@ public enum TraceRecord: Equatable {
             if let g = x.goodputBps { j.add("goodput_bps", g) } else { j.addNull("goodput_bps") }
             j.add("packets_lost", x.packetsLost); j.add("packets_retransmitted", x.packetsRetransmitted)
             j.add("srtt_ns", x.smoothedRttNs)
+        case .exec(let x):
+            j.add("t", x.t); j.add("type", "exec"); j.add("workload", x.workload); j.add("node", x.node)
+            j.add("command", x.command)
+            if let c = x.exitCode { j.add("exit_code", c) } else { j.addNull("exit_code") }
+            if let s = x.signal { j.add("signal", s) } else { j.addNull("signal") }
+            j.add("timed_out", x.timedOut); j.add("stdout", x.stdout); j.add("stderr", x.stderr)
+        case .realtime(let r):
+            j.add("type", "realtime"); j.add("events", r.events); j.add("lag_mean_ns", r.lagMeanNs)
+            j.add("lag_p50_ns", r.lagP50Ns); j.add("lag_p99_ns", r.lagP99Ns); j.add("lag_max_ns", r.lagMaxNs)
+            j.add("threshold_p99_ns", r.thresholdP99Ns); j.add("packets_relayed", r.packetsRelayed)
+            j.add("setup_ns", r.setupNs)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -257,6 +309,17 @@ public enum TraceRecord: Equatable {
                                             packetsLost: try f.uint64("packets_lost"),
                                             packetsRetransmitted: try f.uint64("packets_retransmitted"),
                                             smoothedRttNs: try f.int64("srtt_ns")))
+        case "exec":
+            return .exec(ExecResult(t: try f.int64("t"), workload: try f.string("workload"), node: try f.string("node"),
+                                    command: try f.string("command"),
+                                    exitCode: try f.optionalInt64("exit_code").map(Int.init),
+                                    signal: try f.optionalInt64("signal").map(Int.init), timedOut: try f.bool("timed_out"),
+                                    stdout: try f.string("stdout"), stderr: try f.string("stderr")))
+        case "realtime":
+            return .realtime(RealtimeReport(events: try f.int("events"), lagMeanNs: try f.int64("lag_mean_ns"),
+                                            lagP50Ns: try f.int64("lag_p50_ns"), lagP99Ns: try f.int64("lag_p99_ns"),
+                                            lagMaxNs: try f.int64("lag_max_ns"), thresholdP99Ns: try f.int64("threshold_p99_ns"),
+                                            packetsRelayed: try f.uint64("packets_relayed"), setupNs: try f.int64("setup_ns")))
         case "end":
             return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
         default:
