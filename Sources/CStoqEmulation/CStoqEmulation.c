@@ -210,7 +210,13 @@ int cstoq_emu_spawn(char *const argv[], const char *stdout_path, const char *std
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* Programs run under the ordinary scheduler even when the engine runs SCHED_FIFO. */
+    struct sched_param normal;
+    memset(&normal, 0, sizeof normal);
+    posix_spawnattr_setschedpolicy(&attr, SCHED_OTHER);
+    posix_spawnattr_setschedparam(&attr, &normal);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                     POSIX_SPAWN_SETSCHEDULER);
     int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
@@ -266,4 +272,11 @@ int cstoq_emu_signal_caught(void) { return caught_signal; }
 void cstoq_emu_eventfd_drain(int fd) {
     uint64_t v;
     while (read(fd, &v, sizeof v) > 0) {}
+}
+
+int cstoq_emu_sched_fifo(int priority) {
+    struct sched_param p;
+    memset(&p, 0, sizeof p);
+    p.sched_priority = priority;
+    return sched_setscheduler(0, priority > 0 ? SCHED_FIFO : SCHED_OTHER, &p);
 }

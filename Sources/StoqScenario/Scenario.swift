@@ -67,4 +67,6 @@ public struct RunResult {
     public var tracePath: String
     public var summaryPath: String
     public var wallSeconds: Double
+    /// What the backend wants said besides the summary (e.g. a lag warning).
+    public var notes: [String] = []
 }

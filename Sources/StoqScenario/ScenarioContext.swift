@@ -14,6 +14,8 @@ public final class ScenarioContext {
     /// No workload starts new work at or after this instant.
     public let endTime: SimTime
     private let traceSink: (TraceRecord) -> Void
+    /// Where sockets come from: the model's (sim) or real ones in namespaces (netns).
+    var backend: RunBackend = VirtualTimeBackend()
     private var addresses: [String: IPv6Address] = [:]
     private var echoServices: [String: DatagramIO] = [:]
     private var nextEphemeralPort: [String: UInt16] = [:]
@@ -38,7 +40,7 @@ public final class ScenarioContext {
     public func randomStream(_ name: String) -> RandomStream { RandomStream(seed: seed, stream: name) }
 
     public func bind(node: String, port: UInt16) throws -> DatagramIO {
-        try network.bind(node: node, port: port)
+        try backend.bind(node: node, port: port, network: network)
     }
 
     /// Client ports are handed out per node from the IANA dynamic range.

@@ -15,6 +15,8 @@ final class SimulationRun {
     let outputDirectory: String
     /// Where to write per-node pcapng files (`--pcap`); nil captures nothing.
     var pcapDirectory: String?
+    /// Virtual time by default; the netns backend swaps in real namespaces.
+    var backend: RunBackend = VirtualTimeBackend()
 
     init(topology: Topology, strategy: RoutingStrategy, outputDirectory: String) {
         self.topology = topology
@@ -36,8 +38,10 @@ final class SimulationRun {
         let capture = try pcapDirectory.map { try PacketCapture(network: network, directory: $0) }
         network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
+        try backend.attach(network: network, scheduler: scheduler)
+        defer { backend.detach() }
 
-        writer.write(.run(.init(topology: topology.name, seed: topology.seed, backend: "sim", strategy: strategy.name,
+        writer.write(.run(.init(topology: topology.name, seed: topology.seed, backend: backend.name, strategy: strategy.name,
                                 durationNs: topology.duration.nanoseconds, nodes: topology.nodes.count)))
         for e in 0..<network.graph.edgeCount {
             let spec = topology.links[Int(network.graph.edgeLink[e])]
@@ -56,6 +60,7 @@ final class SimulationRun {
 
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
+        context.backend = backend
         let workloads = try WorkloadRegistry.makeAll(for: topology)
         for w in workloads { try w.start(in: context) }
 
@@ -73,14 +78,14 @@ final class SimulationRun {
         // Past the end, run on only while some workload still waits for
         // in-flight work (a probe's reply, a transfer's last byte).
         while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
-            let outcome = scheduler.run(until: min(scheduler.now + slice, scheduler.now < end ? end : finish))
+            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish))
             let nowWall = DispatchTime.now().uptimeNanoseconds
             if let progress, nowWall - lastReport >= 1_000_000_000 {
                 lastReport = nowWall
                 progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(),
                                      events: scheduler.eventsExecuted))
             }
-            if outcome == .idle { break }
+            if outcome == .idle || outcome == .stopped { break }
         }
         }
 
@@ -92,13 +97,15 @@ final class SimulationRun {
                                           droppedLoss: c.dropped[.loss], droppedLinkDown: c.dropped[.linkDown],
                                           busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes)))
         }
+        backend.finish(trace: writer.write)
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted)))
         writer.close()
         _ = try capture?.close()
 
         let summary = try TraceAnalyzer.summarize(tracePath: tracePath)
         try RunReport.writeAll(summary, directory: outputDirectory)
-        return RunResult(summary: summary, tracePath: tracePath, summaryPath: summaryPath, wallSeconds: wallSeconds())
+        return RunResult(summary: summary, tracePath: tracePath, summaryPath: summaryPath, wallSeconds: wallSeconds(),
+                         notes: backend.notes)
     }
 }
 

@@ -30,7 +30,7 @@ public protocol Workload: AnyObject {
 }
 
 public enum WorkloadRegistry {
-    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self]
+    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors.
     public static func makeAll(for topology: Topology) throws -> [Workload] {

@@ -42,13 +42,19 @@ struct Run: ParsableCommand {
     @Option(help: "Seed (overrides the file's).") var seed: UInt64?
     @Option(help: "Output directory (default: runs/NAME-seedN).") var out: String?
     @Option(help: "Routing strategy (overrides the file's).") var strategy: String?
-    @Option(help: "Backend: sim (virtual time).") var backend: String = "sim"
+    @Option(help: "Backend: sim (virtual time) or netns (a Linux network namespace per node, real sockets; needs root).")
+    var backend: String = "sim"
+    @Option(help: "netns: flag the run when the engine's lag p99 exceeds this.") var lagThreshold: String = "1ms"
+    @Flag(help: "netns: do not run the engine thread under SCHED_FIFO.") var noRealtimePriority = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: "Also write each node's packets to DIR/NODE.pcapng.") var pcap: String?
 
     func run() throws {
-        guard backend == "sim" else {
-            throw ValidationError("unknown backend '\(backend)'; available: sim")
+        guard backend == "sim" || backend == "netns" else {
+            throw ValidationError("unknown backend '\(backend)'; available: sim, netns")
+        }
+        guard let threshold = Units.parseDuration(lagThreshold) else {
+            throw ValidationError("--lag-threshold '\(lagThreshold)' is not a duration (e.g. 1ms, 500us)")
         }
         var scenario = try loadScenario(file)
         if let seed { scenario.topology.seed = seed }
@@ -60,14 +66,21 @@ struct Run: ParsableCommand {
         let dir = out ?? "runs/\(scenario.topology.name)-seed\(scenario.topology.seed)"
         let result: RunResult
         do {
-            result = try scenario.run(outputDirectory: dir, pcapDirectory: pcap, progress: quiet ? nil : { p in
-                printError(p.description)
-            })
+            let progress: ((RunProgress) -> Void)? = quiet ? nil : { p in printError(p.description) }
+            if backend == "netns" {
+                var options = NetnsRunOptions()
+                options.lagThresholdP99 = threshold
+                options.realtimePriority = !noRealtimePriority
+                result = try scenario.runOnNetns(outputDirectory: dir, pcapDirectory: pcap, options: options, progress: progress)
+            } else {
+                result = try scenario.run(outputDirectory: dir, pcapDirectory: pcap, progress: progress)
+            }
         } catch {
             printError("run failed: \(error)")
             throw ExitCode.failure
         }
         print(SummaryText.render(result.summary))
+        for note in result.notes { print(note) }
         print("wrote \(result.tracePath)")
         for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.htmlFile] {
             print("wrote \((dir as NSString).appendingPathComponent(name))")

@@ -73,4 +73,10 @@ int cstoq_emu_signal_caught(void);
 /* Drains an eventfd. */
 void cstoq_emu_eventfd_drain(int fd);
 
+
+
+/* Puts the calling thread under SCHED_FIFO at `priority` (1-99), or back to
+ * SCHED_OTHER when priority is 0: the real-time driver then preempts
+ * ordinary work (builds, other tests) and its lag stays small. */
+int cstoq_emu_sched_fifo(int priority);
 #endif
