@@ -190,18 +190,22 @@ public struct FastCDC: Sendable {
         bytes.withUnsafeBytes { boundaries($0) }
     }
 
-    /// Boundaries with each chunk's SHA-256.
-    public func chunks(_ data: UnsafeRawBufferPointer) -> [Chunk] {
+    /// Boundaries with each chunk's id. `hash` defaults to the Swift SHA-256;
+    /// a faster SHA-256 (e.g. GnuTLS's, from a module that links it) can be passed in.
+    public func chunks(_ data: UnsafeRawBufferPointer, hash: ChunkHasher = SHA256.hash) -> [Chunk] {
         boundaries(data).map { b in
             Chunk(offset: b.offset, length: b.length,
-                  id: SHA256.hash(UnsafeRawBufferPointer(rebasing: data[b.offset..<(b.offset + b.length)])))
+                  id: hash(UnsafeRawBufferPointer(rebasing: data[b.offset..<(b.offset + b.length)])))
         }
     }
 
-    public func chunks(_ bytes: [UInt8]) -> [Chunk] {
-        bytes.withUnsafeBytes { chunks($0) }
+    public func chunks(_ bytes: [UInt8], hash: ChunkHasher = SHA256.hash) -> [Chunk] {
+        bytes.withUnsafeBytes { chunks($0, hash: hash) }
     }
 }
+
+/// Computes a chunk id; must be SHA-256 for ids to match across nodes.
+public typealias ChunkHasher = (UnsafeRawBufferPointer) -> ChunkID
 
 /// The gear table G (256 values) followed by G << 1 (the two-byte loop's first
 /// step), generated once from a fixed seed so every run and every node cuts the

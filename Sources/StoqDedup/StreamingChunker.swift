@@ -11,8 +11,11 @@ public struct StreamingChunker {
     private var streamOffset = 0
     private var finished = false
 
-    public init(_ parameters: ChunkerParameters = .default) {
+    private let hash: ChunkHasher
+
+    public init(_ parameters: ChunkerParameters = .default, hash: @escaping ChunkHasher = SHA256.hash) {
         chunker = FastCDC(parameters)
+        self.hash = hash
         buffer.reserveCapacity(2 * parameters.maxSize)
     }
 
@@ -50,14 +53,14 @@ public struct StreamingChunker {
 
     private mutating func emit(final: Bool, _ body: (Chunk, UnsafeRawBufferPointer) throws -> Void) rethrows {
         let maxSize = chunker.parameters.maxSize
-        let chunker = self.chunker
+        let chunker = self.chunker, hash = self.hash
         var start = self.start, streamOffset = self.streamOffset
         try buffer.withUnsafeBytes { all in
             while all.count - start >= maxSize || (final && start < all.count) {
                 let rest = UnsafeRawBufferPointer(rebasing: all[start...])
                 let len = chunker.cutPoint(rest)
                 let bytes = UnsafeRawBufferPointer(rebasing: rest[..<(rest.startIndex + len)])
-                try body(Chunk(offset: streamOffset, length: len, id: SHA256.hash(bytes)), bytes)
+                try body(Chunk(offset: streamOffset, length: len, id: hash(bytes)), bytes)
                 start += len
                 streamOffset += len
             }

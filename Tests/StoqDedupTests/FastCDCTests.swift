@@ -81,6 +81,16 @@ final class FastCDCTests: XCTestCase {
         XCTAssertEqual(rebuilt, data)
     }
 
+    /// A faster SHA-256 can be plugged in; both APIs must use it.
+    func testInjectedHasherIsUsed() {
+        let data = Array(Self.fourMiB.prefix(100_000))
+        let byLength: ChunkHasher = { ChunkID(words: (UInt64($0.count), 0, 0, 0)) }
+        let oneShot = FastCDC(.small).chunks(data, hash: byLength)
+        XCTAssertTrue(oneShot.allSatisfy { $0.id.words.0 == UInt64($0.length) })
+        var s = StreamingChunker(.small, hash: byLength)
+        XCTAssertEqual(s.feed(data) + s.finish(), oneShot)
+    }
+
     func testInsertAtFrontKeepsAllButTheFirstChunks() {
         let p = ChunkerParameters.default
         let before = FastCDC(p).chunks(Self.fourMiB)
