@@ -1,4 +1,5 @@
 #include "CStoq.h"
+#include <malloc.h>
 
 const char *cstoq_ngtcp2_version_string(void) {
     const ngtcp2_info *info = ngtcp2_version(0);
@@ -80,4 +81,9 @@ void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat)
 
 void cstoq_gnutls_free(void *ptr) {
     gnutls_free(ptr);
+}
+
+size_t cstoq_heap_bytes_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
 }

@@ -40,6 +40,7 @@ public final class QuicConnection {
     /// Gather list for ngtcp2_conn_writev_stream.
     private let vecs: UnsafeMutablePointer<ngtcp2_vec>
     private static let maxVecs = 16
+    private static let sendChunkSize = 64 << 10
 
     /// Issues CIDs and holds the connection-ID table; weak because the endpoint owns us.
     weak var endpoint: QuicEndpoint?
@@ -262,10 +263,15 @@ public final class QuicConnection {
     public func write<C: Collection>(stream id: Int64, _ bytes: C, fin: Bool = false) throws where C.Element == UInt8 {
         guard !isClosed else { throw TransportError.connectionClosed }
         guard let s = streams[id], !s.finQueued else { throw TransportError.unknownStream(id) }
-        if !bytes.isEmpty {
-            s.appendChunk(SendChunk(copying: bytes, offset: s.queuedOffset))
-            streamBytesWritten += UInt64(bytes.count)
+        // Copied in pieces below glibc's mmap threshold, so freed pieces are reused
+        // from the heap instead of costing an mmap, page faults and munmap each.
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let piece = rest.prefix(Self.sendChunkSize)
+            s.appendChunk(SendChunk(copying: piece, offset: s.queuedOffset))
+            rest = rest[piece.endIndex...]
         }
+        streamBytesWritten += UInt64(bytes.count)
         if fin { s.finQueued = true }
         if !s.inSendQueue && !s.blocked { s.inSendQueue = true; sendQueue.append(s) }
         needsTransmit = true
@@ -302,6 +308,23 @@ public final class QuicConnection {
         giveCredit(s, n)
         forgetIfDone(s)
         return (n, fin)
+    }
+
+    /// Abandons a stream in both directions with an application error code (RESET_STREAM + STOP_SENDING).
+    public func resetStream(_ id: Int64, errorCode: UInt64) throws {
+        guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        let rv = ngtcp2_conn_shutdown_stream(conn, id, errorCode)
+        if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream", rv) }
+        if let s = streams[id], s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    /// Bytes written to a stream that ngtcp2 has not taken yet: writers keep this
+    /// bounded instead of queueing a whole file.
+    public func unsentBytes(stream id: Int64) -> Int {
+        guard let s = streams[id] else { return 0 }
+        return Int(s.queuedOffset - s.sentOffset)
     }
 
     /// Streams with readable data or an unread end.

@@ -73,4 +73,10 @@ void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat)
  * global function-pointer variable. */
 void cstoq_gnutls_free(void *ptr);
 
+/* ---- glibc ---- */
+
+/* mallinfo2() lives in <malloc.h>, which Swift's Glibc module does not export:
+ * bytes currently allocated by malloc (arena + mmap), for memory benchmarks. */
+size_t cstoq_heap_bytes_in_use(void);
+
 #endif

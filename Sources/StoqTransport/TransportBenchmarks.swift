@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CStoq
+import StoqEngine
+
+/// One benchmark figure.
+public struct TransportBenchmarkResult: Sendable, CustomStringConvertible {
+    public var name: String
+    public var value: Double
+    public var unit: String
+    /// Thread CPU seconds the measured part took.
+    public var cpuSeconds: Double
+    /// Whatever the benchmark checked about its own run (e.g. all bytes arrived).
+    public var verified: Bool
+    public var detail: String
+
+    public var description: String {
+        let v = value >= 100 ? String(Int(value.rounded())) : String((value * 100).rounded() / 100)
+        return "\(name): \(v) \(unit) (\((cpuSeconds * 1000).rounded() / 1000) s CPU\(detail.isEmpty ? "" : ", \(detail)"))\(verified ? "" : " [CHECK FAILED]")"
+    }
+}
+
+/// Transport benchmarks: both ends in one process, no sockets, driven by
+/// `InMemoryPair` on a virtual clock, so the thread CPU time measured is spent
+/// in ngtcp2, GnuTLS and this module. Run them from a release build
+/// (`stoqsim bench transport`); they are not tests and assert nothing.
+public enum TransportBenchmarks {
+    /// Benchmarks count only what the transport must do: no qlog loss counting.
+    static var configuration: TransportConfiguration {
+        var c = TransportConfiguration()
+        c.countLostPackets = false
+        return c
+    }
+
+    static func makePair(seed: UInt64, oneWayDelay: SimDuration = .milliseconds(1),
+                         configuration: TransportConfiguration = TransportBenchmarks.configuration) throws -> InMemoryPair {
+        let ca = try CertificateAuthorityForTesting(commonName: "Bench Root")
+        let bundle = try ca.issueLeaf(names: [.dns("localhost")])
+        return try InMemoryPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
+                                clientTLS: ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: ca.rootCertificatePEM))),
+                                serverTLS: ServerTLSConfiguration(credentials: try .server(bundle)))
+    }
+
+    /// Full QUIC + TLS 1.3 handshakes (Ed25519 chain verified, X25519) per CPU second
+    /// (client and server both on this thread). Closing each
+    /// connection afterwards is not timed.
+    public static func handshakes(count: Int = 2000, seed: UInt64 = 1) throws -> TransportBenchmarkResult {
+        let pair = try makePair(seed: seed)
+        var accepted: QuicConnection?
+        pair.server.onNewConnection = { accepted = $0 }
+        var timed: Int64 = 0
+        var completed = 0
+        for _ in 0..<count {
+            accepted = nil
+            let start = cpuNanoseconds()
+            let c = try pair.connect()
+            pair.run(until: { (c.isHandshakeComplete && accepted?.isHandshakeComplete == true) || c.isClosed })
+            timed += cpuNanoseconds() - start
+            if c.isHandshakeComplete && accepted?.isHandshakeComplete == true { completed += 1 }
+            c.close()
+            pair.run(until: { accepted?.isClosed ?? true })
+        }
+        let seconds = Double(timed) / 1e9
+        return TransportBenchmarkResult(name: "handshakes", value: Double(completed) / seconds, unit: "handshakes/s",
+                                        cpuSeconds: seconds, verified: completed == count,
+                                        detail: "\(completed) of \(count), Ed25519 chain, verified")
+    }
+
+    /// Bulk goodput of one stream: `totalBytes` written in 1 MiB pieces (at most
+    /// 32 MiB queued), read and dropped by the receiver, at 1 ms one-way delay.
+    public static func bulkGoodput(totalBytes: Int = 1 << 30, seed: UInt64 = 1) throws -> TransportBenchmarkResult {
+        let pair = try makePair(seed: seed)
+        var accepted: QuicConnection?
+        pair.server.onNewConnection = { accepted = $0 }
+        let c = try pair.connect()
+        guard pair.run(until: { c.isHandshakeComplete && accepted?.isHandshakeComplete == true }), let s = accepted else {
+            return TransportBenchmarkResult(name: "bulk goodput", value: 0, unit: "MB/s", cpuSeconds: 0, verified: false, detail: "handshake failed")
+        }
+        var received = 0
+        var finished = false
+        s.onEvent = { event in
+            if case let .streamReadable(id) = event {
+                let (n, fin) = s.discard(stream: id)
+                received += n
+                if fin { finished = true }
+            }
+        }
+        let piece = [UInt8](repeating: 0xa5, count: 1 << 20)
+        let id = try c.openStream(bidirectional: false)
+        var written = 0
+        let start = cpuNanoseconds()
+        while !finished {
+            while written < totalBytes && written - received < 32 << 20 {
+                let n = min(piece.count, totalBytes - written)
+                try c.write(stream: id, piece.prefix(n), fin: written + n == totalBytes)
+                written += n
+            }
+            if !pair.step() || c.isClosed { break }
+        }
+        let seconds = Double(cpuNanoseconds() - start) / 1e9
+        let m = c.metrics
+        return TransportBenchmarkResult(name: "bulk goodput", value: Double(received) / seconds / 1e6, unit: "MB/s",
+                                        cpuSeconds: seconds, verified: finished && received == totalBytes,
+                                        detail: "\(received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
+    }
+
+    /// Heap bytes per established client+server connection pair: glibc's
+    /// allocated-bytes count (mallinfo2) before and after establishing `pairs`
+    /// connections, divided by `pairs`. One shared credentials object and endpoint pair.
+    public static func memoryPerConnectionPair(pairs: Int = 1000, seed: UInt64 = 1) throws -> TransportBenchmarkResult {
+        let pair = try makePair(seed: seed)
+        var accepted: [QuicConnection] = []
+        pair.server.onNewConnection = { accepted.append($0) }
+        var clients: [QuicConnection] = []
+        clients.reserveCapacity(pairs)
+        accepted.reserveCapacity(pairs)
+        // One warm-up connection so lazily built shared state is not counted.
+        let warm = try pair.connect()
+        pair.run(until: { warm.isHandshakeComplete && accepted.last?.isHandshakeComplete == true })
+        pair.run(for: .seconds(1))
+        let before = heapInUse()
+        let start = cpuNanoseconds()
+        for _ in 0..<pairs {
+            let c = try pair.connect()
+            pair.run(until: { c.isHandshakeComplete && accepted.last?.isHandshakeComplete == true || c.isClosed })
+            clients.append(c)
+        }
+        // Let ACKs and HANDSHAKE_DONE settle, as in a long-lived connection.
+        pair.run(for: .milliseconds(500))
+        let after = heapInUse()
+        let established = clients.filter { $0.isHandshakeComplete && !$0.isClosed }.count
+        let perPair = Double(after - before) / Double(pairs)
+        return TransportBenchmarkResult(name: "memory per connection pair", value: perPair / 1024, unit: "KiB",
+                                        cpuSeconds: Double(cpuNanoseconds() - start) / 1e9,
+                                        verified: established == pairs,
+                                        detail: "\(pairs) pairs, \((after - before) >> 10) KiB heap (mallinfo2)")
+    }
+
+    /// CPU time of this thread, not wall time: the figures stay meaningful on a
+    /// machine shared with other work (both ends run on this one thread).
+    static func cpuNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    static func heapInUse() -> Int {
+        Int(cstoq_heap_bytes_in_use())
+    }
+}

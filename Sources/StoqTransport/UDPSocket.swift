@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+
+/// A real IPv6-only UDP socket behind StoqNetwork's `DatagramIO` seam, for the
+/// netns backend and the `stoqsim node` commands. Non-blocking; register it
+/// with a `RealTimeDriver` and it drains itself whenever readable.
+///
+/// IPV6_V6ONLY is set, so IPv4 peers cannot reach it through mapped addresses,
+/// and IPv4-mapped addresses are refused for binding and sending.
+public final class IPv6UDPSocket: DatagramIO {
+    public let fileDescriptor: Int32
+    public let localAddress: IPv6Address
+    public let localPort: UInt16
+    public var receiveHandler: ((Datagram) -> Void)?
+    /// Datagrams the kernel would not take (full buffer) or we refused (IPv4-mapped destination).
+    public private(set) var sendFailures = 0
+    private var buffer = [UInt8](repeating: 0, count: 65536)
+    private weak var driver: RealTimeDriver?
+    private var closed = false
+
+    /// Binds `address`; port 0 picks a free port (read it back from `localPort`).
+    public init(bind address: SocketAddress) throws {
+        guard !address.address.isIPv4Mapped else {
+            throw TransportError.invalidAddress("refusing to bind \(address): IPv4-mapped addresses are IPv4; STOQ is IPv6-only")
+        }
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Self.error("socket(AF_INET6, SOCK_DGRAM)") }
+        var one: Int32 = 1
+        guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            let e = Self.error("setsockopt(IPV6_V6ONLY)"); Glibc.close(fd); throw e
+        }
+        var sa = sockaddr_in6(address)
+        let rv = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        guard rv == 0 else { let e = Self.error("bind(\(address))"); Glibc.close(fd); throw e }
+        var bound = sockaddr_in6()
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        fileDescriptor = fd
+        localAddress = address.address
+        localPort = UInt16(bigEndian: bound.sin6_port)
+    }
+
+    deinit { close() }
+
+    public var socketAddress: SocketAddress { SocketAddress(address: localAddress, port: localPort) }
+
+    /// Watches the socket on `driver`'s epoll set; arriving datagrams go to `receiveHandler`.
+    public func attach(to driver: RealTimeDriver) throws {
+        try driver.register(fd: fileDescriptor) { [weak self] in self?.drain() }
+        self.driver = driver
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        driver?.unregister(fd: fileDescriptor)
+        Glibc.close(fileDescriptor)
+    }
+
+    public func send(_ datagram: Datagram) {
+        guard !closed, !datagram.destination.address.isIPv4Mapped else { sendFailures += 1; return }
+        var sa = sockaddr_in6(datagram.destination)
+        let n = datagram.payload.withUnsafeBytes { payload in
+            withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fileDescriptor, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        }
+        // UDP: a full send buffer drops the datagram, and QUIC recovers as from any loss.
+        if n < 0 { sendFailures += 1 }
+    }
+
+    /// Reads until the socket would block.
+    public func drain() {
+        while !closed {
+            var from = sockaddr_in6()
+            var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            let n = buffer.withUnsafeMutableBytes { buf in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fileDescriptor, buf.baseAddress, buf.count, 0, $0, &len) }
+                }
+            }
+            if n < 0 { return }   // EAGAIN (drained) or a transient error; epoll wakes us again
+            guard from.sin6_family == sa_family_t(AF_INET6) else { continue }
+            let source = SocketAddress(address: IPv6Address(bytes: from.sin6_addr), port: UInt16(bigEndian: from.sin6_port))
+            if source.address.isIPv4Mapped { continue }
+            receiveHandler?(Datagram(source: source, destination: socketAddress, payload: Array(buffer[0..<n])))
+        }
+    }
+
+    private static func error(_ operation: String) -> TransportError {
+        let e = errno
+        return .socket(operation: operation, errno: e, message: String(cString: strerror(e)))
+    }
+}
+
+extension IPv6Address {
+    init(bytes a: in6_addr) {
+        var copy = a
+        var high: UInt64 = 0, low: UInt64 = 0
+        withUnsafeBytes(of: &copy) { raw in
+            for i in 0..<8 { high = high << 8 | UInt64(raw[i]) }
+            for i in 8..<16 { low = low << 8 | UInt64(raw[i]) }
+        }
+        self.init(high: high, low: low)
+    }
+}
+
+/// Parses "[addr]:port" (the RFC 3986 form), refusing IPv4 with a clear message.
+public func parseSocketAddress(_ text: String, what: String = "address") throws -> SocketAddress {
+    guard text.hasPrefix("["), let close = text.lastIndex(of: "]") else {
+        if text.split(separator: ".").count == 4 || text.contains(".") && !text.contains(":") {
+            throw TransportError.invalidAddress("\(what) '\(text)' looks like IPv4; STOQ is IPv6-only: use e.g. [::1]:4433")
+        }
+        throw TransportError.invalidAddress("\(what) '\(text)' must look like [ADDRESS]:PORT, e.g. [::1]:4433")
+    }
+    let host = String(text[text.index(after: text.startIndex)..<close])
+    let rest = text[text.index(after: close)...]
+    guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else {
+        throw TransportError.invalidAddress("\(what) '\(text)' needs a port after the bracket, e.g. [\(host)]:4433")
+    }
+    let address: IPv6Address
+    do { address = try IPv6Address.parse(host) } catch {
+        throw TransportError.invalidAddress("\(what) '\(text)': \(error)")
+    }
+    guard !address.isIPv4Mapped else {
+        throw TransportError.invalidAddress("\(what) '\(text)' is an IPv4-mapped address; STOQ is IPv6-only")
+    }
+    return SocketAddress(address: address, port: port)
+}
