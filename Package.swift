@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // ngtcp2, ngtcp2_crypto_gnutls, GnuTLS and nghttp3 from Debian's -dev packages.
@@ -42,8 +44,14 @@ let package = Package(
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
                                                       .target(name: "CStoqEmulation", condition: .when(platforms: [.linux]))]),
         .target(name: "StoqDedup", dependencies: ["StoqEngine"]),
+        // The TrustChain CA, its transparency log, consensus proofs and the nodes' certificate manager.
+        .target(name: "TrustChain", dependencies: [
+            "StoqEngine", "StoqTransport", "StoqTopology",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+        ]),
         .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")]),
-        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation"]),
+        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation", "TrustChain"]),
         .executableTarget(name: "stoqsim", dependencies: [
             "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -53,6 +61,9 @@ let package = Package(
         .testTarget(name: "StoqEngineTests", dependencies: ["StoqEngine"]),
         .testTarget(name: "StoqTopologyTests", dependencies: ["StoqTopology"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology"]),
+        .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine",
+                                                            .product(name: "Crypto", package: "swift-crypto"),
+                                                            .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "StoqDedupTests", dependencies: ["StoqDedup", "StoqEngine"]),
         .testTarget(name: "StoqAnalyzerTests", dependencies: ["StoqAnalyzer"]),
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),

@@ -1,0 +1,1 @@
+// TrustChain (issue 5).
