@@ -1,0 +1,150 @@
+import Foundation
+import StoqAnalyzer
+import StoqEmulation
+import StoqScenario
+import StoqTopology
+import XCTest
+
+final class NetnsRunTests: XCTestCase {
+    override func tearDown() {
+        removeLeftovers()
+        XCTAssertEqual(leftovers(), [], "namespaces or TUN devices left behind")
+    }
+
+    private func records(_ dir: String) throws -> [TraceRecord] {
+        var out: [TraceRecord] = []
+        try TraceReader.forEach(path: dir + "/trace.jsonl") { out.append($0) }
+        return out
+    }
+
+    /// Kernel, TUN and wake-up overhead per round trip, on top of the model's
+    /// RTT: measured 0.3–0.8 ms on a loaded 2-core machine; the bound leaves room.
+    static let overheadAllowance: Int64 = 2_000_000
+
+    /// The quickstart topology (shortened) on sim and on netns: every pair's
+    /// median RTT agrees within 5 % plus the stated kernel/TUN constant, and
+    /// netns is never faster than the model.
+    func testQuickstartRTTsMatchSim() throws {
+        try requireNetns()
+        let yaml = try String(contentsOfFile: repositoryRoot + "/topologies/quickstart.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "duration: 10s", with: "duration: 3s")
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: yaml, file: "quickstart-3s.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sim = try scenario.run(outputDirectory: dir + "/sim")
+        let netns = try scenario.runOnNetns(outputDirectory: dir + "/netns")
+        XCTAssertEqual(netns.summary.backend, "netns")
+        XCTAssertEqual(sim.summary.probes.count, netns.summary.probes.count)
+        for p in sim.summary.probes {
+            let q = try XCTUnwrap(netns.summary.probes.first { $0.workload == p.workload && $0.from == p.from && $0.to == p.to })
+            XCTAssertEqual(q.lost, 0, "\(q.from) → \(q.to) lost probes")
+            let s = try XCTUnwrap(p.rttNs).p50, n = try XCTUnwrap(q.rttNs).p50
+            XCTAssertGreaterThanOrEqual(n, s, "\(p.from) → \(p.to): netns faster than the model")
+            XCTAssertLessThanOrEqual(n, s + s / 20 + Self.overheadAllowance, "\(p.from) → \(p.to): sim \(s) ns, netns \(n) ns")
+        }
+        // The trace has the realtime record before the end, and the summary its lag.
+        let trace = try records(dir + "/netns")
+        guard case .realtime(let r)? = trace.dropLast().last else { return XCTFail("no realtime record before end") }
+        XCTAssertGreaterThan(r.events, 0)
+        XCTAssertGreaterThan(r.packetsRelayed, 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: netns.summaryPath))) as? [String: Any]
+        XCTAssertNotNil((summary?["realtime"] as? [String: Any])?["lag_p99_ns"])
+        XCTAssertTrue(netns.notes.contains { $0.hasPrefix("real-time engine:") })
+    }
+
+    private let execYAML = """
+    name: exec
+    duration: 1s
+    sites:
+      - {name: fra, city: Frankfurt}
+      - {name: par, city: Paris}
+    nodes:
+      - {name: a, site: fra, role: edge}
+      - {name: b, site: par, role: edge}
+    links:
+      - {from: a, to: b, tier: 1gbps, latency: 5ms}
+    workloads:
+      - {kind: exec, name: ifaces, node: a, at: 100ms, command: [cat, /proc/net/if_inet6], timeout: 5s}
+      - {kind: exec, name: slow, node: b, at: 100ms, command: [sleep, 30], timeout: 300ms}
+      - {kind: exec, name: missing, node: b, command: [no-such-program-stoq], timeout: 1s}
+    """
+
+    /// Programs run inside the node's namespace (they see its address), their
+    /// output lands in the run directory, and exit, timeout and failure to
+    /// start are traced.
+    func testExecWorkload() throws {
+        try requireNetns()
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: execYAML, file: "exec.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try scenario.runOnNetns(outputDirectory: dir)
+        var execs: [String: TraceRecord.ExecResult] = [:]
+        for case .exec(let x) in try records(dir) { execs[x.workload] = x }
+        XCTAssertEqual(execs["ifaces"]?.exitCode, 0)
+        let hex = scenario.topology.node(named: "a")!.address.bytes.map { String(format: "%02x", $0) }.joined()
+        let out = try String(contentsOfFile: dir + "/ifaces.stdout", encoding: .utf8)
+        XCTAssertTrue(out.contains(hex), "a's namespace should hold a's address:\n\(out)")
+        XCTAssertFalse(out.contains(scenario.topology.node(named: "b")!.address.bytes.map { String(format: "%02x", $0) }.joined()))
+        XCTAssertEqual(execs["slow"]?.timedOut, true)
+        XCTAssertNil(execs["slow"]?.exitCode)
+        XCTAssertEqual(execs["missing"]?.exitCode, 127)
+    }
+
+    /// On the sim backend an exec workload is refused with the reason.
+    func testExecNeedsNetns() throws {
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: execYAML, file: "exec.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        XCTAssertThrowsError(try scenario.run(outputDirectory: dir)) { XCTAssertTrue("\($0)".contains("--backend netns")) }
+    }
+
+    /// `ping -6` between two nodes' namespaces: ICMPv6 is carried through the
+    /// model, so the RTT is the model's (2 × 5 ms) plus overhead.
+    func testPingThroughTheModel() throws {
+        try requireNetns()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/ping") || FileManager.default.isExecutableFile(atPath: "/bin/ping") else {
+            throw XCTSkip("ping is not installed (Debian package iputils-ping)")
+        }
+        let yaml = execYAML.components(separatedBy: "workloads:")[0] + """
+        workloads:
+          - {kind: exec, name: ping, node: a, at: 100ms, command: [ping, -6, -c, 3, -i, "0.2", addr:b], timeout: 3s}
+        """
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: yaml.replacingOccurrences(of: "duration: 1s", with: "duration: 2s"),
+                                                                    file: "ping.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try scenario.runOnNetns(outputDirectory: dir)
+        var exit: Int?
+        for case .exec(let x) in try records(dir) { exit = x.exitCode }
+        let out = (try? String(contentsOfFile: dir + "/ping.stdout", encoding: .utf8)) ?? ""
+        XCTAssertEqual(exit, 0, out + ((try? String(contentsOfFile: dir + "/ping.stderr", encoding: .utf8)) ?? ""))
+        XCTAssertTrue(out.contains("3 received"), out)
+        // "rtt min/avg/max/mdev = 10.3/10.5/10.9/0.2 ms": min at least the model's 10 ms.
+        if let line = out.split(separator: "\n").first(where: { $0.contains("min/avg/max") }),
+           let min = line.split(separator: "=").last?.split(separator: "/").first.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+            XCTAssertGreaterThanOrEqual(min, 10.0)
+        } else {
+            XCTFail("no rtt line in ping output:\n\(out)")
+        }
+    }
+
+    /// SIGTERM in the middle of a run stops it cleanly: the trace is complete,
+    /// the summary says so, and no namespace is left.
+    func testSIGTERMStopsAndCleansUp() throws {
+        try requireNetns()
+        let yaml = execYAML.components(separatedBy: "workloads:")[0].replacingOccurrences(of: "duration: 1s", with: "duration: 30s") + """
+        workloads:
+          - {kind: exec, name: term, node: a, at: 200ms, command: [sh, -c, "kill -TERM $PPID"], timeout: 5s}
+          - {kind: probe, from: a, to: b, interval: 50ms}
+        """
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: yaml, file: "term.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario.runOnNetns(outputDirectory: dir)
+        guard case .end(let end)? = try records(dir).last else { return XCTFail("trace has no end record") }
+        XCTAssertLessThan(end.t, 10_000_000_000, "the run did not stop on SIGTERM")
+        XCTAssertTrue(result.notes.contains { $0.contains("interrupted by signal 15") }, "\(result.notes)")
+        XCTAssertTrue(result.summary.complete)
+        XCTAssertEqual(Namespaces.list(prefix: "stoq-\(getpid())-"), [])
+    }
+}
