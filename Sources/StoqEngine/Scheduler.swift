@@ -25,34 +25,58 @@ public protocol EventAction: AnyObject {
 /// The discrete-event scheduler: an event is a time plus a closure or an
 /// `EventAction` (ns-3's `Simulator::Schedule`), and everything else is built on that.
 ///
-/// Events at the same instant run in the order they were scheduled (a sequence
-/// number breaks ties). Cancelling removes the event from the queue at once, so
-/// timers that are re-armed on every packet never pile up.
+/// Events at the same instant run in the order they were scheduled. Cancelling
+/// releases the event's action and drops it from `pendingCount` at once; timers
+/// that are re-armed on every packet never pile up.
 ///
-/// The queue has two tiers (a one-rung ladder queue). Events before
-/// `nearLimit` sit in a small 4-ary heap; later ones are appended unsorted to
-/// time buckets of a ring (or to an overflow list beyond the ring) and enter
-/// the heap one bucket at a time. With 10^6 pending events the heap then stays
-/// cache-sized instead of ten levels deep. Small queues never leave the heap.
-/// Every entry keeps a back-pointer, so cancel and re-arm are O(1) anywhere.
+/// The queue is a ladder queue (Tang, Goh & Thng 2005) with 16-byte entries
+/// stored inline in its lists:
+/// - `top`: an unsorted list of events beyond the rungs (an insert is an append);
+/// - rungs: arrays of time buckets, each bucket an unsorted list. When the
+///   rungs run dry, `top` is spread over a new rung sized to it; a bucket that
+///   is still too full when its turn comes is spread over a finer child rung;
+/// - `bottom`: the current small bucket, sorted once, popped in order.
+/// Bucket widths are powers of two, so finding a bucket is a subtract and a
+/// shift. Every pass over an entry is sequential or lands in a few hundred
+/// cached bucket tails; nothing on the hot path chases a pointer per entry
+/// except the event's own slot.
+///
+/// FIFO among equal times needs no sequence number: every list holds its
+/// entries in scheduling order (appends, spreads and compaction keep it;
+/// a bottom insert goes after every entry with time <= its own), and the
+/// bottom's sort is stable.
+///
+/// Entries are never searched for. Cancelling (or re-arming a timer) bumps
+/// the slot's generation, which turns the queued entry into a tombstone; the
+/// pop skips tombstones, and when they outnumber live events the lists are
+/// compacted, so garbage stays bounded by the live count.
 ///
 /// Not thread-safe: one scheduler belongs to one thread.
 public final class Scheduler {
-    /// One queue entry: 16 bytes, so the four children of a node in the 4-ary
-    /// heap share one 64-byte cache line. The tie-breaking sequence number lives
-    /// in the slot because it is only read when two times are equal.
+    /// One queue entry. It is live while `generation` equals its slot's.
     @usableFromInline
     struct Entry {
         var time: Int64
         var slot: Int32
-        var unused: Int32 = 0
+        var generation: UInt32
     }
 
-    /// A growable, unordered array of entries: one ring bucket or the overflow.
+    /// A growable list of entries: `top`, `bottom` or one bucket.
     struct EntryList {
         var base: UnsafeMutablePointer<Entry>? = nil
-        var count = 0
-        var capacity = 0
+        var count: Int32 = 0
+        var capacity: Int32 = 0
+    }
+
+    /// One level of buckets: bucket `b` holds times in
+    /// [base + b << shift, base + (b + 1) << shift). Buckets before `current` are used up.
+    struct Rung {
+        var base: Int64 = 0
+        var shift: UInt64 = 0
+        var bucketCount = 0
+        var current = 0
+        /// `maxBuckets` headers, allocated on first use of this depth and kept.
+        var buckets: UnsafeMutablePointer<EntryList>? = nil
     }
 
     @usableFromInline
@@ -64,28 +88,37 @@ public final class Scheduler {
         case timer(() -> Void)
     }
 
-    public private(set) var now: SimTime
-    /// Events executed since creation.
-    public private(set) var eventsExecuted: UInt64 = 0
-
-    // The heap and the slot table are raw buffers rather than Arrays: the hot
-    // loops then pay neither bounds checks nor uniqueness checks per access.
-    private var heapBase: UnsafeMutableRawPointer
-    private var heap: UnsafeMutablePointer<Entry>
-    private var heapCount = 0
-    private var heapCapacity: Int
-
-    /// Everything about one event or timer, kept together: the hold model
-    /// touches a cold slot once per event, so one cache miss instead of five.
+    /// Everything about one event or timer. Dispatch reads it once (action
+    /// and generation share a cache line). `action` comes first: `actionPointer`
+    /// relies on it.
     struct Slot {
         var action: Action
-        var sequence: UInt64 = 0
-        /// Position in the heap or in the entry list named by `tier`; -1: not queued.
-        var position: Int32 = -1
-        /// `heapTier`, or an index into `lists` (`overflowTier` or bucket + 1).
-        var tier: Int32 = Scheduler.heapTier
+        /// Has a live entry in the queue (an armed timer, a pending event).
+        var queued = false
+        /// Holds a `.timer` action; lets dispatch and cancel tell without
+        /// copying the action out.
+        var isTimer = false
+        /// Bumped whenever the live entry dies (ran, cancelled, re-armed):
+        /// stale handles and tombstone entries no longer match.
         var generation: UInt32 = 0
+        /// Deadline of a queued timer (not kept for plain events).
+        var time: Int64 = 0
     }
+
+    // Public state is computed from private storage: a public stored property
+    // of a class costs a dynamic exclusivity check per access (two per event).
+    public var now: SimTime { SimTime(nanosecondsSinceStart: nowNs) }
+    /// Events executed since creation.
+    public var eventsExecuted: UInt64 { executed }
+    /// Set by `stop()`; read by `run` and by `RealTimeDriver`.
+    var stopRequested: Bool {
+        get { stopFlag }
+        set { stopFlag = newValue }
+    }
+
+    private var nowNs: Int64
+    private var executed: UInt64 = 0
+    private var stopFlag = false
 
     private var slots: UnsafeMutablePointer<Slot>            // initialized below slotCount
     private var freeSlots: UnsafeMutablePointer<Int32>
@@ -93,54 +126,58 @@ public final class Scheduler {
     private var freeCount = 0
     private var slotCapacity: Int
 
-    // Far tier. Invariant: every heap entry is earlier than `nearLimit`, and
-    // every far entry is at or after it, so the heap minimum is the global one.
-    private static let heapTier: Int32 = -1, overflowTier: Int32 = 0
-    /// The heap spills into the far tier once it holds this many entries.
-    private static let spillThreshold = 4096
-    /// Average entries per bucket aimed at when the ring is (re)built.
-    private static let bucketTarget = 32
-    private var farEnabled = false
-    private var nearLimit = Int64.max
-    /// lists[0] is the overflow, lists[1 + b] ring bucket b. One buffer, reached
-    /// through a pointer, so appends need no dynamic exclusivity checks.
-    private var lists: UnsafeMutablePointer<EntryList>
-    private var ringCount = 0
-    private var currentBucket = 0           // buckets before it are consumed
-    private var ringBase: Int64 = 0
-    private var bucketWidth: UInt64 = 1
-    private var farCount = 0
-    private var farCountAtRebuild = 0
+    /// Ladder tuning: a bucket of more than `leafMax` entries is spread over a
+    /// child rung aiming at `leafTarget` per bucket, with at most
+    /// 2^`maxBucketsLog2` buckets, so the tails being appended to stay in L2.
+    private static let leafTarget = 8, leafMax = 32, maxBucketsLog2 = 10
+    /// Each child rung is at least one bit finer, so 64 levels always suffice.
+    private static let maxDepth = 66
 
-    private var nextSequence: UInt64 = 0
-    /// Set by `stop()`; read by `run` and by `RealTimeDriver`.
-    var stopRequested = false
+    private let top: UnsafeMutablePointer<EntryList>
+    private let bottom: UnsafeMutablePointer<EntryList>
+    private var bottomHead = 0
+    /// Latest time the bottom covers: later inserts go to the rungs or `top`.
+    private var bottomLast = Int64.min
+    private let rungs: UnsafeMutablePointer<Rung>
+    private var depth = 0
+    private var liveCount = 0
+    private var tombstones = 0
+    /// Receives the slot loads issued ahead of dispatch (see `touchSlots`).
+    private var touchSink: UInt32 = 0
 
     public init(start: SimTime = .zero) {
-        now = start
-        heapCapacity = 64
-        (heapBase, heap) = Self.allocateHeap(capacity: heapCapacity)
+        nowNs = start.nanosecondsSinceStart
         slotCapacity = 64
         slots = .allocate(capacity: slotCapacity)
         freeSlots = .allocate(capacity: slotCapacity)
-        lists = .allocate(capacity: 1)
-        lists.initialize(to: EntryList())
+        top = .allocate(capacity: 1)
+        top.initialize(to: EntryList())
+        bottom = .allocate(capacity: 1)
+        bottom.initialize(to: EntryList())
+        rungs = .allocate(capacity: Self.maxDepth)
+        rungs.initialize(repeating: Rung(), count: Self.maxDepth)
     }
 
     deinit {
         // Releasing actions may run arbitrary deinits (a Timer's among them);
         // they find no scheduler through their weak reference, so this is safe.
-        heapCount = 0
         slots.deinitialize(count: slotCount)
         slots.deallocate()
         freeSlots.deallocate()
-        heapBase.deallocate()
-        for l in 0...ringCount { lists[l].base?.deallocate() }
-        lists.deallocate()
+        top.pointee.base?.deallocate()
+        bottom.pointee.base?.deallocate()
+        top.deallocate()
+        bottom.deallocate()
+        for d in 0..<Self.maxDepth {
+            guard let b = rungs[d].buckets else { continue }
+            for k in 0..<(1 << Self.maxBucketsLog2) { b[k].base?.deallocate() }
+            b.deallocate()
+        }
+        rungs.deallocate()
     }
 
     /// Number of events waiting in the queue (armed timers included).
-    public var pendingCount: Int { heapCount + farCount }
+    public var pendingCount: Int { liveCount }
 
     /// Time of the earliest pending event, if any.
     public var nextEventTime: SimTime? {
@@ -152,31 +189,35 @@ public final class Scheduler {
     /// Schedules `action` at `time`. A time in the past is clamped to `now`.
     @discardableResult
     public func schedule(at time: SimTime, _ action: @escaping () -> Void) -> EventHandle {
-        enqueue(.closure(action), at: time)
+        enqueue(.closure(action), at: time.nanosecondsSinceStart)
     }
 
     @discardableResult
     public func schedule(after delay: SimDuration, _ action: @escaping () -> Void) -> EventHandle {
-        enqueue(.closure(action), at: now + delay)
+        enqueue(.closure(action), at: (now + delay).nanosecondsSinceStart)
     }
 
     /// Schedules `action.fire(in:)` at `time` (clamped to `now`). The scheduler
     /// holds `action` strongly until the event runs or is cancelled.
     @discardableResult
     public func schedule(at time: SimTime, action: any EventAction) -> EventHandle {
-        enqueue(.object(action), at: time)
+        enqueue(.object(action), at: time.nanosecondsSinceStart)
     }
 
     @discardableResult
     public func schedule(after delay: SimDuration, action: any EventAction) -> EventHandle {
-        enqueue(.object(action), at: now + delay)
+        enqueue(.object(action), at: (now + delay).nanosecondsSinceStart)
     }
 
     @inline(__always)
-    private func enqueue(_ action: Action, at time: SimTime) -> EventHandle {
-        let slot = allocateSlot(action)
-        insert(slot: slot, time: max(time, now).nanosecondsSinceStart)
-        return EventHandle(slot: slot, generation: slots[Int(slot)].generation)
+    private func enqueue(_ action: Action, at time: Int64) -> EventHandle {
+        let s = allocateSlot(action)
+        let slot = slots + Int(s)
+        slot.pointee.queued = true
+        let g = slot.pointee.generation
+        liveCount &+= 1
+        push(Entry(time: max(time, nowNs), slot: s, generation: g))
+        return EventHandle(slot: s, generation: g)
     }
 
     /// Removes a pending event. Returns false if it already ran or was cancelled.
@@ -184,9 +225,9 @@ public final class Scheduler {
     public func cancel(_ handle: EventHandle) -> Bool {
         let i = Int(handle.slot)
         guard i >= 0, i < slotCount, slots[i].generation == handle.generation,
-              slots[i].position >= 0 else { return false }
-        if case .timer = slots[i].action { return false }
-        unqueue(handle.slot)
+              slots[i].queued else { return false }
+        if slots[i].isTimer { return false }
+        kill(handle.slot)
         releaseSlot(handle.slot)
         return true
     }
@@ -194,7 +235,7 @@ public final class Scheduler {
     /// Asks the running loop (`run`, `runUntilIdle` or a `RealTimeDriver`) to
     /// return after the current event. A loop clears the request when it
     /// starts, so calling this while nothing runs has no effect.
-    public func stop() { stopRequested = true }
+    public func stop() { stopFlag = true }
 
     // MARK: Running
 
@@ -203,20 +244,20 @@ public final class Scheduler {
     /// at exactly `end` run. Must not be called from inside an event.
     @discardableResult
     public func run(until end: SimTime = .distantFuture) -> RunOutcome {
-        stopRequested = false
+        stopFlag = false
         let endNs = end.nanosecondsSinceStart
         while let first = firstTime() {
             if first > endNs {
-                if end > now { now = end }
+                if endNs > nowNs { nowNs = endNs }
                 return .reachedEndTime
             }
             runFirst()
-            if stopRequested {
-                stopRequested = false
+            if stopFlag {
+                stopFlag = false
                 return .stopped
             }
         }
-        if end != .distantFuture, end > now { now = end }
+        if end != .distantFuture, endNs > nowNs { nowNs = endNs }
         return .idle
     }
 
@@ -237,88 +278,102 @@ public final class Scheduler {
     /// uses it when I/O arrives before the next event). Never moves backwards
     /// and never past the next pending event.
     public func advanceClock(to time: SimTime) {
-        var target = time
-        if let next = nextEventTime, next < target { target = next }
-        if target > now { now = target }
+        var target = time.nanosecondsSinceStart
+        if let next = firstTime(), next < target { target = next }
+        if target > nowNs { nowNs = target }
     }
 
-    /// Time of the earliest event, refilling the heap from the far tier first.
+    /// Time of the earliest live event; drops tombstones from the front of the
+    /// bottom and refills it from the rungs as needed.
     @inline(__always)
     private func firstTime() -> Int64? {
-        if heapCount == 0 {
-            if farCount == 0 { return nil }
-            refill()
+        while true {
+            if bottomHead == Int(bottom.pointee.count) {
+                if liveCount == 0 { return nil }
+                refill()
+                continue
+            }
+            let e = bottom.pointee.base.unsafelyUnwrapped[bottomHead]
+            if tombstones == 0 || slots[Int(e.slot)].generation == e.generation { return e.time }
+            bottomHead &+= 1
+            tombstones &-= 1
         }
-        return heap[0].time
     }
 
-    /// Runs the earliest event; the caller has made sure (`firstTime`) that it is in the heap.
+    /// Runs the earliest event; the caller has made sure (`firstTime`) that it
+    /// is live and at the bottom's head.
     @inline(__always)
     private func runFirst() {
-        let first = heap[0]
-        now = SimTime(nanosecondsSinceStart: first.time)
-        removeRoot()
-        eventsExecuted &+= 1
-        let s = Int(first.slot)
-        switch slots[s].action {
-        case .timer(let body):
+        let e = bottom.pointee.base.unsafelyUnwrapped[bottomHead]
+        bottomHead &+= 1
+        nowNs = e.time
+        executed &+= 1
+        liveCount &-= 1
+        let slot = slots + Int(e.slot)
+        slot.pointee.queued = false
+        slot.pointee.generation &+= 1
+        let ap = Self.actionPointer(slot)
+        if slot.pointee.isTimer {
+            // A copy: the body may release its timer, and the slot with it.
+            guard case .timer(let body) = ap.pointee else { preconditionFailure("timer slot without a body") }
             body()
-        case .closure, .object:
-            // Take the action out and free the slot before running it, so the
-            // body may schedule into the same slot and its handle is already stale.
-            var action = Action.empty
-            swap(&action, &slots[s].action)
-            retireSlot(first.slot)
-            switch action {
-            case .closure(let body): body()
-            case .object(let object): object.fire(in: self)
-            case .empty, .timer: break
-            }
-        case .empty:
-            preconditionFailure("queued event without an action")
+            return
         }
+        // Take the action out and free the slot before running it, so the
+        // body may schedule into the same slot and its handle is already stale.
+        let action = ap.move()
+        ap.initialize(to: .empty)
+        freeSlots[freeCount] = e.slot
+        freeCount &+= 1
+        // `consume`: the payload moves out, no retain/release pair around the call.
+        switch consume action {
+        case .object(let object): object.fire(in: self)
+        case .closure(let body): body()
+        case .empty, .timer: preconditionFailure("queued event without an action")
+        }
+    }
+
+    /// The action field of a slot, for moving actions in and out without the
+    /// copy-and-destroy an assignment costs.
+    @inline(__always)
+    private static func actionPointer(_ slot: UnsafeMutablePointer<Slot>) -> UnsafeMutablePointer<Action> {
+        UnsafeMutableRawPointer(slot).assumingMemoryBound(to: Action.self)
     }
 
     // MARK: Timers
 
-    /// Makes a re-armable timer. The timer keeps one queue entry at most:
-    /// re-arming moves it, cancelling removes it.
+    /// Makes a re-armable timer. The timer keeps one live queue entry at most:
+    /// re-arming queues a fresh entry and turns the old one into a tombstone.
     public func makeTimer(_ action: @escaping () -> Void) -> Timer {
-        Timer(scheduler: self, slot: allocateSlot(.timer(action)))
+        let s = allocateSlot(.timer(action))
+        slots[Int(s)].isTimer = true
+        return Timer(scheduler: self, slot: s)
     }
 
-    fileprivate func armTimer(slot: Int32, at time: SimTime) {
-        let t = max(time, now).nanosecondsSinceStart
-        let hi = Int(slots[Int(slot)].position)
-        if hi < 0 {
-            insert(slot: slot, time: t)
-            return
+    fileprivate func armTimer(slot s: Int32, at time: SimTime) {
+        let t = max(time.nanosecondsSinceStart, nowNs)
+        let slot = slots + Int(s)
+        if slot.pointee.queued {
+            // A fresh entry, not a moved one: it takes its place in line behind
+            // events already scheduled for the same instant.
+            slot.pointee.generation &+= 1
+            tombstones &+= 1
+        } else {
+            slot.pointee.queued = true
+            liveCount &+= 1
         }
-        if slots[Int(slot)].tier != Self.heapTier || (farEnabled && t >= nearLimit) {
-            // Changes tier (or bucket): take it out and queue it afresh.
-            unqueue(slot)
-            insert(slot: slot, time: t)
-            return
-        }
-        // Re-arm in place: a fresh sequence number keeps FIFO order among
-        // events scheduled for the same instant, and no second entry appears.
-        let old = heap[hi].time
-        heap[hi].time = t
-        slots[Int(slot)].sequence = nextSequence
-        nextSequence &+= 1
-        if t < old { siftUp(hi) } else { siftDown(hi) }
+        slot.pointee.time = t
+        push(Entry(time: t, slot: s, generation: slot.pointee.generation))
+        compactIfNeeded()
     }
 
     fileprivate func disarmTimer(slot: Int32) {
-        if slots[Int(slot)].position >= 0 { unqueue(slot) }
+        if slots[Int(slot)].queued { kill(slot) }
     }
 
     fileprivate func timerDeadline(slot: Int32) -> SimTime? {
-        let hi = Int(slots[Int(slot)].position)
-        if hi < 0 { return nil }
-        let tier = slots[Int(slot)].tier
-        let t = tier == Self.heapTier ? heap[hi].time : lists[Int(tier)].base![hi].time
-        return SimTime(nanosecondsSinceStart: t)
+        let s = slots[Int(slot)]
+        return s.queued ? SimTime(nanosecondsSinceStart: s.time) : nil
     }
 
     fileprivate func releaseTimer(slot: Int32) {
@@ -331,9 +386,10 @@ public final class Scheduler {
     @inline(__always)
     private func allocateSlot(_ action: Action) -> Int32 {
         if freeCount > 0 {
-            freeCount -= 1
+            freeCount &-= 1
             let s = freeSlots[freeCount]
-            slots[Int(s)].action = action   // replaces .empty: releases nothing
+            // Overwrites .empty, which holds nothing to release.
+            Self.actionPointer(slots + Int(s)).initialize(to: action)
             return s
         }
         if slotCount == slotCapacity { growSlots() }
@@ -343,23 +399,25 @@ public final class Scheduler {
         return Int32(s)
     }
 
+    /// Turns a queued slot's entry into a tombstone.
+    private func kill(_ s: Int32) {
+        slots[Int(s)].queued = false
+        slots[Int(s)].generation &+= 1
+        liveCount -= 1
+        tombstones += 1
+        compactIfNeeded()
+    }
+
     /// Frees a slot that is no longer queued. The old action is released last,
     /// once the tables are consistent, because its deinit may call back in.
     private func releaseSlot(_ s: Int32) {
-        var old = Action.empty
-        swap(&old, &slots[Int(s)].action)
-        retireSlot(s)
-        _ = old
-    }
-
-    /// Bookkeeping half of `releaseSlot` for a slot whose action is already `.empty`.
-    @inline(__always)
-    private func retireSlot(_ s: Int32) {
-        let i = Int(s)
-        slots[i].position = -1
-        slots[i].generation &+= 1
+        let ap = Self.actionPointer(slots + Int(s))
+        let old = ap.move()
+        ap.initialize(to: .empty)
+        slots[Int(s)].isTimer = false
         freeSlots[freeCount] = s
         freeCount += 1
+        withExtendedLifetime(old) {}
     }
 
     private func growSlots() {
@@ -376,282 +434,264 @@ public final class Scheduler {
         return new
     }
 
-    // MARK: Far tier
+    // MARK: Ladder
 
+    /// Queues an entry: into the bottom if it falls in the bottom's range,
+    /// else into the bucket of the coarsest rung whose unused buckets cover
+    /// it, else onto `top`. Coarsest first: most events land far ahead of the
+    /// fine rungs, and the coarse rung decides in one step.
     @inline(__always)
-    private func appendFar(_ e: Entry, tier: Int32) {
-        let list = lists + Int(tier)
-        if list.pointee.count == list.pointee.capacity { grow(list) }
-        let pos = list.pointee.count
-        list.pointee.base![pos] = e
-        list.pointee.count = pos + 1
-        slots[Int(e.slot)].tier = tier
-        slots[Int(e.slot)].position = Int32(truncatingIfNeeded: pos)
-        farCount += 1
-    }
-
-    private func grow(_ list: UnsafeMutablePointer<EntryList>) {
-        let capacity = max(16, list.pointee.capacity * 2)
-        list.pointee.base = Self.grow(list.pointee.base ?? .allocate(capacity: 0), count: list.pointee.count, to: capacity)
-        list.pointee.capacity = capacity
-    }
-
-    /// The ring bucket for a time at or after `nearLimit`, or the overflow when
-    /// the time lies beyond the ring. (A consumed bucket can only come out when
-    /// `nearLimit` saturated at Int64.max; the overflow keeps FIFO order then.)
-    @inline(__always)
-    private func farTier(for time: Int64) -> Int32 {
-        // time >= nearLimit >= ringBase, so the difference fits in UInt64.
-        let b = UInt64(bitPattern: time &- ringBase) / bucketWidth
-        return b < UInt64(ringCount) && b >= UInt64(currentBucket) ? Int32(truncatingIfNeeded: b + 1) : Self.overflowTier
-    }
-
-    /// First time of bucket `k`, saturating at Int64.max.
-    private func bucketStart(_ k: Int) -> Int64 {
-        let off = UInt64(k).multipliedReportingOverflow(by: bucketWidth)
-        let room = UInt64(bitPattern: Int64.max &- ringBase)
-        return off.overflow || off.partialValue > room ? Int64.max : ringBase &+ Int64(bitPattern: off.partialValue)
-    }
-
-    /// The heap grew large: move everything to the far tier and build a ring.
-    private func spill() {
-        farEnabled = true
-        for i in 0..<heapCount { appendFar(heap[i], tier: Self.overflowTier) }
-        heapCount = 0
-        rebuildRing()
-    }
-
-    /// Called with an empty heap: moves the next non-empty bucket into it,
-    /// rebuilding the ring from the overflow when the ring is used up.
-    private func refill() {
-        while heapCount == 0 && farCount > 0 {
-            if currentBucket == ringCount {
-                rebuildRing()
-                continue
-            }
-            let b = currentBucket
-            currentBucket += 1
-            let previousLimit = nearLimit
-            nearLimit = bucketStart(currentBucket)
-            let bucket = lists + 1 + b
-            let n = bucket.pointee.count
-            if n == 0 { continue }
-            // A bucket far denser than planned (the ring was sized for fewer
-            // events): re-level everything once the far tier has doubled.
-            if n > 8 * Self.bucketTarget && bucketWidth > 1 && farCount > 2 * farCountAtRebuild {
-                currentBucket = b
-                nearLimit = previousLimit
-                relevel()
-                continue
-            }
-            bucket.pointee.count = 0
-            farCount -= n
-            let entries = bucket.pointee.base!
-            for k in 0..<n { pushHeap(entries[k]) }
-        }
-    }
-
-    /// Moves every far entry to the overflow and rebuilds the ring from it.
-    private func relevel() {
-        for b in currentBucket..<ringCount {
-            let list = lists[1 + b]
-            farCount -= list.count
-            for k in 0..<list.count { appendFar(list.base![k], tier: Self.overflowTier) }
-            lists[1 + b].count = 0
-        }
-        rebuildRing()
-    }
-
-    /// Spreads the overflow over a fresh ring sized to it: about
-    /// `bucketTarget` entries per bucket, spanning earliest to latest time.
-    private func rebuildRing() {
-        let n = lists[0].count
-        guard n > 0 else { return }
-        var lo = Int64.max, hi = Int64.min
-        for k in 0..<n { lo = min(lo, lists[0].base![k].time); hi = max(hi, lists[0].base![k].time) }
-        let buckets = max(1, min(n / Self.bucketTarget, 1 << 20))
-        if buckets != ringCount {
-            let old = lists
-            for l in 1..<(1 + ringCount) { old[l].base?.deallocate() }
-            lists = .allocate(capacity: 1 + buckets)
-            lists.initialize(to: old[0])
-            (lists + 1).initialize(repeating: EntryList(), count: buckets)
-            old.deallocate()
-            ringCount = buckets
-        }
-        let entries = lists[0].base!
-        ringBase = lo
-        // Wide enough that `hi` falls into the last bucket: every entry fits.
-        bucketWidth = max(1, UInt64(bitPattern: hi &- lo) / UInt64(buckets) &+ 1)
-        currentBucket = 0
-        nearLimit = lo
-        lists[0].count = 0
-        farCount -= n
-        // Re-reads the overflow's storage while appending: nothing goes back
-        // to the overflow, and the ring lists have their own storage.
-        for k in 0..<n { appendFar(entries[k], tier: farTier(for: entries[k].time)) }
-        farCountAtRebuild = farCount
-    }
-
-    // MARK: 4-ary heap ordered by (time, sequence)
-
-    /// Logical index 0 is the root; children of i are 4i+1 ... 4i+4. The buffer
-    /// is offset by three entries so that every group of siblings starts on a
-    /// 64-byte boundary.
-    private static func allocateHeap(capacity: Int) -> (UnsafeMutableRawPointer, UnsafeMutablePointer<Entry>) {
-        let base = UnsafeMutableRawPointer.allocate(byteCount: (capacity + 3) * MemoryLayout<Entry>.stride,
-                                                    alignment: 64)
-        let heap = (base + 3 * MemoryLayout<Entry>.stride).bindMemory(to: Entry.self, capacity: capacity)
-        return (base, heap)
-    }
-
-    private func growHeap() {
-        let newCapacity = heapCapacity * 2
-        let (base, new) = Self.allocateHeap(capacity: newCapacity)
-        new.moveInitialize(from: heap, count: heapCount)
-        heapBase.deallocate()
-        heapBase = base
-        heap = new
-        heapCapacity = newCapacity
-    }
-
-    @inline(__always)
-    private func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && slots[Int(a.slot)].sequence < slots[Int(b.slot)].sequence)
-    }
-
-    @inline(__always)
-    private func place(_ e: Entry, at i: Int) {
-        heap[i] = e
-        slots[Int(e.slot)].position = Int32(truncatingIfNeeded: i)
-    }
-
-    /// Queues a slot with a fresh sequence number in whichever tier `time` belongs to.
-    @inline(__always)
-    private func insert(slot: Int32, time: Int64) {
-        slots[Int(slot)].sequence = nextSequence
-        nextSequence &+= 1
-        let e = Entry(time: time, slot: slot)
-        if !farEnabled || time < nearLimit {
-            pushHeap(e)
-            if !farEnabled && heapCount >= Self.spillThreshold { spill() }
-        } else {
-            appendFar(e, tier: farTier(for: time))
-        }
-    }
-
-    @inline(__always)
-    private func pushHeap(_ e: Entry) {
-        if heapCount == heapCapacity { growHeap() }
-        let i = heapCount
-        heapCount += 1
-        heap[i] = e
-        slots[Int(e.slot)].tier = Self.heapTier
-        siftUp(i)
-    }
-
-    /// Takes a queued slot's entry out of whichever tier holds it.
-    private func unqueue(_ slot: Int32) {
-        let pos = Int(slots[Int(slot)].position)
-        let tier = slots[Int(slot)].tier
-        if tier == Self.heapTier {
-            remove(at: pos)
+    private func push(_ e: Entry) {
+        let t = e.time
+        if t <= bottomLast {
+            insertBottom(e)
             return
         }
-        slots[Int(slot)].position = -1
-        farCount -= 1
-        // Unordered list: fill the gap with the last entry.
-        let list = lists + Int(tier)
-        let last = list.pointee.count - 1
-        list.pointee.count = last
-        if pos < last {
-            let moved = list.pointee.base![last]
-            list.pointee.base![pos] = moved
-            slots[Int(moved.slot)].position = Int32(truncatingIfNeeded: pos)
-        }
-    }
-
-    private func remove(at i: Int) {
-        slots[Int(heap[i].slot)].position = -1
-        heapCount -= 1
-        guard i < heapCount else { return }
-        let last = heap[heapCount]
-        heap[i] = last
-        if i > 0 && before(last, heap[(i - 1) >> 2]) { siftUp(i) } else { siftDown(i) }
-    }
-
-    /// Pop without comparing the refill element on the way down (Floyd's
-    /// bottom-up trick): the last entry almost always belongs near the leaves,
-    /// so walk the hole down along minimal children, then sift the last entry
-    /// up from there. Saves a compare and a mispredicted branch per level.
-    private func removeRoot() {
-        slots[Int(heap[0].slot)].position = -1
-        heapCount -= 1
-        let n = heapCount
-        guard n > 0 else { return }
-        let last = heap[n]
-        var hole = 0
-        while true {
-            let c = 4 &* hole &+ 1
-            if c >= n { break }
-            let (m, me) = minChild(first: c, count: n)
-            place(me, at: hole)
-            hole = m
-        }
-        heap[hole] = last
-        siftUp(hole)
-    }
-
-    /// The smallest of the children starting at `c` (at most four, all below `n`).
-    @inline(__always)
-    private func minChild(first c: Int, count n: Int) -> (Int, Entry) {
-        var m = c
-        var me = heap[c]
-        if c &+ 3 < n {
-            // Full group: fixed compare tree, no loop bookkeeping.
-            let e1 = heap[c &+ 1], e2 = heap[c &+ 2], e3 = heap[c &+ 3]
-            var m2 = c &+ 2
-            var me2 = e2
-            if before(e1, me) { m = c &+ 1; me = e1 }
-            if before(e3, me2) { m2 = c &+ 3; me2 = e3 }
-            if before(me2, me) { m = m2; me = me2 }
-        } else {
-            var k = c &+ 1
-            while k < n {
-                let ek = heap[k]
-                if before(ek, me) { m = k; me = ek }
-                k &+= 1
+        // t is after the bottom, so at or after the base of every rung; the
+        // remaining ranges of the rungs nest: rung d + 1 is bucket
+        // `current - 1` of rung d.
+        var r = rungs
+        let end = rungs + depth
+        while r < end {
+            let b = UInt64(bitPattern: t &- r.pointee.base) &>> r.pointee.shift
+            if b >= UInt64(bitPattern: Int64(r.pointee.current)) {
+                if b < UInt64(bitPattern: Int64(r.pointee.bucketCount)) {
+                    Self.append(e, to: r.pointee.buckets.unsafelyUnwrapped + Int(b))
+                    return
+                }
+                break
             }
+            r += 1
         }
-        return (m, me)
+        Self.append(e, to: top)
     }
 
-    private func siftUp(_ start: Int) {
-        var i = start
-        let e = heap[i]
-        while i > 0 {
-            let p = (i - 1) >> 2
-            let pe = heap[p]
-            guard before(e, pe) else { break }
-            place(pe, at: i)
-            i = p
-        }
-        place(e, at: i)
+    @inline(__always)
+    private static func append(_ e: Entry, to list: UnsafeMutablePointer<EntryList>) {
+        let c = list.pointee.count
+        if c == list.pointee.capacity { grow(list) }
+        list.pointee.base.unsafelyUnwrapped[Int(c)] = e
+        list.pointee.count = c &+ 1
     }
 
-    private func siftDown(_ start: Int) {
-        var i = start
-        let e = heap[i]
-        let n = heapCount
+    private static func grow(_ list: UnsafeMutablePointer<EntryList>) {
+        let capacity = max(16, Int(list.pointee.capacity) * 2)
+        precondition(capacity <= Int(Int32.max), "event list too long")
+        let new = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+        if let old = list.pointee.base {
+            new.moveInitialize(from: old, count: Int(list.pointee.count))
+            old.deallocate()
+        }
+        list.pointee.base = new
+        list.pointee.capacity = Int32(capacity)
+    }
+
+    /// Inserts into the sorted bottom after every entry with time <= e.time
+    /// (FIFO among equals). Usually an append; the bottom is one small bucket.
+    private func insertBottom(_ e: Entry) {
+        let list = bottom
+        var n = Int(list.pointee.count)
+        if bottomHead == n {
+            list.pointee.count = 0
+            bottomHead = 0
+            n = 0
+        } else if n == Int(list.pointee.capacity) && bottomHead > 0 {
+            let p = list.pointee.base.unsafelyUnwrapped
+            p.moveInitialize(from: p + bottomHead, count: n - bottomHead)
+            n -= bottomHead
+            bottomHead = 0
+            list.pointee.count = Int32(n)
+        }
+        if n == Int(list.pointee.capacity) { Self.grow(list) }
+        let p = list.pointee.base.unsafelyUnwrapped
+        var lo = bottomHead, hi = n
+        if n > bottomHead && p[n - 1].time > e.time {
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if p[mid].time <= e.time { lo = mid + 1 } else { hi = mid }
+            }
+            (p + lo + 1).moveInitialize(from: p + lo, count: n - lo)
+        } else {
+            lo = n
+        }
+        p[lo] = e
+        list.pointee.count = Int32(n + 1)
+    }
+
+    /// Called with an empty bottom and something queued: moves the next
+    /// non-empty bucket (spreading `top` or over-full buckets into finer
+    /// rungs on the way) into the bottom and sorts it.
+    private func refill() {
+        bottom.pointee.count = 0
+        bottomHead = 0
         while true {
-            let c = 4 &* i &+ 1
-            if c >= n { break }
-            let (m, me) = minChild(first: c, count: n)
-            guard before(me, e) else { break }
-            place(me, at: i)
-            i = m
+            if depth == 0 {
+                let n = Int(top.pointee.count)
+                if n == 0 { return }
+                if n <= Self.leafMax {
+                    takeBucket(top)
+                    sortBottom()
+                    bottomLast = max(bottomLast, bottom.pointee.base.unsafelyUnwrapped[n - 1].time)
+                    return
+                }
+                spreadTop(count: n)
+                continue
+            }
+            let r = rungs + (depth - 1)
+            let buckets = r.pointee.buckets.unsafelyUnwrapped
+            let nb = r.pointee.bucketCount
+            var b = r.pointee.current
+            while b < nb && buckets[b].count == 0 { b += 1 }
+            if b == nb {
+                r.pointee.current = nb
+                depth -= 1
+                continue
+            }
+            r.pointee.current = b + 1
+            let shift = r.pointee.shift
+            // The bucket holds an entry, so its start is a representable time.
+            let start = r.pointee.base &+ Int64(bitPattern: UInt64(b) &<< shift)
+            let n = Int(buckets[b].count)
+            if n > Self.leafMax && shift > 0 {
+                spawnRung(from: buckets + b, count: n, start: start, parentShift: shift)
+                continue
+            }
+            takeBucket(buckets + b)
+            // Width 1: all times equal, and the list is already in FIFO order.
+            if shift > 0 { sortBottom() }
+            let lastOffset = (UInt64(1) &<< shift) &- 1
+            bottomLast = lastOffset > UInt64(bitPattern: Int64.max &- start) ? Int64.max : start &+ Int64(bitPattern: lastOffset)
+            return
         }
-        place(e, at: i)
+    }
+
+    /// Makes `list` the bottom by swapping storage (the bottom is empty).
+    @inline(__always)
+    private func takeBucket(_ list: UnsafeMutablePointer<EntryList>) {
+        let old = bottom.pointee
+        bottom.pointee = list.pointee
+        list.pointee = old
+        list.pointee.count = 0
+        bottomHead = 0
+        touchSlots()
+    }
+
+    /// Loads the slot of every entry now in the bottom. The loads do not
+    /// depend on each other, so their cache misses overlap here instead of
+    /// stalling one dispatch each.
+    @inline(__always)
+    private func touchSlots() {
+        let p = bottom.pointee.base.unsafelyUnwrapped
+        var sink: UInt32 = 0
+        for k in 0..<Int(bottom.pointee.count) { sink ^= slots[Int(p[k].slot)].generation }
+        touchSink = sink
+    }
+
+    /// Stable insertion sort by time: the bottom holds one small bucket.
+    private func sortBottom() {
+        let p = bottom.pointee.base.unsafelyUnwrapped
+        let n = Int(bottom.pointee.count)
+        var i = 1
+        while i < n {
+            let x = p[i]
+            var j = i
+            while j > 0 && p[j - 1].time > x.time {
+                p[j] = p[j - 1]
+                j -= 1
+            }
+            p[j] = x
+            i += 1
+        }
+    }
+
+    /// Buckets for a new rung at `depth` (headers allocated once per depth).
+    private func rungBuckets(at d: Int) -> UnsafeMutablePointer<EntryList> {
+        if let b = rungs[d].buckets { return b }
+        let b = UnsafeMutablePointer<EntryList>.allocate(capacity: 1 << Self.maxBucketsLog2)
+        b.initialize(repeating: EntryList(), count: 1 << Self.maxBucketsLog2)
+        rungs[d].buckets = b
+        return b
+    }
+
+    /// log2 of the bucket count for `n` entries: about `leafTarget` per bucket.
+    @inline(__always)
+    private static func bucketBits(for n: Int) -> Int {
+        let want = max(1, n / leafTarget)
+        return min(maxBucketsLog2, Int.bitWidth - (want - 1).leadingZeroBitCount)
+    }
+
+    /// Spreads `top` over a new rung 0 that spans exactly its time range.
+    private func spreadTop(count n: Int) {
+        let p = top.pointee.base.unsafelyUnwrapped
+        var lo = Int64.max, hi = Int64.min
+        for k in 0..<n {
+            lo = min(lo, p[k].time)
+            hi = max(hi, p[k].time)
+        }
+        let span = UInt64(bitPattern: hi &- lo)
+        let bits = Self.bucketBits(for: n)
+        // Smallest shift that puts `hi` into bucket 2^bits - 1 or earlier.
+        let shift = UInt64(max(0, (UInt64.bitWidth - span.leadingZeroBitCount) - bits))
+        let buckets = rungBuckets(at: 0)
+        rungs[0].base = lo
+        rungs[0].shift = shift
+        rungs[0].bucketCount = Int(span &>> shift) + 1
+        rungs[0].current = 0
+        for k in 0..<n {
+            let b = UInt64(bitPattern: p[k].time &- lo) &>> shift
+            Self.append(p[k], to: buckets + Int(b))
+        }
+        top.pointee.count = 0
+        depth = 1
+    }
+
+    /// Spreads an over-full bucket over a finer child rung covering exactly its range.
+    private func spawnRung(from list: UnsafeMutablePointer<EntryList>, count n: Int, start: Int64, parentShift: UInt64) {
+        let bits = min(UInt64(Self.bucketBits(for: n)), parentShift)
+        let shift = parentShift - bits
+        let d = depth
+        let buckets = rungBuckets(at: d)
+        rungs[d].base = start
+        rungs[d].shift = shift
+        rungs[d].bucketCount = 1 << Int(bits)
+        rungs[d].current = 0
+        let p = list.pointee.base.unsafelyUnwrapped
+        for k in 0..<n {
+            let b = UInt64(bitPattern: p[k].time &- start) &>> shift
+            Self.append(p[k], to: buckets + Int(b))
+        }
+        list.pointee.count = 0
+        depth = d + 1
+    }
+
+    /// Drops tombstones once they outnumber live entries (and a floor, so
+    /// small queues do not compact all the time): the cost of each pass is
+    /// covered by the cancels and re-arms that made the garbage.
+    @inline(__always)
+    private func compactIfNeeded() {
+        if tombstones > 1024 && tombstones > liveCount { compact() }
+    }
+
+    private func compact() {
+        filter(bottom, from: bottomHead)
+        filter(top, from: 0)
+        for d in 0..<depth {
+            let r = rungs[d]
+            for b in r.current..<r.bucketCount { filter(r.buckets.unsafelyUnwrapped + b, from: 0) }
+        }
+        tombstones = 0
+    }
+
+    /// Removes dead entries from `list[from...]`, keeping the order.
+    private func filter(_ list: UnsafeMutablePointer<EntryList>, from start: Int) {
+        let n = Int(list.pointee.count)
+        guard n > start, let p = list.pointee.base else { return }
+        var w = start
+        for k in start..<n where slots[Int(p[k].slot)].generation == p[k].generation {
+            p[w] = p[k]
+            w += 1
+        }
+        list.pointee.count = Int32(w)
     }
 }
 
