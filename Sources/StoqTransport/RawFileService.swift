@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal file service over raw QUIC streams, until HTTP/3 arrives: the
+/// client opens a bidirectional stream and sends "GET /path\r\n" (then FIN);
+/// the server answers with the file's bytes and FIN, or resets the stream with
+/// error code 404 (no such file) or 400 (malformed request).
+public enum RawFileProtocol {
+    public static let notFound: UInt64 = 404
+    public static let badRequest: UInt64 = 400
+    public static func request(path: String) -> [UInt8] { Array("GET \(path)\r\n".utf8) }
+}
+
+/// Serves files under `root`. Attach it to an endpoint and call `pump()` after
+/// every flush (EndpointDriver.afterFlush): it keeps at most `window` bytes
+/// queued per stream and reads the file as the peer takes it.
+public final class RawFileServer {
+    public let root: String
+    public var window = 8 << 20
+    private var transfers: [Transfer] = []
+    private var requests: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
+    public private(set) var requestsServed = 0
+    /// Called when a connection ends, with its final metrics.
+    public var onConnectionClosed: ((QuicConnection, CloseReason) -> Void)?
+
+    private final class Transfer {
+        weak var connection: QuicConnection?
+        let stream: Int64
+        var fd: Int32
+        init(connection: QuicConnection, stream: Int64, fd: Int32) { self.connection = connection; self.stream = stream; self.fd = fd }
+        deinit { if fd >= 0 { close(fd) } }
+    }
+
+    public init(root: String) { self.root = root }
+
+    /// Takes over `endpoint.onNewConnection` and the new connections' `onEvent`.
+    public func attach(to endpoint: QuicEndpoint) {
+        endpoint.onNewConnection = { [weak self] c in
+            c.onEvent = { [weak self, unowned c] event in self?.handle(event, on: c) }
+        }
+    }
+
+    private func handle(_ event: ConnectionEvent, on c: QuicConnection) {
+        switch event {
+        case let .streamReadable(id):
+            let (bytes, fin) = c.read(stream: id)
+            var buffer = requests[ObjectIdentifier(c), default: [:]][id, default: []]
+            buffer += bytes
+            if let end = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                requests[ObjectIdentifier(c)]?[id] = nil
+                start(String(decoding: buffer[..<end], as: UTF8.self), stream: id, on: c)
+            } else if fin || buffer.count > 4096 {
+                requests[ObjectIdentifier(c)]?[id] = nil
+                try? c.resetStream(id, errorCode: RawFileProtocol.badRequest)
+            } else {
+                requests[ObjectIdentifier(c), default: [:]][id] = buffer
+            }
+        case let .closed(reason):
+            onConnectionClosed?(c, reason)
+            requests[ObjectIdentifier(c)] = nil
+            transfers.removeAll { $0.connection == nil || $0.connection === c }
+        default:
+            break
+        }
+    }
+
+    private func start(_ line: String, stream id: Int64, on c: QuicConnection) {
+        var text = Substring(line)
+        if text.hasSuffix("\r") { text = text.dropLast() }
+        guard text.hasPrefix("GET /"), let path = resolve(String(text.dropFirst(4))) else {
+            try? c.resetStream(id, errorCode: RawFileProtocol.badRequest)
+            return
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        var st = stat()
+        guard fd >= 0, fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            if fd >= 0 { close(fd) }
+            try? c.resetStream(id, errorCode: RawFileProtocol.notFound)
+            return
+        }
+        requestsServed += 1
+        transfers.append(Transfer(connection: c, stream: id, fd: fd))
+        pump()
+    }
+
+    /// Maps "/a/b" to a file under root; nil for anything that could climb out.
+    private func resolve(_ path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." || $0.contains("\0") }) else { return nil }
+        return root + "/" + parts.joined(separator: "/")
+    }
+
+    /// Tops up every active transfer to `window` unsent bytes.
+    public func pump() {
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        transfers.removeAll { t in
+            guard let c = t.connection, !c.isClosed else { return true }
+            while c.unsentBytes(stream: t.stream) < window {
+                let n = chunk.withUnsafeMutableBytes { read(t.fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    try? c.resetStream(t.stream, errorCode: RawFileProtocol.notFound)
+                    return true
+                }
+                do { try c.write(stream: t.stream, chunk[0..<n], fin: n == 0) } catch { return true }
+                if n == 0 { return true }
+            }
+            return false
+        }
+    }
+}

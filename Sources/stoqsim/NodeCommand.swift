@@ -1,0 +1,197 @@
+import ArgumentParser
+import Foundation
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+import StoqTransport
+
+/// One real node on real IPv6 UDP sockets: serve files, or fetch one.
+struct Node: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a STOQ node on a real IPv6 UDP socket (raw QUIC streams: \"GET /path\\r\\n\" → file bytes).",
+        subcommands: [NodeServe.self, NodeGet.self])
+}
+
+struct NodeServe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the files under --root until SIGINT/SIGTERM.")
+
+    @Option(help: "Address to listen on, e.g. [::1]:4433 (IPv6 only).") var listen: String
+    @Option(help: "Directory whose files are served.") var root: String = "."
+    @Option(help: "PEM certificate chain (leaf first).") var cert: String?
+    @Option(help: "PEM private key (unencrypted).") var key: String?
+    @Flag(help: "Generate a self-signed Ed25519 certificate for localhost, ::1 and the listen address.") var selfSigned = false
+    @Option(help: "With --self-signed: write the certificate (PEM) here, for clients' --ca.") var certOut: String?
+    @Option(help: "ALPN protocol to accept (repeatable).") var alpn: [String] = ["stoq"]
+
+    func validate() throws {
+        if selfSigned == (cert != nil) { throw ValidationError("give either --cert and --key, or --self-signed") }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        if certOut != nil && !selfSigned { throw ValidationError("--cert-out only applies to --self-signed") }
+    }
+
+    func run() throws {
+        let address = try badInput { try parseSocketAddress(listen, what: "--listen") }
+        let credentials: TLSCredentials
+        if let cert, let key {
+            credentials = try badInput { try TLSCredentials.server(certificateFile: cert, keyFile: key) }
+        } else {
+            var names: [SubjectAlternativeName] = [.dns("localhost"), .ipv6(try IPv6Address.parse("::1"))]
+            if address.address != (try IPv6Address.parse("::1")) { names.append(.ipv6(address.address)) }
+            let bundle = try CertificateAuthorityForTesting.selfSigned(names: names)
+            if let certOut { try bundle.certificateChainPEM.write(toFile: certOut, atomically: true, encoding: .utf8) }
+            credentials = try TLSCredentials.server(bundle)
+        }
+        let scheduler = Scheduler()
+        let driver = try RealTimeDriver(scheduler: scheduler)
+        let socket = try IPv6UDPSocket(bind: address)
+        try socket.attach(to: driver)
+        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
+                                        server: ServerTLSConfiguration(credentials: credentials, alpn: alpn),
+                                        random: RandomStream(seed: UInt64.random(in: .min ... .max)))
+        let server = RawFileServer(root: root)
+        server.attach(to: endpoint)
+        server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
+        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+        io.afterFlush = { server.pump() }
+        let shutdown = try ShutdownSignal(driver: driver)
+        printError("serving \(root) on \(socket.socketAddress) (ALPN \(alpn.joined(separator: ",")))")
+        driver.run()
+        printError("\(shutdown.received ?? "stopped"): served \(server.requestsServed) request(s); closing")
+        for c in endpoint.connections { c.close(errorCode: 0, reason: "server shutting down") }
+        io.flush()
+        socket.close()
+    }
+}
+
+struct NodeGet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "Fetch one file from a STOQ node and print handshake time, bytes and goodput.")
+
+    @Argument(help: "Where and what, e.g. [::1]:4433/index.html") var target: String
+    @Option(help: "Write the file here (default: count the bytes only).") var out: String?
+    @Option(help: "PEM trust anchors for the server certificate.") var ca: String?
+    @Option(help: "Name to verify the certificate against (default: the address).") var serverName: String?
+    @Flag(name: .customLong("insecure-skip-verify-for-local-testing"),
+          help: "Accept any server certificate. Only for your own localhost tests.") var insecureSkipVerify = false
+    @Option(help: "ALPN protocol to offer (repeatable).") var alpn: [String] = ["stoq"]
+    @Option(help: "Give up after this many seconds.") var timeout: Double = 30
+
+    func validate() throws {
+        if (ca == nil) == !insecureSkipVerify {
+            throw ValidationError("give --ca FILE to verify the server, or --insecure-skip-verify-for-local-testing")
+        }
+    }
+
+    func run() throws {
+        guard let slash = target.firstIndex(of: "/") else {
+            throw ValidationError("target '\(target)' needs a path, e.g. [::1]:4433/index.html")
+        }
+        let remote = try badInput { try parseSocketAddress(String(target[..<slash]), what: "target") }
+        let path = String(target[slash...])
+        let verification: ServerCertificateVerification = try ca.map {
+            .verify(trustAnchors: try badInput { [path = $0] in try TLSCredentials.client(trustAnchorsFile: path) })
+        } ?? .insecureSkipVerificationForLocalTesting
+        let scheduler = Scheduler()
+        let driver = try RealTimeDriver(scheduler: scheduler)
+        let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::"), port: 0))
+        try socket.attach(to: driver)
+        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
+                                        client: ClientTLSConfiguration(verification: verification, alpn: alpn),
+                                        random: RandomStream(seed: UInt64.random(in: .min ... .max)))
+        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+        let output: FileHandle?
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("cannot create --out \(out)") }
+            output = FileHandle(forWritingAtPath: out)
+        } else {
+            output = nil
+        }
+        let shutdown = try ShutdownSignal(driver: driver)
+        let start = scheduler.now
+        var firstByte: SimTime?
+        var done: SimTime?
+        var bytes = 0
+        var failure: String?
+        let name = serverName ?? remote.address.description
+        let c = try endpoint.connect(to: remote, serverName: name, at: scheduler.now)
+        c.onEvent = { event in
+            switch event {
+            case .handshakeCompleted:
+                do {
+                    let id = try c.openStream()
+                    try c.write(stream: id, RawFileProtocol.request(path: path), fin: true)
+                } catch { failure = "\(error)"; driver.stop() }
+            case let .streamReadable(id):
+                let (data, fin) = c.read(stream: id)
+                if !data.isEmpty { firstByte = firstByte ?? scheduler.now }
+                bytes += data.count
+                output?.write(Data(data))
+                if fin {
+                    done = scheduler.now
+                    c.close(errorCode: 0)
+                }
+            case let .streamReset(_, code):
+                failure = code == RawFileProtocol.notFound ? "\(path): not found on the server" : "server reset the stream (code \(code))"
+                c.close(errorCode: 0)
+            case let .closed(reason):
+                if done == nil && failure == nil { failure = "\(reason)" }
+                driver.stop()
+            default: break
+            }
+        }
+        io.flush()
+        let outcome = driver.run(for: .seconds(timeout))
+        try? output?.close()
+        if let signal = shutdown.received { printError("\(signal): stopping") }
+        let handshake = c.metrics.handshakeDuration
+        print("handshake: \(handshake.map { "\($0)" } ?? "not completed")")
+        print("bytes: \(bytes)")
+        print("connection: \(c.metrics)")
+        if let done, let firstByte {
+            let seconds = max((done - start).seconds, 1e-9)
+            print("time: \(done - start) (first byte after \(firstByte - start))")
+            print("goodput: \(String(format: "%.1f", Double(bytes) * 8 / seconds / 1e6)) Mbit/s")
+        }
+        if done == nil {
+            if outcome == .reachedEndTime && failure == nil { failure = "no answer within \(timeout) s" }
+            printError("error: \(failure ?? "interrupted")")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Turns bad-input errors from the transport (addresses, certificate files) into exit code 2.
+private func badInput<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as TransportError { throw ValidationError(error.description) }
+}
+
+/// SIGINT/SIGTERM stop the driver (self-pipe: the handler only writes a byte; the driver reads it).
+private final class ShutdownSignal {
+    private(set) var received: String?
+    private let readFD: Int32
+
+    init(driver: RealTimeDriver) throws {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw ExitCode.failure }
+        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        readFD = fds[0]
+        shutdownPipeWriteFD = fds[1]
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            var byte = UInt8(truncatingIfNeeded: sig)
+            _ = write(shutdownPipeWriteFD, &byte, 1)
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        try driver.register(fd: readFD) { [weak self, weak driver] in
+            guard let self else { return }
+            var byte: UInt8 = 0
+            while read(self.readFD, &byte, 1) == 1 { self.received = byte == UInt8(SIGINT) ? "SIGINT" : "SIGTERM" }
+            driver?.unregister(fd: self.readFD)
+            driver?.stop()
+        }
+    }
+}
+
+/// Written only by the signal handler's one `write`; set before the handler is installed.
+nonisolated(unsafe) private var shutdownPipeWriteFD: Int32 = -1
