@@ -108,14 +108,14 @@ struct NodeGet: ParsableCommand {
             output = nil
         }
         let shutdown = try ShutdownSignal(driver: driver)
-        let start = scheduler.now
+        var start = scheduler.now
         var firstByte: SimTime?
         var done: SimTime?
         var bytes = 0
         var failure: String?
         let name = serverName ?? remote.address.description
-        let c = try endpoint.connect(to: remote, serverName: name, at: scheduler.now)
-        c.onEvent = { event in
+        var connection: QuicConnection?
+        func handle(_ event: ConnectionEvent, on c: QuicConnection) {
             switch event {
             case .handshakeCompleted:
                 do {
@@ -140,14 +140,26 @@ struct NodeGet: ParsableCommand {
             default: break
             }
         }
-        io.flush()
+        // Connect from inside the run: the real-time driver pins SimTime to the wall clock when `run` starts.
+        _ = scheduler.schedule(at: scheduler.now) {
+            do {
+                let c = try endpoint.connect(to: remote, serverName: name, at: scheduler.now)
+                connection = c
+                start = scheduler.now
+                c.onEvent = { [unowned c] in handle($0, on: c) }
+                io.flush()
+            } catch {
+                failure = "\(error)"
+                driver.stop()
+            }
+        }
         let outcome = driver.run(for: .seconds(timeout))
         try? output?.close()
         if let signal = shutdown.received { printError("\(signal): stopping") }
-        let handshake = c.metrics.handshakeDuration
-        print("handshake: \(handshake.map { "\($0)" } ?? "not completed")")
+        let metrics = connection?.metrics
+        print("handshake: \(metrics?.handshakeDuration.map { "\($0)" } ?? "not completed")")
         print("bytes: \(bytes)")
-        print("connection: \(c.metrics)")
+        if let metrics { print("connection: \(metrics)") }
         if let done, let firstByte {
             let seconds = max((done - start).seconds, 1e-9)
             print("time: \(done - start) (first byte after \(firstByte - start))")
