@@ -12,22 +12,30 @@ public final class EndpointDriver {
     private var timer: SimTimer?
     /// Runs after every flush (e.g. to top up streams from a file).
     public var afterFlush: (() -> Void)?
+    /// Where "now" comes from; nil: `scheduler.now`. On the real-time backend
+    /// the scheduler's clock stands still while a handler runs and does not
+    /// pass a pending timer, so RTT samples on a fast path (loopback) read as
+    /// zero; giving the wall clock in SimTime terms here keeps them true.
+    public var clock: (() -> SimTime)?
 
-    public init(endpoint: QuicEndpoint, io: DatagramIO, scheduler: Scheduler) {
+    public init(endpoint: QuicEndpoint, io: DatagramIO, scheduler: Scheduler, clock: (() -> SimTime)? = nil) {
         self.endpoint = endpoint
         self.io = io
         self.scheduler = scheduler
+        self.clock = clock
         timer = scheduler.makeTimer { [weak self] in
             guard let self else { return }
-            self.endpoint.handleDeadlines(at: self.scheduler.now)
+            self.endpoint.handleDeadlines(at: self.now)
             self.flush()
         }
         io.receiveHandler = { [weak self] datagram in
             guard let self else { return }
-            self.endpoint.receive(datagram, at: self.scheduler.now)
+            self.endpoint.receive(datagram, at: self.now)
             self.flush()
         }
     }
+
+    private var now: SimTime { max(clock?() ?? scheduler.now, scheduler.now) }
 
     deinit {
         timer?.cancel()
@@ -36,7 +44,7 @@ public final class EndpointDriver {
 
     /// Sends what is ready and re-arms the timer at the endpoint's next deadline.
     public func flush() {
-        let now = scheduler.now
+        let now = self.now
         endpoint.transmit(at: now) { io.send($0) }
         afterFlush?()
         endpoint.transmit(at: now) { io.send($0) }

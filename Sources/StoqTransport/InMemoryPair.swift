@@ -83,11 +83,7 @@ public final class InMemoryPair {
     @discardableResult
     public func step() -> Bool {
         flush()
-        var next: SimTime?
-        for t in [toServer.next, toClient.next, client.nextDeadline, server.nextDeadline] {
-            if let t, next == nil || t < next! { next = t }
-        }
-        guard let t = next else { return false }
+        guard let t = nextEventTime else { return false }
         if t > now { now = t }
         while let a = toServer.next, a <= now { deliver(toServer.pop(), to: server) }
         while let a = toClient.next, a <= now { deliver(toClient.pop(), to: client) }
@@ -112,13 +108,19 @@ public final class InMemoryPair {
         let end = now + duration
         while true {
             flush()
-            var next: SimTime?
-            for t in [toServer.next, toClient.next, client.nextDeadline, server.nextDeadline] {
-                if let t, next == nil || t < next! { next = t }
-            }
-            guard let t = next, t <= end else { now = max(now, end); return }
+            guard let t = nextEventTime, t <= end else { now = max(now, end); return }
             step()
         }
+    }
+
+    /// The earliest arrival or deadline on either side.
+    private var nextEventTime: SimTime? {
+        func earlier(_ a: SimTime?, _ b: SimTime?) -> SimTime? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(toServer.next, toClient.next), earlier(client.nextDeadline, server.nextDeadline))
     }
 
     private func flush() {

@@ -47,6 +47,8 @@ public final class QuicConnection {
     var registeredIDs: [ConnectionIDKey] = []
     /// Set when something may be waiting to be written; the endpoint keeps a list.
     var needsTransmit = false
+    /// Whether the endpoint's transmit list holds us (so adding is O(1)).
+    var inTransmitList = false
     /// ngtcp2's next timer, cached after every call into it.
     private(set) var deadline: SimTime?
 

@@ -133,6 +133,7 @@ public final class QuicEndpoint {
         while !transmitList.isEmpty {
             var batch: [QuicConnection] = []
             swap(&batch, &transmitList)
+            for c in batch { c.inTransmitList = false }
             for c in batch where c.needsTransmit {
                 let destination = c.remoteAddress
                 c.transmit(at: now, buffer: buffer, capacity: bufferCapacity) { n in
@@ -154,8 +155,8 @@ public final class QuicEndpoint {
     }
 
     func noteNeedsTransmit(_ c: QuicConnection) {
-        if !c.needsTransmit { c.needsTransmit = true }
-        if !transmitList.contains(where: { $0 === c }) { transmitList.append(c) }
+        c.needsTransmit = true
+        if !c.inTransmitList { c.inTransmitList = true; transmitList.append(c) }
     }
 
     func register(_ key: ConnectionIDKey, for c: QuicConnection) {
@@ -181,7 +182,10 @@ public final class QuicEndpoint {
             live[ObjectIdentifier(c)] = nil
             return true
         }
-        transmitList.removeAll { $0.isClosed }
+        transmitList.removeAll { c in
+            if c.isClosed { c.inTransmitList = false }
+            return c.isClosed
+        }
     }
 
     func makeConnectionID(length: Int) -> ngtcp2_cid {

@@ -52,7 +52,7 @@ struct NodeServe: ParsableCommand {
         let server = RawFileServer(root: root)
         server.attach(to: endpoint)
         server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler, clock: WallClock(scheduler).now)
         io.afterFlush = { server.pump() }
         let shutdown = try ShutdownSignal(driver: driver)
         printError("serving \(root) on \(socket.socketAddress) (ALPN \(alpn.joined(separator: ",")))")
@@ -99,7 +99,8 @@ struct NodeGet: ParsableCommand {
         let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
                                         client: ClientTLSConfiguration(verification: verification, alpn: alpn),
                                         random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+        let wall = WallClock(scheduler)
+        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler, clock: wall.now)
         let output: FileHandle?
         if let out {
             guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("cannot create --out \(out)") }
@@ -124,11 +125,11 @@ struct NodeGet: ParsableCommand {
                 } catch { failure = "\(error)"; driver.stop() }
             case let .streamReadable(id):
                 let (data, fin) = c.read(stream: id)
-                if !data.isEmpty { firstByte = firstByte ?? scheduler.now }
+                if !data.isEmpty { firstByte = firstByte ?? wall.now() }
                 bytes += data.count
                 output?.write(Data(data))
                 if fin {
-                    done = scheduler.now
+                    done = wall.now()
                     c.close(errorCode: 0)
                 }
             case let .streamReset(_, code):
@@ -143,9 +144,9 @@ struct NodeGet: ParsableCommand {
         // Connect from inside the run: the real-time driver pins SimTime to the wall clock when `run` starts.
         _ = scheduler.schedule(at: scheduler.now) {
             do {
-                let c = try endpoint.connect(to: remote, serverName: name, at: scheduler.now)
+                start = wall.now()
+                let c = try endpoint.connect(to: remote, serverName: name, at: start)
                 connection = c
-                start = scheduler.now
                 c.onEvent = { [unowned c] in handle($0, on: c) }
                 io.flush()
             } catch {
@@ -170,6 +171,33 @@ struct NodeGet: ParsableCommand {
             printError("error: \(failure ?? "interrupted")")
             throw ExitCode.failure
         }
+    }
+}
+
+/// The wall clock in the scheduler's SimTime terms, for EndpointDriver.clock:
+/// pinned to the scheduler at the first event of the run (the real-time driver
+/// pins SimTime to the wall clock when `run` starts).
+private final class WallClock {
+    private let scheduler: Scheduler
+    private var origin: (sim: SimTime, wall: Int64)?
+
+    init(_ scheduler: Scheduler) {
+        self.scheduler = scheduler
+        _ = scheduler.schedule(at: scheduler.now) { [weak self] in
+            guard let self else { return }
+            self.origin = (scheduler.now, Self.monotonic())
+        }
+    }
+
+    func now() -> SimTime {
+        guard let origin else { return scheduler.now }
+        return max(scheduler.now, origin.sim + .nanoseconds(Self.monotonic() - origin.wall))
+    }
+
+    private static func monotonic() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 
