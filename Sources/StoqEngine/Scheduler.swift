@@ -142,8 +142,6 @@ public final class Scheduler {
     private var depth = 0
     private var liveCount = 0
     private var tombstones = 0
-    /// Receives the slot loads issued ahead of dispatch (see `touchSlots`).
-    private var touchSink: UInt32 = 0
 
     public init(start: SimTime = .zero) {
         nowNs = start.nanosecondsSinceStart
@@ -557,6 +555,8 @@ public final class Scheduler {
                 continue
             }
             takeBucket(buckets + b)
+            // The next bucket's slots too, so they arrive while this one runs.
+            if b + 1 < nb { prefetchSlots(of: buckets + b + 1) }
             // Width 1: all times equal, and the list is already in FIFO order.
             if shift > 0 { sortBottom() }
             let lastOffset = (UInt64(1) &<< shift) &- 1
@@ -565,26 +565,27 @@ public final class Scheduler {
         }
     }
 
-    /// Makes `list` the bottom by swapping storage (the bottom is empty).
+    /// Copies `list` into the (empty) bottom. Copying, not swapping buffers:
+    /// a swap would hand a small buffer to a bucket that needs a large one
+    /// next epoch, and regrowing it costs more than this small copy.
     @inline(__always)
     private func takeBucket(_ list: UnsafeMutablePointer<EntryList>) {
-        let old = bottom.pointee
-        bottom.pointee = list.pointee
-        list.pointee = old
+        let n = list.pointee.count
+        while bottom.pointee.capacity < n { Self.grow(bottom) }
+        bottom.pointee.base.unsafelyUnwrapped.update(from: list.pointee.base.unsafelyUnwrapped, count: Int(n))
+        bottom.pointee.count = n
         list.pointee.count = 0
         bottomHead = 0
-        touchSlots()
+        prefetchSlots(of: bottom)
     }
 
-    /// Loads the slot of every entry now in the bottom. The loads do not
-    /// depend on each other, so their cache misses overlap here instead of
-    /// stalling one dispatch each.
+    /// Prefetches the slot of every entry in `list`: dispatch reads each
+    /// event's slot, and slots are scattered over the table, so without this
+    /// every event would wait for one cache miss.
     @inline(__always)
-    private func touchSlots() {
-        let p = bottom.pointee.base.unsafelyUnwrapped
-        var sink: UInt32 = 0
-        for k in 0..<Int(bottom.pointee.count) { sink ^= slots[Int(p[k].slot)].generation }
-        touchSink = sink
+    private func prefetchSlots(of list: UnsafeMutablePointer<EntryList>) {
+        guard let p = list.pointee.base else { return }
+        for k in 0..<Int(list.pointee.count) { prefetch(slots + Int(p[k].slot)) }
     }
 
     /// Stable insertion sort by time: the bottom holds one small bucket.
@@ -615,9 +616,9 @@ public final class Scheduler {
 
     /// log2 of the bucket count for `n` entries: about `leafTarget` per bucket.
     @inline(__always)
-    private static func bucketBits(for n: Int) -> Int {
+    private static func bucketBits(for n: Int, cap: Int) -> Int {
         let want = max(1, n / leafTarget)
-        return min(maxBucketsLog2, Int.bitWidth - (want - 1).leadingZeroBitCount)
+        return min(cap, Int.bitWidth - (want - 1).leadingZeroBitCount)
     }
 
     /// Spreads `top` over a new rung 0 that spans exactly its time range.
@@ -629,7 +630,7 @@ public final class Scheduler {
             hi = max(hi, p[k].time)
         }
         let span = UInt64(bitPattern: hi &- lo)
-        let bits = Self.bucketBits(for: n)
+        let bits = Self.bucketBits(for: n, cap: Self.maxBucketsLog2)
         // Smallest shift that puts `hi` into bucket 2^bits - 1 or earlier.
         let shift = UInt64(max(0, (UInt64.bitWidth - span.leadingZeroBitCount) - bits))
         let buckets = rungBuckets(at: 0)
@@ -647,7 +648,7 @@ public final class Scheduler {
 
     /// Spreads an over-full bucket over a finer child rung covering exactly its range.
     private func spawnRung(from list: UnsafeMutablePointer<EntryList>, count n: Int, start: Int64, parentShift: UInt64) {
-        let bits = min(UInt64(Self.bucketBits(for: n)), parentShift)
+        let bits = min(UInt64(Self.bucketBits(for: n, cap: Self.maxBucketsLog2)), parentShift)
         let shift = parentShift - bits
         let d = depth
         let buckets = rungBuckets(at: d)
