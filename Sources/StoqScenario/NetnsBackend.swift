@@ -36,6 +36,14 @@ final class NetnsBackend: RunBackend {
     var name: String { "netns" }
 
     func attach(network: Network, scheduler: Scheduler) throws {
+        // The run calls detach only after attach succeeded: undo a partial attach here.
+        do { try attachParts(network: network, scheduler: scheduler) } catch {
+            detach()
+            throw error
+        }
+    }
+
+    private func attachParts(network: Network, scheduler: Scheduler) throws {
         let driver = try RealTimeDriver(scheduler: scheduler)
         self.driver = driver
         let interrupt = try InterruptWatch(driver: driver)
