@@ -1,0 +1,120 @@
+#if os(Linux)
+import Dispatch
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+
+/// What `stoqsim bench netns` measures: namespace set-up and teardown at
+/// scale, and how many packets per second the engine relays TUN to TUN.
+public enum NetnsBenchmarks {
+    public struct Result: CustomStringConvertible {
+        public var namespaces: Int
+        public var setupSeconds: Double
+        public var teardownSeconds: Double
+        public var pairs: Int
+        public var payloadBytes: Int
+        public var measuredSeconds: Double
+        /// Datagrams the receivers' sockets got, and the IPv6 bytes they were.
+        public var delivered: UInt64
+        public var deliveredIPv6Bytes: UInt64
+        /// Datagrams the senders' kernels accepted.
+        public var sent: UInt64
+        public var lag: LagReport
+        public var leftovers: [String]
+
+        public var packetsPerSecond: Double { Double(delivered) / measuredSeconds }
+        public var gigabitsPerSecond: Double { Double(deliveredIPv6Bytes) * 8 / measuredSeconds / 1e9 }
+
+        public var description: String {
+            func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
+            return """
+            namespaces: \(namespaces)
+            set-up:     \(f(setupSeconds))s (\(f(setupSeconds / Double(max(namespaces, 1)) * 1000, 2)) ms per namespace)
+            teardown:   \(f(teardownSeconds))s
+            relay:      \(pairs) pairs, \(payloadBytes) B payload, \(f(measuredSeconds, 2))s: \(delivered) of \(sent) datagrams delivered
+                        \(f(packetsPerSecond / 1000, 1)) k packets/s, \(f(gigabitsPerSecond, 3)) Gbit/s (IPv6 bytes)
+            lag:        \(lag)
+            left behind: \(leftovers.isEmpty ? "nothing" : leftovers.joined(separator: ", "))
+            """
+        }
+    }
+
+    /// A star of `namespaces` nodes (a hub and leaves on 100 Gbps, 10 µs
+    /// links, so the model is never the bottleneck); `pairs` leaves send
+    /// `payload`-byte datagrams across the hub to other leaves as fast as the
+    /// engine takes them, for `seconds`.
+    public static func run(namespaces: Int, pairs: Int, payload: Int, seconds: Double) throws -> Result {
+        precondition(namespaces >= 3 && pairs >= 1 && 2 * pairs <= namespaces - 1)
+        var yaml = """
+        name: bench-netns
+        duration: 1h
+        sites:
+          - {name: s, city: Frankfurt}
+        nodes:
+          - {name: hub, site: s, role: core}
+
+        """
+        for i in 1..<namespaces { yaml += "  - {name: n\(i), site: s, role: edge, uplink: {to: hub, bandwidth: 100gbps, latency: 10us, queue: 64MB}}\n" }
+        let topology = try TopologyParser.parse(yaml: yaml, file: "bench-netns.yaml")
+        let scheduler = Scheduler()
+        let network = Network(topology: topology, scheduler: scheduler, seed: 1)
+        let driver = try RealTimeDriver(scheduler: scheduler)
+        let raised = RealtimePriority.raise()
+        defer { if raised { RealtimePriority.restore() } }
+        let emulator = try NetnsEmulator(network: network, driver: driver)
+        var result = Result(namespaces: namespaces, setupSeconds: emulator.setupSeconds, teardownSeconds: 0, pairs: pairs,
+                            payloadBytes: payload, measuredSeconds: seconds, delivered: 0, deliveredIPv6Bytes: 0, sent: 0,
+                            lag: driver.lagReport, leftovers: [])
+        do {
+            var senders: [(UDPSocketIO, Datagram)] = []
+            var receivers: [UDPSocketIO] = []
+            var delivered: UInt64 = 0
+            var measuring = false
+            for p in 0..<pairs {
+                let from = "n\(1 + p)", to = "n\(1 + pairs + p)"
+                let rx = try emulator.bind(node: to, port: 9)
+                rx.receiveHandler = { _ in if measuring { delivered += 1 } }
+                receivers.append(rx)
+                let tx = try emulator.bind(node: from, port: 0)
+                senders.append((tx, Datagram(source: SocketAddress(address: tx.localAddress, port: tx.localPort),
+                                             destination: SocketAddress(address: rx.localAddress, port: 9),
+                                             payload: [UInt8](repeating: 0xab, count: payload))))
+            }
+            // Offered load: a burst per sender every 100 µs, more than the relay can take.
+            let burst = 16
+            var sent: UInt64 = 0
+            var offer: () -> Void = {}
+            let tick = scheduler.makeTimer { offer() }
+            offer = {
+                for (tx, d) in senders {
+                    let before = tx.sendErrors
+                    for _ in 0..<burst { tx.send(d) }
+                    if measuring { sent += UInt64(burst - (tx.sendErrors - before)) }
+                }
+                tick.arm(after: .microseconds(100))
+            }
+            tick.arm(after: .zero)
+            // Warm up, then measure over `seconds` of wall (= simulated) time.
+            withExtendedLifetime((network, emulator, senders, receivers)) {
+                driver.run(for: .milliseconds(300))
+                measuring = true
+                driver.resetLagReport()
+                let start = DispatchTime.now().uptimeNanoseconds
+                driver.run(for: .seconds(seconds))
+                result.measuredSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                measuring = false
+                tick.cancel()
+            }
+            result.lag = driver.lagReport
+            result.delivered = delivered
+            result.sent = sent
+            result.deliveredIPv6Bytes = delivered * UInt64(payload + Datagram.headerBytes)
+        }
+        let prefix = emulator.prefix
+        emulator.shutdown()
+        result.teardownSeconds = emulator.teardownSeconds
+        result.leftovers = Namespaces.list(prefix: prefix + "-")
+        return result
+    }
+}
+#endif
