@@ -3,44 +3,27 @@ import StoqNetwork
 import StoqTopology
 import StoqTransport
 
-/// Drives one node's QUIC endpoint from the scheduler and a `DatagramIO`: the
-/// sans-IO endpoint gets datagrams and the time in, and its datagrams go out
-/// through the seam, its next deadline onto a timer. Nothing here knows
-/// whether the seam is the simulated network or a real socket.
+/// One node's STOQ endpoint in a run: the transport's `EndpointDriver` joins
+/// the sans-IO endpoint to the node's `DatagramIO` and the scheduler, so this
+/// code does not know whether the seam is the simulated network or a socket.
 public final class StoqNodeEndpoint {
     public let node: String
-    public let endpoint: QuicEndpoint
-    private let io: DatagramIO
-    private let scheduler: Scheduler
-    private var timer: SimTimer!
+    public let driver: EndpointDriver
+    public var endpoint: QuicEndpoint { driver.endpoint }
 
-    init(node: String, endpoint: QuicEndpoint, io: DatagramIO, scheduler: Scheduler) {
+    init(node: String, driver: EndpointDriver) {
         self.node = node
-        self.endpoint = endpoint
-        self.io = io
-        self.scheduler = scheduler
-        timer = scheduler.makeTimer { [unowned self] in
-            self.endpoint.handleDeadlines(at: self.scheduler.now)
-            self.flush()
-        }
-        io.receiveHandler = { [unowned self] datagram in
-            self.endpoint.receive(datagram, at: self.scheduler.now)
-            self.flush()
-        }
+        self.driver = driver
     }
 
-    /// Sends whatever the connections have ready and re-arms the timer. Call
-    /// after the application wrote to a stream or opened a connection.
-    public func flush() {
-        endpoint.transmit(at: scheduler.now) { io.send($0) }
-        if let deadline = endpoint.nextDeadline { timer.arm(at: deadline) } else { timer.cancel() }
-    }
+    /// Sends what the connections have ready; call after writing to a stream.
+    public func flush() { driver.flush() }
 
     /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`.
     public func connect(to remote: IPv6Address, serverName: String) throws -> QuicConnection {
         let c = try endpoint.connect(to: SocketAddress(address: remote, port: StoqPorts.quic), serverName: serverName,
-                                     at: scheduler.now)
-        flush()
+                                     at: driver.scheduler.now)
+        driver.flush()
         return c
     }
 }

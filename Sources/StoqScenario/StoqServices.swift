@@ -46,7 +46,7 @@ public final class StoqServices {
                                         client: certs.clientTLS, server: try certs.serverTLS(for: spec),
                                         random: context.randomStream("quic:" + node))
         let io = try context.bind(node: node, port: StoqPorts.quic)
-        let driver = StoqNodeEndpoint(node: node, endpoint: endpoint, io: io, scheduler: context.scheduler)
+        let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))
         endpoint.onNewConnection = { [unowned self] connection in
             connection.onEvent = { [unowned self, unowned connection] event in
                 self.serve(connection, event)

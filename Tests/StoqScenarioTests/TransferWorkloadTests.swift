@@ -66,7 +66,7 @@ final class TransferWorkloadTests: XCTestCase {
     func testSizeIsRequired() {
         XCTAssertThrowsError(try scenario(yaml: yaml().replacingOccurrences(of: "size: 2MB, ", with: ""), file: "t.yaml")) { error in
             XCTAssertTrue("\(error)".contains("missing field 'size'"), "\(error)")
-            XCTAssertTrue("\(error)".contains("t.yaml:12:"), "\(error)")
+            XCTAssertTrue("\(error)".contains("t.yaml:13:"), "\(error)")
         }
     }
 }
