@@ -34,9 +34,10 @@ public enum TransportBenchmarks {
     }
 
     static func makePair(seed: UInt64, oneWayDelay: SimDuration = .milliseconds(1),
-                         configuration: TransportConfiguration = TransportBenchmarks.configuration) throws -> InMemoryPair {
-        let ca = try CertificateAuthorityForTesting(commonName: "Bench Root")
-        let bundle = try ca.issueLeaf(names: [.dns("localhost")])
+                         configuration: TransportConfiguration = TransportBenchmarks.configuration,
+                         algorithm: CertificateKeyAlgorithm = .ed25519) throws -> InMemoryPair {
+        let ca = try CertificateAuthorityForTesting(commonName: "Bench Root", algorithm: algorithm)
+        let bundle = try ca.issueLeaf(names: [.dns("localhost")], algorithm: algorithm)
         return try InMemoryPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
                                 clientTLS: ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: ca.rootCertificatePEM))),
                                 serverTLS: ServerTLSConfiguration(credentials: try .server(bundle)))
@@ -45,8 +46,9 @@ public enum TransportBenchmarks {
     /// Full QUIC + TLS 1.3 handshakes (Ed25519 chain verified, X25519) per CPU second
     /// (client and server both on this thread). Closing each
     /// connection afterwards is not timed.
-    public static func handshakes(count: Int = 2000, seed: UInt64 = 1) throws -> TransportBenchmarkResult {
-        let pair = try makePair(seed: seed)
+    public static func handshakes(count: Int = 2000, seed: UInt64 = 1,
+                                  algorithm: CertificateKeyAlgorithm = .ed25519) throws -> TransportBenchmarkResult {
+        let pair = try makePair(seed: seed, algorithm: algorithm)
         var accepted: QuicConnection?
         pair.server.onNewConnection = { accepted = $0 }
         var timed: Int64 = 0
@@ -62,9 +64,9 @@ public enum TransportBenchmarks {
             pair.run(until: { accepted?.isClosed ?? true })
         }
         let seconds = Double(timed) / 1e9
-        return TransportBenchmarkResult(name: "handshakes", value: Double(completed) / seconds, unit: "handshakes/s",
+        return TransportBenchmarkResult(name: "handshakes (\(algorithm == .ed25519 ? "Ed25519" : "ECDSA P-256"))", value: Double(completed) / seconds, unit: "handshakes/s",
                                         cpuSeconds: seconds, verified: completed == count,
-                                        detail: "\(completed) of \(count), Ed25519 chain, verified")
+                                        detail: "\(completed) of \(count), root → leaf chain verified, X25519")
     }
 
     /// Bulk goodput of one stream: `totalBytes` written in 1 MiB pieces (at most

@@ -21,6 +21,7 @@ struct TransportBench: ParsableCommand {
         var failed = false
         let speed: [(String, () throws -> TransportBenchmarkResult)] = [
             ("handshakes", { try TransportBenchmarks.handshakes(count: handshakes) }),
+            ("handshakes-ecdsa", { try TransportBenchmarks.handshakes(count: handshakes, algorithm: .ecdsaP256) }),
             ("goodput", { try TransportBenchmarks.bulkGoodput(totalBytes: mebibytes << 20) }),
         ]
         for (_, bench) in speed {
