@@ -1,0 +1,276 @@
+import Foundation
+import StoqEngine
+import X509
+
+/// A signed tree head (RFC 6962 §3.5 shape): the log's signature over
+/// version 0, signature type tree_hash (1), timestamp, tree size and root hash.
+public struct SignedTreeHead: Sendable, Equatable, Codable {
+    public var treeSize: Int
+    /// Unix milliseconds (the CA's epoch-mapped SimTime).
+    public var timestamp: Int64
+    public var rootHash: Hash
+    public var signature: [UInt8]
+
+    enum CodingKeys: String, CodingKey { case treeSize = "tree_size", timestamp, rootHash = "sha256_root_hash", signature = "tree_head_signature" }
+
+    public init(treeSize: Int, timestamp: Int64, rootHash: Hash, signature: [UInt8]) {
+        self.treeSize = treeSize; self.timestamp = timestamp; self.rootHash = rootHash; self.signature = signature
+    }
+
+    static func signedBytes(treeSize: Int, timestamp: Int64, rootHash: Hash) -> [UInt8] {
+        var w = TLSWriter()
+        w.u8(0); w.u8(1)
+        w.u64(UInt64(timestamp)); w.u64(UInt64(treeSize)); w.raw(rootHash)
+        return w.bytes
+    }
+
+    public func verify(logKey: Certificate.PublicKey) -> Bool {
+        logKey.verify(signature: signature, over: Self.signedBytes(treeSize: treeSize, timestamp: timestamp, rootHash: rootHash))
+    }
+
+    // JSON carries bytes as base64 (RFC 6962 §4.3 get-sth).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        treeSize = try c.decode(Int.self, forKey: .treeSize)
+        timestamp = try c.decode(Int64.self, forKey: .timestamp)
+        guard let r = Encoding.unbase64(try c.decode(String.self, forKey: .rootHash)), r.count == 32,
+              let s = Encoding.unbase64(try c.decode(String.self, forKey: .signature)) else {
+            throw DecodingError.dataCorruptedError(forKey: .rootHash, in: c, debugDescription: "bad base64 in STH")
+        }
+        rootHash = r; signature = s
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(treeSize, forKey: .treeSize)
+        try c.encode(timestamp, forKey: .timestamp)
+        try c.encode(Encoding.base64(rootHash), forKey: .rootHash)
+        try c.encode(Encoding.base64(signature), forKey: .signature)
+    }
+}
+
+/// A signed certificate timestamp (RFC 6962 §3.2): the log's promise to
+/// include this certificate, signed over the same fields as the leaf.
+public struct SignedCertificateTimestamp: Sendable, Equatable {
+    public var logID: [UInt8]
+    public var timestamp: Int64
+    public var signature: [UInt8]
+
+    static func signedBytes(timestamp: Int64, certificateDER: [UInt8]) -> [UInt8] {
+        var w = TLSWriter()
+        w.u8(0); w.u8(0)              // v1, certificate_timestamp
+        w.u64(UInt64(timestamp))
+        w.u16(0)                      // x509_entry
+        w.u24(certificateDER.count); w.raw(certificateDER)
+        w.u16(0)                      // no extensions
+        return w.bytes
+    }
+
+    public func verify(certificateDER: [UInt8], logKey: Certificate.PublicKey) -> Bool {
+        logID == logKey.keyID && logKey.verify(signature: signature, over: Self.signedBytes(timestamp: timestamp, certificateDER: certificateDER))
+    }
+}
+
+/// One log entry: the RFC 6962 MerkleTreeLeaf of an X.509 certificate.
+public struct LogEntry: Sendable, Equatable {
+    public var timestamp: Int64
+    public var certificateDER: [UInt8]
+
+    public init(timestamp: Int64, certificateDER: [UInt8]) {
+        self.timestamp = timestamp
+        self.certificateDER = certificateDER
+    }
+
+    /// version 0, leaf_type timestamped_entry (0), timestamp, x509_entry, the DER, no extensions.
+    public var leafBytes: [UInt8] {
+        var w = TLSWriter()
+        w.u8(0); w.u8(0)
+        w.u64(UInt64(timestamp))
+        w.u16(0)
+        w.u24(certificateDER.count); w.raw(certificateDER)
+        w.u16(0)
+        return w.bytes
+    }
+
+    public var leafHash: Hash { MerkleHash.leaf(leafBytes) }
+    /// SHA-256 of the certificate DER, lowercase hex: how the API names a certificate.
+    public var fingerprint: String { Encoding.hex(Encoding.sha256(certificateDER)) }
+}
+
+/// An inclusion proof with the tree head it was computed against.
+public struct InclusionProof: Sendable, Equatable {
+    public var leafIndex: Int
+    public var treeSize: Int
+    public var auditPath: [Hash]
+    public var treeHead: SignedTreeHead
+}
+
+/// The CT-style log: entries, their Merkle tree, the log key, and every
+/// signed tree head issued. One STH is signed per append, so every tree size
+/// the log ever had has an STH that `verifyHistory` can check.
+public final class TransparencyLog {
+    public let key: SigningKey
+    public var publicKey: Certificate.PublicKey { key.publicKey }
+    public var logID: [UInt8] { key.publicKey.keyID }
+    public private(set) var tree = MerkleTree()
+    public private(set) var entries: [LogEntry] = []
+    public private(set) var treeHeads: [SignedTreeHead] = []
+    private var indexByFingerprint: [String: Int] = [:]
+    private let store: LogStore?
+
+    /// A log in memory, or continuing the one persisted in `store`.
+    public init(key: SigningKey, store: LogStore? = nil) throws {
+        self.key = key
+        self.store = store
+        if let store {
+            for entry in try store.loadEntries() { add(entry) }
+            treeHeads = try store.loadTreeHeads()
+        }
+    }
+
+    public var size: Int { tree.size }
+    public var latestTreeHead: SignedTreeHead? { treeHeads.last }
+
+    private func add(_ entry: LogEntry) {
+        indexByFingerprint[entry.fingerprint] = entries.count
+        entries.append(entry)
+        tree.append(leafHash: entry.leafHash)
+    }
+
+    /// Appends a certificate; returns its index, its SCT and the new tree head.
+    @discardableResult
+    public func append(certificateDER: [UInt8], timestamp: Int64) throws -> (index: Int, sct: SignedCertificateTimestamp, treeHead: SignedTreeHead) {
+        let entry = LogEntry(timestamp: timestamp, certificateDER: certificateDER)
+        let sct = SignedCertificateTimestamp(logID: logID, timestamp: timestamp,
+                                             signature: try key.sign(SignedCertificateTimestamp.signedBytes(timestamp: timestamp, certificateDER: certificateDER)))
+        let index = entries.count
+        try store?.append(entry, index: index)
+        add(entry)
+        return (index, sct, try signTreeHead(timestamp: timestamp))
+    }
+
+    /// Signs (and records) a tree head for the current size.
+    @discardableResult
+    public func signTreeHead(timestamp: Int64) throws -> SignedTreeHead {
+        let root = tree.rootHash()
+        let sth = SignedTreeHead(treeSize: size, timestamp: timestamp, rootHash: root,
+                                 signature: try key.sign(SignedTreeHead.signedBytes(treeSize: size, timestamp: timestamp, rootHash: root)))
+        try store?.append(sth)
+        treeHeads.append(sth)
+        return sth
+    }
+
+    public func index(ofFingerprint fingerprint: String) -> Int? { indexByFingerprint[fingerprint.lowercased()] }
+
+    /// The inclusion proof of `fingerprint` against the latest tree head.
+    public func inclusionProof(fingerprint: String) -> InclusionProof? {
+        guard let i = index(ofFingerprint: fingerprint), let sth = latestTreeHead, i < sth.treeSize,
+              let path = tree.inclusionProof(leafIndex: i, treeSize: sth.treeSize) else { return nil }
+        return InclusionProof(leafIndex: i, treeSize: sth.treeSize, auditPath: path, treeHead: sth)
+    }
+
+    public func consistencyProof(first: Int, second: Int) -> [Hash]? { tree.consistencyProof(first: first, second: second) }
+
+    /// Recomputes every root from the entries and checks every tree head:
+    /// signature, root at its size, timestamps never going back, and consistency
+    /// between consecutive heads. Returns the problems found (empty: all good).
+    public func verifyHistory() -> [String] {
+        var problems: [String] = []
+        var previous: SignedTreeHead?
+        for (i, sth) in treeHeads.enumerated() {
+            let name = "tree head #\(i) (size \(sth.treeSize))"
+            if !sth.verify(logKey: publicKey) { problems.append("\(name): bad signature") }
+            guard sth.treeSize <= size else { problems.append("\(name): larger than the log (\(size) entries)"); continue }
+            if tree.rootHash(treeSize: sth.treeSize) != sth.rootHash { problems.append("\(name): root hash does not match the entries") }
+            if let p = previous {
+                if sth.timestamp < p.timestamp { problems.append("\(name): timestamp goes back") }
+                if p.treeSize > sth.treeSize { problems.append("\(name): tree shrank from \(p.treeSize)") }
+                else if p.treeSize > 0, let proof = tree.consistencyProof(first: p.treeSize, second: sth.treeSize) {
+                    do {
+                        try MerkleVerifier.verifyConsistency(first: p.treeSize, second: sth.treeSize, firstHash: p.rootHash,
+                                                             secondHash: sth.rootHash, proof: proof)
+                    } catch { problems.append("\(name): not consistent with the previous head: \(error)") }
+                }
+            }
+            previous = sth
+        }
+        return problems
+    }
+}
+
+/// Append-only files of a log: `log.jsonl` (one entry per line) and
+/// `sth.jsonl` (one tree head per line). Appends go straight to the end of
+/// the file, so a restarted log continues where it stopped.
+public struct LogStore: Sendable {
+    public let directory: URL
+    var entriesFile: URL { directory.appendingPathComponent("log.jsonl") }
+    var treeHeadsFile: URL { directory.appendingPathComponent("sth.jsonl") }
+
+    public init(directory: URL) { self.directory = directory }
+
+    struct EntryLine: Codable {
+        var index: Int
+        var timestamp: Int64
+        var certificate: String
+    }
+
+    func append(_ entry: LogEntry, index: Int) throws {
+        try appendLine(JSONLines.encode(EntryLine(index: index, timestamp: entry.timestamp, certificate: Encoding.base64(entry.certificateDER))), to: entriesFile)
+    }
+
+    func append(_ sth: SignedTreeHead) throws { try appendLine(JSONLines.encode(sth), to: treeHeadsFile) }
+
+    func loadEntries() throws -> [LogEntry] {
+        try JSONLines.read(entriesFile, as: EntryLine.self).enumerated().map { i, line in
+            guard line.index == i, let der = Encoding.unbase64(line.certificate) else {
+                throw TrustChainError.corruptState("\(entriesFile.path) line \(i + 1): index or certificate is wrong")
+            }
+            return LogEntry(timestamp: line.timestamp, certificateDER: der)
+        }
+    }
+
+    func loadTreeHeads() throws -> [SignedTreeHead] { try JSONLines.read(treeHeadsFile, as: SignedTreeHead.self) }
+}
+
+/// One JSON object per line, sorted keys.
+enum JSONLines {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try e.encode(value), as: UTF8.self)
+    }
+
+    static func read<T: Decodable>(_ url: URL, as: T.Type) throws -> [T] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        let d = JSONDecoder()
+        return try data.split(separator: 0x0a).enumerated().map { i, line in
+            do { return try d.decode(T.self, from: Data(line)) } catch {
+                throw TrustChainError.corruptState("\(url.path) line \(i + 1): \(error)")
+            }
+        }
+    }
+}
+
+/// Appends one line with O_APPEND (never rewrites what is there).
+func appendLine(_ line: String, to url: URL, mode: mode_t = 0o644) throws {
+    let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT, mode)
+    guard fd >= 0 else { throw TrustChainError.io("cannot open \(url.path) for appending: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let bytes = Array((line + "\n").utf8)
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { throw TrustChainError.io("short write to \(url.path)") }
+}
+
+public enum TrustChainError: Error, CustomStringConvertible {
+    case corruptState(String)
+    case io(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .corruptState(s): return "corrupt TrustChain state: \(s)"
+        case let .io(s): return s
+        case let .invalid(s): return s
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// TrustChain (issue 5).
