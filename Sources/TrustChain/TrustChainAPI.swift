@@ -1,0 +1,288 @@
+import Foundation
+import StoqEngine
+
+/// An HTTP-shaped request and response, independent of any transport: the
+/// lead can carry them over QUIC streams now and HTTP/3 later.
+public struct TrustChainRequest: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var body: [UInt8]
+    public init(method: String, path: String, body: [UInt8] = []) { self.method = method; self.path = path; self.body = body }
+}
+
+public struct TrustChainResponse: Sendable, Equatable {
+    public var status: Int
+    /// JSON, keys sorted, so the same state gives the same bytes.
+    public var body: [UInt8]
+    public var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The CA's HTTP API as a pure function of (method, path, body, now) and the CA's state.
+public final class TrustChainAPI {
+    public let ca: CertificateAuthority
+    /// Most entries one GET /ct/entries returns (RFC 6962 lets logs cap it).
+    public var maximumEntriesPerRequest = 1000
+
+    public init(ca: CertificateAuthority) { self.ca = ca }
+
+    public func handle(_ request: TrustChainRequest, now: SimTime) -> TrustChainResponse {
+        handle(method: request.method, path: request.path, body: request.body, now: now)
+    }
+
+    public func handle(method: String, path: String, body: [UInt8], now: SimTime) -> TrustChainResponse {
+        let (route, query) = Self.split(path)
+        // "ct/proof/<fp>" → key "ct/proof/*" with the last segment as the parameter.
+        var parts = route.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let parameter = parts.count == 3 ? parts[2] : ""
+        if parts.count == 3 { parts[2] = "*" }
+        let key = parts.joined(separator: "/")
+        do {
+            switch (method, key) {
+            case ("POST", "ca/certificate"): return try certificate(body, now: now)
+            case ("GET", "ca/info"): return ok(CAInfoBody(ca))
+            case ("GET", "ca/revocation/*"): return try revocation(parameter)
+            case ("GET", "ct/sth"): return try sth()
+            case ("GET", "ct/proof/*"): return try proof(parameter)
+            case ("GET", "ct/consistency"): return try consistency(query)
+            case ("GET", "ct/entries"): return try entries(query)
+            case (_, _) where Self.routes.contains(key):
+                throw Rejection(405, "method_not_allowed", "\(method) is not allowed on \(route)")
+            default:
+                throw Rejection(404, "not_found", "no such endpoint: \(route)")
+            }
+        } catch let r as Rejection {
+            return Self.error(r)
+        } catch {
+            return Self.error(Rejection(500, "internal_error", "\(error)"))
+        }
+    }
+
+    private static let routes: Set = ["ca/certificate", "ca/info", "ca/revocation/*", "ct/sth", "ct/proof/*", "ct/consistency", "ct/entries"]
+
+    static func error(_ r: Rejection) -> TrustChainResponse {
+        TrustChainResponse(status: r.status, body: (try? Self.encode(ErrorBody(error: r.code, reason: r.reason))) ?? [])
+    }
+
+    private func ok<T: Encodable>(_ value: T) -> TrustChainResponse { TrustChainResponse(status: 200, body: (try? Self.encode(value)) ?? []) }
+
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try e.encode(value))
+    }
+
+    private static func split(_ path: String) -> (String, [String: String]) {
+        guard let q = path.firstIndex(of: "?") else { return (path, [:]) }
+        var query: [String: String] = [:]
+        for pair in path[path.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            query[kv[0]] = kv.count > 1 ? (kv[1].removingPercentEncoding ?? kv[1]) : ""
+        }
+        return (String(path[..<q]), query)
+    }
+
+    // MARK: endpoints
+
+    private func certificate(_ body: [UInt8], now: SimTime) throws -> TrustChainResponse {
+        let request = try Self.parseEnrollment(body)
+        switch ca.enroll(request, now: now) {
+        case let .failure(r): throw r
+        case let .success(issued): return ok(CertificateBody(issued))
+        }
+    }
+
+    /// Decodes the POST body; a proof of another version is reported as such, not as malformed JSON.
+    static func parseEnrollment(_ body: [UInt8]) throws -> EnrollmentRequest {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw Rejection(400, "malformed_request", "the body is not a JSON object")
+        }
+        if let proof = object["consensus_proof"] as? [String: Any], let v = proof["version"] as? Int, v != ConsensusProof.currentVersion {
+            throw Rejection(422, "unsupported_proof_version", "consensus_proof version \(v) is not supported (this CA reads version \(ConsensusProof.currentVersion))")
+        }
+        let fields: CertificateRequestBody
+        do { fields = try JSONDecoder().decode(CertificateRequestBody.self, from: Data(body)) } catch {
+            throw Rejection(400, "malformed_request", "the request does not match the schema: \(Self.describe(error))")
+        }
+        guard let der = Encoding.unbase64(fields.csr) else { throw Rejection(400, "bad_csr", "csr is not base64") }
+        return EnrollmentRequest(commonName: fields.commonName, nodeID: fields.nodeID, ipv6Addresses: fields.ipv6Addresses,
+                                 csrDER: der, consensusProof: fields.consensusProof)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error as? DecodingError {
+        case let .keyNotFound(key, ctx)?: return "missing field '\((ctx.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case let .typeMismatch(_, ctx)?, let .valueNotFound(_, ctx)?, let .dataCorrupted(ctx)?:
+            return "bad value at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))': \(ctx.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+
+    private func knownFingerprint(_ fp: String) throws -> String {
+        let f = fp.lowercased()
+        guard f.count == 64, Encoding.unhex(f) != nil else { throw Rejection(400, "malformed_request", "'\(fp)' is not a SHA-256 fingerprint (64 hex digits)") }
+        guard ca.log.index(ofFingerprint: f) != nil else { throw Rejection(404, "unknown_fingerprint", "no logged certificate has fingerprint \(f)") }
+        return f
+    }
+
+    private func revocation(_ fp: String) throws -> TrustChainResponse {
+        let f = try knownFingerprint(fp)
+        let r = ca.revocations[f]
+        return ok(RevocationBody(fingerprint: f, revoked: r != nil, reason: r?.reason, revokedAt: r?.revokedAt))
+    }
+
+    private func sth() throws -> TrustChainResponse {
+        guard let sth = ca.log.latestTreeHead else { throw Rejection(404, "no_tree_head", "the log has not signed a tree head yet") }
+        return ok(sth)
+    }
+
+    private func proof(_ fp: String) throws -> TrustChainResponse {
+        let f = try knownFingerprint(fp)
+        guard let p = ca.log.inclusionProof(fingerprint: f) else { throw Rejection(404, "not_yet_in_tree", "certificate \(f) is not covered by a tree head yet") }
+        return ok(ProofBody(leafIndex: p.leafIndex, treeSize: p.treeSize, rootHash: Encoding.base64(p.treeHead.rootHash),
+                            auditPath: p.auditPath.map(Encoding.base64), sth: p.treeHead))
+    }
+
+    private func integer(_ query: [String: String], _ name: String) throws -> Int {
+        guard let text = query[name] else { throw Rejection(400, "malformed_request", "query parameter '\(name)' is missing") }
+        guard let v = Int(text), v >= 0 else { throw Rejection(400, "malformed_request", "query parameter '\(name)' must be a non-negative integer, got '\(text)'") }
+        return v
+    }
+
+    private func consistency(_ query: [String: String]) throws -> TrustChainResponse {
+        let first = try integer(query, "first"), second = try integer(query, "second")
+        guard first > 0, first <= second, second <= ca.log.size else {
+            throw Rejection(400, "malformed_request", "need 0 < first ≤ second ≤ tree size \(ca.log.size), got first=\(first) second=\(second)")
+        }
+        return ok(ConsistencyBody(first: first, second: second, consistency: (ca.log.consistencyProof(first: first, second: second) ?? []).map(Encoding.base64)))
+    }
+
+    private func entries(_ query: [String: String]) throws -> TrustChainResponse {
+        let start = try integer(query, "start"), end = try integer(query, "end")
+        guard start <= end, start < ca.log.size else {
+            throw Rejection(400, "malformed_request", "need start ≤ end and start below tree size \(ca.log.size), got start=\(start) end=\(end)")
+        }
+        // Inclusive end, clipped to the log and the per-request cap (RFC 6962 §4.6).
+        let last = min(end, ca.log.size - 1, start + maximumEntriesPerRequest - 1)
+        return ok(EntriesBody(entries: (start...last).map { i in
+            let e = ca.log.entries[i]
+            return EntryBody(leafIndex: i, leafInput: Encoding.base64(e.leafBytes), timestamp: e.timestamp, fingerprint: e.fingerprint)
+        }))
+    }
+}
+
+// MARK: JSON bodies (field names are the wire format; see docs/trustchain.md)
+
+struct CertificateRequestBody: Decodable {
+    var commonName: String
+    var nodeID: String
+    var ipv6Addresses: [String]
+    var csr: String
+    var consensusProof: ConsensusProof?
+    enum CodingKeys: String, CodingKey {
+        case commonName = "common_name", nodeID = "node_id", ipv6Addresses = "ipv6_addresses", csr, consensusProof = "consensus_proof"
+    }
+}
+
+/// The POST /ca/certificate body a node sends.
+public struct EnrollmentRequestBody: Encodable {
+    public var commonName: String
+    public var nodeID: String
+    public var ipv6Addresses: [String]
+    public var csr: String
+    public var consensusProof: ConsensusProof?
+    enum CodingKeys: String, CodingKey {
+        case commonName = "common_name", nodeID = "node_id", ipv6Addresses = "ipv6_addresses", csr, consensusProof = "consensus_proof"
+    }
+
+    public init(_ r: EnrollmentRequest) {
+        commonName = r.commonName; nodeID = r.nodeID; ipv6Addresses = r.ipv6Addresses
+        csr = Encoding.base64(r.csrDER); consensusProof = r.consensusProof
+    }
+
+    public func json() throws -> [UInt8] { try TrustChainAPI.encode(self) }
+}
+
+struct ErrorBody: Codable { var error: String; var reason: String }
+
+public struct SCTBody: Codable, Sendable {
+    public var version: Int
+    public var logID: String
+    public var timestamp: Int64
+    public var signature: String
+    enum CodingKeys: String, CodingKey { case version = "sct_version", logID = "id", timestamp, signature }
+
+    init(_ s: SignedCertificateTimestamp) {
+        version = 0; logID = Encoding.base64(s.logID); timestamp = s.timestamp; signature = Encoding.base64(s.signature)
+    }
+
+    public var sct: SignedCertificateTimestamp? {
+        guard let id = Encoding.unbase64(logID), let sig = Encoding.unbase64(signature) else { return nil }
+        return SignedCertificateTimestamp(logID: id, timestamp: timestamp, signature: sig)
+    }
+}
+
+/// The answer to POST /ca/certificate.
+public struct CertificateBody: Codable, Sendable {
+    public var certificateDER: String
+    public var fingerprint: String
+    public var serialNumber: String
+    public var issuedAt: String
+    public var expiresAt: String
+    public var issuedAtMs: Int64
+    public var expiresAtMs: Int64
+    public var caChain: [String]
+    public var sct: SCTBody
+    public var leafIndex: Int
+    enum CodingKeys: String, CodingKey {
+        case certificateDER = "certificate_der", fingerprint, serialNumber = "serial_number", issuedAt = "issued_at",
+             expiresAt = "expires_at", issuedAtMs = "issued_at_ms", expiresAtMs = "expires_at_ms", caChain = "ca_chain", sct, leafIndex = "leaf_index"
+    }
+
+    init(_ i: IssuedCertificate) {
+        certificateDER = Encoding.base64(i.der); fingerprint = i.fingerprint; serialNumber = i.serialNumber
+        issuedAt = Encoding.rfc3339(unixMilliseconds: i.issuedAt); expiresAt = Encoding.rfc3339(unixMilliseconds: i.expiresAt)
+        issuedAtMs = i.issuedAt; expiresAtMs = i.expiresAt
+        caChain = i.chain.map(Encoding.base64); sct = SCTBody(i.sct); leafIndex = i.leafIndex
+    }
+}
+
+public struct ProofBody: Codable, Sendable {
+    public var leafIndex: Int
+    public var treeSize: Int
+    public var rootHash: String
+    public var auditPath: [String]
+    public var sth: SignedTreeHead
+    enum CodingKeys: String, CodingKey { case leafIndex = "leaf_index", treeSize = "tree_size", rootHash = "root_hash", auditPath = "audit_path", sth }
+}
+
+struct ConsistencyBody: Codable { var first: Int; var second: Int; var consistency: [String] }
+
+struct EntryBody: Codable {
+    var leafIndex: Int; var leafInput: String; var timestamp: Int64; var fingerprint: String
+    enum CodingKeys: String, CodingKey { case leafIndex = "leaf_index", leafInput = "leaf_input", timestamp, fingerprint }
+}
+
+struct EntriesBody: Codable { var entries: [EntryBody] }
+
+struct RevocationBody: Codable {
+    var fingerprint: String; var revoked: Bool; var reason: String?; var revokedAt: Int64?
+    enum CodingKeys: String, CodingKey { case fingerprint, revoked, reason, revokedAt = "revoked_at" }
+}
+
+/// GET /ca/info: what a node needs to trust this CA and its log.
+public struct CAInfoBody: Codable, Sendable {
+    public var caCertificate: String
+    public var logID: String
+    public var logPublicKey: String
+    public var epochUnixMs: Int64
+    public var validitySeconds: Int64
+    enum CodingKeys: String, CodingKey {
+        case caCertificate = "ca_certificate", logID = "log_id", logPublicKey = "log_public_key", epochUnixMs = "epoch_unix_ms", validitySeconds = "validity_seconds"
+    }
+
+    init(_ ca: CertificateAuthority) {
+        caCertificate = Encoding.base64(ca.certificateDER); logID = Encoding.base64(ca.log.logID)
+        logPublicKey = Encoding.base64(ca.log.publicKey.spki); epochUnixMs = ca.epoch.unixMilliseconds
+        validitySeconds = ca.configuration.validitySeconds
+    }
+}

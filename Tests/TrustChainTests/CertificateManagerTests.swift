@@ -1,0 +1,128 @@
+import Foundation
+import StoqEngine
+import StoqTestSupport
+import X509
+import XCTest
+@testable import TrustChain
+
+final class CertificateManagerTests: XCTestCase {
+    private func enrolling(_ f: Fixture, key: SigningKey, clock: @escaping () -> SimTime = { .zero }) throws -> (CertificateManager, LocalTrustChainClient) {
+        let client = LocalTrustChainClient(api: f.api, clock: clock)
+        let m = f.manager(key: key, mode: .trustchain(client: client, trust: f.trust, prover: try f.prover(key: key)))
+        return (m, client)
+    }
+
+    func testLocalhostTestingIsSelfSignedAndImmediate() throws {
+        let f = try Fixture()
+        let m = f.manager(key: f.key(), mode: .localhostTesting)
+        m.refresh(now: .zero)
+        let c = try XCTUnwrap(m.certificate(now: .seconds(1)))
+        XCTAssertEqual(c.certificate.issuer, c.certificate.subject)
+        XCTAssertTrue(c.certificate.publicKey.isValidSignature(c.certificate.signature, for: c.certificate))
+        XCTAssertEqual(f.ca.log.size, 0)
+        XCTAssertNoThrow(try m.serverCredentials(now: .seconds(1)))
+    }
+
+    func testEnrolmentChecksTheCertificateSCTAndInclusionProof() throws {
+        let f = try Fixture()
+        let (m, client) = try enrolling(f, key: f.key())
+        var result: Result<NodeCertificate, Rejection>?
+        m.refresh(now: .zero) { result = $0 }
+        let c = try XCTUnwrap(try result?.get())
+        XCTAssertTrue(c.inclusionVerified)
+        XCTAssertEqual(c.notAfter, .seconds(24 * 3600))
+        XCTAssertEqual(client.requests.map(\.path), ["/ca/certificate", "/ct/proof/" + c.fingerprint])
+        XCTAssertTrue(m.verifiedFingerprints.contains(c.fingerprint))
+        // Cached: asking again within validity sends nothing.
+        m.refresh(now: .seconds(3600))
+        XCTAssertEqual(client.requests.count, 2)
+    }
+
+    func testRotatesBeforeExpiryOverAMultiDayVirtualRun() throws {
+        let f = try Fixture()
+        var now = SimTime.zero
+        let (m, _) = try enrolling(f, key: f.key(), clock: { now })
+        var fingerprints: [String] = []
+        m.onChange = { fingerprints.append($0.fingerprint) }
+        // A scheduler would arm a timer at nextRenewal; stepping hourly exercises the same rule.
+        while now <= .seconds(3 * 24 * 3600) {
+            m.refresh(now: now)
+            XCTAssertNotNil(m.certificate(now: now), "no valid certificate at \(now)")
+            if let due = m.nextRenewal { XCTAssertGreaterThan(m.current!.notAfter, due) }
+            now += .seconds(3600)
+        }
+        // 24 h validity, renewed with 6 h left: renewals at 19 h, 38 h and 57 h (strictly less than 6 h left, checked hourly).
+        XCTAssertEqual(m.renewals, 3)
+        XCTAssertEqual(Set(fingerprints).count, 4)
+        XCTAssertEqual(f.ca.log.size, 4)
+        XCTAssertEqual(f.ca.log.verifyHistory(), [])
+    }
+
+    func testEnrolmentFailureIsReportedWithTheCAsReason() throws {
+        let f = try Fixture()
+        let key = f.key()
+        let client = LocalTrustChainClient(api: f.api, clock: { .zero })
+        // Too little stake: the CA refuses, the manager reports the CA's code.
+        let m = f.manager(key: key, mode: .trustchain(client: client, trust: f.trust, prover: try f.prover(key: key, amount: 10)))
+        m.refresh(now: .zero)
+        XCTAssertNil(m.current)
+        XCTAssertEqual(m.lastError?.code, "stake_proof_failed")
+        XCTAssertEqual(m.lastError?.status, 403)
+    }
+
+    func testRefusesACertificateFromAnUntrustedRoot() throws {
+        let f = try Fixture(), impostor = try Fixture()
+        let key = f.key()
+        let client = LocalTrustChainClient(api: impostor.api, clock: { .zero })
+        let m = f.manager(key: key, mode: .trustchain(client: client, trust: f.trust, prover: try impostor.prover(key: key)))
+        m.refresh(now: .zero)
+        XCTAssertNil(m.current)
+        XCTAssertEqual(m.lastError?.code, "untrusted_certificate")
+    }
+
+    func testVerifiesAPeersInclusionProof() throws {
+        let f = try Fixture()
+        let (m, client) = try enrolling(f, key: f.key())
+        m.refresh(now: .zero)
+        let peerKey = f.key(2)
+        let peer = f.manager(Fixture.other, key: peerKey, mode: .trustchain(client: client, trust: f.trust, prover: try f.prover(Fixture.other, key: peerKey)))
+        peer.refresh(now: .zero)
+        let p = try XCTUnwrap(peer.current)
+        var ok: Result<Void, Rejection>?
+        m.verifyInclusion(of: p.der, timestamp: p.sct!.timestamp, client: client, trust: f.trust) { ok = $0 }
+        XCTAssertNoThrow(try XCTUnwrap(ok).get())
+        // A certificate the log never saw has no proof.
+        var notLogged: Result<Void, Rejection>?
+        m.verifyInclusion(of: p.der + [0], timestamp: p.sct!.timestamp, client: client, trust: f.trust) { notLogged = $0 }
+        XCTAssertEqual(try XCTUnwrap(notLogged).failureCode, "unknown_fingerprint")
+    }
+
+    /// End to end: GnuTLS loads the TrustChain-issued chain and key, and a
+    /// client that trusts only the TrustChain root completes a QUIC handshake.
+    /// GnuTLS checks validity against the wall clock, so this CA's epoch is the
+    /// wall clock at the start of the test (see docs/trustchain.md).
+    func testGnuTLSHandshakeWithAnIssuedCertificate() throws {
+        for algorithm in KeyAlgorithm.allCases {
+            let epoch = WallEpoch(unixMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            let f = try Fixture(epoch: epoch, caAlgorithm: algorithm)
+            let key = f.key(5, algorithm)
+            let (m, _) = try enrolling(f, key: key)
+            m.refresh(now: .zero)
+            XCTAssertNotNil(m.current, "\(algorithm): \(String(describing: m.lastError))")
+            let server = ServerTLSConfiguration(credentials: try m.serverCredentials(now: .zero))
+            let client = ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: f.trust.rootPEM)))
+            let pair = try InMemoryPair(clientTLS: client, serverTLS: server)
+            let c = try pair.connect(serverName: "edge-1.stoq")
+            pair.run(until: { c.isHandshakeComplete || c.isClosed })
+            XCTAssertEqual(c.state, .established, "\(algorithm): handshake failed")
+
+            // The same chain for the wrong name must fail verification.
+            let wrong = try InMemoryPair(clientTLS: client, serverTLS: ServerTLSConfiguration(credentials: try m.serverCredentials(now: .zero)))
+            XCTAssertNil(try wrong.establish(serverName: "edge-2.stoq"), "\(algorithm): wrong name accepted")
+        }
+    }
+}
+
+extension Result where Failure == Rejection {
+    var failureCode: String? { if case let .failure(r) = self { return r.code }; return nil }
+}
