@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import StoqEngine
+import TrustChain
+
+/// `stoqsim trustchain …`: set up a CA state directory, audit its log, print proofs.
+struct TrustChainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trustchain",
+        abstract: "TrustChain CA and transparency log tools.",
+        subcommands: [CA.self, Log.self, Proof.self])
+
+    struct CA: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ca", abstract: "Certificate authority state.", subcommands: [Init.self])
+
+        struct Init: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "init",
+                abstract: "Create a CA state directory: keys (mode 0600), self-signed root, configuration, empty log.")
+
+            @Option(help: "State directory (created; must not already hold a CA).") var state: String
+            @Option(help: "Root CA common name.") var commonName = "STOQ TrustChain Root CA"
+            @Option(help: "Wall-clock Unix time in milliseconds of simulated time zero (default 2026-01-01T00:00:00Z).")
+            var epochUnixMs: Int64 = WallEpoch.default2026.unixMilliseconds
+            @Option(help: "Validity of issued certificates in seconds.") var validity: Int64 = 24 * 3600
+            @Option(help: "CA key algorithm: ed25519 or ecdsa-p256.") var algorithm = "ed25519"
+
+            func run() throws {
+                guard let alg = KeyAlgorithm(rawValue: algorithm) else {
+                    throw ValidationError("--algorithm '\(algorithm)' is not one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                guard validity > 0 else { throw ValidationError("--validity must be positive") }
+                let config = CAConfiguration(commonName: commonName, epoch: WallEpoch(unixMilliseconds: epochUnixMs),
+                                             validity: .seconds(validity), keyAlgorithm: alg)
+                let ca = try CertificateAuthority.create(stateDirectory: URL(fileURLWithPath: state), configuration: config, policies: [])
+                print("created CA '\(commonName)' (\(alg.rawValue)) in \(state)")
+                print("log id \(ca.log.logID.map { String(format: "%02x", $0) }.joined())")
+            }
+        }
+    }
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "log", abstract: "Transparency log audits.", subcommands: [Verify.self])
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "verify",
+                abstract: "Recompute the Merkle root from the entries and check every signed tree head (signature, root, consistency).")
+
+            @Argument(help: "CA state directory.") var directory: String
+
+            func run() throws {
+                let ca = try CertificateAuthority.open(stateDirectory: URL(fileURLWithPath: directory), policies: [])
+                let problems = ca.log.verifyHistory()
+                for p in problems { printError("log verify: \(p)") }
+                print("\(ca.log.size) entries, \(ca.log.treeHeads.count) tree heads, root \(hex(ca.log.tree.rootHash())): \(problems.isEmpty ? "OK" : "\(problems.count) problem(s)")")
+                if !problems.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Proof: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "proof", abstract: "Print (and check) the inclusion proof of a logged certificate.")
+
+        @Argument(help: "SHA-256 fingerprint of the certificate (hex).") var fingerprint: String
+        @Option(help: "CA state directory.") var state: String
+
+        func run() throws {
+            let ca = try CertificateAuthority.open(stateDirectory: URL(fileURLWithPath: state), policies: [])
+            guard let index = ca.log.index(ofFingerprint: fingerprint), let proof = ca.log.inclusionProof(fingerprint: fingerprint) else {
+                printError("no logged certificate has fingerprint \(fingerprint) in \(state)")
+                throw ExitCode(1)
+            }
+            let sth = proof.treeHead
+            print("leaf index   \(proof.leafIndex)")
+            print("tree size    \(proof.treeSize)")
+            print("root hash    \(hex(sth.rootHash))")
+            print("sth          timestamp \(sth.timestamp), signature \(sth.verify(logKey: ca.log.publicKey) ? "valid" : "INVALID")")
+            print("audit path   \(proof.auditPath.count) hashes")
+            for h in proof.auditPath { print("  \(hex(h))") }
+            do {
+                try MerkleVerifier.verifyInclusion(leafHash: ca.log.entries[index].leafHash, leafIndex: proof.leafIndex, treeSize: proof.treeSize,
+                                                   proof: proof.auditPath, rootHash: sth.rootHash)
+                print("verified     OK")
+            } catch {
+                printError("verification failed: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
