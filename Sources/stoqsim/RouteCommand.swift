@@ -89,18 +89,16 @@ struct RouteCommand: ParsableCommand {
     private func showMatrix(topology: Topology, graph: RoutingGraph, policy: RoutingPolicy) {
         let start = DispatchTime.now().uptimeNanoseconds
         let tables = ForwardingTables(graph: graph, policy: policy)
-        let matrix = RoutingMatrix(tables: tables)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let n = Int32(graph.nodeCount)
         switch format {
         case .json, .csv:
-            // Streamed: one pair at a time, through a bounded buffer.
+            // Streamed from the tables one pair at a time, through a bounded buffer.
             var out = OutputBuffer()
             out.append(format == .json ? "[\n" : RouteLine.csvHeader)
             var first = true
             for s in 0..<n {
                 for d in 0..<n where s != d {
-                    let route = matrix.isReachable(from: s, to: d) ? tables.route(from: s, to: d) : nil
+                    let route = tables.route(from: s, to: d)
                     if format == .json {
                         if !first { out.append(",\n") }
                         out.append(RouteLine.json(graph, s, d, route))
@@ -113,7 +111,8 @@ struct RouteCommand: ParsableCommand {
             if format == .json { out.append("\n]\n") }
             out.flush()
         case .table:
-            let sum = matrix.summary()
+            let sum = RoutingMatrix(tables: tables).summary()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let names = policy.strategies.map(\.name)
             print("\(topology.name): \(graph.nodeCount) nodes, \(graph.linkCount) links, strategy \(names[0])"
                   + (names.count > 1 ? " (regions: \(topology.routing.regions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))" : ""))
