@@ -46,7 +46,7 @@ final class TraceReaderTests: XCTestCase {
     }
 
     func testUnknownTypesAndExtraFieldsAreSkipped() throws {
-        let text = #"{"type":"transfer","t":1,"chunks":[1,2,{"x":"]"}],"meta":{"a":[]}}"# + "\n" +
+        let text = #"{"type":"from_the_future","t":1,"chunks":[1,2,{"x":"]"}],"meta":{"a":[]}}"# + "\n" +
             #"{"t":10,"type":"probe","workload":"w","from":"a","to":"b","seq":1,"size":64,"rtt_ns":null,"extra":[true]}"#
         XCTAssertEqual(try read(text), [every[4]])
     }
