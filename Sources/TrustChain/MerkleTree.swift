@@ -36,8 +36,9 @@ public enum MerkleHash {
 /// Besides the leaf hashes it keeps, per level, the hash of every complete
 /// aligned subtree (2^k leaves starting at a multiple of 2^k). Every left
 /// child in RFC 9162's decomposition is such a subtree, so a subtree hash is
-/// one lookup on the left plus one recursion on the right: O(log n). Append
-/// is amortised O(1) (a carry chain), memory about 2n hashes.
+/// one lookup on the left plus one recursion on the right: O(log n). Proofs
+/// precompute the right-edge hashes once, so they cost O(log n) hashes too.
+/// Append is amortised O(1) (a carry chain), memory about 2n hashes.
 public struct MerkleTree: Sendable {
     /// levels[k][i] = hash of leaves [i·2^k, (i+1)·2^k).
     private var levels: [[Hash]] = [[]]
@@ -84,18 +85,44 @@ public struct MerkleTree: Sendable {
         return MerkleHash.node(subtreeHash(start: start, count: k), subtreeHash(start: start + k, count: count - k))
     }
 
+    /// Hashes of the right-edge subtrees [b, n) of the tree of size n, by b,
+    /// where b runs over the boundaries of n's binary decomposition. Every
+    /// subtree a proof needs is either complete (a lookup) or one of these,
+    /// so with them a proof costs O(log n) hashes instead of O(log² n).
+    private func rightEdges(_ n: Int) -> [Int: Hash] {
+        var bounds: [Int] = []
+        var b = 0
+        while b < n { bounds.append(b); b += 1 << (Int.bitWidth - 1 - (n - b).leadingZeroBitCount) }
+        var edges: [Int: Hash] = [:]
+        var suffix: Hash?
+        for b in bounds.reversed() {
+            let count = 1 << (Int.bitWidth - 1 - (n - b).leadingZeroBitCount)
+            let head = subtreeHash(start: b, count: count)  // complete: a lookup
+            suffix = suffix.map { MerkleHash.node(head, $0) } ?? head
+            edges[b] = suffix
+        }
+        return edges
+    }
+
+    /// MTH(D[start : start+count]) for a subtree ending at n, through the right-edge table.
+    private func hash(start: Int, count: Int, edges: [Int: Hash]) -> Hash {
+        count & (count - 1) == 0 ? subtreeHash(start: start, count: count) : edges[start]!
+    }
+
     /// The audit path of leaf `index` in the tree of the first `treeSize` leaves
     /// (RFC 9162 §2.1.3.1 PATH), leaf-side first.
     public func inclusionProof(leafIndex index: Int, treeSize n: Int) -> [Hash]? {
         guard n <= size, index >= 0, index < n else { return nil }
         var path: [Hash] = []
         path.reserveCapacity(Int.bitWidth - n.leadingZeroBitCount)
+        let edges = rightEdges(n)
         // Iterative PATH: walk from the root down, collecting siblings, then reverse.
         var start = 0, count = n, m = index
         while count > 1 {
             let k = largestPowerOfTwo(below: count)
             if m < k {
-                path.append(subtreeHash(start: start + k, count: count - k))
+                // The right sibling ends where the current subtree ends: at n, or complete.
+                path.append(hash(start: start + k, count: count - k, edges: edges))
                 count = k
             } else {
                 path.append(subtreeHash(start: start, count: k))
@@ -111,11 +138,12 @@ public struct MerkleTree: Sendable {
         guard m > 0, m <= n, n <= size else { return nil }
         if m == n { return [] }
         var path: [Hash] = []
+        let edges = rightEdges(n)
         var start = 0, count = n, mm = m, whole = true
         while mm != count {
             let k = largestPowerOfTwo(below: count)
             if mm <= k {
-                path.append(subtreeHash(start: start + k, count: count - k))
+                path.append(hash(start: start + k, count: count - k, edges: edges))
                 count = k
             } else {
                 path.append(subtreeHash(start: start, count: k))
@@ -124,7 +152,7 @@ public struct MerkleTree: Sendable {
             }
         }
         // SUBPROOF(m, D[m], false) = {MTH(D[m])}; with b = true (m is a whole left subtree) it is empty.
-        if !whole { path.append(subtreeHash(start: start, count: count)) }
+        if !whole { path.append(hash(start: start, count: count, edges: edges)) }
         return path.reversed()
     }
 }
