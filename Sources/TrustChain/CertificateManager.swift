@@ -73,6 +73,8 @@ public final class CertificateManager {
     /// Called whenever a new certificate is installed (rebuild TLS credentials here).
     public var onChange: ((NodeCertificate) -> Void)?
     private var inFlight = false
+    /// The newest signed tree head this node has checked; later heads must be consistent with it.
+    public private(set) var treeHead: SignedTreeHead?
     /// Fingerprints whose inclusion proofs verified (own and peers').
     public private(set) var verifiedFingerprints: Set<String> = []
 
@@ -213,9 +215,39 @@ public final class CertificateManager {
                     try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash, leafIndex: proof.leafIndex, treeSize: proof.treeSize,
                                                        proof: path, rootHash: proof.sth.rootHash)
                 } catch { throw Rejection(502, "bad_proof", "inclusion proof of \(fp) fails: \(error)") }
-                verifiedFingerprints.insert(fp)
-                completion(.success(()))
+                advance(to: proof.sth, client: client) { advanced in
+                    if case .success = advanced { self.verifiedFingerprints.insert(fp) }
+                    completion(advanced)
+                }
             } catch { completion(.failure(Self.rejection(error))) }
+        }
+    }
+
+    /// Moves `treeHead` forward to a newer signed head only after the log
+    /// proves the new tree extends the old one (RFC 9162 consistency), so a
+    /// log that rewrote history or shows this node a forked view is caught.
+    private func advance(to sth: SignedTreeHead, client: TrustChainClient, completion: @escaping (Result<Void, Rejection>) -> Void) {
+        guard let last = treeHead, last.treeSize > 0 else { treeHead = sth; return completion(.success(())) }
+        if sth.treeSize <= last.treeSize {
+            // An older or equal head: the same size must have the same root; smaller ones need no step back.
+            if sth.treeSize == last.treeSize && sth.rootHash != last.rootHash {
+                return completion(.failure(Rejection(502, "inconsistent_log", "two signed tree heads of size \(sth.treeSize) have different roots")))
+            }
+            return completion(.success(()))
+        }
+        client.send(TrustChainRequest(method: "GET", path: "/ct/consistency?first=\(last.treeSize)&second=\(sth.treeSize)")) { [self] result in
+            do {
+                let body = try Self.decode(ConsistencyProofBody.self, result)
+                let path = body.consistency.compactMap(Encoding.unbase64)
+                try MerkleVerifier.verifyConsistency(first: last.treeSize, second: sth.treeSize, firstHash: last.rootHash,
+                                                     secondHash: sth.rootHash, proof: path)
+                treeHead = sth
+                completion(.success(()))
+            } catch let r as Rejection {
+                completion(.failure(r))
+            } catch {
+                completion(.failure(Rejection(502, "inconsistent_log", "the log's tree of size \(sth.treeSize) does not extend the one of size \(last.treeSize) this node saw: \(error)")))
+            }
         }
     }
 

@@ -256,6 +256,7 @@ public struct ProofBody: Codable, Sendable {
 }
 
 struct ConsistencyBody: Codable { var first: Int; var second: Int; var consistency: [String] }
+typealias ConsistencyProofBody = ConsistencyBody
 
 struct EntryBody: Codable {
     var leafIndex: Int; var leafInput: String; var timestamp: Int64; var fingerprint: String

@@ -126,3 +126,38 @@ final class CertificateManagerTests: XCTestCase {
 extension Result where Failure == Rejection {
     var failureCode: String? { if case let .failure(r) = self { return r.code }; return nil }
 }
+
+final class LogConsistencyTests: XCTestCase {
+    /// A node remembers the newest tree head it checked and accepts a newer
+    /// one only with a consistency proof, so a forked log (same keys,
+    /// different history) is caught.
+    func testNodeDetectsAForkedLog() throws {
+        let honest = try Fixture()
+        let key = honest.key()
+        let client = LocalTrustChainClient(api: honest.api, clock: { .zero })
+        let m = honest.manager(key: key, mode: .trustchain(client: client, trust: honest.trust, prover: try honest.prover(key: key)))
+        m.refresh(now: .zero)
+        XCTAssertEqual(m.treeHead?.treeSize, 1)
+
+        // Honest growth: a peer enrols; checking it moves the node from size 1 to 2 with a consistency proof.
+        let peerKey = honest.key(2)
+        let peer = honest.manager(Fixture.other, key: peerKey, mode: .trustchain(client: client, trust: honest.trust, prover: try honest.prover(Fixture.other, key: peerKey)))
+        peer.refresh(now: .zero)
+        var ok: Result<Void, Rejection>?
+        m.verifyInclusion(of: peer.current!.der, timestamp: peer.current!.sct!.timestamp, client: client, trust: honest.trust) { ok = $0 }
+        XCTAssertNoThrow(try XCTUnwrap(ok).get())
+        XCTAssertEqual(m.treeHead?.treeSize, 2)
+
+        // The same CA and log keys, another history of four entries.
+        let forked = try CertificateAuthority(configuration: honest.configuration, key: honest.ca.key, logKey: honest.ca.log.key,
+                                              policies: honest.policies)
+        for i in 10..<14 { _ = try forked.enroll(try honest.request(key: honest.key(UInt64(i))), now: .zero).get() }
+        let forkedAPI = TrustChainAPI(ca: forked)
+        let forkedClient = LocalTrustChainClient(api: forkedAPI, clock: { .zero })
+        let victim = forked.log.entries[3]
+        var result: Result<Void, Rejection>?
+        m.verifyInclusion(of: victim.certificateDER, timestamp: victim.timestamp, client: forkedClient, trust: honest.trust) { result = $0 }
+        XCTAssertEqual(try XCTUnwrap(result).failureCode, "inconsistent_log")
+        XCTAssertEqual(m.treeHead?.treeSize, honest.ca.log.size, "the node keeps the head it trusted")
+    }
+}
