@@ -48,7 +48,7 @@ public struct SigningKey: Sendable {
         self.init(try Certificate.PrivateKey(pemEncoded: pem))
     }
 
-    /// PKCS #8 PEM ("BEGIN PRIVATE KEY" for Ed25519; SEC1 "BEGIN EC PRIVATE KEY" for P-256), both read by GnuTLS.
+    /// Unencrypted PKCS #8 PEM ("BEGIN PRIVATE KEY"), which GnuTLS reads (tested with both algorithms).
     public func pem() throws -> String { try privateKey.serializeAsPEM().pemString }
 
     public var publicKey: Certificate.PublicKey { privateKey.publicKey }
