@@ -73,27 +73,37 @@ public enum Namespaces {
     /// Namespaces of a live stoqsim process are skipped unless `includeLive`.
     public static func cleanupLeftovers(prefix: String = namePrefix, includeLive: Bool = false) -> CleanupReport {
         var report = CleanupReport()
+        var doomed: [String] = []
         for name in list(prefix: prefix) {
             if !includeLive, let pid = ownerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
                 report.skippedLive.append(name)
-                continue
+            } else {
+                doomed.append(name)
             }
-            report.killedProcesses += killProcesses(inNamespaceAt: path(of: name))
+        }
+        report.killedProcesses = killProcesses(inNamespacesAt: doomed.map(path(of:)))
+        for name in doomed {
             if remove(name) { report.removed.append(name) } else { report.failed.append(name) }
         }
         return report
     }
 
-    /// SIGKILLs every process whose network namespace is the one pinned at
-    /// `path` (what `ip netns pids` finds), so the namespace can go.
-    static func killProcesses(inNamespaceAt path: String) -> Int {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return 0 }
+    /// SIGKILLs every process whose network namespace is one of those pinned
+    /// at `paths` (what `ip netns pids` finds), so the namespaces can go.
+    /// One pass over /proc for all of them.
+    static func killProcesses(inNamespacesAt paths: [String]) -> Int {
+        var inodes = Set<UInt64>()
+        for p in paths {
+            var st = stat()
+            if stat(p, &st) == 0 { inodes.insert(UInt64(st.st_ino)) }
+        }
+        guard !inodes.isEmpty else { return 0 }
         var killed = 0
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != getpid() else { continue }
             var ns = stat()
-            if stat("/proc/\(entry)/ns/net", &ns) == 0, ns.st_ino == st.st_ino, ns.st_dev == st.st_dev {
+            // All namespace files live on the one nsfs device: the inode identifies the namespace.
+            if stat("/proc/\(entry)/ns/net", &ns) == 0, inodes.contains(UInt64(ns.st_ino)) {
                 if kill(pid, SIGKILL) == 0 { killed += 1 }
             }
         }

@@ -61,46 +61,74 @@ public enum NetnsBenchmarks {
         let driver = try RealTimeDriver(scheduler: scheduler)
         let raised = RealtimePriority.raise()
         defer { if raised { RealtimePriority.restore() } }
-        let emulator = try NetnsEmulator(network: network, driver: driver)
+        // Ctrl-C stops the measurement and still removes the namespaces.
+        let interrupt = try InterruptWatch(driver: driver)
+        defer { interrupt.close() }
+        let emulator = try NetnsEmulator(network: network, driver: driver, interrupted: { interrupt.signal })
         var result = Result(namespaces: namespaces, setupSeconds: emulator.setupSeconds, teardownSeconds: 0, pairs: pairs,
                             payloadBytes: payload, measuredSeconds: seconds, delivered: 0, deliveredIPv6Bytes: 0, sent: 0,
                             lag: driver.lagReport, leftovers: [])
         do {
-            var senders: [(UDPSocketIO, Datagram)] = []
-            var receivers: [UDPSocketIO] = []
-            var delivered: UInt64 = 0
+            // Closed loop: each pair keeps `window` datagrams in flight and
+            // sends one more per arrival, so the offered load follows what the
+            // engine relays instead of piling up a backlog of timer events.
+            let window = 64
+            var delivered: UInt64 = 0, sent: UInt64 = 0
             var measuring = false
-            for p in 0..<pairs {
-                let from = "n\(1 + p)", to = "n\(1 + pairs + p)"
-                let rx = try emulator.bind(node: to, port: 9)
-                rx.receiveHandler = { _ in if measuring { delivered += 1 } }
-                receivers.append(rx)
-                let tx = try emulator.bind(node: from, port: 0)
-                senders.append((tx, Datagram(source: SocketAddress(address: tx.localAddress, port: tx.localPort),
-                                             destination: SocketAddress(address: rx.localAddress, port: 9),
-                                             payload: [UInt8](repeating: 0xab, count: payload))))
-            }
-            // Offered load: a burst per sender every 100 µs, more than the relay can take.
-            let burst = 16
-            var sent: UInt64 = 0
-            var offer: () -> Void = {}
-            let tick = scheduler.makeTimer { offer() }
-            offer = {
-                for (tx, d) in senders {
+            var pairsIO: [(tx: UDPSocketIO, rx: UDPSocketIO, datagram: Datagram)] = []
+            var inFlight = [Int](repeating: 0, count: pairs)
+            var arrivals: UInt64 = 0, arrivalsAtLastTick: UInt64 = 0
+            // Phases end by the wall clock: a saturated engine's simulated
+            // clock falls behind (that is its lag), so "run for N simulated
+            // seconds" would take much longer than N.
+            var deadline: UInt64 = 0
+            func checkDeadline() { if DispatchTime.now().uptimeNanoseconds >= deadline { driver.stop() } }
+            func send(_ p: Int, _ n: Int) {
+                let (tx, _, d) = pairsIO[p]
+                for _ in 0..<n {
                     let before = tx.sendErrors
-                    for _ in 0..<burst { tx.send(d) }
-                    if measuring { sent += UInt64(burst - (tx.sendErrors - before)) }
+                    tx.send(d)
+                    if tx.sendErrors == before {
+                        inFlight[p] += 1
+                        if measuring { sent += 1 }
+                    }
                 }
-                tick.arm(after: .microseconds(100))
+            }
+            for p in 0..<pairs {
+                let rx = try emulator.bind(node: "n\(1 + pairs + p)", port: 9)
+                let tx = try emulator.bind(node: "n\(1 + p)", port: 0)
+                pairsIO.append((tx, rx, Datagram(source: SocketAddress(address: tx.localAddress, port: tx.localPort),
+                                                 destination: SocketAddress(address: rx.localAddress, port: 9),
+                                                 payload: [UInt8](repeating: 0xab, count: payload))))
+                rx.receiveHandler = { _ in
+                    arrivals += 1
+                    if arrivals & 255 == 0 { checkDeadline() }
+                    if measuring { delivered += 1 }
+                    inFlight[p] -= 1
+                    send(p, 1)
+                }
+            }
+            // Every 10 ms: a window lost in some queue would stall its pair; refill it
+            // (only when nothing arrived: otherwise the window is still circulating).
+            var refill: () -> Void = {}
+            let tick = scheduler.makeTimer { refill() }
+            refill = {
+                if arrivals == arrivalsAtLastTick { for p in 0..<pairs { inFlight[p] = 0 } }
+                arrivalsAtLastTick = arrivals
+                for p in 0..<pairs where inFlight[p] < window { send(p, window - inFlight[p]) }
+                tick.arm(after: .milliseconds(10))
+                checkDeadline()
             }
             tick.arm(after: .zero)
             // Warm up, then measure over `seconds` of wall (= simulated) time.
-            withExtendedLifetime((network, emulator, senders, receivers)) {
-                driver.run(for: .milliseconds(300))
+            withExtendedLifetime((network, emulator, pairsIO)) {
+                deadline = DispatchTime.now().uptimeNanoseconds + 300_000_000
+                driver.run()
                 measuring = true
                 driver.resetLagReport()
                 let start = DispatchTime.now().uptimeNanoseconds
-                driver.run(for: .seconds(seconds))
+                deadline = start + UInt64(seconds * 1e9)
+                driver.run()
                 result.measuredSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 measuring = false
                 tick.cancel()

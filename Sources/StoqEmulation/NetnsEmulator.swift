@@ -264,12 +264,10 @@ public final class NetnsEmulator {
         tunFDs.removeAll()
         for fd in namespaceFDs { close(fd) }
         namespaceFDs.removeAll()
-        for name in namespaceNames {
-            // A process we did not start (e.g. a program's own child that left
-            // its group) would keep the namespace alive: kill what is inside.
-            _ = Namespaces.killProcesses(inNamespaceAt: Namespaces.path(of: name))
-            Namespaces.remove(name)
-        }
+        // A process we did not start (e.g. a program's own child that left
+        // its group) would keep a namespace alive: kill what is inside.
+        _ = Namespaces.killProcesses(inNamespacesAt: namespaceNames.map(Namespaces.path(of:)))
+        for name in namespaceNames { Namespaces.remove(name) }
         // Anything left under the prefix (a failed set-up step) goes too.
         _ = Namespaces.cleanupLeftovers(prefix: prefix + "-", includeLive: true)
         teardownSeconds = Double(Int64(DispatchTime.now().uptimeNanoseconds) - start) / 1e9
