@@ -14,6 +14,7 @@ packages=(
   iproute2
   ngtcp2-client
   ngtcp2-server
+  iputils-ping
 )
 
 say() { printf 'setup: %s\n' "$*"; }
