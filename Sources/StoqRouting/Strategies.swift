@@ -38,9 +38,9 @@ public struct WidestStrategy: RoutingStrategy {
         guard graph.nodeUp[Int(source)] else { return PathTree(source: source, cost: cost, parentEdge: parent) }
         let width = widths(from: source, in: graph)
         // Rank of each distinct width, widest first: the search's outer key.
+        // Graphs have a handful of bandwidths, so a linear scan beats hashing.
         let levels = Array(Set(width.filter { $0 > 0 })).sorted(by: >)
-        var rank: [Int64: Int64] = [:]
-        for (i, w) in levels.enumerated() { rank[w] = Int64(i) }
+        func rank(_ w: Int64) -> Int64 { Int64(levels.firstIndex(of: w)!) }
         let latencyMask: Int64 = hopUnit - 1
         var settled = [Bool](repeating: false, count: n)
         var heap = MinHeap()
@@ -54,7 +54,7 @@ public struct WidestStrategy: RoutingStrategy {
             for e in graph.edges(from: u) where graph.isUsable(edge: e) {
                 let v = Int(graph.edgeTarget[e])
                 if settled[v] || Int64(clamping: graph.edgeBandwidth[e]) < width[v] || width[ui] < width[v] { continue }
-                let candidate = rank[width[v]]! * hopUnit + latency + graph.edgeLatency[e]
+                let candidate = rank(width[v]) * hopUnit + latency + graph.edgeLatency[e]
                 if candidate < cost[v] {
                     cost[v] = candidate
                     parent[v] = Int32(e)

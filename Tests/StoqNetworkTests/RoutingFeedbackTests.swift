@@ -144,6 +144,35 @@ final class RoutingFeedbackTests: XCTestCase {
         XCTAssertEqual(net.counters.packetsDelivered, 9)
     }
 
+    func testPacketsFollowTheirSourceRegionsStrategy() throws {
+        // e (europe) reaches d over x in 2 ms / 2 hops or directly in 10 ms / 1 hop; a (asia) hangs off e.
+        let sites = [("eu", "europe", 50.0), ("as", "asia", 35.0)].enumerated().map { i, s in
+            Site(name: s.0, latitude: s.2, longitude: 8, region: s.1,
+                 prefix: IPv6Prefix(address: IPv6Address(high: 0xfd00 << 48 | UInt64(i) << 16, low: 0), length: 48), location: here)
+        }
+        let nodes = [("e", 0), ("a", 1), ("x", 0), ("d", 0)].enumerated().map { i, n in
+            NodeSpec(name: n.0, site: sites[n.1].name, role: .edge, address: sites[n.1].prefix.host(UInt64(i + 1)), location: here)
+        }
+        let links = [("e", "x", 1), ("x", "d", 1), ("e", "d", 10), ("a", "e", 1)].map { a, b, ms in
+            LinkSpec(from: a, to: b, bandwidthBitsPerSecond: 100_000_000, latency: .milliseconds(Int64(ms)), latencyIsAuto: false,
+                     lossRate: 0, queueBytes: 100_000, location: here)
+        }
+        var routing = RoutingConfig(strategy: "latency")
+        routing.regions = ["asia": "hops"]
+        let topology = Topology(name: "regions", sourceFile: "test", seed: 1, duration: .seconds(1), routeInflation: 1, sites: sites,
+                                nodes: nodes, links: links, faults: [], workloads: [], routing: routing, warnings: [])
+        let scheduler = Scheduler()
+        let net = Network(topology: topology, scheduler: scheduler, seed: 1)
+        XCTAssertEqual(net.policy.strategies.map(\.name), ["latency", "hops"])
+        _ = try net.bind(node: "d", port: 9)
+        try send(net, scheduler, from: "e", to: "d", sourcePort: 5, count: 3)
+        try send(net, scheduler, from: "a", to: "d", sourcePort: 5, count: 2)
+        scheduler.runUntilIdle()
+        XCTAssertEqual(net.counters.packetsDelivered, 5)
+        XCTAssertEqual(sent(net, "e", "x"), 3, "europe's packets: latency")
+        XCTAssertEqual(sent(net, "e", "d"), 2, "asia's packets keep to hops through europe")
+    }
+
     func testGeographicRecoveryPacketsAreCounted() throws {
         // x greedily heads for the pocket p; the route round is x-y-z.
         let sites = [("X", 0.0, 0.0), ("P", 0.0, 6.0), ("Y", -5.0, 0.0), ("Z", 0.0, 10.0)].enumerated().map { i, s in
