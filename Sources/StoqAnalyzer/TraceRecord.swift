@@ -16,6 +16,7 @@ public enum TraceRecord: Equatable {
     case linkState(LinkStateChange)
     case linkStats(LinkStats)
     case transfer(TransferResult)
+    case reconverged(Reconvergence)
     case exec(ExecResult)
     case realtime(RealtimeReport)
     case end(RunEnd)
@@ -63,6 +64,21 @@ public enum TraceRecord: Equatable {
         public init(name: String, site: String, region: String, role: String, address: String, latitude: Double, longitude: Double) {
             self.name = name; self.site = site; self.region = region; self.role = role
             self.address = address; self.latitude = latitude; self.longitude = longitude
+        }
+    }
+
+    /// Routes stopped using a failed link or node: how long after the failure,
+    /// and how many packets died on it meanwhile.
+    public struct Reconvergence: Equatable {
+        public var t: Int64                 // when the new routes took effect
+        public var target: String           // "a<>b" for a link, or a node name
+        public var isNode: Bool
+        public var failedAtNs: Int64
+        public var reconvergenceNs: Int64
+        public var packetsLost: UInt64
+        public init(t: Int64, target: String, isNode: Bool, failedAtNs: Int64, reconvergenceNs: Int64, packetsLost: UInt64) {
+            self.t = t; self.target = target; self.isNode = isNode; self.failedAtNs = failedAtNs
+            self.reconvergenceNs = reconvergenceNs; self.packetsLost = packetsLost
         }
     }
 
@@ -233,6 +249,10 @@ public enum TraceRecord: Equatable {
             j.add("lag_p50_ns", r.lagP50Ns); j.add("lag_p99_ns", r.lagP99Ns); j.add("lag_max_ns", r.lagMaxNs)
             j.add("threshold_p99_ns", r.thresholdP99Ns); j.add("packets_relayed", r.packetsRelayed)
             j.add("setup_ns", r.setupNs)
+        case .reconverged(let r):
+            j.add("t", r.t); j.add("type", "reconverged"); j.add(r.isNode ? "node" : "link", r.target)
+            j.add("failed_at_ns", r.failedAtNs); j.add("reconvergence_ns", r.reconvergenceNs)
+            j.add("packets_lost", r.packetsLost)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -320,6 +340,12 @@ public enum TraceRecord: Equatable {
                                             lagP50Ns: try f.int64("lag_p50_ns"), lagP99Ns: try f.int64("lag_p99_ns"),
                                             lagMaxNs: try f.int64("lag_max_ns"), thresholdP99Ns: try f.int64("threshold_p99_ns"),
                                             packetsRelayed: try f.uint64("packets_relayed"), setupNs: try f.int64("setup_ns")))
+        case "reconverged":
+            let isNode = f.has("node")
+            return .reconverged(Reconvergence(t: try f.int64("t"), target: try f.string(isNode ? "node" : "link"), isNode: isNode,
+                                              failedAtNs: try f.int64("failed_at_ns"),
+                                              reconvergenceNs: try f.int64("reconvergence_ns"),
+                                              packetsLost: try f.uint64("packets_lost")))
         case "end":
             return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
         default:
@@ -360,6 +386,7 @@ public enum TraceRecord: Equatable {
             guard let v = json.int64(f) else { throw DecodeError(line: line, message: "'\(k)' must be an integer or null") }
             return v
         }
+        func has(_ k: StaticString) -> Bool { json.field(k) != nil }
         func optionalDouble(_ k: StaticString) throws -> Double? {
             guard let f = json.field(k), f.kind != .null else { return nil }
             guard let v = json.double(f) else { throw DecodeError(line: line, message: "'\(k)' must be a number or null") }

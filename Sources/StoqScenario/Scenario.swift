@@ -16,6 +16,9 @@ public struct Scenario {
         self.topology = topology
         self.workloads = try WorkloadRegistry.makeAll(for: topology)
         _ = try strategy()
+        // Per-region strategies and routing parameters are checked against the graph.
+        let routingErrors = RoutingPolicy.check(topology)
+        if !routingErrors.isEmpty { throw TopologyErrors(routingErrors) }
     }
 
     /// Parses, validates and checks the workloads of the file at `path`.
@@ -23,14 +26,16 @@ public struct Scenario {
         try Scenario(topology: TopologyParser.load(path: path))
     }
 
-    /// Replaces the routing strategy named in the file (`--strategy`).
+    /// Replaces the default routing strategy named in the file (`--strategy`),
+    /// keeping its per-region choices, weights and detection delay.
     public mutating func setStrategy(_ name: String) throws {
-        topology.routing = RoutingConfig(strategy: name, location: nil)
+        topology.routing.strategy = name
+        topology.routing.location = nil
         _ = try strategy()
     }
 
     func strategy() throws -> RoutingStrategy {
-        guard let s = RoutingStrategies.named(topology.routing.strategy) else {
+        guard let s = RoutingStrategies.named(topology.routing.strategy, config: topology.routing) else {
             throw TopologyDiagnostic(at: topology.routing.location ?? SourceLocation(file: topology.sourceFile, line: 1, column: 1),
                                      "unknown routing strategy '\(topology.routing.strategy)'",
                                      hint: "known strategies: \(RoutingStrategies.names.joined(separator: ", "))")

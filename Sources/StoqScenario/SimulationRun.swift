@@ -139,4 +139,16 @@ final class TraceRecorder: NetworkObserver {
     func nodeStateChanged(node: Int32, up: Bool, time: SimTime) {
         writer.write(.linkState(.init(t: time.nanosecondsSinceStart, target: network.graph.name(ofNode: node), isNode: true, up: up)))
     }
+
+    func routesReconverged(_ outage: OutageReport) {
+        let (target, isNode): (String, Bool)
+        switch outage.target {
+        case .link(let i): (target, isNode) = ("\(network.topology.links[i].from)<>\(network.topology.links[i].to)", false)
+        case .node(let n): (target, isNode) = (network.graph.name(ofNode: n), true)
+        }
+        writer.write(.reconverged(.init(t: outage.recomputedAt.nanosecondsSinceStart, target: target, isNode: isNode,
+                                        failedAtNs: outage.failedAt.nanosecondsSinceStart,
+                                        reconvergenceNs: (outage.recomputedAt - outage.failedAt).nanoseconds,
+                                        packetsLost: outage.packetsLost)))
+    }
 }

@@ -113,3 +113,53 @@ final class ScenarioRunTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(lostDuringOutage.count, 18)
     }
 }
+
+final class FailoverTraceTests: XCTestCase {
+    /// A triangle: a–b direct (5 ms) and a–c–b (2 × 10 ms). The direct link
+    /// fails at 1 s; routes move to the detour after the 200 ms detection delay.
+    let triangle = """
+    name: failover
+    duration: 3s
+    routing: {strategy: latency, detection_delay: 200ms}
+    sites:
+      - {name: s, latitude: 50, longitude: 8, region: europe}
+    nodes:
+      - {name: a, site: s, role: edge}
+      - {name: b, site: s, role: edge}
+      - {name: c, site: s, role: core}
+    links:
+      - {from: a, to: b, tier: 1gbps, latency: 5ms}
+      - {from: a, to: c, tier: 1gbps, latency: 10ms}
+      - {from: c, to: b, tier: 1gbps, latency: 10ms}
+    faults:
+      - {link: [a, b], down: 1s}
+    workloads:
+      - {kind: probe, from: a, to: b, interval: 10ms, size: 64}
+    """
+
+    func testOutageReconvergenceAndReroutedProbesAreInTheTrace() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: triangle).run(outputDirectory: dir)
+        var reconverged: [TraceRecord.Reconvergence] = []
+        var probes: [TraceRecord.ProbeResult] = []
+        try TraceReader.forEach(path: result.tracePath) {
+            if case .reconverged(let r) = $0 { reconverged.append(r) }
+            if case .probe(let p) = $0 { probes.append(p) }
+        }
+        let r = try XCTUnwrap(reconverged.first)
+        XCTAssertEqual(reconverged.count, 1)
+        XCTAssertEqual(r.target, "a<>b")
+        XCTAssertEqual(r.failedAtNs, 1_000_000_000)
+        XCTAssertEqual(r.reconvergenceNs, 200_000_000)
+        XCTAssertGreaterThan(r.packetsLost, 0, "probes sent into the dead link before reconvergence are lost")
+        // Before the failure RTT ≈ 10 ms (direct); after rerouting ≈ 40 ms (detour).
+        let before = probes.filter { $0.seq < 90 }.compactMap(\.rttNs)
+        let after = probes.filter { $0.seq > 125 && $0.seq < 290 }.compactMap(\.rttNs)
+        XCTAssertFalse(before.isEmpty)
+        XCTAssertFalse(after.isEmpty)
+        XCTAssertTrue(before.allSatisfy { $0 >= 10_000_000 && $0 < 10_100_000 }, "\(Set(before))")
+        XCTAssertTrue(after.allSatisfy { $0 >= 40_000_000 && $0 < 40_200_000 }, "\(Set(after))")
+        XCTAssertTrue(probes.contains { $0.rttNs == nil && $0.seq >= 100 && $0.seq < 120 }, "probes during the outage are lost")
+    }
+}
