@@ -63,12 +63,14 @@ struct OrderedGroups<Key: Hashable, Value> {
 
 /// Round-trip times of echo probes per pair, per workload and per region pair.
 public final class ProbeAccumulator: TraceAccumulator {
-    struct Group {
+    /// A class so the per-record update touches one object in place (a
+    /// struct inside the groups array was copied, histogram and all, per record).
+    final class Group {
         var sent = 0
         var sizes = Set<Int>()
         var rtt = LatencyStats()
 
-        mutating func add(_ p: TraceRecord.ProbeResult) {
+        func add(_ p: TraceRecord.ProbeResult) {
             sent += 1
             if sizes.count < 2 { sizes.insert(p.size) }
             if let r = p.rttNs { rtt.record(r) }

@@ -47,11 +47,35 @@ public struct LatencyStats {
     /// samples, else within the histogram's precision (0.1%) of exact.
     public func percentiles(_ ps: [Double]) -> [Int64] {
         guard count > 0 else { return ps.map { _ in 0 } }
-        if let histogram {
-            return ps.map { Int64(histogram.valueAtPercentile($0)) }
-        }
+        if let histogram { return Self.percentiles(ps, of: histogram, min: min, max: max) }
         let sorted = samples.sorted()
         return ps.map { Distribution.nearestRank($0, sorted: sorted) }
+    }
+
+    /// All percentiles in one pass over the recorded buckets, with
+    /// `valueAtPercentile`'s definition (rank ⌈(p − 1 ulp) · n⌉, the bucket's
+    /// highest equivalent value, clamped to the exact min and max). Calling
+    /// `valueAtPercentile` per percentile scans the whole counts array each
+    /// time, which made CDFs the analysis' bottleneck.
+    static func percentiles(_ ps: [Double], of h: Histogram<UInt64>, min: Int64, max: Int64) -> [Int64] {
+        let total = Double(h.totalCount)
+        let targets = ps.enumerated().map { i, p -> (rank: UInt64, index: Int) in
+            (p <= 0 ? 1 : Swift.max(1, UInt64((Swift.min(p.nextDown, 100) * total / 100).rounded(.up))), i)
+        }.sorted { $0.rank < $1.rank }
+        var out = ps.map { $0 <= 0 ? min : max }
+        var next = 0
+        var seen: UInt64 = 0
+        for v in h.recordedValues() where next < targets.count {
+            seen += v.count
+            while next < targets.count, targets[next].rank <= seen {
+                let p = ps[targets[next].index]
+                if p > 0, p < 100 {
+                    out[targets[next].index] = Swift.min(Swift.max(Int64(h.highestEquivalentForValue(v.value)), min), max)
+                }
+                next += 1
+            }
+        }
+        return out
     }
 
     /// Bytes this value holds on the heap (for the bounded-memory test and

@@ -1,8 +1,9 @@
 import Foundation
 
-/// pcapng encoding (draft-ietf-opsawg-pcapng) of simulated UDP datagrams as
-/// raw IPv6 packets (LINKTYPE_RAW = 101), with nanosecond timestamps
-/// (if_tsresol = 9). Little-endian, one interface per file.
+/// pcapng encoding (draft-ietf-opsawg-pcapng) of raw IPv6 packets
+/// (LINKTYPE_RAW = 101) with nanosecond timestamps (if_tsresol = 9).
+/// Little-endian, one interface per file. The packets themselves come from
+/// the caller (StoqEmulation's `IPv6Packet` builds them from datagrams).
 public enum PcapNG {
     public static let linkTypeRaw: UInt16 = 101
     public static let sectionHeaderType: UInt32 = 0x0A0D_0D0A
@@ -44,42 +45,6 @@ public enum PcapNG {
         body += packet
         pad(&body)
         appendBlock(&out, type: enhancedPacketType, body: body)
-    }
-
-    /// An IPv6 packet carrying one UDP datagram, with lengths and the UDP
-    /// checksum (RFC 8200 §8.1 pseudo-header) filled in.
-    public static func ipv6UDP(source: [UInt8], sourcePort: UInt16, destination: [UInt8], destinationPort: UInt16,
-                               payload: [UInt8], hopLimit: UInt8 = 64) -> [UInt8] {
-        precondition(source.count == 16 && destination.count == 16, "IPv6 addresses are 16 bytes")
-        let udpLength = 8 + payload.count
-        var p: [UInt8] = [0x60, 0, 0, 0]                                  // version 6, class 0, flow 0
-        p += [UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 17, hopLimit]
-        p += source + destination
-        p += [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xff), UInt8(destinationPort >> 8), UInt8(destinationPort & 0xff),
-              UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0]
-        p += payload
-        var checksum = internetChecksum(pseudoHeader: source + destination + [0, 0, UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0, 0, 17],
-                                        p[40...])
-        if checksum == 0 { checksum = 0xffff }                           // 0 means "no checksum", forbidden over IPv6
-        p[46] = UInt8(checksum >> 8)
-        p[47] = UInt8(checksum & 0xff)
-        return p
-    }
-
-    /// One's-complement sum of 16-bit words, complemented (RFC 1071).
-    public static func internetChecksum(pseudoHeader: [UInt8], _ data: ArraySlice<UInt8>) -> UInt16 {
-        var sum: UInt64 = 0
-        func add(_ bytes: some Collection<UInt8>) {
-            var it = bytes.makeIterator()
-            while let hi = it.next() {
-                let lo = it.next() ?? 0
-                sum += UInt64(hi) << 8 | UInt64(lo)
-            }
-        }
-        add(pseudoHeader)
-        add(data)
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        return ~UInt16(sum)
     }
 
     private static func appendBlock(_ out: inout [UInt8], type: UInt32, body: [UInt8]) {

@@ -94,7 +94,7 @@ enum Charts {
         }
         for t in ticks {
             s += SVG.line(x(t), top, x(t), top + plotH, stroke: "#e3e3e3")
-            s += SVG.text(x(t), top + plotH + 16, SummaryText.formatNs(Int64(t)), anchor: "middle")
+            s += SVG.text(x(t), top + plotH + 16, tickLabel(t), anchor: "middle")
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
@@ -110,6 +110,13 @@ enum Charts {
             s += SVG.text(left + plotW + 40, ly + 4, ser.name, extra: " font-family=\"sans-serif\"")
         }
         return s + "</svg>\n"
+    }
+
+    /// A short duration label for axis ticks: 10µs, 2.5ms, 1s.
+    static func tickLabel(_ ns: Double) -> String {
+        let units: [(Double, String)] = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")]
+        for (scale, unit) in units where ns >= scale { return String(format: "%g", ns / scale) + unit }
+        return String(format: "%gns", ns)
     }
 
     struct BarSeries {
@@ -180,7 +187,15 @@ enum Charts {
         func y(_ lat: Double) -> Double { (lat1 - lat) / latSpan * height }
 
         var s = SVG.open(width: width, height: height + legendH, label: "map of sites and links")
+        s += "<defs><clipPath id=\"map-area\"><rect x=\"0\" y=\"0\" width=\"\(SVG.n(width))\" height=\"\(SVG.n(height))\"/></clipPath></defs>\n"
+        s += "<g clip-path=\"url(#map-area)\">\n"
         s += SVG.rect(0, 0, width, height, fill: "#eef3f8")
+        s += "<g class=\"land\" fill=\"#dde5d3\" stroke=\"#c5d1ba\" stroke-width=\"0.5\">\n"
+        for outline in Continents.outlines {
+            let points = outline.map { "\(SVG.n(x($0.0))),\(SVG.n(y($0.1)))" }.joined(separator: " ")
+            s += "<polygon points=\"\(points)\"/>\n"
+        }
+        s += "</g>\n"
         let step = lonSpan > 120 ? 30.0 : (lonSpan > 50 ? 10.0 : 5.0)
         s += "<g class=\"graticule\" font-family=\"sans-serif\" fill=\"#8a9bb0\">\n"
         for lon in stride(from: (lon0 / step).rounded(.up) * step, through: lon0 + lonSpan, by: step) {
@@ -212,7 +227,7 @@ enum Charts {
                               extra: " fill=\"#1f3b5c\" font-weight=\"bold\"")
             }
         }
-        s += "</g>\n<g class=\"legend\" font-family=\"sans-serif\">\n"
+        s += "</g>\n</g>\n<g class=\"legend\" font-family=\"sans-serif\">\n"
         s += SVG.text(4, height + 19, "link utilisation (busiest direction):", size: 11)
         for (i, bin) in utilisationBins.enumerated() {
             let lx = 230 + Double(i) * 90
@@ -258,4 +273,34 @@ enum Charts {
         }
         return s + "</g>\n</svg>\n"
     }
+}
+
+/// A very rough hand-drawn outline of the continents (longitude, latitude),
+/// only so the map's sites can be placed by eye; not for measuring anything.
+enum Continents {
+    static let outlines: [[(Double, Double)]] = [
+        // North America
+        [(-168, 65), (-140, 70), (-95, 72), (-80, 63), (-60, 55), (-52, 47), (-67, 44), (-75, 35), (-81, 25), (-97, 26),
+         (-97, 18), (-87, 15), (-77, 8), (-83, 9), (-92, 15), (-105, 20), (-112, 30), (-117, 33), (-124, 40), (-124, 48),
+         (-135, 58), (-152, 58), (-165, 60)],
+        // South America
+        [(-77, 8), (-60, 10), (-50, 0), (-35, -7), (-40, -22), (-48, -27), (-58, -38), (-65, -42), (-68, -55), (-74, -50),
+         (-73, -37), (-71, -18), (-81, -5), (-80, 1)],
+        // Europe and Asia
+        [(-10, 36), (-9, 43), (-2, 47), (-5, 48), (0, 50), (8, 54), (5, 58), (10, 63), (20, 70), (30, 71), (45, 68), (60, 70),
+         (80, 73), (100, 77), (140, 73), (180, 69), (180, 65), (170, 60), (160, 55), (142, 46), (135, 35), (127, 35),
+         (122, 40), (121, 30), (110, 20), (105, 10), (100, 14), (98, 8), (104, 1), (100, 4), (98, 16), (92, 22), (80, 15),
+         (77, 8), (72, 21), (67, 25), (57, 25), (52, 28), (48, 30), (56, 26), (59, 22), (52, 16), (45, 13), (43, 15),
+         (35, 28), (35, 33), (28, 36), (27, 41), (20, 40), (15, 38), (13, 43), (12, 45), (3, 43), (-5, 36)],
+        // Africa
+        [(-17, 15), (-17, 21), (-10, 30), (-6, 36), (10, 37), (11, 33), (20, 31), (32, 31), (34, 27), (43, 12), (51, 12),
+         (40, -2), (40, -15), (35, -25), (27, -34), (18, -34), (12, -17), (13, -5), (9, 4), (-8, 4), (-15, 10)],
+        // Australia
+        [(114, -22), (114, -34), (122, -34), (135, -35), (140, -38), (150, -37), (153, -28), (146, -19), (142, -11),
+         (136, -12), (130, -12), (123, -17)],
+        // Greenland, Great Britain, Japan
+        [(-73, 78), (-20, 82), (-20, 70), (-43, 60), (-55, 65)],
+        [(-5, 50), (1, 51), (-2, 56), (-5, 58), (-6, 55)],
+        [(130, 31), (141, 36), (142, 45), (140, 41), (133, 34)],
+    ]
 }

@@ -2,18 +2,24 @@ import Foundation
 
 /// The plain-text summary `stoqsim run` and `stoqsim analyze` print.
 public enum SummaryText {
+    public static let maxPairRows = 30
+
     public static func render(_ s: RunSummary) -> String {
         var out = "run: \(s.topology)  seed \(s.seed)  backend \(s.backend)  routing \(s.strategy)  " +
             "\(s.nodes) nodes  \(formatNs(s.durationNs)) simulated  \(s.events) events\n"
         if !s.complete { out += "WARNING: the trace has no end record; the run was cut short\n" }
         if !s.probes.isEmpty {
             out += "\nprobe round-trip times\n"
-            let rows = s.probes.map { p -> [String] in
+            // Big runs have thousands of pairs: the terminal gets the first ones, the reports all.
+            let rows = s.probes.prefix(maxPairRows).map { p -> [String] in
                 let d = p.rttNs
                 return [p.workload, "\(p.from) → \(p.to)", "\(p.size) B", "\(p.sent)", "\(p.lost)",
                         d.map { formatNs($0.p50) } ?? "-", d.map { formatNs($0.p99) } ?? "-", d.map { formatNs($0.max) } ?? "-"]
             }
             out += table(header: ["workload", "pair", "size", "sent", "lost", "p50", "p99", "max"], rows: rows)
+            if s.probes.count > maxPairRows {
+                out += "  … \(s.probes.count - maxPairRows) more pairs in \(RunReport.markdownFile)\n"
+            }
         }
         if !s.tiers.isEmpty {
             out += "\nthroughput per tier\n"

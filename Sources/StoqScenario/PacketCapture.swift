@@ -1,11 +1,13 @@
 import Foundation
 import StoqAnalyzer
+import StoqEmulation
 import StoqEngine
 import StoqNetwork
 
 /// Writes every packet a node sends or receives to `DIR/<node>.pcapng`
-/// (`stoqsim run --pcap DIR`), framed as IPv6 + UDP with nanosecond
-/// timestamps of simulated time (the capture starts at the Unix epoch).
+/// (`stoqsim run --pcap DIR`), framed by `IPv6Packet` (UDP with its checksum;
+/// packets the netns backend carries, e.g. ICMPv6, as they were), with
+/// nanosecond timestamps of simulated time (the capture starts at the Unix epoch).
 final class PacketCapture: NetworkObserver {
     private let files: PcapNGFileSet
     private let nodeNames: [String]
@@ -25,11 +27,8 @@ final class PacketCapture: NetworkObserver {
 
     private func capture(_ packet: Packet, at node: Int32, time: SimTime) {
         guard node >= 0 else { return }
-        let d = packet.datagram
-        let frame = PcapNG.ipv6UDP(source: d.source.address.bytes, sourcePort: d.source.port,
-                                   destination: d.destination.address.bytes, destinationPort: d.destination.port,
-                                   payload: d.payload)
-        files.write(nodeNames[Int(node)], packet: frame, timestampNs: UInt64(max(time.nanosecondsSinceStart, 0)))
+        files.write(nodeNames[Int(node)], packet: IPv6Packet.build(packet.datagram),
+                    timestampNs: UInt64(max(time.nanosecondsSinceStart, 0)))
     }
 
     /// Flushes the buffers; returns the files written.
@@ -37,6 +36,8 @@ final class PacketCapture: NetworkObserver {
 }
 
 /// The network has one observer slot; this passes every call on to several.
+/// Every `NetworkObserver` method must be forwarded here (the protocol's empty
+/// defaults would otherwise swallow a new one silently).
 final class ObserverFanOut: NetworkObserver {
     let observers: [NetworkObserver]
 
@@ -51,4 +52,5 @@ final class ObserverFanOut: NetworkObserver {
     func linkStateChanged(link: Int, up: Bool, time: SimTime) { for o in observers { o.linkStateChanged(link: link, up: up, time: time) } }
     func nodeStateChanged(node: Int32, up: Bool, time: SimTime) { for o in observers { o.nodeStateChanged(node: node, up: up, time: time) } }
     func routesRecomputed(time: SimTime) { for o in observers { o.routesRecomputed(time: time) } }
+    func routesReconverged(_ outage: OutageReport) { for o in observers { o.routesReconverged(outage) } }
 }
