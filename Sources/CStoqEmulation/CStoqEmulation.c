@@ -147,53 +147,6 @@ int cstoq_emu_route_add(const char *name, const uint8_t dst[16], int prefix_len)
     return rc;
 }
 
-int cstoq_emu_udp_open(const uint8_t addr[16], uint16_t port, uint16_t *bound_port) {
-    int s = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-    if (s < 0) return -1;
-    int one = 1;
-    struct sockaddr_in6 sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(port);
-    memcpy(&sa.sin6_addr, addr, 16);
-    socklen_t len = sizeof sa;
-    if (setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
-        bind(s, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        getsockname(s, (struct sockaddr *)&sa, &len) != 0) {
-        int e = errno;
-        close(s);
-        errno = e;
-        return -1;
-    }
-    *bound_port = ntohs(sa.sin6_port);
-    return s;
-}
-
-ssize_t cstoq_emu_udp_send(int fd, const uint8_t addr[16], uint16_t port, const uint8_t *buf, size_t len) {
-    struct sockaddr_in6 sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin6_family = AF_INET6;
-    sa.sin6_port = htons(port);
-    memcpy(&sa.sin6_addr, addr, 16);
-    return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof sa);
-}
-
-ssize_t cstoq_emu_udp_recv(int fd, uint8_t *buf, size_t cap, uint8_t addr[16], uint16_t *port) {
-    struct sockaddr_in6 sa;
-    socklen_t len = sizeof sa;
-    ssize_t n = recvfrom(fd, buf, cap, 0, (struct sockaddr *)&sa, &len);
-    if (n >= 0) {
-        memcpy(addr, &sa.sin6_addr, 16);
-        *port = ntohs(sa.sin6_port);
-    }
-    return n;
-}
-
-int cstoq_emu_set_buffers(int fd, int bytes) {
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) != 0) return -1;
-    return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-}
-
 int cstoq_emu_spawn(char *const argv[], const char *stdout_path, const char *stderr_path, pid_t *pid) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

@@ -11,7 +11,6 @@ public enum EmulationError: Error, CustomStringConvertible {
     case system(operation: String, namespace: String?, errno: Int32)
     case unknownNode(String)
     /// IPv4 and IPv4-mapped addresses are refused (STOQ is IPv6-only).
-    case ipv4Refused(String)
     /// SIGINT or SIGTERM arrived during set-up.
     case interrupted(signal: Int32)
 
@@ -26,7 +25,6 @@ public enum EmulationError: Error, CustomStringConvertible {
             #endif
             return "netns: \(op)\(ns.map { " in namespace \($0)" } ?? "") failed: \(text) (errno \(e))"
         case .unknownNode(let n): return "netns: no node named '\(n)' in the topology"
-        case .ipv4Refused(let where_): return "\(where_): IPv4 and IPv4-mapped addresses are refused; STOQ is IPv6-only"
         case .interrupted(let s): return "netns: interrupted by signal \(s) during set-up; everything created was removed"
         }
     }

@@ -75,7 +75,7 @@ public enum NetnsBenchmarks {
             let window = 64
             var delivered: UInt64 = 0, sent: UInt64 = 0
             var measuring = false
-            var pairsIO: [(tx: UDPSocketIO, rx: UDPSocketIO, datagram: Datagram)] = []
+            var pairsIO: [(tx: IPv6UDPSocket, rx: IPv6UDPSocket, datagram: Datagram)] = []
             var inFlight = [Int](repeating: 0, count: pairs)
             var arrivals: UInt64 = 0, arrivalsAtLastTick: UInt64 = 0
             // Phases end by the wall clock: a saturated engine's simulated
@@ -86,9 +86,9 @@ public enum NetnsBenchmarks {
             func send(_ p: Int, _ n: Int) {
                 let (tx, _, d) = pairsIO[p]
                 for _ in 0..<n {
-                    let before = tx.sendErrors
+                    let before = tx.sendFailures
                     tx.send(d)
-                    if tx.sendErrors == before {
+                    if tx.sendFailures == before {
                         inFlight[p] += 1
                         if measuring { sent += 1 }
                     }

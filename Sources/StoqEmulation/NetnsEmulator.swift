@@ -59,7 +59,7 @@ public final class NetnsEmulator {
     private let home: HomeNamespace
     private var namespaceFDs: [Int32] = []
     private var tunFDs: [Int32] = []
-    private var sockets: [UDPSocketIO] = []
+    private var sockets: [IPv6UDPSocket] = []
     private var children: [ChildProcess] = []
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var isShutDown = false
@@ -153,7 +153,7 @@ public final class NetnsEmulator {
             var attempts = 0
             while true {
                 let probe = try? home.within(namespaceFDs[i], name: namespaceNames[i]) {
-                    try UDPSocketIO(address: node.address, port: 0, driver: driver)
+                    try IPv6UDPSocket(bind: SocketAddress(address: node.address, port: 0))
                 }
                 if let probe {
                     probe.close()
@@ -177,12 +177,15 @@ public final class NetnsEmulator {
     // MARK: Sockets and programs
 
     /// A real UDP socket bound to `node`'s address inside its namespace.
-    public func bind(node: String, port: UInt16) throws -> UDPSocketIO {
+    public func bind(node: String, port: UInt16) throws -> IPv6UDPSocket {
         guard let i = network.nodeIndex(named: node), Int(i) < namespaceFDs.count else { throw EmulationError.unknownNode(node) }
         let address = network.topology.nodes[Int(i)].address
         let socket = try home.within(namespaceFDs[Int(i)], name: namespaceNames[Int(i)]) {
-            try UDPSocketIO(address: address, port: port, driver: driver)
+            try IPv6UDPSocket(bind: SocketAddress(address: address, port: port))
         }
+        // Opened inside the namespace, the socket stays there; epoll watches it from here.
+        socket.setBufferSizes(1 << 20)
+        try socket.attach(to: driver)
         sockets.append(socket)
         return socket
     }

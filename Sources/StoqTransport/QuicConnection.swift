@@ -88,7 +88,7 @@ public final class QuicConnection {
         paths = .allocate(capacity: 2)
         vecs = .allocate(capacity: Self.maxVecs)
         ts = Self.timestamp(now)
-        var localSA = sockaddr_in6(local), remoteSA = sockaddr_in6(remote)
+        var localSA = local.sockaddr, remoteSA = remote.sockaddr
         let len = ngtcp2_socklen(MemoryLayout<sockaddr_in6>.size)
         withUnsafePointer(to: &localSA) { l in
             withUnsafePointer(to: &remoteSA) { r in
@@ -791,14 +791,3 @@ final class StreamState {
     }
 }
 
-extension sockaddr_in6 {
-    init(_ address: SocketAddress) {
-        self.init()
-        sin6_family = sa_family_t(AF_INET6)
-        sin6_port = address.port.bigEndian
-        let bytes = address.address.bytes
-        withUnsafeMutableBytes(of: &sin6_addr) { raw in
-            for i in 0..<16 { raw[i] = bytes[i] }
-        }
-    }
-}

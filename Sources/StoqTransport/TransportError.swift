@@ -17,8 +17,6 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case connectionClosed
     /// An address the transport refuses (IPv4, IPv4-mapped, malformed).
     case invalidAddress(String)
-    /// A socket system call failed.
-    case socket(operation: String, errno: Int32, message: String)
 
     public var description: String {
         switch self {
@@ -30,7 +28,6 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case let .unknownStream(id): return "stream \(id) does not exist (never opened or already closed)"
         case .connectionClosed: return "the connection is closing or closed"
         case let .invalidAddress(message): return "address: \(message)"
-        case let .socket(op, errno, message): return "socket: \(op) failed: \(message) (errno \(errno))"
         }
     }
 

@@ -53,15 +53,6 @@ final class NetnsEmulatorTests: XCTestCase {
         XCTAssertEqual(Namespaces.list(prefix: emulator.prefix + "-"), [])
     }
 
-    func testSocketsRefuseIPv4Mapped() throws {
-        try requireNetns()
-        let scheduler = Scheduler()
-        let driver = try RealTimeDriver(scheduler: scheduler)
-        XCTAssertThrowsError(try UDPSocketIO(address: IPv6Address(high: 0, low: 0xffff_0a00_0001), port: 0, driver: driver)) {
-            XCTAssertTrue("\($0)".contains("IPv6-only"))
-        }
-    }
-
     /// A failure halfway through set-up (here: an interrupt after the first
     /// node) removes every namespace already created.
     func testInterruptedSetupLeavesNothing() throws {

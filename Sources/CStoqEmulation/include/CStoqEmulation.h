@@ -38,19 +38,6 @@ int cstoq_emu_addr_add(const char *name, const uint8_t addr[16], int prefix_len)
 /* Adds a route to `dst`/`prefix_len` out of interface `name`. */
 int cstoq_emu_route_add(const char *name, const uint8_t dst[16], int prefix_len);
 
-/* AF_INET6 UDP socket, IPV6_V6ONLY, non-blocking, bound to addr:port (port 0
- * picks one). Returns the fd and the bound port in *bound_port. */
-int cstoq_emu_udp_open(const uint8_t addr[16], uint16_t port, uint16_t *bound_port);
-
-/* sendto an IPv6 destination. Returns bytes sent. */
-ssize_t cstoq_emu_udp_send(int fd, const uint8_t addr[16], uint16_t port, const uint8_t *buf, size_t len);
-
-/* recvfrom; fills the source. Returns bytes, -1 with EAGAIN when drained. */
-ssize_t cstoq_emu_udp_recv(int fd, uint8_t *buf, size_t cap, uint8_t addr[16], uint16_t *port);
-
-/* Sets SO_SNDBUF and SO_RCVBUF (bytes). */
-int cstoq_emu_set_buffers(int fd, int bytes);
-
 /* Spawns argv[0] (PATH search) in the calling thread's network namespace, in
  * its own process group, with stdin from /dev/null and stdout/stderr appended
  * to the given files. Returns 0 and the pid in *pid. */

@@ -2,11 +2,25 @@
 import Glibc
 #endif
 import StoqEngine
-import StoqNetwork
 import StoqTopology
 
-/// A real IPv6-only UDP socket behind StoqNetwork's `DatagramIO` seam, for the
-/// netns backend and the `stoqsim node` commands. Non-blocking; register it
+/// Why a real socket could not be made or used.
+public enum SocketError: Error, Equatable, CustomStringConvertible {
+    /// An IPv4, IPv4-mapped or malformed address.
+    case invalidAddress(String)
+    /// A socket system call failed.
+    case system(operation: String, errno: Int32, message: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidAddress(message): return "address: \(message)"
+        case let .system(op, errno, message): return "socket: \(op) failed: \(message) (errno \(errno))"
+        }
+    }
+}
+
+/// A real IPv6-only UDP socket behind the `DatagramIO` seam, for the netns
+/// backend (opened inside a node's namespace) and the `stoqsim node` commands. Non-blocking; register it
 /// with a `RealTimeDriver` and it drains itself whenever readable.
 ///
 /// IPV6_V6ONLY is set, so IPv4 peers cannot reach it through mapped addresses,
@@ -25,7 +39,7 @@ public final class IPv6UDPSocket: DatagramIO {
     /// Binds `address`; port 0 picks a free port (read it back from `localPort`).
     public init(bind address: SocketAddress) throws {
         guard !address.address.isIPv4Mapped else {
-            throw TransportError.invalidAddress("refusing to bind \(address): IPv4-mapped addresses are IPv4; STOQ is IPv6-only")
+            throw SocketError.invalidAddress("refusing to bind \(address): IPv4-mapped addresses are IPv4; STOQ is IPv6-only")
         }
         let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Self.error("socket(AF_INET6, SOCK_DGRAM)") }
@@ -33,7 +47,7 @@ public final class IPv6UDPSocket: DatagramIO {
         guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
             let e = Self.error("setsockopt(IPV6_V6ONLY)"); Glibc.close(fd); throw e
         }
-        var sa = sockaddr_in6(address)
+        var sa = address.sockaddr
         let rv = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
         }
@@ -50,6 +64,14 @@ public final class IPv6UDPSocket: DatagramIO {
 
     public var socketAddress: SocketAddress { SocketAddress(address: localAddress, port: localPort) }
 
+    /// Sets the kernel's send and receive buffers (a relay or a busy server
+    /// needs more than the default to ride out bursts).
+    public func setBufferSizes(_ bytes: Int32) {
+        var size = bytes
+        _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Watches the socket on `driver`'s epoll set; arriving datagrams go to `receiveHandler`.
     public func attach(to driver: RealTimeDriver) throws {
         try driver.register(fd: fileDescriptor) { [weak self] in self?.drain() }
@@ -65,7 +87,7 @@ public final class IPv6UDPSocket: DatagramIO {
 
     public func send(_ datagram: Datagram) {
         guard !closed, !datagram.destination.address.isIPv4Mapped else { sendFailures += 1; return }
-        var sa = sockaddr_in6(datagram.destination)
+        var sa = datagram.destination.sockaddr
         let n = datagram.payload.withUnsafeBytes { payload in
             withUnsafePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -95,14 +117,14 @@ public final class IPv6UDPSocket: DatagramIO {
         }
     }
 
-    private static func error(_ operation: String) -> TransportError {
+    private static func error(_ operation: String) -> SocketError {
         let e = errno
-        return .socket(operation: operation, errno: e, message: String(cString: strerror(e)))
+        return .system(operation: operation, errno: e, message: String(cString: strerror(e)))
     }
 }
 
 extension IPv6Address {
-    init(bytes a: in6_addr) {
+    public init(bytes a: in6_addr) {
         var copy = a
         var high: UInt64 = 0, low: UInt64 = 0
         withUnsafeBytes(of: &copy) { raw in
@@ -117,21 +139,35 @@ extension IPv6Address {
 public func parseSocketAddress(_ text: String, what: String = "address") throws -> SocketAddress {
     guard text.hasPrefix("["), let close = text.lastIndex(of: "]") else {
         if text.split(separator: ".").count == 4 || text.contains(".") && !text.contains(":") {
-            throw TransportError.invalidAddress("\(what) '\(text)' looks like IPv4; STOQ is IPv6-only: use e.g. [::1]:4433")
+            throw SocketError.invalidAddress("\(what) '\(text)' looks like IPv4; STOQ is IPv6-only: use e.g. [::1]:4433")
         }
-        throw TransportError.invalidAddress("\(what) '\(text)' must look like [ADDRESS]:PORT, e.g. [::1]:4433")
+        throw SocketError.invalidAddress("\(what) '\(text)' must look like [ADDRESS]:PORT, e.g. [::1]:4433")
     }
     let host = String(text[text.index(after: text.startIndex)..<close])
     let rest = text[text.index(after: close)...]
     guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else {
-        throw TransportError.invalidAddress("\(what) '\(text)' needs a port after the bracket, e.g. [\(host)]:4433")
+        throw SocketError.invalidAddress("\(what) '\(text)' needs a port after the bracket, e.g. [\(host)]:4433")
     }
     let address: IPv6Address
     do { address = try IPv6Address.parse(host) } catch {
-        throw TransportError.invalidAddress("\(what) '\(text)': \(error)")
+        throw SocketError.invalidAddress("\(what) '\(text)': \(error)")
     }
     guard !address.isIPv4Mapped else {
-        throw TransportError.invalidAddress("\(what) '\(text)' is an IPv4-mapped address; STOQ is IPv6-only")
+        throw SocketError.invalidAddress("\(what) '\(text)' is an IPv4-mapped address; STOQ is IPv6-only")
     }
     return SocketAddress(address: address, port: port)
+}
+
+extension SocketAddress {
+    /// The kernel's form of this address.
+    public var sockaddr: sockaddr_in6 {
+        var sa = sockaddr_in6()
+        sa.sin6_family = sa_family_t(AF_INET6)
+        sa.sin6_port = port.bigEndian
+        let bytes = address.bytes
+        withUnsafeMutableBytes(of: &sa.sin6_addr) { raw in
+            for i in 0..<16 { raw[i] = bytes[i] }
+        }
+        return sa
+    }
 }
