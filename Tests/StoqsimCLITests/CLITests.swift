@@ -108,4 +108,26 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(g.status, 2)
         XCTAssertTrue(g.stderr.contains("atlantis"), g.stderr)
     }
+
+    func testRouteOnePairAsJSON() throws {
+        let r = try stoqsim(["route", "topologies/quickstart.yaml", "--from", "client-fra-1", "--to", "client-sin-1", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let path = try XCTUnwrap(o["path"] as? [String])
+        XCTAssertEqual(path.first, "client-fra-1")
+        XCTAssertEqual(path.last, "client-sin-1")
+        XCTAssertEqual(o["hops"] as? Int, path.count - 1)
+        XCTAssertEqual(o["bottleneck_bps"] as? Int, 100_000_000, "the clients' access links are the bottleneck")
+        XCTAssertGreaterThan(try XCTUnwrap(o["latency_us"] as? Double), 70_000)
+    }
+
+    func testRouteMatrixSummaryAndBadStrategy() throws {
+        let r = try stoqsim(["route", "topologies/quickstart.yaml", "--strategy", "hops"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("0 unreachable"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("stretch"), r.stdout)
+        let bad = try stoqsim(["route", "topologies/quickstart.yaml", "--strategy", "teleport"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("known strategies"), bad.stderr)
+    }
 }
