@@ -24,21 +24,10 @@ struct EngineBench: ParsableCommand {
         #if DEBUG
         printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench engine'")
         #endif
-        let cases: [(String, () -> BenchmarkResult)] = [
-            ("hold", { EngineBenchmarks.holdModel(pending: pending, events: events, style: .actionObject) }),
-            ("hold-closure", { EngineBenchmarks.holdModel(pending: pending, events: events, style: .freshClosure) }),
-            ("timer-churn", { EngineBenchmarks.timerChurn(operations: operations) }),
-        ]
-        var failed = false
-        for (_, bench) in cases {
-            let runs = (0..<repetitions).map { _ in bench() }.sorted { $0.eventsPerSecond < $1.eventsPerSecond }
-            let median = runs[runs.count / 2]
-            failed = failed || runs.contains { !$0.verified }
-            print("\(median)  (median of \(runs.count))")
-        }
-        if failed {
-            printError("a benchmark's own check failed: the figures above are not valid")
-            throw ExitCode.failure
-        }
+        try reportMedians([
+            { EngineBenchmarks.holdModel(pending: pending, events: events, style: .actionObject) },
+            { EngineBenchmarks.holdModel(pending: pending, events: events, style: .freshClosure) },
+            { EngineBenchmarks.timerChurn(operations: operations) },
+        ], repetitions: repetitions, rank: \.eventsPerSecond, verified: \.verified)
     }
 }

@@ -23,15 +23,6 @@ struct DedupBench: ParsableCommand {
             { DedupBenchmarks.sha256(data) },
             { DedupBenchmarks.chunkAndHash(data, parameters: .default) },
         ]
-        var failed = false
-        for bench in cases {
-            let runs = (0..<repetitions).map { _ in bench() }.sorted { $0.cpuSeconds < $1.cpuSeconds }
-            failed = failed || runs.contains { !$0.verified }
-            print("\(runs[runs.count / 2])  (median of \(runs.count))")
-        }
-        if failed {
-            printError("a benchmark's own check failed: the figures above are not valid")
-            throw ExitCode.failure
-        }
+        try reportMedians(cases, repetitions: repetitions, rank: \.cpuSeconds, verified: \.verified)
     }
 }

@@ -18,23 +18,12 @@ struct TransportBench: ParsableCommand {
         #if DEBUG
         printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench transport'")
         #endif
-        var failed = false
-        let speed: [(String, () throws -> TransportBenchmarkResult)] = [
-            ("handshakes", { try TransportBenchmarks.handshakes(count: handshakes) }),
-            ("handshakes-ecdsa", { try TransportBenchmarks.handshakes(count: handshakes, algorithm: .ecdsaP256) }),
-            ("goodput", { try TransportBenchmarks.bulkGoodput(totalBytes: mebibytes << 20) }),
-        ]
-        for (_, bench) in speed {
-            let runs = try (0..<repetitions).map { _ in try bench() }.sorted { $0.value < $1.value }
-            failed = failed || runs.contains { !$0.verified }
-            print("\(runs[runs.count / 2])  (median of \(runs.count))")
-        }
         let memory = try TransportBenchmarks.memoryPerConnectionPair(pairs: pairs)
-        failed = failed || !memory.verified
-        print(memory)
-        if failed {
-            printError("a benchmark's own check failed: the figures above are not valid")
-            throw ExitCode.failure
-        }
+        try reportMedians([
+            { try TransportBenchmarks.handshakes(count: handshakes) },
+            { try TransportBenchmarks.handshakes(count: handshakes, algorithm: .ecdsaP256) },
+            { try TransportBenchmarks.bulkGoodput(totalBytes: mebibytes << 20) },
+        ], repetitions: repetitions, rank: \.value, verified: \.verified,
+           extra: [(memory.description, memory.verified)])
     }
 }
