@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 
 /// One concern of a trace analysis (probe latencies, link usage, the failure
 /// timeline, …). The analyzer streams every record to every accumulator, then
@@ -68,7 +69,9 @@ public final class ProbeAccumulator: TraceAccumulator {
     final class Group {
         var sent = 0
         var sizes = Set<Int>()
-        var rtt = LatencyStats()
+        var rtt: LatencyStats
+
+        init(significantDigits: SignificantDigits) { rtt = LatencyStats(significantDigits: significantDigits) }
 
         func add(_ p: TraceRecord.ProbeResult) {
             sent += 1
@@ -102,12 +105,12 @@ public final class ProbeAccumulator: TraceAccumulator {
         let key = PairKey(workload: p.workload, from: p.from, to: p.to, size: p.size)
         let slot: Int
         if key == lastKey { slot = lastSlot } else {
-            slot = pairs.slot(key) { Group() }
+            slot = pairs.slot(key) { Group(significantDigits: .two) }
             if slot == pairSlots.count {
-                let w = workloads.slot(p.workload) { Group() }
+                let w = workloads.slot(p.workload) { Group(significantDigits: .three) }
                 var r: Int?
                 if let a = context.nodes[p.from], let b = context.nodes[p.to] {
-                    r = regions.slot(RegionKey(workload: p.workload, from: a.region, to: b.region)) { Group() }
+                    r = regions.slot(RegionKey(workload: p.workload, from: a.region, to: b.region)) { Group(significantDigits: .three) }
                 }
                 pairSlots.append(PairSlots(workload: w, region: r))
             }

@@ -7,7 +7,10 @@ import Histogram
 /// their number. Count, sum, min and max stay exact either way.
 public struct LatencyStats {
     public static let exactLimit = 256
-    public static let significantDigits = SignificantDigits.three
+    /// Per-group precision: three digits (0.1%) for the few workload and
+    /// region groups; node pairs can number 10^4–10^5, and at three digits each
+    /// histogram is ~160 KiB over a 1 µs–300 ms range, so they use two (1%, ~23 KiB).
+    public let significantDigits: SignificantDigits
 
     public private(set) var count = 0
     public private(set) var sum: Int64 = 0
@@ -16,7 +19,9 @@ public struct LatencyStats {
     private var samples: [Int64] = []
     public private(set) var histogram: Histogram<UInt64>?
 
-    public init() {}
+    public init(significantDigits: SignificantDigits = .three) {
+        self.significantDigits = significantDigits
+    }
 
     public var isEmpty: Bool { count == 0 }
     /// True while percentiles are exact (no histogram yet).
@@ -35,7 +40,7 @@ public struct LatencyStats {
         } else if samples.count < Self.exactLimit {
             samples.append(v)
         } else {
-            var h = Histogram<UInt64>(numberOfSignificantValueDigits: Self.significantDigits)
+            var h = Histogram<UInt64>(numberOfSignificantValueDigits: significantDigits)
             for s in samples { h.record(UInt64(s)) }
             h.record(UInt64(v))
             histogram = h
