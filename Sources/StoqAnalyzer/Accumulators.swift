@@ -219,13 +219,63 @@ public final class TimelineAccumulator: TraceAccumulator {
 
     public init() {}
 
+    private var reconvergences: [RunSummary.Reconvergence] = []
+
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
-        if case .linkState(let s) = record {
+        switch record {
+        case .linkState(let s):
             changes.append(.init(tNs: s.t, target: s.target, up: s.up, kind: s.isNode ? "node" : "link"))
+        case .reconverged(let r):
+            reconvergences.append(.init(tNs: r.t, target: r.target, failedAtNs: r.failedAtNs,
+                                        reconvergenceNs: r.reconvergenceNs, packetsLost: r.packetsLost))
+        default:
+            break
         }
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
         summary.stateChanges = changes
+        summary.reconvergences = reconvergences.isEmpty ? nil : reconvergences
+    }
+}
+
+/// Bulk transfers per workload and pair. Transfers are few (each moves many
+/// packets), so their times are kept exactly.
+public final class TransferAccumulator: TraceAccumulator {
+    private struct Key: Hashable { var workload, from, to: String }
+    private struct Group {
+        var bytes = 0, streams = 0, started = 0
+        var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = []
+        var lost: UInt64 = 0, retransmitted: UInt64 = 0
+    }
+    private var order: [Key] = []
+    private var groups: [Key: Group] = [:]
+
+    public init() {}
+
+    public func consume(_ record: TraceRecord, context: AnalysisContext) {
+        guard case .transfer(let t) = record else { return }
+        let key = Key(workload: t.workload, from: t.from, to: t.to)
+        if groups[key] == nil { order.append(key); groups[key] = Group() }
+        groups[key]!.bytes = t.bytes
+        groups[key]!.streams = t.streams
+        groups[key]!.started += 1
+        if let d = t.durationNs { groups[key]!.durations.append(d) }
+        if let h = t.handshakeNs { groups[key]!.handshakes.append(h) }
+        if let g = t.goodputBps { groups[key]!.goodputs.append(g) }
+        groups[key]!.lost += t.packetsLost
+        groups[key]!.retransmitted += t.packetsRetransmitted
+    }
+
+    public func finish(into summary: inout RunSummary, context: AnalysisContext) {
+        guard !order.isEmpty else { return }
+        summary.transfers = order.map { k in
+            let g = groups[k]!
+            return .init(workload: k.workload, from: k.from, to: k.to, bytes: g.bytes, streams: g.streams,
+                         started: g.started, completed: g.durations.count,
+                         durationNs: Distribution(g.durations), handshakeNs: Distribution(g.handshakes),
+                         meanGoodputBps: g.goodputs.isEmpty ? nil : g.goodputs.reduce(0, +) / Double(g.goodputs.count),
+                         packetsLost: g.lost, packetsRetransmitted: g.retransmitted)
+        }
     }
 }

@@ -77,6 +77,33 @@ public struct RunSummary: Codable, Equatable {
         public var maxUtilisation: Double
     }
 
+    /// Transfers of one workload between one pair of nodes.
+    public struct TransferGroup: Codable, Equatable {
+        public var workload: String
+        public var from: String
+        public var to: String
+        public var bytes: Int
+        public var streams: Int
+        public var started: Int
+        public var completed: Int
+        /// Connection attempt to the receiver's last byte, completed transfers only.
+        public var durationNs: Distribution?
+        public var handshakeNs: Distribution?
+        /// Mean over completed transfers, bits per second.
+        public var meanGoodputBps: Double?
+        public var packetsLost: UInt64
+        public var packetsRetransmitted: UInt64
+    }
+
+    /// Routes stopped using a failed link or node.
+    public struct Reconvergence: Codable, Equatable {
+        public var tNs: Int64
+        public var target: String
+        public var failedAtNs: Int64
+        public var reconvergenceNs: Int64
+        public var packetsLost: UInt64
+    }
+
     public struct StateChange: Codable, Equatable {
         public var tNs: Int64
         /// `a<>b` for a link, a node name for a node.
@@ -110,6 +137,9 @@ public struct RunSummary: Codable, Equatable {
     public var sites: [SiteInfo]
     public var siteLinks: [SiteLink]
     public var stateChanges: [StateChange]
+    /// nil in summaries written before transfers and reconvergence were recorded.
+    public var transfers: [TransferGroup]?
+    public var reconvergences: [Reconvergence]?
 
     /// IPv6 (40) + UDP (8) header bytes per datagram, as the trace counts them on links.
     public static let wireHeaderBytes: UInt64 = 48
@@ -135,7 +165,7 @@ public enum TraceAnalyzer {
 
     /// The accumulators a default analysis runs, one per concern.
     public static func defaultAccumulators() -> [TraceAccumulator] {
-        [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator()]
+        [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

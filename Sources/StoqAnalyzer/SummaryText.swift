@@ -21,6 +21,16 @@ public enum SummaryText {
                 out += "  … \(s.probes.count - maxPairRows) more pairs in \(RunReport.markdownFile)\n"
             }
         }
+        if let transfers = s.transfers, !transfers.isEmpty {
+            out += "\nQUIC transfers\n"
+            let rows = transfers.prefix(maxPairRows).map { t -> [String] in
+                [t.workload, "\(t.from) → \(t.to)", formatBytes(UInt64(t.bytes)), "\(t.completed)/\(t.started)",
+                 t.handshakeNs.map { formatNs($0.p50) } ?? "-", t.durationNs.map { formatNs($0.p50) } ?? "-",
+                 t.meanGoodputBps.map(formatBps) ?? "-", "\(t.packetsRetransmitted)"]
+            }
+            out += table(header: ["workload", "pair", "size", "done", "handshake p50", "time p50", "goodput", "retransmitted"],
+                         rows: rows)
+        }
         if !s.tiers.isEmpty {
             out += "\nthroughput per tier\n"
             out += table(header: ["tier", "links", "delivered", "throughput", "max util", "dropped"], rows: s.tiers.map {
@@ -31,6 +41,10 @@ public enum SummaryText {
         if !s.stateChanges.isEmpty {
             out += "\nfailures and recoveries\n"
             for c in s.stateChanges { out += "  \(formatNs(c.tNs))  \(c.target) \(c.up ? "up" : "down")\n" }
+            for r in s.reconvergences ?? [] {
+                out += "  \(formatNs(r.tNs))  routes around \(r.target) after \(formatNs(r.reconvergenceNs)), " +
+                    "\(r.packetsLost) packets lost on it meanwhile\n"
+            }
         }
         return out
     }

@@ -153,6 +153,7 @@ final class FailoverTraceTests: XCTestCase {
         XCTAssertEqual(r.failedAtNs, 1_000_000_000)
         XCTAssertEqual(r.reconvergenceNs, 200_000_000)
         XCTAssertGreaterThan(r.packetsLost, 0, "probes sent into the dead link before reconvergence are lost")
+        XCTAssertEqual(result.summary.reconvergences?.map(\.reconvergenceNs), [200_000_000])
         // Before the failure RTT ≈ 10 ms (direct); after rerouting ≈ 40 ms (detour).
         let before = probes.filter { $0.seq < 90 }.compactMap(\.rttNs)
         let after = probes.filter { $0.seq > 125 && $0.seq < 290 }.compactMap(\.rttNs)

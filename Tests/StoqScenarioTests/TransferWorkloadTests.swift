@@ -25,19 +25,22 @@ final class TransferWorkloadTests: XCTestCase {
         """
     }
 
-    func transfers(_ yaml: String) throws -> (records: [TraceRecord.TransferResult], trace: Data) {
+    func transfers(_ yaml: String) throws -> (records: [TraceRecord.TransferResult], trace: Data, summary: RunSummary) {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let result = try scenario(yaml: yaml).run(outputDirectory: dir)
         var records: [TraceRecord.TransferResult] = []
         try TraceReader.forEach(path: result.tracePath) { if case .transfer(let t) = $0 { records.append(t) } }
-        return (records, try Data(contentsOf: URL(fileURLWithPath: result.tracePath)))
+        return (records, try Data(contentsOf: URL(fileURLWithPath: result.tracePath)), result.summary)
     }
 
     func testTransferCompletesWithHandshakeAtOneRoundTrip() throws {
-        let (records, _) = try transfers(yaml())
+        let (records, _, summary) = try transfers(yaml())
         let t = try XCTUnwrap(records.first)
         XCTAssertEqual(records.count, 1)
+        let group = try XCTUnwrap(summary.transfers?.first)
+        XCTAssertEqual(group.completed, 1)
+        XCTAssertEqual(group.durationNs?.p50, t.durationNs)
         XCTAssertEqual(t.bytesReceived, 2_000_000)
         let handshake = try XCTUnwrap(t.handshakeNs), duration = try XCTUnwrap(t.durationNs)
         // The client's handshake completes after one round trip (10 ms of
@@ -50,7 +53,7 @@ final class TransferWorkloadTests: XCTestCase {
     }
 
     func testLossShowsAsRetransmissionsNotAHang() throws {
-        let (records, _) = try transfers(yaml(loss: "2%", size: "1MB", streams: 4))
+        let (records, _, _) = try transfers(yaml(loss: "2%", size: "1MB", streams: 4))
         let t = try XCTUnwrap(records.first)
         XCTAssertNotNil(t.durationNs, "the transfer must complete despite loss")
         XCTAssertEqual(t.bytesReceived, 1_000_000)
