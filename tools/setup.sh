@@ -15,6 +15,7 @@ packages=(
   ngtcp2-client
   ngtcp2-server
   iputils-ping
+  tshark
 )
 
 say() { printf 'setup: %s\n' "$*"; }
