@@ -95,6 +95,8 @@ final class NetnsBackend: RunBackend {
         interrupt = nil
     }
 
+    var interruptingSignal: Int32? { interruptedBy == 0 ? nil : interruptedBy }
+
     var notes: [String] {
         var notes: [String] = []
         if let r = report {

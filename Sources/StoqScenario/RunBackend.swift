@@ -19,6 +19,8 @@ protocol RunBackend: AnyObject {
     func detach()
     /// Extra lines for the printed summary (e.g. a lag warning).
     var notes: [String] { get }
+    /// The signal (SIGINT, SIGTERM) that stopped the run early, if one did.
+    var interruptingSignal: Int32? { get }
 }
 
 /// The default backend: virtual time, the model's own sockets.
@@ -32,4 +34,5 @@ final class VirtualTimeBackend: RunBackend {
     func finish(trace: (TraceRecord) -> Void) {}
     func detach() {}
     var notes: [String] { [] }
+    var interruptingSignal: Int32? { nil }
 }

@@ -74,4 +74,6 @@ public struct RunResult {
     public var wallSeconds: Double
     /// What the backend wants said besides the summary (e.g. a lag warning).
     public var notes: [String] = []
+    /// The signal that stopped the run early (the trace is complete up to then).
+    public var interruptingSignal: Int32?
 }

@@ -86,6 +86,8 @@ struct Run: ParsableCommand {
             print("wrote \((dir as NSString).appendingPathComponent(name))")
         }
         if let pcap { print("wrote \(pcap)/NODE.pcapng for every node that sent or received a packet") }
+        // Like a shell: a run stopped by a signal exits 128 + its number.
+        if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }
     }
 }
 

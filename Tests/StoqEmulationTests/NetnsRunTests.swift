@@ -144,6 +144,7 @@ final class NetnsRunTests: XCTestCase {
         guard case .end(let end)? = try records(dir).last else { return XCTFail("trace has no end record") }
         XCTAssertLessThan(end.t, 10_000_000_000, "the run did not stop on SIGTERM")
         XCTAssertTrue(result.notes.contains { $0.contains("interrupted by signal 15") }, "\(result.notes)")
+        XCTAssertEqual(result.interruptingSignal, SIGTERM, "stoqsim run exits 128 + this")
         XCTAssertTrue(result.summary.complete)
         XCTAssertEqual(Namespaces.list(prefix: "stoq-\(getpid())-"), [])
     }
