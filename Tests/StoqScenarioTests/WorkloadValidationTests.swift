@@ -49,3 +49,16 @@ final class WorkloadValidationTests: XCTestCase {
         XCTAssertEqual(pairs.sorted(), ["a>b", "fast>b", "slow>b"])
     }
 }
+
+final class BundledScenarioTests: XCTestCase {
+    /// Every bundled topology loads with its workloads and routing settings.
+    func testEveryBundledTopologyValidates() throws {
+        let dir = repositoryRoot + "/topologies"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertTrue(files.contains("quickstart.yaml") && files.contains("tiers.yaml"), "\(files)")
+        for f in files {
+            let s = try Scenario.load(path: dir + "/" + f)
+            XCTAssertFalse(s.workloads.isEmpty, f)
+        }
+    }
+}
