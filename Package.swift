@@ -3,6 +3,11 @@
 // ../shared/ARCHITECTURE.md; each target has one job and a test target beside it.
 import PackageDescription
 
+// Hot paths (event queue, packet path, QUIC glue, chunker) skip Swift's
+// run-time exclusivity checks in release builds: they cost a measurable share
+// per event and per packet, and debug builds and tests keep them on.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "stoqsim",
     platforms: [.macOS(.v14)],
@@ -30,20 +35,22 @@ let package = Package(
 
         // epoll and timerfd for the real-time driver (Glibc's module lacks them).
         .target(name: "CStoqLinux"),
-        .target(name: "StoqEngine", dependencies: [.target(name: "CStoqLinux", condition: .when(platforms: [.linux]))]),
+        .target(name: "StoqEngine", dependencies: [.target(name: "CStoqLinux", condition: .when(platforms: [.linux]))],
+                swiftSettings: hotPath),
         .target(name: "StoqTopology", dependencies: ["StoqEngine", .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/cities.csv")]),
         .target(name: "StoqRouting", dependencies: ["StoqTopology"]),
-        .target(name: "StoqNetwork", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting"]),
+        .target(name: "StoqNetwork", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting"], swiftSettings: hotPath),
         // QUIC over ngtcp2 + GnuTLS, sans-IO; the UDP socket adapter speaks StoqNetwork's DatagramIO seam.
-        .target(name: "StoqTransport", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork"]),
+        .target(name: "StoqTransport", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork"],
+                swiftSettings: hotPath),
         // Pair harness and other helpers shared by test targets.
         .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport"], path: "Tests/StoqTestSupport"),
         // The netns backend: namespaces, TUN devices and real UDP sockets around the network model.
         .target(name: "CStoqEmulation"),
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
                                                       .target(name: "CStoqEmulation", condition: .when(platforms: [.linux]))]),
-        .target(name: "StoqDedup", dependencies: ["StoqEngine"]),
+        .target(name: "StoqDedup", dependencies: ["StoqEngine"], swiftSettings: hotPath),
         // The TrustChain CA, its transparency log, consensus proofs and the nodes' certificate manager.
         .target(name: "TrustChain", dependencies: [
             "StoqEngine", "StoqTransport", "StoqTopology",
