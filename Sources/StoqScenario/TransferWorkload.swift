@@ -59,6 +59,8 @@ public final class TransferWorkload: Workload {
         var streamsDone = 0
         var bytesReceived = 0
         var finished = false
+        /// The give-up event, cancelled when the transfer ends first.
+        var timeout: EventHandle?
         init(number: UInt64, pair: Int, started: SimTime) {
             self.number = number
             self.pair = pair
@@ -100,7 +102,8 @@ public final class TransferWorkload: Workload {
             let client = try context.stoq.endpoint(on: from)
             let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to))
             t.connection = c
-            c.onEvent = { [unowned self, unowned client] event in
+            // Held by the connection itself: capture it unowned, or it never dies.
+            c.onEvent = { [unowned self, unowned client, unowned c] event in
                 switch event {
                 case .handshakeCompleted:
                     t.handshakeDone = self.context.scheduler.now
@@ -115,7 +118,7 @@ public final class TransferWorkload: Workload {
         } catch {
             record(t, completed: nil)
         }
-        context.scheduler.schedule(after: timeout) { [unowned self] in
+        t.timeout = context.scheduler.schedule(after: timeout) { [unowned self] in
             if !t.finished { self.record(t, completed: nil) }
         }
     }
@@ -153,6 +156,7 @@ public final class TransferWorkload: Workload {
     private func record(_ t: Transfer, completed: SimTime?) {
         guard !t.finished else { return }
         t.finished = true
+        if let h = t.timeout { context.scheduler.cancel(h) }
         let m = t.connection?.metrics
         let duration = completed.map { $0 - t.started }
         context.trace(.transfer(.init(
