@@ -43,6 +43,8 @@ final class ShimTests: XCTestCase {
         memset(p, 1, 4 << 20)
         let during = cstoq_heap_bytes_in_use()
         free(p)
-        XCTAssertGreaterThanOrEqual(during - before, 4 << 20)
+        // Other threads may free a little meanwhile (the process is shared with
+        // the rest of the suite): allow 64 KiB of slack against the 4 MiB block.
+        XCTAssertGreaterThanOrEqual(Int(during) - Int(before), (4 << 20) - (64 << 10))
     }
 }
