@@ -17,6 +17,9 @@ public final class StoqServices {
     /// Which service owns each server-side stream, by connection identity and stream id.
     private var streamOwners: [ObjectIdentifier: [Int64: UInt32]] = [:]
     private var pendingTags: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
+    /// ALPN protocols a node's server accepts after "stoq" (e.g. "h3"), by
+    /// node; read when the node's endpoint is made (the serve workload sets it).
+    public var extraServerALPN: [String: [String]] = [:]
     /// The receiving side of every transfer workload of the run.
     lazy var transferSink = TransferSink()
 
@@ -41,9 +44,11 @@ public final class StoqServices {
         guard let spec = context.topology.node(named: node) else { throw NetworkError.unknownNode(node) }
         if certificates == nil { certificates = try RunCertificates() }
         let certs = certificates!
+        var serverTLS = try certs.serverTLS(for: spec)
+        serverTLS.alpn += extraServerALPN[node] ?? []
         let endpoint = try QuicEndpoint(localAddress: SocketAddress(address: spec.address, port: StoqPorts.quic),
                                         configuration: TransportConfiguration(),
-                                        client: certs.clientTLS, server: try certs.serverTLS(for: spec),
+                                        client: certs.clientTLS, server: serverTLS,
                                         random: context.randomStream("quic:" + node))
         let io = try context.bind(node: node, port: StoqPorts.quic)
         let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))
