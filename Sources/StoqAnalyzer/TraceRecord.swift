@@ -19,6 +19,11 @@ public enum TraceRecord: Equatable {
     case reconverged(Reconvergence)
     case exec(ExecResult)
     case realtime(RealtimeReport)
+    case publish(PublishRecord)
+    case content(ContentExchange)
+    case fetch(FetchResult)
+    case cache(CacheStats)
+    case linkDedup(LinkDedup)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -253,6 +258,11 @@ public enum TraceRecord: Equatable {
             j.add("t", r.t); j.add("type", "reconverged"); j.add(r.isNode ? "node" : "link", r.target)
             j.add("failed_at_ns", r.failedAtNs); j.add("reconvergence_ns", r.reconvergenceNs)
             j.add("packets_lost", r.packetsLost)
+        case .publish(let p): p.encode(into: &j)
+        case .content(let c): c.encode(into: &j)
+        case .fetch(let f): f.encode(into: &j)
+        case .cache(let c): c.encode(into: &j)
+        case .linkDedup(let l): l.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -348,13 +358,18 @@ public enum TraceRecord: Equatable {
                                               packetsLost: try f.uint64("packets_lost")))
         case "end":
             return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
+        case "publish": return .publish(try PublishRecord(f))
+        case "content": return .content(try ContentExchange(f))
+        case "fetch": return .fetch(try FetchResult(f))
+        case "cache": return .cache(try CacheStats(f))
+        case "link_dedup": return .linkDedup(try LinkDedup(f))
         default:
             return nil
         }
     }
 
     /// Typed field access with errors that name the line and the field.
-    private struct Fields {
+    struct Fields {
         let json: FlatJSONObject
         let line: Int
 
@@ -391,6 +406,11 @@ public enum TraceRecord: Equatable {
             guard let f = json.field(k), f.kind != .null else { return nil }
             guard let v = json.double(f) else { throw DecodeError(line: line, message: "'\(k)' must be a number or null") }
             return v
+        }
+        func optionalString(_ k: StaticString) throws -> String? {
+            guard let f = json.field(k), f.kind != .null else { return nil }
+            guard f.kind == .string else { throw DecodeError(line: line, message: "'\(k)' must be a string or null") }
+            return json.string(f)
         }
         func bool(_ k: StaticString) throws -> Bool {
             let f = try field(k)

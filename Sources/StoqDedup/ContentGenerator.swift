@@ -41,12 +41,11 @@ public enum ContentGenerator {
     /// deletes or replacements at random places.
     public static func versions(seed: UInt64, baseSize: Int, count: Int, edits: EditSpec = EditSpec()) -> [[UInt8]] {
         precondition(baseSize >= 0 && count >= 1)
-        var rng = RandomStream(seed: seed, stream: "versions")
-        var current = randomBytes(baseSize, using: &rng)
-        var out = [current]
+        var v = EditedVersions(seed: seed, baseSize: baseSize, edits: edits)
+        var out = [v.current]
         for _ in 1..<count {
-            for _ in 0..<edits.editsPerVersion { applyEdit(to: &current, edits: edits, rng: &rng) }
-            out.append(current)
+            v.advance()
+            out.append(v.current)
         }
         return out
     }
@@ -80,5 +79,34 @@ public enum ContentGenerator {
             for _ in 0..<blocksPerFile { file += pool[Int(rng.next() % UInt64(distinctBlocks))] }
             return file
         }
+    }
+}
+
+/// A file that gets a new version on demand: the previous one with seeded
+/// random edits. Keeps only the current version, so a long series of large
+/// versions costs the memory of one.
+public struct EditedVersions: Sendable {
+    public private(set) var current: [UInt8]
+    public private(set) var version: UInt64 = 0
+    public let edits: ContentGenerator.EditSpec
+    private var rng: RandomStream
+
+    /// Version 0 is `baseSize` random bytes.
+    public init(seed: UInt64, baseSize: Int, edits: ContentGenerator.EditSpec) {
+        rng = RandomStream(seed: seed, stream: "versions")
+        current = ContentGenerator.randomBytes(baseSize, using: &rng)
+        self.edits = edits
+    }
+
+    /// Version 0 is `base` (a file from disk, a corpus file).
+    public init(base: [UInt8], seed: UInt64, edits: ContentGenerator.EditSpec) {
+        rng = RandomStream(seed: seed, stream: "versions")
+        current = base
+        self.edits = edits
+    }
+
+    public mutating func advance() {
+        for _ in 0..<edits.editsPerVersion { ContentGenerator.applyEdit(to: &current, edits: edits, rng: &rng) }
+        version += 1
     }
 }

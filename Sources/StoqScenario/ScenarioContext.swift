@@ -21,6 +21,10 @@ public final class ScenarioContext {
     private var nextEphemeralPort: [String: UInt16] = [:]
     /// The nodes' STOQ (QUIC) endpoints, made on first use.
     public private(set) lazy var stoq = StoqServices(context: self)
+    /// Published objects, edge caches and content exchanges, made on first use.
+    public private(set) lazy var content = ContentDistribution(context: self)
+    private var nodesByAddress: [IPv6Address: String] = [:]
+    private var runEndHandlers: [() -> Void] = []
 
     init(topology: Topology, scheduler: Scheduler, network: Network, seed: UInt64, trace: @escaping (TraceRecord) -> Void) {
         self.topology = topology
@@ -29,12 +33,26 @@ public final class ScenarioContext {
         self.seed = seed
         self.endTime = SimTime.zero + topology.duration
         self.traceSink = trace
-        for n in topology.nodes { addresses[n.name] = n.address }
+        for n in topology.nodes {
+            addresses[n.name] = n.address
+            nodesByAddress[n.address] = nodesByAddress[n.address] ?? n.name
+        }
     }
 
     public func trace(_ record: TraceRecord) { traceSink(record) }
 
     public func address(of node: String) -> IPv6Address { addresses[node]! }
+
+    public func nodeName(of address: IPv6Address) -> String? { nodesByAddress[address] }
+
+    /// Runs `body` when the simulation has ended, before the final records
+    /// are written: for totals a workload traces once (e.g. cache statistics).
+    public func atRunEnd(_ body: @escaping () -> Void) { runEndHandlers.append(body) }
+
+    func runEnded() {
+        for h in runEndHandlers { h() }
+        runEndHandlers = []
+    }
 
     /// A seeded random stream private to `name` (a node or workload).
     public func randomStream(_ name: String) -> RandomStream { RandomStream(seed: seed, stream: name) }

@@ -87,6 +87,7 @@ final class SimulationRun {
             }
             if outcome == .idle || outcome == .stopped { break }
         }
+        context.runEnded()
         }
 
         for e in 0..<network.graph.edgeCount {

@@ -30,7 +30,8 @@ public protocol Workload: AnyObject {
 }
 
 public enum WorkloadRegistry {
-    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self]
+    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self,
+                                                    PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors.
     public static func makeAll(for topology: Topology) throws -> [Workload] {

@@ -1,0 +1,398 @@
+import StoqAnalyzer
+import StoqDedup
+import StoqEngine
+import StoqTopology
+import StoqTransport
+
+/// One node's content: the manifests it knows and the chunks its store holds.
+/// The origin and clients keep everything they get (a store without a
+/// practical limit); edges are caches with an LRU byte limit and a TTL.
+final class ContentNode: ContentSource, ContentSink {
+    let name: String
+    var store: ChunkStore
+    var manifests: [String: [UInt64: Manifest]] = [:]
+    /// Exchanges this node serves right now: its load for replica selection.
+    var serving = 0
+    private unowned let distribution: ContentDistribution
+
+    init(name: String, store: ChunkStore, distribution: ContentDistribution) {
+        self.name = name
+        self.store = store
+        self.distribution = distribution
+    }
+
+    private var now: SimTime { distribution.context.scheduler.now }
+
+    func manifest(objectID: String, version: UInt64?) -> Manifest? {
+        guard let versions = manifests[objectID] else { return nil }
+        if let version { return versions[version] }
+        return versions.max { $0.key < $1.key }?.value
+    }
+
+    /// Serving a chunk counts a cache hit or miss; its bytes come from the run's pool.
+    func payload(of id: ChunkID) -> [UInt8]? {
+        guard store.lookup(id, now: now) != nil else { return nil }
+        return distribution.payloads[id]
+    }
+
+    func holds(_ id: ChunkID) -> Bool { store.contains(id, now: now) }
+
+    func store(_ id: ChunkID, payload: [UInt8]) {
+        if distribution.payloads[id] == nil { distribution.payloads[id] = payload }
+        _ = store.insert(id, size: payload.count, now: now)
+    }
+
+    func accept(_ manifest: Manifest) {
+        manifests[manifest.objectID, default: [:]][manifest.version] = manifest
+    }
+}
+
+/// Content distribution for a run: objects published at origins, pushed to
+/// their replica edges and fetched by clients, all over STOQ streams tagged
+/// `CONT` with the content protocol of `StoqDedup` (only missing chunks
+/// cross). Shared by the publish, update and fetch workloads; made on first use.
+public final class ContentDistribution {
+    static let serviceTag = "CONT"
+    /// Storage without a practical limit: origins and clients keep what they get.
+    static let unlimited = ChunkStore(capacityBytes: 1 << 50, ttl: .seconds(100 * 365 * 86_400))
+
+    /// A published object: where it lives and its versions so far.
+    final class Object {
+        let id: String
+        let origin: String
+        let replicas: [String]
+        var latest: Manifest
+        init(id: String, origin: String, replicas: [String], latest: Manifest) {
+            self.id = id; self.origin = origin; self.replicas = replicas; self.latest = latest
+        }
+    }
+
+    unowned let context: ScenarioContext
+    /// Every chunk's bytes, once, by id: stores keep ids and sizes only.
+    var payloads: [ChunkID: [UInt8]] = [:]
+    private(set) var objects: [String: Object] = [:]
+    private var nodes: [String: ContentNode] = [:]
+    private var edges: Set<String> = []
+    /// Content bytes per link direction (graph edge): without dedup, and sent.
+    private var linkBytes: [Int32: (requested: UInt64, sent: UInt64)] = [:]
+    private var serverSessions: [ObjectIdentifier: [Int64: (session: ContentSession, node: ContentNode)]] = [:]
+    /// Exchanges in flight, kept alive here until they end.
+    private var exchanges: [ObjectIdentifier: ContentExchangeRun] = [:]
+    let selector = ReplicaSelector()
+
+    init(context: ScenarioContext) {
+        self.context = context
+        context.stoq.register(service: Self.serviceTag) { [unowned self] connection, id, bytes, fin in
+            self.serve(connection, stream: id, bytes: bytes, fin: fin)
+        }
+        context.atRunEnd { [unowned self] in self.traceTotals() }
+    }
+
+    var hasExchangesInFlight: Bool { !exchanges.isEmpty }
+
+    /// Publish workloads by name, for the update and fetch workloads that
+    /// name them. Weak: the run owns its workloads, and they hold the context.
+    private var publishers: [String: WeakPublisher] = [:]
+    private struct WeakPublisher { weak var workload: PublishWorkload? }
+
+    func register(publisher: PublishWorkload) { publishers[publisher.name] = WeakPublisher(workload: publisher) }
+    func publisher(named name: String) -> PublishWorkload? { publishers[name]?.workload }
+
+    /// The node's content state; edges get a cache with `edgeStore`'s limits.
+    func node(_ name: String) -> ContentNode {
+        if let n = nodes[name] { return n }
+        let n = ContentNode(name: name, store: Self.unlimited, distribution: self)
+        nodes[name] = n
+        return n
+    }
+
+    func makeEdge(_ name: String, capacityBytes: Int, ttl: SimDuration) {
+        guard !edges.contains(name) else { return }
+        edges.insert(name)
+        node(name).store = ChunkStore(capacityBytes: capacityBytes, ttl: ttl)
+    }
+
+    // MARK: Publishing
+
+    /// Makes `data` version `version` of `objectID` at `origin`: chunks it,
+    /// keeps the chunks, traces it, and pushes it to the replica edges.
+    func publish(_ data: [UInt8], objectID: String, version: UInt64, parameters: ChunkerParameters, origin: String,
+                 replicas: [String], workload: String) {
+        let originNode = node(origin)
+        let chunker = FastCDC(parameters)
+        let chunks = data.withUnsafeBytes { chunker.chunks($0) }
+        for c in chunks where payloads[c.id] == nil { payloads[c.id] = Array(data[c.offset..<(c.offset + c.length)]) }
+        for c in chunks { _ = originNode.store.insert(c.id, size: c.length, now: context.scheduler.now) }
+        let manifest = Manifest(objectID: objectID, version: version, parameters: parameters,
+                                chunks: chunks.map { ManifestEntry(id: $0.id, size: $0.length) })
+        originNode.accept(manifest)
+        let previous = objects[objectID]?.latest
+        if let object = objects[objectID] { object.latest = manifest } else {
+            objects[objectID] = Object(id: objectID, origin: origin, replicas: replicas, latest: manifest)
+        }
+        let newBytes = previous.map { p in manifest.transferPlan(receiverHolds: Set(p.chunks.map(\.id))).bytesToSend }
+            ?? manifest.uniqueBytes
+        context.trace(.publish(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: workload, object: objectID,
+                                     version: version, origin: origin, bytes: manifest.totalSize,
+                                     chunks: manifest.chunks.count, newBytes: newBytes, replicas: replicas)))
+        for edge in replicas {
+            let session = ContentSession.push(manifest, from: originNode)
+            start(session, operation: "push", client: origin, server: edge, workload: workload, manifest: manifest) { _ in }
+        }
+    }
+
+    // MARK: Fetching
+
+    /// A client fetches the newest version of `objectID`: from the nearest
+    /// replica edge (distance weighted by load), the chunks that edge lacks
+    /// from the origin; from the origin alone when no edge has the object.
+    func fetch(objectID: String, client: String, workload: String, done: @escaping () -> Void) {
+        guard let object = objects[objectID] else {
+            context.trace(.fetch(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: workload, client: client,
+                                       object: objectID, version: 0, source: "", bytes: 0, bytesFromEdge: 0,
+                                       bytesFromOrigin: 0, durationNs: nil, error: "not published yet")))
+            return done()
+        }
+        let manifest = object.latest
+        let started = context.scheduler.now
+        let edge = nearestEdge(to: client, among: object.replicas)
+        var fromEdge = 0, fromOrigin = 0
+        let clientNode = node(client)
+
+        func record(_ error: String?) {
+            context.trace(.fetch(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: workload, client: client,
+                                       object: objectID, version: manifest.version, source: edge ?? object.origin,
+                                       bytes: manifest.totalSize, bytesFromEdge: fromEdge, bytesFromOrigin: fromOrigin,
+                                       durationNs: error == nil ? (context.scheduler.now - started).nanoseconds : nil,
+                                       error: error)))
+            done()
+        }
+        func fromOriginAlone() {
+            let s = ContentSession.fetch(objectID: objectID, version: manifest.version, into: clientNode)
+            start(s, operation: "fetch", client: client, server: object.origin, workload: workload, manifest: manifest) { r in
+                fromOrigin += r.session.stats.payloadBytes
+                record(r.error)
+            }
+        }
+        guard let edge else { return fromOriginAlone() }
+        let s = ContentSession.fetch(objectID: objectID, version: manifest.version, into: clientNode)
+        start(s, operation: "fetch", client: client, server: edge, workload: workload, manifest: manifest) { [unowned self] r in
+            fromEdge += r.session.stats.payloadBytes
+            if r.session.outcome == .notFound || r.error != nil { return fromOriginAlone() }
+            let missing = r.session.stats.missing
+            guard !missing.isEmpty else { return record(nil) }
+            let rest = ContentSession.fetchChunks(missing, into: clientNode)
+            self.start(rest, operation: "fetch-missing", client: client, server: object.origin, workload: workload,
+                       manifest: manifest) { r in
+                fromOrigin += r.session.stats.payloadBytes
+                record(r.error)
+            }
+        }
+    }
+
+    /// The replica edge with the lowest distance × (1 + load); nil when there is none.
+    private func nearestEdge(to client: String, among replicas: [String]) -> String? {
+        guard let here = location(of: client) else { return nil }
+        var best: (cost: Double, name: String)?
+        for r in replicas where r != client {
+            guard let there = location(of: r) else { continue }
+            let load = min(1, Double(node(r).serving) / Self.servingCapacity)
+            let cost = selector.cost(distanceKm: greatCircleKm(here, there), load: load)
+            if best == nil || (cost, r) < (best!.cost, best!.name) { best = (cost, r) }
+        }
+        return best?.name
+    }
+
+    /// Concurrent exchanges at which an edge counts as fully loaded.
+    static let servingCapacity = 16.0
+
+    private func location(of node: String) -> GeoPoint? {
+        guard let spec = context.topology.node(named: node), let site = context.topology.site(named: spec.site) else { return nil }
+        return GeoPoint(latitude: site.latitude, longitude: site.longitude)
+    }
+
+    // MARK: Exchanges
+
+    struct ExchangeResult {
+        let session: ContentSession
+        let error: String?
+    }
+
+    /// Runs `session` on a new STOQ connection from `client` to `server`.
+    private func start(_ session: ContentSession, operation: String, client: String, server: String, workload: String,
+                       manifest: Manifest, done: @escaping (ExchangeResult) -> Void) {
+        let run = ContentExchangeRun(session: session, operation: operation, client: client, server: server,
+                                     workload: workload, manifest: manifest, started: context.scheduler.now)
+        exchanges[ObjectIdentifier(run)] = run
+        run.onEnd = { [unowned self, unowned run] error in
+            self.account(run, error: error)
+            done(ExchangeResult(session: run.session, error: error))
+            self.exchanges[ObjectIdentifier(run)] = nil     // the last reference: nothing may touch `run` after this
+        }
+        do {
+            try run.open(in: context)
+        } catch {
+            run.end("could not connect: \(error)")
+        }
+    }
+
+    /// Server side: one session per stream, fed as bytes arrive.
+    private func serve(_ connection: QuicConnection, stream id: Int64, bytes: [UInt8], fin: Bool) {
+        let key = ObjectIdentifier(connection)
+        var entry = serverSessions[key]?[id]
+        if entry == nil {
+            guard let name = context.nodeName(of: connection.localAddress.address) else { return }
+            let n = node(name)
+            n.serving += 1
+            entry = (ContentSession.serve(from: n, acceptingInto: n), n)
+            serverSessions[key, default: [:]][id] = entry
+        }
+        let (session, n) = entry!
+        session.receive(bytes, fin: fin)
+        let (out, outFin) = session.takeOutput()
+        if !out.isEmpty || outFin {
+            try? connection.write(stream: id, out, fin: outFin)
+            try? context.stoq.endpoint(on: n.name).flush()
+        }
+        if session.isFinished {
+            n.serving -= 1
+            serverSessions[key]?[id] = nil
+            if serverSessions[key]?.isEmpty == true { serverSessions[key] = nil }
+        }
+    }
+
+    /// Traces the exchange and charges its bytes to the links of its route (sender → receiver).
+    private func account(_ run: ContentExchangeRun, error: String?) {
+        let stats = run.session.stats
+        let sizes = Dictionary(run.manifest.chunks.map { ($0.id, $0.size) }, uniquingKeysWith: { a, _ in a })
+        let missingBytes = stats.missing.reduce(0) { $0 + (sizes[$1] ?? 0) }
+        // Without dedup the sender would have sent the whole object (less what it did not hold);
+        // a chunk-only fetch would have sent exactly what it asked for.
+        let requested = run.operation == "fetch-missing"
+            ? stats.payloadBytes + missingBytes
+            : (stats.manifest?.totalSize ?? 0) - missingBytes
+        let sent = stats.payloadBytes
+        let (sender, receiver) = run.isSender ? (run.client, run.server) : (run.server, run.client)
+        if let a = context.network.nodeIndex(named: sender), let b = context.network.nodeIndex(named: receiver),
+           let path = context.network.tables.edges(from: a, to: b) {
+            for e in path {
+                var v = linkBytes[e] ?? (0, 0)
+                v.requested += UInt64(max(0, requested))
+                v.sent += UInt64(sent)
+                linkBytes[e] = v
+            }
+        }
+        context.trace(.content(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: run.workload,
+                                     operation: run.operation, object: run.manifest.objectID, version: run.manifest.version,
+                                     from: sender, to: receiver, bytesRequested: max(0, requested), bytesSent: sent,
+                                     chunksSent: stats.chunksTransferred, chunksMissing: stats.missing.count,
+                                     durationNs: error == nil ? (context.scheduler.now - run.started).nanoseconds : nil,
+                                     error: error)))
+    }
+
+    /// End of run: each edge's cache, and content bytes per link.
+    private func traceTotals() {
+        for name in edges.sorted() {
+            _ = node(name).store.expire(now: context.scheduler.now)
+            let s = node(name).store
+            context.trace(.cache(.init(node: name, hits: s.stats.hits, misses: s.stats.misses, hitBytes: s.stats.hitBytes,
+                                       bytesStored: s.bytesStored, chunks: s.count, evictedCapacity: s.stats.evictedForCapacity,
+                                       evictedExpired: s.stats.evictedExpired)))
+        }
+        let graph = context.network.graph
+        for e in linkBytes.keys.sorted() {
+            let v = linkBytes[e]!
+            context.trace(.linkDedup(.init(link: graph.name(ofEdge: Int(e)), bytesRequested: v.requested, bytesSent: v.sent)))
+        }
+    }
+}
+
+/// One content exchange on its own STOQ connection: connects, opens a stream
+/// with the service tag, pumps the session's bytes both ways, and ends when
+/// the session does (or the connection closes first).
+final class ContentExchangeRun {
+    let session: ContentSession
+    let operation: String
+    let client: String
+    let server: String
+    let workload: String
+    let manifest: Manifest
+    let started: SimTime
+    var onEnd: ((String?) -> Void)?
+    /// The client end sends (a push) rather than receives.
+    var isSender: Bool { operation == "push" }
+    private var connection: QuicConnection?
+    private var endpoint: StoqNodeEndpoint?
+    private var stream: Int64?
+    private var ended = false
+
+    init(session: ContentSession, operation: String, client: String, server: String, workload: String,
+         manifest: Manifest, started: SimTime) {
+        self.session = session; self.operation = operation; self.client = client; self.server = server
+        self.workload = workload; self.manifest = manifest; self.started = started
+    }
+
+    func open(in context: ScenarioContext) throws {
+        let endpoint = try context.stoq.endpoint(on: client)
+        _ = try context.stoq.endpoint(on: server)
+        self.endpoint = endpoint
+        let c = try endpoint.connect(to: context.address(of: server), serverName: RunCertificates.serverName(of: server))
+        connection = c
+        // The connection holds this handler: capture weakly, or neither dies. Weak,
+        // not unowned: the exchange may end (and go) mid-way through a batch of events.
+        c.onEvent = { [weak self, unowned c] event in
+            guard let self else { return }
+            switch event {
+            case .handshakeCompleted:
+                do {
+                    let id = try c.openStream()
+                    self.stream = id
+                    try c.write(stream: id, Array(ContentDistribution.serviceTag.utf8))
+                    self.pump(c)
+                } catch {
+                    self.end("could not open a stream: \(error)")
+                }
+            case .streamReadable(let id) where id == self.stream:
+                let (bytes, fin) = c.read(stream: id)
+                self.session.receive(bytes, fin: fin)
+                self.pump(c)
+            case .streamClosed(let id) where id == self.stream && self.session.isFinished:
+                self.end(nil)     // a sender's last byte was acknowledged
+            case .closed(let reason):
+                self.end("connection closed: \(reason)")
+            default:
+                break
+            }
+        }
+    }
+
+    private func pump(_ c: QuicConnection) {
+        guard let id = stream else { return }
+        let (out, fin) = session.takeOutput()
+        if !out.isEmpty || fin {
+            do { try c.write(stream: id, out, fin: fin) } catch { return end("could not write: \(error)") }
+        }
+        endpoint?.flush()
+        switch session.outcome {
+        case nil: break
+        // A sender is done when the peer has everything: wait for the stream to close.
+        case .completed where isSender: break
+        case .completed, .notFound: end(nil)
+        case .failed(let e): end("\(e)")
+        }
+    }
+
+    /// Ends the exchange once; a finished exchange closes its connection.
+    func end(_ error: String?) {
+        guard !ended else { return }
+        ended = true
+        if let c = connection, !c.isClosed {
+            c.onEvent = nil
+            c.close()
+            endpoint?.flush()
+        }
+        let handler = onEnd
+        onEnd = nil
+        handler?(error)     // may release this exchange: the last thing it does
+    }
+}
