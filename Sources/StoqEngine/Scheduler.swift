@@ -146,8 +146,8 @@ public final class Scheduler {
     public init(start: SimTime = .zero) {
         nowNs = start.nanosecondsSinceStart
         slotCapacity = 64
-        slots = .allocate(capacity: slotCapacity)
-        freeSlots = .allocate(capacity: slotCapacity)
+        slots = LargeAllocation.allocate(Slot.self, capacity: slotCapacity)
+        freeSlots = LargeAllocation.allocate(Int32.self, capacity: slotCapacity)
         top = .allocate(capacity: 1)
         top.initialize(to: EntryList())
         bottom = .allocate(capacity: 1)
@@ -160,15 +160,15 @@ public final class Scheduler {
         // Releasing actions may run arbitrary deinits (a Timer's among them);
         // they find no scheduler through their weak reference, so this is safe.
         slots.deinitialize(count: slotCount)
-        slots.deallocate()
-        freeSlots.deallocate()
-        top.pointee.base?.deallocate()
-        bottom.pointee.base?.deallocate()
+        LargeAllocation.deallocate(slots)
+        LargeAllocation.deallocate(freeSlots)
+        top.pointee.base.map(LargeAllocation.deallocate)
+        bottom.pointee.base.map(LargeAllocation.deallocate)
         top.deallocate()
         bottom.deallocate()
         for d in 0..<Self.maxDepth {
             guard let b = rungs[d].buckets else { continue }
-            for k in 0..<(1 << Self.maxBucketsLog2) { b[k].base?.deallocate() }
+            for k in 0..<(1 << Self.maxBucketsLog2) { b[k].base.map(LargeAllocation.deallocate) }
             b.deallocate()
         }
         rungs.deallocate()
@@ -426,9 +426,9 @@ public final class Scheduler {
     }
 
     private static func grow<T>(_ old: UnsafeMutablePointer<T>, count: Int, to capacity: Int) -> UnsafeMutablePointer<T> {
-        let new = UnsafeMutablePointer<T>.allocate(capacity: capacity)
+        let new = LargeAllocation.allocate(T.self, capacity: capacity)
         new.moveInitialize(from: old, count: count)
-        old.deallocate()
+        LargeAllocation.deallocate(old)
         return new
     }
 
@@ -475,10 +475,10 @@ public final class Scheduler {
     private static func grow(_ list: UnsafeMutablePointer<EntryList>) {
         let capacity = max(16, Int(list.pointee.capacity) * 2)
         precondition(capacity <= Int(Int32.max), "event list too long")
-        let new = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+        let new = LargeAllocation.allocate(Entry.self, capacity: capacity)
         if let old = list.pointee.base {
             new.moveInitialize(from: old, count: Int(list.pointee.count))
-            old.deallocate()
+            LargeAllocation.deallocate(old)
         }
         list.pointee.base = new
         list.pointee.capacity = Int32(capacity)
