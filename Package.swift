@@ -50,7 +50,8 @@ let package = Package(
         .target(name: "CStoqEmulation"),
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
                                                       .target(name: "CStoqEmulation", condition: .when(platforms: [.linux]))]),
-        .target(name: "StoqDedup", dependencies: ["StoqEngine"], swiftSettings: hotPath),
+        .target(name: "StoqDedup", dependencies: ["StoqEngine", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: hotPath),
         // The TrustChain CA, its transparency log, consensus proofs and the nodes' certificate manager.
         .target(name: "TrustChain", dependencies: [
             "StoqEngine", "StoqTransport", "StoqTopology",

@@ -121,6 +121,7 @@ public enum RunReport {
             out += "\n\(shown.count < s.probes.count ? "Slowest \(shown.count) of \(s.probes.count) node pairs (by p99)" : "Per node pair (slowest first)"):\n\n"
             out += Markdown.table(latencyTable(shown, pairColumn: "pair"))
         }
+        if let c = s.content { out += contentMarkdown(c) }
         if !s.tiers.isEmpty {
             out += "\n## Throughput per tier\n\nThroughput counts IPv6 and UDP headers; goodput only payload. " +
                 "Both are mean rates over \(SummaryText.formatNs(s.measuredNs)).\n\n"
@@ -176,6 +177,7 @@ public enum RunReport {
                          caption: "Mean throughput and goodput per tier")
             }
         }
+        if let c = s.content { contentHTML(c, into: &h) }
         if !s.sites.isEmpty {
             h.section("map", "Sites and links") { b in
                 b.figure(Charts.worldMap(sites: s.sites, links: s.siteLinks),

@@ -140,6 +140,8 @@ public struct RunSummary: Codable, Equatable {
     /// nil in summaries written before transfers and reconvergence were recorded.
     public var transfers: [TransferGroup]?
     public var reconvergences: [Reconvergence]?
+    /// nil unless the run published content.
+    public var content: ContentSummary?
 
     /// IPv6 (40) + UDP (8) header bytes per datagram, as the trace counts them on links.
     public static let wireHeaderBytes: UInt64 = 48
@@ -165,7 +167,8 @@ public enum TraceAnalyzer {
 
     /// The accumulators a default analysis runs, one per concern.
     public static func defaultAccumulators() -> [TraceAccumulator] {
-        [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator()]
+        [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator(),
+         ContentAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

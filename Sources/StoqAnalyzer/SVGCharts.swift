@@ -304,3 +304,53 @@ enum Continents {
         [(130, 31), (141, 36), (142, 45), (140, 41), (133, 34)],
     ]
 }
+
+extension Charts {
+    struct LineSeries {
+        var name: String
+        var values: [Double]
+    }
+
+    /// Step lines over time: x is simulated time (ns), one y value per point
+    /// of `timesNs` for each series (e.g. cumulative bytes).
+    static func overTime(title: String, timesNs: [Int64], series: [LineSeries], yLabel: String,
+                         format: (Double) -> String) -> String {
+        let width = 760.0, height = 320.0, left = 80.0, right = 170.0, top = 16.0, bottom = 42.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let xTicks = SVG.niceTicks(max: Double(timesNs.max() ?? 1))
+        let yTicks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.05)
+        func x(_ t: Double) -> Double { left + plotW * t / xTicks.last! }
+        func y(_ v: Double) -> Double { top + plotH * (1 - v / yTicks.last!) }
+        var s = SVG.open(width: width, height: height, label: title)
+        s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
+        for t in yTicks {
+            s += SVG.line(left, y(t), left + plotW, y(t), stroke: "#e3e3e3")
+            s += SVG.text(left - 6, y(t) + 4, format(t), anchor: "end")
+        }
+        for t in xTicks {
+            s += SVG.line(x(t), top, x(t), top + plotH, stroke: "#e3e3e3")
+            s += SVG.text(x(t), top + plotH + 16, tickLabel(t), anchor: "middle")
+        }
+        s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
+        s += SVG.line(left, top, left, top + plotH, stroke: "#555")
+        s += SVG.text(left + plotW / 2, height - 6, "simulated time", anchor: "middle")
+        s += SVG.text(14, top + plotH / 2, yLabel, anchor: "middle", extra: " transform=\"rotate(-90 14 \(SVG.n(top + plotH / 2)))\"")
+        s += "</g>\n"
+        for (i, ser) in series.enumerated() {
+            let color = SVG.palette[i % SVG.palette.count]
+            var points = ["\(SVG.n(x(0))),\(SVG.n(y(0)))"]
+            var previous = 0.0
+            for (t, v) in zip(timesNs, ser.values) {
+                points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(previous)))")
+                points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(v)))")
+                previous = v
+            }
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
+                "<title>\(SVG.escape(ser.name))</title></polyline>\n"
+            let ly = top + 8 + Double(i) * 16
+            s += SVG.line(left + plotW + 14, ly, left + plotW + 34, ly, stroke: color, width: 3)
+            s += SVG.text(left + plotW + 40, ly + 4, ser.name, extra: " font-family=\"sans-serif\"")
+        }
+        return s + "</svg>\n"
+    }
+}

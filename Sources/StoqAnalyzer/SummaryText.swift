@@ -31,6 +31,7 @@ public enum SummaryText {
             out += table(header: ["workload", "pair", "size", "done", "handshake p50", "time p50", "goodput", "retransmitted"],
                          rows: rows)
         }
+        if let c = s.content { out += content(c) }
         if !s.tiers.isEmpty {
             out += "\nthroughput per tier\n"
             out += table(header: ["tier", "links", "delivered", "throughput", "max util", "dropped"], rows: s.tiers.map {

@@ -116,6 +116,23 @@ final class ContentWorkloadTests: XCTestCase {
         XCTAssertLessThan(Double(sent), 0.6 * Double(requested))
         XCTAssertEqual(Set(r.caches.map(\.node)), ["edge-fra", "edge-nyc", "edge-sin"])
         XCTAssertGreaterThan(r.caches.reduce(0) { $0 + $1.hits }, 0)
+
+        // The analyzer's view of the same run.
+        let c = try XCTUnwrap(r.summary?.content)
+        XCTAssertEqual(c.versionsPublished, 3)
+        XCTAssertEqual(c.fetches, 9)
+        XCTAssertEqual(c.fetchNs?.count, 9)
+        XCTAssertEqual(c.bytesRequested, r.exchanges.reduce(0) { $0 + $1.bytesRequested })
+        XCTAssertEqual(c.bytesSent, r.exchanges.reduce(0) { $0 + $1.bytesSent })
+        XCTAssertEqual(c.linkBytesSent, sent)
+        XCTAssertGreaterThan(c.dedupRatio, 0.4)
+        XCTAssertGreaterThan(c.backboneBytesRequested, 0)
+        XCTAssertLessThan(c.backboneBytesSent, c.backboneBytesRequested)
+        XCTAssertEqual(c.versions.map(\.version), [0, 1, 2])
+        XCTAssertEqual(c.timeline.last?.bytesRequested, c.bytesRequested)
+        let markdown = RunReport.markdown(try XCTUnwrap(r.summary)), html = RunReport.html(try XCTUnwrap(r.summary))
+        XCTAssertTrue(markdown.contains("## Content distribution and deduplication"))
+        XCTAssertTrue(html.contains("Dedup savings over time") && html.contains("cache hit ratio per edge"))
     }
 
     func testExpiredEdgeChunksComeFromTheOrigin() throws {
