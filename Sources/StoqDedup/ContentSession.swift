@@ -74,7 +74,7 @@ public final class ContentSession {
 
     /// A receiver asking a sender for `objectID` (nil version: the newest).
     public static func fetch(objectID: String, version: UInt64?, into sink: ContentSink,
-                             hash: @escaping ChunkHasher = SHA256.hash) -> ContentSession {
+                             hash: @escaping ChunkHasher = ChunkHash.sha256) -> ContentSession {
         let s = ContentSession(state: .awaitingOffer, source: nil, sink: sink, hash: hash)
         s.send(.request(objectID: objectID, version: version))
         return s
@@ -82,7 +82,7 @@ public final class ContentSession {
 
     /// A receiver asking for chunks whose manifest it already has (e.g. those an edge lacked).
     public static func fetchChunks(_ ids: [ChunkID], into sink: ContentSink,
-                                   hash: @escaping ChunkHasher = SHA256.hash) -> ContentSession {
+                                   hash: @escaping ChunkHasher = ChunkHash.sha256) -> ContentSession {
         let s = ContentSession(state: .awaitingChunks, source: nil, sink: sink, hash: hash)
         s.wanted = Set(ids)
         s.stats.chunksWanted = s.wanted.count
@@ -92,7 +92,7 @@ public final class ContentSession {
 
     /// A sender offering `manifest` to a receiver (a push to an edge).
     public static func push(_ manifest: Manifest, from source: ContentSource) -> ContentSession {
-        let s = ContentSession(state: .awaitingWant, source: source, sink: nil, hash: SHA256.hash)
+        let s = ContentSession(state: .awaitingWant, source: source, sink: nil, hash: ChunkHash.sha256)
         s.stats.manifest = manifest
         s.send(.offer(manifest))
         return s
@@ -101,7 +101,7 @@ public final class ContentSession {
     /// The end that did not open the stream: it serves a `request` or a
     /// `want` from `source`, and accepts an `offer` into `sink` when it has one.
     public static func serve(from source: ContentSource, acceptingInto sink: ContentSink? = nil,
-                             hash: @escaping ChunkHasher = SHA256.hash) -> ContentSession {
+                             hash: @escaping ChunkHasher = ChunkHash.sha256) -> ContentSession {
         ContentSession(state: .awaitingRequest, source: source, sink: sink, hash: hash)
     }
 

@@ -45,12 +45,13 @@ public enum DedupBenchmarks {
                                 chunks: boundaries.count, verified: check(boundaries, data.count, parameters))
     }
 
-    /// SHA-256 over the whole input in one pass.
-    public static func sha256(_ data: [UInt8]) -> ThroughputResult {
+    /// SHA-256 over the whole input in one pass: swift-crypto's (what chunk
+    /// ids use) or, with `portable`, this module's pure-Swift reference.
+    public static func sha256(_ data: [UInt8], portable: Bool = false) -> ThroughputResult {
         var digest = ChunkID(words: (0, 0, 0, 0))
-        let (wall, cpu) = timed { digest = SHA256.hash(data) }
-        return ThroughputResult(name: "sha256", bytes: data.count, wallSeconds: wall, cpuSeconds: cpu, chunks: 0,
-                                verified: digest != ChunkID(words: (0, 0, 0, 0)))
+        let (wall, cpu) = timed { digest = portable ? SHA256.hash(data) : ChunkHash.sha256(data) }
+        return ThroughputResult(name: portable ? "sha256 (portable Swift)" : "sha256 (swift-crypto)", bytes: data.count,
+                                wallSeconds: wall, cpuSeconds: cpu, chunks: 0, verified: digest != ChunkID(words: (0, 0, 0, 0)))
     }
 
     /// Boundaries plus a SHA-256 per chunk: what publishing an object costs.

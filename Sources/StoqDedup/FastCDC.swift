@@ -192,14 +192,14 @@ public struct FastCDC: Sendable {
 
     /// Boundaries with each chunk's id. `hash` defaults to the Swift SHA-256;
     /// a faster SHA-256 (e.g. GnuTLS's, from a module that links it) can be passed in.
-    public func chunks(_ data: UnsafeRawBufferPointer, hash: ChunkHasher = SHA256.hash) -> [Chunk] {
+    public func chunks(_ data: UnsafeRawBufferPointer, hash: ChunkHasher = ChunkHash.sha256) -> [Chunk] {
         boundaries(data).map { b in
             Chunk(offset: b.offset, length: b.length,
                   id: hash(UnsafeRawBufferPointer(rebasing: data[b.offset..<(b.offset + b.length)])))
         }
     }
 
-    public func chunks(_ bytes: [UInt8], hash: ChunkHasher = SHA256.hash) -> [Chunk] {
+    public func chunks(_ bytes: [UInt8], hash: ChunkHasher = ChunkHash.sha256) -> [Chunk] {
         bytes.withUnsafeBytes { chunks($0, hash: hash) }
     }
 }

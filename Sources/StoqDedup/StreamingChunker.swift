@@ -13,7 +13,7 @@ public struct StreamingChunker {
 
     private let hash: ChunkHasher
 
-    public init(_ parameters: ChunkerParameters = .default, hash: @escaping ChunkHasher = SHA256.hash) {
+    public init(_ parameters: ChunkerParameters = .default, hash: @escaping ChunkHasher = ChunkHash.sha256) {
         chunker = FastCDC(parameters)
         self.hash = hash
         buffer.reserveCapacity(2 * parameters.maxSize)

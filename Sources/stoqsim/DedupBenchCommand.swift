@@ -21,6 +21,7 @@ struct DedupBench: ParsableCommand {
             { DedupBenchmarks.chunking(data, parameters: .small) },
             { DedupBenchmarks.chunking(data, parameters: .large) },
             { DedupBenchmarks.sha256(data) },
+            { DedupBenchmarks.sha256(data, portable: true) },
             { DedupBenchmarks.chunkAndHash(data, parameters: .default) },
         ]
         try reportMedians(cases, repetitions: repetitions, rank: \.cpuSeconds, verified: \.verified)

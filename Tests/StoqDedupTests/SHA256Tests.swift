@@ -49,3 +49,16 @@ final class SHA256Tests: XCTestCase {
         XCTAssertEqual(id.shortHex, "ba7816bf8f01")
     }
 }
+
+final class ChunkHashTests: XCTestCase {
+    /// The default hasher (swift-crypto) and the portable reference give the same ids.
+    func testSwiftCryptoAndPortableSHA256Agree() {
+        var rng = RandomStream(seed: 3, stream: "hash")
+        for size in [0, 1, 55, 56, 63, 64, 65, 1000, 4096, 65_537, 1 << 20] {
+            let data = ContentGenerator.randomBytes(size, using: &rng)
+            XCTAssertEqual(ChunkHash.sha256(data), SHA256.hash(data), "size \(size)")
+        }
+        XCTAssertEqual(ChunkHash.sha256(Array("abc".utf8)).hex,
+                       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
