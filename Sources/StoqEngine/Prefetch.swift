@@ -9,3 +9,9 @@ func _llvmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, 
 func prefetch(_ address: UnsafeRawPointer) {
     _llvmPrefetch(address, 0, 3, 1)
 }
+
+/// Asks for the cache line holding `address` in a writable state.
+@inline(__always)
+func prefetchForWrite(_ address: UnsafeRawPointer) {
+    _llvmPrefetch(address, 1, 3, 1)
+}

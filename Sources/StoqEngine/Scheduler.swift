@@ -86,6 +86,10 @@ public final class Scheduler {
         case object(any EventAction)
         /// Timer slots stay allocated while the `Timer` lives.
         case timer(() -> Void)
+        /// Holds a place for the `EventAction` being dispatched, which
+        /// scheduled itself again: dispatch moves its reference in when `fire`
+        /// returns (see `enqueueObject`).
+        case adopted
     }
 
     /// Everything about one event or timer. Dispatch reads it once (action
@@ -117,6 +121,10 @@ public final class Scheduler {
     }
 
     private var nowNs: Int64
+    /// The `EventAction` being dispatched, and the slot of the first successor
+    /// it scheduled for itself (-1: none), which will receive dispatch's reference.
+    private var firingObject: ObjectIdentifier? = nil
+    private var adoptedSlot: Int32 = -1
     private var executed: UInt64 = 0
     private var stopFlag = false
 
@@ -199,12 +207,28 @@ public final class Scheduler {
     /// holds `action` strongly until the event runs or is cancelled.
     @discardableResult
     public func schedule(at time: SimTime, action: any EventAction) -> EventHandle {
-        enqueue(.object(action), at: time.nanosecondsSinceStart)
+        enqueueObject(action, at: time.nanosecondsSinceStart)
     }
 
     @discardableResult
     public func schedule(after delay: SimDuration, action: any EventAction) -> EventHandle {
-        enqueue(.object(action), at: (now + delay).nanosecondsSinceStart)
+        enqueueObject(action, at: (now + delay).nanosecondsSinceStart)
+    }
+
+    /// An action that schedules itself again from its own `fire` (a traffic
+    /// source's next packet, the hold model) does not copy its reference: the
+    /// slot waits as `.adopted` and dispatch moves the reference it already
+    /// holds in once `fire` returns. A copy costs an atomic retain now and an
+    /// atomic release after `fire`, and each waits for every store in
+    /// flight, cache misses included.
+    @inline(__always)
+    private func enqueueObject(_ action: any EventAction, at time: Int64) -> EventHandle {
+        if adoptedSlot < 0, let f = firingObject, f == ObjectIdentifier(action) {
+            let h = enqueue(.adopted, at: time)
+            adoptedSlot = h.slot
+            return h
+        }
+        return enqueue(.object(action), at: time)
     }
 
     @inline(__always)
@@ -325,9 +349,20 @@ public final class Scheduler {
         freeCount &+= 1
         // `consume`: the payload moves out, no retain/release pair around the call.
         switch consume action {
-        case .object(let object): object.fire(in: self)
+        case .object(let object):
+            let savedObject = firingObject, savedSlot = adoptedSlot
+            firingObject = ObjectIdentifier(object)
+            adoptedSlot = -1
+            object.fire(in: self)
+            let adopted = adoptedSlot
+            firingObject = savedObject
+            adoptedSlot = savedSlot
+            if adopted >= 0 {
+                // The successor's slot (the table may have moved during `fire`).
+                Self.actionPointer(slots + Int(adopted)).initialize(to: .object(consume object))
+            }
         case .closure(let body): body()
-        case .empty, .timer: preconditionFailure("queued event without an action")
+        case .empty, .timer, .adopted: preconditionFailure("queued event without an action")
         }
     }
 
@@ -415,6 +450,8 @@ public final class Scheduler {
         slots[Int(s)].isTimer = false
         freeSlots[freeCount] = s
         freeCount += 1
+        // Cancelled before dispatch handed its reference over: dispatch keeps it.
+        if case .adopted = old { adoptedSlot = -1 }
         withExtendedLifetime(old) {}
     }
 
@@ -468,8 +505,13 @@ public final class Scheduler {
     private static func append(_ e: Entry, to list: UnsafeMutablePointer<EntryList>) {
         let c = list.pointee.count
         if c == list.pointee.capacity { grow(list) }
-        list.pointee.base.unsafelyUnwrapped[Int(c)] = e
+        let p = list.pointee.base.unsafelyUnwrapped
+        p[Int(c)] = e
         list.pointee.count = c &+ 1
+        // The line after the tail (four entries on): a bucket is appended to
+        // once in a thousand events, too rarely for the hardware to see a
+        // stream, and a store that misses stalls the store buffer.
+        prefetchForWrite(p + Int(c) + 4)
     }
 
     private static func grow(_ list: UnsafeMutablePointer<EntryList>) {

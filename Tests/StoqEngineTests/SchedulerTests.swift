@@ -176,6 +176,75 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(ticker.times, [10, 20, 30].map { SimTime.zero + .milliseconds($0) })
     }
 
+    func testActionThatReschedulesItselfIsHeldExactlyAsLongAsNeeded() {
+        // An action scheduling itself from `fire` hands dispatch's reference
+        // on to the successor; every way that successor can end must leave
+        // the count right.
+        final class Source: EventAction {
+            let plan: (Scheduler, Source) -> Void
+            var fired = 0
+            init(_ plan: @escaping (Scheduler, Source) -> Void) { self.plan = plan }
+            func fire(in scheduler: Scheduler) {
+                fired += 1
+                plan(scheduler, self)
+                // Still alive here whatever the plan did with its successors.
+                XCTAssertGreaterThan(fired, 0)
+            }
+        }
+        let plans: [(String, Int, (Scheduler, Source) -> Void)] = [
+            ("once", 2, { s, me in if me.fired < 2 { s.schedule(after: .seconds(1), action: me) } }),
+            ("cancelled", 1, { s, me in s.cancel(s.schedule(after: .seconds(1), action: me)) }),
+            ("twice", 3, { s, me in
+                if me.fired == 1 {
+                    s.schedule(after: .seconds(1), action: me)
+                    s.schedule(after: .seconds(2), action: me)
+                }
+            }),
+            ("first cancelled, second kept", 2, { s, me in
+                if me.fired == 1 {
+                    let h = s.schedule(after: .seconds(1), action: me)
+                    s.schedule(after: .seconds(2), action: me)
+                    s.cancel(h)
+                }
+            }),
+            ("cancelled then again", 2, { s, me in
+                if me.fired == 1 {
+                    s.cancel(s.schedule(after: .seconds(1), action: me))
+                    s.schedule(after: .seconds(2), action: me)
+                }
+            }),
+            ("another action's successor", 1, { s, me in
+                if me.fired == 1 { s.schedule(after: .seconds(1)) { _ = me } }
+            }),
+        ]
+        for (name, expectedFires, plan) in plans {
+            let s = Scheduler()
+            weak var weakSource: Source?
+            do {
+                let source = Source(plan)
+                weakSource = source
+                s.schedule(after: .seconds(1), action: source)
+            }
+            XCTAssertNotNil(weakSource, name)
+            s.runUntilIdle()
+            XCTAssertEqual(s.pendingCount, 0, name)
+            XCTAssertNil(weakSource, "\(name): released once nothing is pending")
+            if let source = weakSource { XCTAssertEqual(source.fired, expectedFires, name) }
+        }
+        // Left pending when the scheduler goes away.
+        weak var weakSource: Source?
+        do {
+            let s = Scheduler()
+            let source = Source { s, me in s.schedule(after: .seconds(1), action: me) }
+            weakSource = source
+            s.schedule(after: .seconds(1), action: source)
+            s.run(until: SimTime.zero + .seconds(3))
+            XCTAssertEqual(source.fired, 3)
+            XCTAssertEqual(s.pendingCount, 1)
+        }
+        XCTAssertNil(weakSource)
+    }
+
     func testSchedulerReleasesActionsWhenEventsRunOrAreCancelled() {
         final class Token {}
         let s = Scheduler()
