@@ -136,6 +136,8 @@ private final class HoldProcess: EventAction {
     let limit: Int
     let style: HoldEventStyle
     var rng: RandomStream
+    /// For `.exponential`: the ziggurat, not a logarithm per draw.
+    let exponential: ExponentialSampler
     var fired = 0
     var last = SimTime.zero
     var inOrder = true
@@ -147,6 +149,11 @@ private final class HoldProcess: EventAction {
         self.limit = limit
         self.style = style
         rng = RandomStream(seed: seed, stream: "hold")
+        if case .exponential(let mean) = delay {
+            exponential = ExponentialSampler(mean: Double(mean.nanoseconds))
+        } else {
+            exponential = ExponentialSampler(mean: 0)
+        }
     }
 
     func fire(in scheduler: Scheduler) {
@@ -162,8 +169,8 @@ private final class HoldProcess: EventAction {
         var r = rng
         let d: SimDuration
         switch delay {
-        case .exponential(let mean):
-            d = .nanoseconds(Int64(r.nextExponential(mean: Double(mean.nanoseconds))))
+        case .exponential:
+            d = .nanoseconds(Int64(exponential.next(using: &r)))
         case .uniform(let low, let high):
             d = EngineBenchmarks.uniformDelay(&r, low, high)
         }

@@ -84,4 +84,29 @@ final class RandomStreamTests: XCTestCase {
         XCTAssertTrue(r.bernoulli(1))
         XCTAssertTrue((0..<10).map { _ in Int.random(in: 0..<1000, using: &r) }.allSatisfy { (0..<1000).contains($0) })
     }
+
+    func testZigguratExponentialMatchesTheDistribution() {
+        var r = RandomStream(seed: 9)
+        let sampler = ExponentialSampler(mean: 3)
+        let n = 400_000
+        var sum = 0.0, sumSquares = 0.0
+        // P(X > t·mean) = e^-t, the tail beyond the ziggurat's base layer (t > 7.7) included.
+        let cuts: [Double] = [0.05, 0.5, 1, 2, 4, 7, 8, 10]
+        var above = [Int](repeating: 0, count: cuts.count)
+        for _ in 0..<n {
+            let e = sampler.next(using: &r)
+            XCTAssert(e >= 0 && e.isFinite)
+            sum += e
+            sumSquares += e * e
+            for (k, c) in cuts.enumerated() where e > c * 3 { above[k] += 1 }
+        }
+        let mean = sum / Double(n)
+        XCTAssertEqual(mean, 3, accuracy: 0.03)
+        XCTAssertEqual(sumSquares / Double(n) - mean * mean, 9, accuracy: 0.25, "variance mean^2")
+        for (k, c) in cuts.enumerated() {
+            let expected = Double(n) * exp(-c)
+            // Within five standard deviations of the binomial count (and a floor for the far tail).
+            XCTAssertEqual(Double(above[k]), expected, accuracy: max(5 * expected.squareRoot(), 4), "P(X > \(c) mean)")
+        }
+    }
 }
