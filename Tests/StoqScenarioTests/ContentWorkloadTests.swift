@@ -179,4 +179,44 @@ final class ContentWorkloadTests: XCTestCase {
             }
         }
     }
+
+    func testSharedBlockObjectsDeduplicateAcrossObjectsAndZipfFavoursRankOne() throws {
+        // Six objects built from 8 distinct 16 KiB blocks: after the first fetch,
+        // a client holds most blocks any other object is made of.
+        let text = yaml(updateVersions: 0, fetch: "{kind: fetch, of: data, clients: role:client, start: 1s, interval: 500ms, count: 12, zipf: 1.2}")
+            .replacingOccurrences(of: "content: {generate: versions, size: 1MiB, edits: 3, edit-size: 100}",
+                                  with: "objects: 6\n    content: {generate: shared-blocks, size: 256KiB, block-size: 16KiB, distinct-blocks: 8}")
+        let r = try run(text)
+        XCTAssertEqual(Set(r.publishes.map(\.object)), Set((1...6).map { "data/\($0)" }))
+        XCTAssertEqual(r.fetches.count, 36)
+        XCTAssertTrue(r.fetches.allSatisfy { $0.error == nil })
+        let counts = Dictionary(grouping: r.fetches, by: \.object).mapValues(\.count)
+        XCTAssertEqual(counts.max { $0.value < $1.value }?.key, "data/1", "rank 1 is the most popular: \(counts)")
+        // Across a client's fetches of different objects, far less than the objects' size crosses.
+        let requested = r.fetches.reduce(0) { $0 + $1.bytes }
+        let sent = r.fetches.reduce(0) { $0 + $1.bytesFromEdge + $1.bytesFromOrigin }
+        XCTAssertLessThan(Double(sent), 0.3 * Double(requested))
+    }
+
+    func testPublishesAFileFromDisk() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var x: UInt64 = 1
+        let bytes = (0..<300_000).map { _ -> UInt8 in
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407     // no repeats: nothing dedups inside the file
+            return UInt8(truncatingIfNeeded: x >> 56)
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/blob.bin"))
+        let text = yaml(updateVersions: 0, fetch: "{kind: fetch, of: data, clients: client-fra, start: 1s, count: 1}")
+            .replacingOccurrences(of: "content: {generate: versions, size: 1MiB, edits: 3, edit-size: 100}", with: "content: {file: blob.bin}")
+        let s = try Scenario(topology: TopologyParser.parse(yaml: text, file: dir + "/t.yaml"))
+        let result = try s.run(outputDirectory: dir + "/run")
+        var publishes: [TraceRecord.PublishRecord] = [], fetches: [TraceRecord.FetchResult] = []
+        try TraceReader.forEach(path: result.tracePath) {
+            if case .publish(let p) = $0 { publishes.append(p) }
+            if case .fetch(let f) = $0 { fetches.append(f) }
+        }
+        XCTAssertEqual(publishes.first?.bytes, bytes.count)
+        XCTAssertEqual(fetches.first?.bytesFromEdge, bytes.count)
+    }
 }
