@@ -30,7 +30,7 @@ public protocol Workload: AnyObject {
 }
 
 public enum WorkloadRegistry {
-    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self,
+    public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self, ServeWorkload.self,
                                                     PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors.

@@ -90,6 +90,74 @@ final class NetnsRunTests: XCTestCase {
         XCTAssertEqual(execs["missing"]?.exitCode, 127)
     }
 
+    /// gtlsclient (ngtcp2's example client over GnuTLS), started by an exec
+    /// workload in client-par-1's namespace, reaches the STOQ server of the
+    /// `ca` node in Frankfurt across the modelled network of the quickstart
+    /// topology and completes the QUIC + TLS handshake. STOQ has no HTTP/3,
+    /// so the request is refused; the completed handshake and the agreed ALPN
+    /// are the proof, and the exec record has the exit status.
+    func testGtlsclientReachesStoqServerInAnotherNamespace() throws {
+        try requireNetns()
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gtlsclient") else {
+            throw XCTSkip("/usr/bin/gtlsclient missing: install Debian package ngtcp2-client (tools/setup.sh)")
+        }
+        let yaml = try String(contentsOfFile: repositoryRoot + "/topologies/quickstart.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "duration: 10s", with: "duration: 2s")
+            .components(separatedBy: "workloads:")[0] + """
+            workloads:
+              - {kind: serve, node: ca, alpn: [h3]}
+              - kind: exec
+                name: gtlsclient
+                node: client-par-1
+                at: 100ms
+                command: [gtlsclient, --exit-on-all-streams-close, --timeout=3s, addr:ca, "443", "https://ca.stoq/hello.txt"]
+                timeout: 8s
+            """
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: yaml, file: "quickstart-gtlsclient.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try scenario.runOnNetns(outputDirectory: dir)
+        var exec: TraceRecord.ExecResult?
+        for case .exec(let x) in try records(dir) { exec = x }
+        let x = try XCTUnwrap(exec, "no exec record")
+        let out = ((try? String(contentsOfFile: dir + "/gtlsclient.stdout", encoding: .utf8)) ?? "") +
+            ((try? String(contentsOfFile: dir + "/gtlsclient.stderr", encoding: .utf8)) ?? "")
+        XCTAssertTrue(out.contains("QUIC handshake has completed"), "gtlsclient output:\n\(out.suffix(3000))")
+        XCTAssertTrue(out.contains("Negotiated ALPN is h3"), "gtlsclient output:\n\(out.suffix(3000))")
+        XCTAssertEqual(x.node, "client-par-1")
+        XCTAssertFalse(x.timedOut, "gtlsclient did not end by itself:\n\(out.suffix(3000))")
+        // --exit-on-all-streams-close: the refused request closes its stream, and gtlsclient exits 0.
+        XCTAssertEqual(x.exitCode, 0, "exit status: \(x)")
+    }
+
+    /// A serve workload's mistakes are reported with file:line, and on sim it
+    /// only makes the node's endpoint listen (the run is otherwise unchanged).
+    func testServeWorkloadValidation() throws {
+        let head = execYAML.components(separatedBy: "workloads:")[0]
+        let bad = head + """
+        workloads:
+          - {kind: serve, node: nowhere}
+          - {kind: serve, node: a, alpn: [h3, ""]}
+          - {kind: serve}
+        """
+        XCTAssertThrowsError(try Scenario(topology: TopologyParser.parse(yaml: bad, file: "serve.yaml"))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("serve.yaml:12:") && text.contains("nowhere"), text)
+            XCTAssertTrue(text.contains("serve.yaml:13:") && text.contains("ALPN protocol"), text)
+            XCTAssertTrue(text.contains("serve.yaml:14:") && text.contains("node"), text)
+        }
+        let good = head + """
+        workloads:
+          - {kind: serve, node: [a, b], alpn: h3}
+          - {kind: probe, from: a, to: b, interval: 100ms}
+        """
+        let scenario = try Scenario(topology: TopologyParser.parse(yaml: good, file: "serve.yaml"))
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario.run(outputDirectory: dir)
+        XCTAssertEqual(result.summary.probes.first?.lost, 0)
+    }
+
     /// On the sim backend an exec workload is refused with the reason.
     func testExecNeedsNetns() throws {
         let scenario = try Scenario(topology: TopologyParser.parse(yaml: execYAML, file: "exec.yaml"))

@@ -1,0 +1,85 @@
+import StoqEngine
+import StoqTopology
+import StoqTransport
+
+/// Makes nodes' STOQ servers listen for the whole run, for clients that no
+/// workload of the run starts — typically a real program started by an `exec`
+/// workload on the netns backend:
+/// `{kind: serve, node: ca, alpn: [h3]}`.
+///
+/// A node's STOQ endpoint (UDP port 443, the run's certificate for
+/// `NODE.stoq` and its address) is otherwise made only when a workload of
+/// the run needs it. `alpn` lists protocols the server accepts after "stoq"
+/// (STOQ peers still get "stoq"): with `h3`, HTTP/3 clients such as
+/// `gtlsclient` complete the QUIC + TLS handshake. STOQ has no HTTP/3 yet, so
+/// their requests are refused (stream reset with H3_REQUEST_REJECTED) as an
+/// HTTP/3 server without the resource would, and their control streams are
+/// read and dropped; connections that agreed on "stoq" reach the node's STOQ
+/// services unchanged.
+public final class ServeWorkload: Workload {
+    public static let kind = "serve"
+    public static let fields = ["node", "alpn"]
+    /// HTTP/3's "request rejected" (RFC 9114 §8.1): not processed, the client may retry.
+    static let requestRejected: UInt64 = 0x10b
+
+    public let name: String
+    let nodes: [String]
+    let alpn: [String]
+    let alpnLocation: SourceLocation
+    public var drainTime: SimDuration { .zero }
+    public var hasOutstandingWork: Bool { false }
+
+    public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
+        let f = spec.fields
+        _ = try f.require("node", context: "a serve workload")
+        nodes = try NodeSelector.resolve(f.stringList("node") ?? [], in: topology, at: f.location(of: "node"))
+        guard !nodes.isEmpty else {
+            throw TopologyDiagnostic(at: f.location(of: "node"), "'node' selects no node", hint: NodeSelector.help)
+        }
+        let extra = try f.stringList("alpn") ?? []
+        for p in extra where p.utf8.isEmpty || p.utf8.count > 255 {
+            throw TopologyDiagnostic(at: f.location(of: "alpn"), "ALPN protocol '\(p)' must be 1 to 255 bytes")
+        }
+        var seen: Set<String> = ["stoq"]
+        alpn = extra.filter { seen.insert($0).inserted }
+        alpnLocation = f.location(of: "alpn")
+        self.name = name
+    }
+
+    public func start(in context: ScenarioContext) throws {
+        for node in nodes {
+            if !alpn.isEmpty { context.stoq.extraServerALPN[node, default: []].append(contentsOf: alpn) }
+            let endpoint = try context.stoq.endpoint(on: node).endpoint
+            let accepted = endpoint.serverTLS?.alpn ?? []
+            if let missing = alpn.first(where: { !accepted.contains($0) }) {
+                throw TopologyDiagnostic(at: alpnLocation, "\(node)'s STOQ endpoint was made by an earlier workload, without ALPN '\(missing)'",
+                                         hint: "list this serve workload before the workloads that use \(node)")
+            }
+            guard !alpn.isEmpty else { continue }
+            // Connections that agreed on another protocol than "stoq" are not the STOQ services' business.
+            let previous = endpoint.onNewConnection
+            endpoint.onNewConnection = { connection in
+                previous?(connection)
+                let stoq = connection.onEvent
+                connection.onEvent = { [unowned connection] event in
+                    if let agreed = connection.negotiatedALPN, agreed != "stoq" {
+                        Self.refuse(event, on: connection)
+                    } else {
+                        stoq?(event)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A non-STOQ (HTTP/3) connection: refuse requests, drop the client's unidirectional streams.
+    static func refuse(_ event: ConnectionEvent, on connection: QuicConnection) {
+        guard case .streamReadable(let id) = event else { return }
+        if id & 0x2 == 0 {
+            _ = connection.discard(stream: id)
+            try? connection.resetStream(id, errorCode: requestRejected)
+        } else {
+            _ = connection.discard(stream: id)
+        }
+    }
+}
