@@ -60,6 +60,8 @@ public final class NetnsEmulator {
     private var namespaceFDs: [Int32] = []
     private var tunFDs: [Int32] = []
     private var sockets: [IPv6UDPSocket] = []
+    /// Sockets of the run's own workloads (`bindWorkloadSocket`), by node index and port.
+    private var workloadSockets: [Int32: [UInt16: IPv6UDPSocket]] = [:]
     private var children: [ChildProcess] = []
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var isShutDown = false
@@ -190,6 +192,26 @@ public final class NetnsEmulator {
         return socket
     }
 
+    /// A socket for the run's own workloads (the STOQ endpoints, probes, echo
+    /// services): like `bind`, but its packets keep the model's instants.
+    /// The kernel moves a datagram from `sendto` into the node's TUN queue
+    /// before the call returns, and from a TUN `write` into the destination
+    /// socket's queue before that call returns; so this socket's sends are
+    /// taken from the TUN device and handed to the model at once (at the
+    /// instant the endpoint sent them, as on `sim`), and datagrams the model
+    /// delivers to it are read right after the TUN write, at the model's
+    /// arrival time. Without this the single relay thread would pick both up
+    /// only when its epoll loop gets round to them — a delay that depends on
+    /// what else the thread is doing and that shifts every packet by a
+    /// different amount. Anything the kernel has not handed over by then
+    /// (deferred to a softirq thread) still arrives through epoll, later.
+    public func bindWorkloadSocket(node: String, port: UInt16) throws -> DatagramIO {
+        let socket = try bind(node: node, port: port)
+        let index = network.nodeIndex(named: node)!
+        workloadSockets[index, default: [:]][socket.localPort] = socket
+        return WorkloadSocket(socket: socket, afterSend: { [unowned self] in self.readTUN(node: index) })
+    }
+
     /// Starts `arguments` (PATH search) inside `node`'s namespace with stdout
     /// and stderr appended to the given files; `onExit` runs from the driver
     /// when it ends.
@@ -242,8 +264,31 @@ public final class NetnsEmulator {
         if n == packet.count {
             stats.packetsOut += 1
             stats.bytesOut += UInt64(n)
+            if let socket = workloadSockets[node]?[d.destination.port], socket.localAddress == d.destination.address {
+                socket.drain()
+            }
         } else {
             stats.writeErrors += 1
+        }
+    }
+
+    /// A workload socket: sends go through the kernel and are then relayed at once.
+    private final class WorkloadSocket: DatagramIO {
+        let socket: IPv6UDPSocket
+        let afterSend: () -> Void
+        init(socket: IPv6UDPSocket, afterSend: @escaping () -> Void) {
+            self.socket = socket
+            self.afterSend = afterSend
+        }
+        var localAddress: IPv6Address { socket.localAddress }
+        var localPort: UInt16 { socket.localPort }
+        var receiveHandler: ((Datagram) -> Void)? {
+            get { socket.receiveHandler }
+            set { socket.receiveHandler = newValue }
+        }
+        func send(_ datagram: Datagram) {
+            socket.send(datagram)
+            afterSend()
         }
     }
 
@@ -260,6 +305,7 @@ public final class NetnsEmulator {
         children.removeAll()
         for s in sockets { s.close() }
         sockets.removeAll()
+        workloadSockets.removeAll()
         for fd in tunFDs {
             driver.unregister(fd: fd)
             close(fd)

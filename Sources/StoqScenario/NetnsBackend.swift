@@ -7,8 +7,9 @@ import StoqNetwork
 
 /// Options of a run on the netns backend.
 public struct NetnsRunOptions {
-    /// A run whose engine lag p99 exceeds this says so: its latencies are too
-    /// large by about the lag.
+    /// A run whose engine lag p99 exceeds this says so: programs run by exec
+    /// (and packets the kernel hands over late) saw the network slower by
+    /// about the lag; the workloads' own sockets keep the model's instants.
     public var lagThresholdP99: SimDuration = .milliseconds(1)
     /// Run the engine thread under SCHED_FIFO (see `RealtimePriority`).
     public var realtimePriority = true
@@ -58,7 +59,7 @@ final class NetnsBackend: RunBackend {
     }
 
     func bind(node: String, port: UInt16, network: Network) throws -> DatagramIO {
-        try emulator!.bind(node: node, port: port)
+        try emulator!.bindWorkloadSocket(node: node, port: port)
     }
 
     func spawn(node: String, arguments: [String], stdoutPath: String, stderrPath: String,
@@ -105,8 +106,9 @@ final class NetnsBackend: RunBackend {
                          "max \(fmt(r.lagMaxNs)); \(r.packetsRelayed) packets relayed; set-up \(fmt(r.setupNs))" +
                          (raisedPriority ? "" : "; SCHED_FIFO not granted"))
             if r.exceedsThreshold {
-                notes.append("WARNING: engine lag p99 \(fmt(r.lagP99Ns)) exceeds the \(fmt(r.thresholdP99Ns)) threshold: " +
-                             "latencies above are too large by up to the lag (machine busy?)")
+                notes.append("WARNING: engine lag p99 \(fmt(r.lagP99Ns)) exceeds the \(fmt(r.thresholdP99Ns)) threshold (machine busy?): " +
+                             "the workloads' own packets keep the model's times, but programs run by exec " +
+                             "saw the network up to the lag slower")
             }
         }
         if let emulator, emulator.stats.writeErrors > 0 {
