@@ -265,7 +265,7 @@ public final class FetchWorkload: Workload {
     let clients: [String]
     let startOffset: SimDuration
     let interval: SimDuration?
-    let rate: Double?
+    let rate: ArrivalRate?
     let count: Int?
     let zipfExponent: Double
     public var drainTime: SimDuration { ContentWorkloadDefaults.drain }
@@ -286,7 +286,7 @@ public final class FetchWorkload: Workload {
         if startOffset >= topology.duration {
             throw TopologyDiagnostic(at: f.location(of: "start"), "fetch starts at \(startOffset), after the run ends (\(topology.duration))")
         }
-        rate = try Self.rate(f)
+        rate = try ArrivalRate.parse(f)
         if rate != nil, f["interval"] != nil {
             throw TopologyDiagnostic(at: f.location(of: "rate"), "give either 'rate' (Poisson arrivals) or 'interval' (rounds), not both")
         }
@@ -300,18 +300,6 @@ public final class FetchWorkload: Workload {
         guard zipfExponent >= 0, zipfExponent.isFinite else {
             throw TopologyDiagnostic(at: f.location(of: "zipf"), "'zipf' must be a number ≥ 0 (0 = uniform popularity)")
         }
-    }
-
-    /// `rate: 2`, `2/s`, `30/m`, `100/h`: fetches per second.
-    static func rate(_ f: ConfigMap) throws -> Double? {
-        guard let text = try f.string("rate") else { return nil }
-        let parts = text.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
-        let perUnit: [String: Double] = ["s": 1, "m": 60, "min": 60, "h": 3600]
-        guard (1...2).contains(parts.count), let value = Double(parts[0]), value > 0, value.isFinite,
-              let unit = parts.count == 2 ? perUnit[parts[1]] : 1 else {
-            throw TopologyDiagnostic(at: f.location(of: "rate"), "'rate' must be fetches per second, e.g. 2, 2/s, 30/m; got '\(text)'")
-        }
-        return value / unit
     }
 
     public func start(in context: ScenarioContext) throws {
@@ -334,8 +322,7 @@ public final class FetchWorkload: Workload {
 
     private func scheduleArrival(after delay: SimDuration) {
         guard let context, let rate else { return }
-        let gap = SimDuration(nanoseconds: Int64(random.nextExponential(mean: 1e9 / rate)))
-        let at = context.scheduler.now + delay + gap
+        let at = context.scheduler.now + delay + rate.nextGap(using: &random)
         guard at < context.endTime, count.map({ started < $0 }) ?? true else { return }
         context.scheduler.schedule(at: at) { [unowned self] in
             let client = self.clients[Int(self.random.next() % UInt64(self.clients.count))]

@@ -8,9 +8,14 @@ import StoqTransport
 /// transfer completes when the receiver has read the last byte of every
 /// stream. Completion time runs from the connection attempt to that moment;
 /// goodput is the payload over that time.
+///
+/// Timing: every pair transfers at `start`, then `count - 1` more times
+/// `interval` apart; or, with `rate`, transfers arrive as a Poisson process at
+/// that rate for the whole workload, each between a random pair, until the
+/// end of the run (or `count` transfers).
 public final class TransferWorkload: Workload {
     public static let kind = "transfer"
-    public static let fields = ["from", "to", "size", "streams", "start", "count", "interval", "timeout"]
+    public static let fields = ["from", "to", "size", "streams", "start", "count", "interval", "rate", "timeout"]
     static let serviceTag = "XFER"
     /// Per stream: the transfer's number, before the payload.
     static let headerSize = 8
@@ -22,6 +27,7 @@ public final class TransferWorkload: Workload {
     let startOffset: SimDuration
     let count: Int
     let interval: SimDuration
+    let rate: ArrivalRate?
     let timeout: SimDuration
     public var drainTime: SimDuration { timeout }
     public var hasOutstandingWork: Bool { !transfers.isEmpty }
@@ -37,7 +43,11 @@ public final class TransferWorkload: Workload {
             throw TopologyDiagnostic(at: f.location(of: "streams"), "'streams' must be between 1 and 1000; got \(streams)")
         }
         startOffset = try f.duration("start") ?? .zero
-        count = try f.int("count") ?? 1
+        rate = try ArrivalRate.parse(f)
+        if rate != nil, f["interval"] != nil {
+            throw TopologyDiagnostic(at: f.location(of: "rate"), "give either 'rate' (Poisson arrivals) or 'interval', not both")
+        }
+        count = try f.int("count") ?? (rate == nil ? 1 : Int.max)
         guard count >= 1 else { throw TopologyDiagnostic(at: f.location(of: "count"), "'count' must be at least 1") }
         interval = try f.duration("interval") ?? .seconds(1)
         guard interval > .zero else { throw TopologyDiagnostic(at: f.location(of: "interval"), "'interval' must be greater than 0") }
@@ -82,12 +92,32 @@ public final class TransferWorkload: Workload {
             _ = try context.stoq.endpoint(on: from)
             _ = try context.stoq.endpoint(on: to)
         }
+        if rate != nil {
+            random = context.randomStream("transfer:" + name)
+            scheduleArrival(after: startOffset)
+            return
+        }
         for k in 0..<count {
             let at = SimTime.zero + startOffset + interval * Int64(k)
             guard at < context.endTime else { break }
             for i in pairs.indices {
                 context.scheduler.schedule(at: at) { [unowned self] in self.begin(pair: i) }
             }
+        }
+    }
+
+    private var random = RandomStream(seed: 0)
+    private var arrivals = 0
+
+    /// Poisson arrivals: the next transfer, between a random pair, after an exponential gap.
+    private func scheduleArrival(after delay: SimDuration) {
+        guard let rate, arrivals < count else { return }
+        let at = context.scheduler.now + delay + rate.nextGap(using: &random)
+        guard at < context.endTime else { return }
+        context.scheduler.schedule(at: at) { [unowned self] in
+            self.arrivals += 1
+            self.begin(pair: Int(self.random.next() % UInt64(self.pairs.count)))
+            self.scheduleArrival(after: .zero)
         }
     }
 

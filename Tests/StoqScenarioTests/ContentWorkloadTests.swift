@@ -168,7 +168,7 @@ final class ContentWorkloadTests: XCTestCase {
             ("chunking: small", "chunking: huge", "test.yaml:28:15: error: unknown chunking preset 'huge'"),
             ("kind: fetch, of: data", "kind: fetch, of: nothing", "no publish workload named 'nothing'"),
             ("versions: 2, start", "versions: 0, start", "'versions' must be at least 1"),
-            ("interval: 3s, count: 3}", "rate: fast}", "'rate' must be fetches per second"),
+            ("interval: 3s, count: 3}", "rate: fast}", "'rate' must be events per second"),
             ("origin: origin", "origin: role:edge", "'origin' must select exactly one node"),
         ]
         for c in cases {

@@ -72,4 +72,18 @@ final class TransferWorkloadTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("t.yaml:13:"), "\(error)")
         }
     }
+
+    func testTransfersArriveAtARate() throws {
+        // Poisson arrivals at 4/s over 3 s: about 12 transfers, at seeded, irregular times.
+        let text = yaml(size: "100KB").replacingOccurrences(of: "streams: 1}", with: "streams: 1, rate: 4/s}")
+        let (records, trace, _) = try transfers(text)
+        XCTAssertGreaterThan(records.count, 5)
+        XCTAssertLessThan(records.count, 25)
+        XCTAssertTrue(records.allSatisfy { $0.durationNs != nil && $0.bytesReceived == 100_000 })
+        let starts = records.map { $0.t - $0.durationNs! }.sorted()
+        let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
+        XCTAssertGreaterThan(Set(gaps.map { $0 / 1_000_000 }).count, gaps.count / 2, "gaps vary: \(gaps)")
+        XCTAssertEqual(trace, try transfers(text).trace, "same seed, same arrivals")
+        XCTAssertThrowsError(try scenario(yaml: text.replacingOccurrences(of: "rate: 4/s", with: "rate: 4/s, interval: 1s")))
+    }
 }
