@@ -92,6 +92,35 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `run --pcap` end to end: one pcapng per node, and tshark (installed by
+    /// tools/setup.sh) reads them without errors and sees the probes' UDP.
+    func testRunWritesPcapsThatTsharkReads() throws {
+        try withTemporaryDirectory { dir in
+            let r = try stoqsim(["run", "topologies/quickstart.yaml", "--out", dir + "/run", "--pcap", dir + "/pcap", "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/pcap").sorted()
+            XCTAssertTrue(files.contains("client-fra-1.pcapng") && files.contains("client-sin-1.pcapng"), "\(files)")
+            guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+                throw XCTSkip("tshark is not installed (tools/setup.sh installs it)")
+            }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tshark)
+            p.arguments = ["-r", dir + "/pcap/client-fra-1.pcapng", "-T", "fields", "-e", "ipv6.src", "-e", "udp.dstport"]
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, stderr)
+            let rows = stdout.split(separator: "\n")
+            // client-fra-1 probes two peers every 100 ms for 10 s: requests out, echoes back.
+            XCTAssertGreaterThan(rows.count, 300)
+            XCTAssertTrue(rows.contains { $0.hasSuffix("\t7") }, "probes go to the echo port 7: \(rows.prefix(3))")
+        }
+    }
+
     func testGenerateWritesAFileThatValidates() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/gen.yaml"
