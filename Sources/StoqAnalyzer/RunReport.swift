@@ -95,6 +95,7 @@ public enum RunReport {
                     ["simulated", SummaryText.formatNs(s.durationNs)], ["events", "\(s.events)"],
                     ["trace records", "\(s.records)"]]
         if !s.complete { rows.append(["warning", "the trace has no end record; the run was cut short"]) }
+        if let r = s.realtime { rows.append(["real time", r.text]) }
         return Table(header: ["", ""], rows: rows)
     }
 
@@ -121,6 +122,7 @@ public enum RunReport {
             out += "\n\(shown.count < s.probes.count ? "Slowest \(shown.count) of \(s.probes.count) node pairs (by p99)" : "Per node pair (slowest first)"):\n\n"
             out += Markdown.table(latencyTable(shown, pairColumn: "pair"))
         }
+        if let t = s.transfers, !t.isEmpty { out += transferMarkdown(t) }
         if let c = s.content { out += contentMarkdown(c) }
         if !s.tiers.isEmpty {
             out += "\n## Throughput per tier\n\nThroughput counts IPv6 and UDP headers; goodput only payload. " +
@@ -177,6 +179,7 @@ public enum RunReport {
                          caption: "Mean throughput and goodput per tier")
             }
         }
+        if let t = s.transfers, !t.isEmpty { transferHTML(t, into: &h) }
         if let c = s.content { contentHTML(c, into: &h) }
         if !s.sites.isEmpty {
             h.section("map", "Sites and links") { b in

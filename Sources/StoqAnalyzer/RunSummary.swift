@@ -142,6 +142,8 @@ public struct RunSummary: Codable, Equatable {
     public var reconvergences: [Reconvergence]?
     /// nil unless the run published content.
     public var content: ContentSummary?
+    /// netns runs only: how late the real-time engine fired events.
+    public var realtime: RealtimeSummary?
 
     /// IPv6 (40) + UDP (8) header bytes per datagram, as the trace counts them on links.
     public static let wireHeaderBytes: UInt64 = 48
@@ -168,7 +170,7 @@ public enum TraceAnalyzer {
     /// The accumulators a default analysis runs, one per concern.
     public static func defaultAccumulators() -> [TraceAccumulator] {
         [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator(),
-         ContentAccumulator()]
+         ContentAccumulator(), RealtimeAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

@@ -8,6 +8,7 @@ public enum SummaryText {
         var out = "run: \(s.topology)  seed \(s.seed)  backend \(s.backend)  routing \(s.strategy)  " +
             "\(s.nodes) nodes  \(formatNs(s.durationNs)) simulated  \(s.events) events\n"
         if !s.complete { out += "WARNING: the trace has no end record; the run was cut short\n" }
+        if let r = s.realtime { out += "real time: " + r.text + "\n" }
         if !s.probes.isEmpty {
             out += "\nprobe round-trip times\n"
             // Big runs have thousands of pairs: the terminal gets the first ones, the reports all.

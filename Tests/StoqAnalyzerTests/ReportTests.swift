@@ -90,4 +90,27 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(svg.contains("a&lt;b&amp;c"))
         XCTAssertTrue(svg.contains("<title>a&lt;b&amp;c – sin"))
     }
+
+    /// Transfers get their own section; a netns run's engine lag shows in the
+    /// overview, with a warning when it passed the threshold.
+    func testTransferSectionAndRealtimeLag() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let w = try TraceWriter(path: dir + "/trace.jsonl")
+        w.write(.run(.init(topology: "t", seed: 1, backend: "netns", strategy: "latency", durationNs: 1_000_000_000, nodes: 2)))
+        w.write(.transfer(.init(t: 5, workload: "bulk", from: "a", to: "b", bytes: 1_000_000, streams: 1, bytesReceived: 1_000_000,
+                                handshakeNs: 10_000_000, durationNs: 100_000_000, goodputBps: 80e6, packetsLost: 2,
+                                packetsRetransmitted: 2, smoothedRttNs: 10_000_000)))
+        w.write(.realtime(.init(events: 100, lagMeanNs: 1_000, lagP50Ns: 500, lagP99Ns: 3_000_000, lagMaxNs: 9_000_000,
+                                thresholdP99Ns: 1_000_000, packetsRelayed: 40, setupNs: 2_000_000)))
+        w.write(.end(.init(t: 1_000_000_000, events: 100)))
+        w.close()
+        let s = try TraceAnalyzer.summarize(tracePath: dir + "/trace.jsonl")
+        XCTAssertEqual(s.realtime?.exceedsThreshold, true)
+        XCTAssertEqual(s.realtime?.lagP99Ns, 3_000_000)
+        let md = RunReport.markdown(s), html = RunReport.html(s), text = SummaryText.render(s)
+        XCTAssertTrue(md.contains("## QUIC transfers") && md.contains("a → b") && md.contains("80.00 Mbit/s"), md)
+        XCTAssertTrue(html.contains("<section id=\"transfers\">") && html.contains("goodput per transfer pair"))
+        for out in [md, html, text] { XCTAssertTrue(out.contains("WARNING: the real-time engine fell behind"), out) }
+    }
 }
