@@ -138,6 +138,10 @@ public final class Scheduler {
     /// child rung aiming at `leafTarget` per bucket, with at most
     /// 2^`maxBucketsLog2` buckets, so the tails being appended to stay in L2.
     private static let leafTarget = 8, leafMax = 32, maxBucketsLog2 = 10
+    /// Buckets emptied by a spread hand buffers of this many entries or more
+    /// to those still filling (no fresh pages, no regrowth after warm-up).
+    private static let spareThreshold: Int32 = 1024
+    private var spareBuffers = [[UnsafeMutablePointer<Entry>]](repeating: [], count: 28)
     /// Each child rung is at least one bit finer, so 64 levels always suffice.
     private static let maxDepth = 66
 
@@ -180,6 +184,7 @@ public final class Scheduler {
             b.deallocate()
         }
         rungs.deallocate()
+        for list in spareBuffers { for b in list { LargeAllocation.deallocate(b) } }
     }
 
     /// Number of events waiting in the queue (armed timers included).
@@ -491,18 +496,18 @@ public final class Scheduler {
             let b = UInt64(bitPattern: t &- r.pointee.base) &>> r.pointee.shift
             if b >= UInt64(bitPattern: Int64(r.pointee.current)) {
                 if b < UInt64(bitPattern: Int64(r.pointee.bucketCount)) {
-                    Self.append(e, to: r.pointee.buckets.unsafelyUnwrapped + Int(b))
+                    append(e, to: r.pointee.buckets.unsafelyUnwrapped + Int(b))
                     return
                 }
                 break
             }
             r += 1
         }
-        Self.append(e, to: top)
+        append(e, to: top)
     }
 
     @inline(__always)
-    private static func append(_ e: Entry, to list: UnsafeMutablePointer<EntryList>) {
+    private func append(_ e: Entry, to list: UnsafeMutablePointer<EntryList>) {
         let c = list.pointee.count
         if c == list.pointee.capacity { grow(list) }
         let p = list.pointee.base.unsafelyUnwrapped
@@ -514,16 +519,42 @@ public final class Scheduler {
         prefetchForWrite(p + Int(c) + 4)
     }
 
-    private static func grow(_ list: UnsafeMutablePointer<EntryList>) {
-        let capacity = max(16, Int(list.pointee.capacity) * 2)
-        precondition(capacity <= Int(Int32.max), "event list too long")
-        let new = LargeAllocation.allocate(Entry.self, capacity: capacity)
-        if let old = list.pointee.base {
-            new.moveInitialize(from: old, count: Int(list.pointee.count))
-            LargeAllocation.deallocate(old)
+    /// Gives `list` a buffer of at least twice its capacity: the largest
+    /// spare one (a bucket that has started to grow usually keeps growing),
+    /// else a new one. The old buffer becomes a spare.
+    private func grow(_ list: UnsafeMutablePointer<EntryList>) {
+        let needed = max(16, Int(list.pointee.capacity) * 2)
+        precondition(needed <= Int(Int32.max), "event list too long")
+        var new: UnsafeMutablePointer<Entry>? = nil
+        var capacity = needed
+        var k = Int.bitWidth - 1 - (needed / 16).leadingZeroBitCount
+        while k < spareBuffers.count {
+            if let b = spareBuffers[k].popLast() {
+                new = b
+                capacity = Self.spareCapacity(k)
+                break
+            }
+            k += 1
         }
-        list.pointee.base = new
+        let buffer = new ?? LargeAllocation.allocate(Entry.self, capacity: capacity)
+        if let old = list.pointee.base {
+            buffer.moveInitialize(from: old, count: Int(list.pointee.count))
+            keepSpare(old, capacity: Int(list.pointee.capacity))
+        }
+        list.pointee.base = buffer
         list.pointee.capacity = Int32(capacity)
+    }
+
+    /// List capacities are 16 << k; spare buffers are kept by k.
+    private static func spareCapacity(_ k: Int) -> Int { 16 << k }
+
+    private func keepSpare(_ buffer: UnsafeMutablePointer<Entry>, capacity: Int) {
+        let k = Int.bitWidth - 1 - (capacity / 16).leadingZeroBitCount
+        if k >= 0 && k < spareBuffers.count && Self.spareCapacity(k) == capacity {
+            spareBuffers[k].append(buffer)
+        } else {
+            LargeAllocation.deallocate(buffer)
+        }
     }
 
     /// Inserts into the sorted bottom after every entry with time <= e.time
@@ -542,7 +573,7 @@ public final class Scheduler {
             bottomHead = 0
             list.pointee.count = Int32(n)
         }
-        if n == Int(list.pointee.capacity) { Self.grow(list) }
+        if n == Int(list.pointee.capacity) { grow(list) }
         let p = list.pointee.base.unsafelyUnwrapped
         var lo = bottomHead, hi = n
         if n > bottomHead && p[n - 1].time > e.time {
@@ -613,7 +644,7 @@ public final class Scheduler {
     @inline(__always)
     private func takeBucket(_ list: UnsafeMutablePointer<EntryList>) {
         let n = list.pointee.count
-        while bottom.pointee.capacity < n { Self.grow(bottom) }
+        while bottom.pointee.capacity < n { grow(bottom) }
         bottom.pointee.base.unsafelyUnwrapped.update(from: list.pointee.base.unsafelyUnwrapped, count: Int(n))
         bottom.pointee.count = n
         list.pointee.count = 0
@@ -682,7 +713,7 @@ public final class Scheduler {
         rungs[0].current = 0
         for k in 0..<n {
             let b = UInt64(bitPattern: p[k].time &- lo) &>> shift
-            Self.append(p[k], to: buckets + Int(b))
+            append(p[k], to: buckets + Int(b))
         }
         top.pointee.count = 0
         depth = 1
@@ -701,9 +732,16 @@ public final class Scheduler {
         let p = list.pointee.base.unsafelyUnwrapped
         for k in 0..<n {
             let b = UInt64(bitPattern: p[k].time &- start) &>> shift
-            Self.append(p[k], to: buckets + Int(b))
+            append(p[k], to: buckets + Int(b))
         }
         list.pointee.count = 0
+        // A large buffer goes to the spares: this bucket gets nothing more
+        // until its rung is rebuilt, while buckets ahead are filling up.
+        if list.pointee.capacity >= Self.spareThreshold, let b = list.pointee.base {
+            keepSpare(b, capacity: Int(list.pointee.capacity))
+            list.pointee.base = nil
+            list.pointee.capacity = 0
+        }
         depth = d + 1
     }
 
