@@ -151,6 +151,8 @@ public final class Scheduler {
     /// Latest time the bottom covers: later inserts go to the rungs or `top`.
     private var bottomLast = Int64.min
     private let rungs: UnsafeMutablePointer<Rung>
+    /// The counting sort's counters, one per possible time offset in a leaf.
+    private let sortCounts: UnsafeMutablePointer<Int32>
     private var depth = 0
     private var liveCount = 0
     private var tombstones = 0
@@ -164,6 +166,7 @@ public final class Scheduler {
         top.initialize(to: EntryList())
         bottom = .allocate(capacity: 1)
         bottom.initialize(to: EntryList())
+        sortCounts = .allocate(capacity: 1 << Int(Self.countingSortMaxShift))
         rungs = .allocate(capacity: Self.maxDepth)
         rungs.initialize(repeating: Rung(), count: Self.maxDepth)
     }
@@ -184,6 +187,7 @@ public final class Scheduler {
             b.deallocate()
         }
         rungs.deallocate()
+        sortCounts.deallocate()
         for list in spareBuffers { for b in list { LargeAllocation.deallocate(b) } }
     }
 
@@ -627,11 +631,15 @@ public final class Scheduler {
                 spawnRung(from: buckets + b, count: n, start: start, parentShift: shift)
                 continue
             }
-            takeBucket(buckets + b)
+            if shift > 0 && shift <= Self.countingSortMaxShift {
+                countingSortIntoBottom(buckets + b, start: start, shift: shift)
+            } else {
+                takeBucket(buckets + b)
+                // Width 1: all times equal, and the list is already in FIFO order.
+                if shift > 0 { sortBottom() }
+            }
             // The next bucket's slots too, so they arrive while this one runs.
             if b + 1 < nb { prefetchSlots(of: buckets + b + 1) }
-            // Width 1: all times equal, and the list is already in FIFO order.
-            if shift > 0 { sortBottom() }
             let lastOffset = (UInt64(1) &<< shift) &- 1
             bottomLast = lastOffset > UInt64(bitPattern: Int64.max &- start) ? Int64.max : start &+ Int64(bitPattern: lastOffset)
             return
@@ -659,6 +667,44 @@ public final class Scheduler {
     private func prefetchSlots(of list: UnsafeMutablePointer<EntryList>) {
         guard let p = list.pointee.base else { return }
         for k in 0..<Int(list.pointee.count) { prefetch(slots + Int(p[k].slot)) }
+    }
+
+    /// A leaf this narrow (2^shift ns) is sorted by counting: its times take
+    /// so few values that one pass to count and one to place them beat an
+    /// insertion sort, which mispredicts about once per entry.
+    private static let countingSortMaxShift: UInt64 = 6
+
+    /// Copies `list`, whose times lie in [start, start + 2^shift), into the
+    /// (empty) bottom sorted by time, stably: a counting sort on the offset.
+    private func countingSortIntoBottom(_ list: UnsafeMutablePointer<EntryList>, start: Int64, shift: UInt64) {
+        let n = Int(list.pointee.count)
+        while Int(bottom.pointee.capacity) < n { grow(bottom) }
+        let src = list.pointee.base.unsafelyUnwrapped
+        let dst = bottom.pointee.base.unsafelyUnwrapped
+        let width = 1 << Int(shift)
+        let position = sortCounts
+        position.update(repeating: 0, count: width)
+        for k in 0..<n {
+            let offset = UInt64(bitPattern: src[k].time &- start)
+            assert(offset < UInt64(width), "entry outside its bucket")
+            position[Int(truncatingIfNeeded: offset)] &+= 1
+        }
+        var sum: Int32 = 0
+        for v in 0..<width {
+            let c = position[v]
+            position[v] = sum
+            sum &+= c
+        }
+        for k in 0..<n {
+            let e = src[k]
+            let v = Int(truncatingIfNeeded: e.time &- start)
+            dst[Int(position[v])] = e
+            position[v] &+= 1
+        }
+        bottom.pointee.count = Int32(n)
+        list.pointee.count = 0
+        bottomHead = 0
+        prefetchSlots(of: bottom)
     }
 
     /// Stable insertion sort by time: the bottom holds one small bucket.

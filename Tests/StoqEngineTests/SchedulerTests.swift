@@ -52,6 +52,38 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(got.map { $0.1 }, want.map { $0.1 })
     }
 
+    func testLeavesOfEveryWidthComeOutSortedAndStable() {
+        // Narrow leaves are sorted by counting, wider ones by insertion, width
+        // 1 not at all; event counts and spans chosen to reach each kind,
+        // with events added from inside events too.
+        for (count, span) in [(40, 16), (300, 64), (3_000, 200), (20_000, 5_000), (5_000, 1_000_000), (2_000, 1 << 40)] {
+            let s = Scheduler()
+            var rng = RandomStream(seed: UInt64(span))
+            var expected: [(time: Int64, id: Int)] = []
+            var got: [Int] = []
+            for i in 0..<count {
+                let t = Int64(rng.next() % UInt64(span))
+                expected.append((t, i))
+                s.schedule(at: SimTime(nanosecondsSinceStart: t)) {
+                    got.append(i)
+                    if i % 7 == 0 {
+                        // A child within the span, after the parent.
+                        let child = count + i
+                        let ct = t + Int64(rng.next() % UInt64(span / 4 + 1))
+                        expected.append((ct, child))
+                        s.schedule(at: SimTime(nanosecondsSinceStart: ct)) { got.append(child) }
+                    }
+                }
+            }
+            s.runUntilIdle()
+            // Children are scheduled after every parent, so id order is scheduling order
+            // except among children, whose order is the order they were scheduled in.
+            let order = Dictionary(uniqueKeysWithValues: expected.enumerated().map { ($0.element.id, $0.offset) })
+            let want = expected.sorted { ($0.time, order[$0.id]!) < ($1.time, order[$1.id]!) }.map(\.id)
+            XCTAssertEqual(got, want, "\(count) events over \(span) ns")
+        }
+    }
+
     func testSchedulingInThePastClampsToNow() {
         let s = Scheduler(start: SimTime(nanosecondsSinceStart: 1_000))
         var firedAt: SimTime?
