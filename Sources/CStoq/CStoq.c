@@ -79,6 +79,20 @@ void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat)
     ngtcp2_conn_get_conn_stat(conn, cstat);
 }
 
+void cstoq_nghttp3_settings_default(nghttp3_settings *settings) {
+    nghttp3_settings_default(settings);
+}
+
+int cstoq_nghttp3_conn_client_new(nghttp3_conn **pconn, const nghttp3_callbacks *callbacks,
+                                  const nghttp3_settings *settings, void *user_data) {
+    return nghttp3_conn_client_new(pconn, callbacks, settings, NULL, user_data);
+}
+
+int cstoq_nghttp3_conn_server_new(nghttp3_conn **pconn, const nghttp3_callbacks *callbacks,
+                                  const nghttp3_settings *settings, void *user_data) {
+    return nghttp3_conn_server_new(pconn, callbacks, settings, NULL, user_data);
+}
+
 void cstoq_gnutls_free(void *ptr) {
     gnutls_free(ptr);
 }

@@ -322,6 +322,34 @@ public final class QuicConnection {
         endpoint?.noteNeedsTransmit(self)
     }
 
+    /// Abandons our sending side only (RESET_STREAM with `errorCode`); reading goes on.
+    public func resetSending(stream id: Int64, errorCode: UInt64) throws {
+        guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        let rv = ngtcp2_conn_shutdown_stream_write(conn, id, errorCode)
+        if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream_write", rv) }
+        if let s = streams[id] {
+            s.finQueued = true   // no more writes
+            if s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
+        }
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    /// Asks the peer to stop sending (STOP_SENDING with `errorCode`); our sending side goes on.
+    public func stopReceiving(stream id: Int64, errorCode: UInt64) throws {
+        guard let conn, !isClosed else { throw TransportError.connectionClosed }
+        let rv = ngtcp2_conn_shutdown_stream_read(conn, id, errorCode)
+        if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream_read", rv) }
+        needsTransmit = true
+        endpoint?.noteNeedsTransmit(self)
+    }
+
+    /// Called after every transmit turn (the endpoint calls it right after handing
+    /// out this connection's datagrams): `unsentBytes` may have dropped, so a layer
+    /// above that holds data back (HTTP3Connection) can top streams up again.
+    /// It may write; the endpoint's transmit loop picks that up in the same call.
+    public var onTransmitted: (() -> Void)?
+
     /// Bytes written to a stream that ngtcp2 has not taken yet: writers keep this
     /// bounded instead of queueing a whole file.
     public func unsentBytes(stream id: Int64) -> Int {

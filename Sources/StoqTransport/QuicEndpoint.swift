@@ -141,6 +141,7 @@ public final class QuicEndpoint {
                                   payload: Array(UnsafeBufferPointer(start: buffer, count: n))))
                 }
                 c.deliverEvents()
+                if !c.isClosed { c.onTransmitted?() }
             }
         }
         reap()

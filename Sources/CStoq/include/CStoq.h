@@ -67,6 +67,20 @@ ngtcp2_ssize cstoq_ngtcp2_conn_write_connection_close(
 /* ngtcp2_conn_get_conn_stat is a macro (conn-stat version). */
 void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat);
 
+/* ---- nghttp3: as with ngtcp2, the versioned API sits behind function-like
+ * macros that pass the struct versions; Swift imports none of them. ---- */
+
+/* nghttp3_settings_default is a macro over nghttp3_settings_default_versioned. */
+void cstoq_nghttp3_settings_default(nghttp3_settings *settings);
+
+/* nghttp3_conn_client_new is a macro (callbacks/settings versions); default allocator. */
+int cstoq_nghttp3_conn_client_new(nghttp3_conn **pconn, const nghttp3_callbacks *callbacks,
+                                  const nghttp3_settings *settings, void *user_data);
+
+/* nghttp3_conn_server_new is a macro (callbacks/settings versions); default allocator. */
+int cstoq_nghttp3_conn_server_new(nghttp3_conn **pconn, const nghttp3_callbacks *callbacks,
+                                  const nghttp3_settings *settings, void *user_data);
+
 /* ---- GnuTLS ---- */
 
 /* gnutls_free is a macro that also assigns NULL to its argument, over a
