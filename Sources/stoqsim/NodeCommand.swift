@@ -8,7 +8,7 @@ import StoqTransport
 /// One real node on real IPv6 UDP sockets: serve files, or fetch one.
 struct Node: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a STOQ node on a real IPv6 UDP socket (raw QUIC streams: \"GET /path\\r\\n\" → file bytes).",
+        abstract: "Run a STOQ node on a real IPv6 UDP socket (raw QUIC streams: \"GET /path\\r\\n\" → file bytes; or HTTP/3 with --http3).",
         subcommands: [NodeServe.self, NodeGet.self])
 }
 
@@ -22,7 +22,8 @@ struct NodeServe: ParsableCommand {
     @Option(help: "PEM private key (unencrypted).") var key: String?
     @Flag(help: "Generate a self-signed Ed25519 certificate for localhost, ::1 and the listen address.") var selfSigned = false
     @Option(help: "With --self-signed: write the certificate (PEM) here, for clients' --ca.") var certOut: String?
-    @Option(help: "ALPN protocol to accept (repeatable).") var alpn: [String] = ["stoq"]
+    @Option(help: "ALPN protocol to accept (repeatable; default stoq, or h3 with --http3).") var alpn: [String] = []
+    @Flag(help: "Serve the files over HTTP/3 (nghttp3) instead of raw STOQ streams.") var http3 = false
 
     func validate() throws {
         if selfSigned == (cert != nil) { throw ValidationError("give either --cert and --key, or --self-signed") }
@@ -46,18 +47,28 @@ struct NodeServe: ParsableCommand {
         let driver = try RealTimeDriver(scheduler: scheduler)
         let socket = try IPv6UDPSocket(bind: address)
         try socket.attach(to: driver)
+        let alpn = self.alpn.isEmpty ? [http3 ? "h3" : "stoq"] : self.alpn
         let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
                                         server: ServerTLSConfiguration(credentials: credentials, alpn: alpn),
                                         random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-        let server = RawFileServer(root: root)
-        server.attach(to: endpoint)
-        server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
         let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler, clock: WallClock(scheduler).now)
-        io.afterFlush = { server.pump() }
+        let served: () -> Int
+        if http3 {
+            let server = HTTP3Server(handler: HTTP3FileHandler.serving(root: root))
+            server.attach(to: endpoint)
+            server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
+            served = { server.requestsServed }
+        } else {
+            let server = RawFileServer(root: root)
+            server.attach(to: endpoint)
+            server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
+            io.afterFlush = { server.pump() }
+            served = { server.requestsServed }
+        }
         let shutdown = try ShutdownSignal(driver: driver)
-        printError("serving \(root) on \(socket.socketAddress) (ALPN \(alpn.joined(separator: ",")))")
+        printError("serving \(root) on \(socket.socketAddress) (\(http3 ? "HTTP/3, " : "")ALPN \(alpn.joined(separator: ",")))")
         driver.run()
-        printError("\(shutdown.received ?? "stopped"): served \(server.requestsServed) request(s); closing")
+        printError("\(shutdown.received ?? "stopped"): served \(served()) request(s); closing")
         for c in endpoint.connections { c.close(errorCode: 0, reason: "server shutting down") }
         io.flush()
         socket.close()
@@ -74,7 +85,8 @@ struct NodeGet: ParsableCommand {
     @Option(help: "Name to verify the certificate against (default: the address).") var serverName: String?
     @Flag(name: .customLong("insecure-skip-verify-for-local-testing"),
           help: "Accept any server certificate. Only for your own localhost tests.") var insecureSkipVerify = false
-    @Option(help: "ALPN protocol to offer (repeatable).") var alpn: [String] = ["stoq"]
+    @Option(help: "ALPN protocol to offer (repeatable; default stoq, or h3 with --http3).") var alpn: [String] = []
+    @Flag(help: "Fetch with an HTTP/3 GET (nghttp3) instead of a raw STOQ stream; works against gtlsserver too.") var http3 = false
     @Option(help: "Give up after this many seconds.") var timeout: Double = 30
 
     func validate() throws {
@@ -96,6 +108,7 @@ struct NodeGet: ParsableCommand {
         let driver = try RealTimeDriver(scheduler: scheduler)
         let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::"), port: 0))
         try socket.attach(to: driver)
+        let alpn = self.alpn.isEmpty ? [http3 ? "h3" : "stoq"] : self.alpn
         let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
                                         client: ClientTLSConfiguration(verification: verification, alpn: alpn),
                                         random: RandomStream(seed: UInt64.random(in: .min ... .max)))
@@ -116,6 +129,7 @@ struct NodeGet: ParsableCommand {
         var failure: String?
         let name = serverName ?? remote.address.description
         var connection: QuicConnection?
+        var http: HTTP3Connection?
         func handle(_ event: ConnectionEvent, on c: QuicConnection) {
             switch event {
             case .handshakeCompleted:
@@ -147,7 +161,28 @@ struct NodeGet: ParsableCommand {
                 start = wall.now()
                 let c = try endpoint.connect(to: remote, serverName: name, at: start)
                 connection = c
-                c.onEvent = { [unowned c] in handle($0, on: c) }
+                if http3 {
+                    let h = try HTTP3Connection(client: c)
+                    http = h
+                    // HTTP/3 reads the streams itself; only the end of the connection matters here.
+                    h.onEvent = { [unowned c] event in if case .closed = event { handle(event, on: c) } }
+                    h.request(path: path) { result in
+                        switch result {
+                        case let .success(response) where response.status == 200:
+                            firstByte = wall.now()   // bodies arrive whole: first byte = last byte
+                            bytes = response.body.count
+                            output?.write(Data(response.body))
+                            done = wall.now()
+                        case let .success(response):
+                            failure = "\(path): HTTP status \(response.status)\(response.body.isEmpty ? "" : ": " + response.text.prefix(200))"
+                        case let .failure(error):
+                            failure = "\(error)"
+                        }
+                        c.close(errorCode: 0x100)   // H3_NO_ERROR
+                    }
+                } else {
+                    c.onEvent = { [unowned c] in handle($0, on: c) }
+                }
                 io.flush()
             } catch {
                 failure = "\(error)"
@@ -155,6 +190,7 @@ struct NodeGet: ParsableCommand {
             }
         }
         let outcome = driver.run(for: .seconds(timeout))
+        withExtendedLifetime(http) {}   // the HTTP/3 layer lived for the run
         try? output?.close()
         if let signal = shutdown.received { printError("\(signal): stopping") }
         let metrics = connection?.metrics
