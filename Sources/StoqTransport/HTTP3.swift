@@ -44,11 +44,14 @@ public struct HTTP3Request: Equatable, Sendable {
     /// Regular fields only (no ":method" etc.).
     public var headers: [HTTP3Header]
     public var body: [UInt8]
+    /// When the datagram completing the request was handed to the endpoint (its
+    /// caller's clock: virtual or wall): the "now" of a sans-IO handler.
+    public var receivedAt: SimTime
 
     public init(method: String, path: String, authority: String = "", scheme: String = "https",
-                headers: [HTTP3Header] = [], body: [UInt8] = []) {
+                headers: [HTTP3Header] = [], body: [UInt8] = [], receivedAt: SimTime = .zero) {
         self.method = method; self.path = path; self.authority = authority; self.scheme = scheme
-        self.headers = headers; self.body = body
+        self.headers = headers; self.body = body; self.receivedAt = receivedAt
     }
 }
 
@@ -252,7 +255,7 @@ public final class HTTP3Connection {
     private func respond(_ s: H3Stream) {
         guard let h3 else { return }
         let request = HTTP3Request(method: s.method, path: s.path, authority: s.authority, scheme: s.scheme,
-                                   headers: s.headers, body: s.body)
+                                   headers: s.headers, body: s.body, receivedAt: quic.lastCallTime)
         s.body = []
         let response = handler?(request) ?? HTTP3Response(status: 500, body: Array("no handler\n".utf8))
         completedRequests += 1

@@ -53,6 +53,8 @@ public final class QuicConnection {
     private(set) var deadline: SimTime?
 
     private var ts: UInt64 = 0
+    /// The time of the latest call into the connection (datagram in, deadline, transmit).
+    var lastCallTime: SimTime { SimTime(nanosecondsSinceStart: Int64(clamping: ts > Self.timestampOffset ? ts - Self.timestampOffset : 0)) }
     private var events: [ConnectionEvent] = []
     private var streams: [Int64: StreamState] = [:]
     private var sendQueue: [StreamState] = []

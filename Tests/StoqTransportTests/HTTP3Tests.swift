@@ -46,6 +46,10 @@ final class HTTP3Tests: XCTestCase {
         XCTAssertEqual(seen?.method, "GET")
         XCTAssertEqual(seen?.scheme, "https")
         XCTAssertEqual(seen?.authority, "localhost")   // serverName, port 443
+        // The pair's clock when the request arrived: after the handshake (2 × 10 ms one way at least), before the end.
+        let arrived = try XCTUnwrap(seen?.receivedAt)
+        XCTAssertGreaterThanOrEqual(arrived, SimTime.zero + .milliseconds(30))
+        XCTAssertLessThan(arrived, pair.now)
         XCTAssertEqual(server.requestsServed, 1)
         XCTAssertEqual(client.completedRequests, 1)
         XCTAssertEqual(client.quic.negotiatedALPN, "h3")
