@@ -170,4 +170,34 @@ final class HTTP3Tests: XCTestCase {
         XCTAssertEqual(server.connections.count, 0)
         XCTAssertNil(serverSide, "the server's HTTP3Connection (and its nghttp3_conn) outlived its connection")
     }
+
+    func testAResetRequestStreamFailsThatRequestOnly() throws {
+        // A bare QUIC server (no HTTP/3 layer) that rejects request streams, as an overloaded H3 server may.
+        let pair = try InMemoryPair(seed: 6, clientTLS: try TestTLS.client(alpn: ["h3"]), serverTLS: try TestTLS.server(alpn: ["h3"]))
+        pair.server.onNewConnection = { c in
+            c.onEvent = { [unowned c] event in
+                guard case let .streamReadable(id) = event else { return }
+                if id & 0x2 == 0 {
+                    _ = c.read(stream: id)
+                    try? c.resetStream(id, errorCode: 0x10b)   // H3_REQUEST_REJECTED
+                } else {
+                    _ = c.discard(stream: id)   // the client's control and QPACK streams
+                }
+            }
+        }
+        var client: HTTP3Connection? = try HTTP3Connection(client: try pair.connect())
+        weak var weakClient = client
+        var results: [Result<HTTP3Response, HTTP3Error>] = []
+        client?.request(path: "/a") { results.append($0) }
+        client?.request(path: "/b") { results.append($0) }
+        XCTAssertTrue(pair.run(until: { results.count == 2 }))
+        for result in results {
+            guard case .failure(.streamReset(code: 0x10b)) = result else { return XCTFail("got \(result)") }
+        }
+        XCTAssertEqual(client?.quic.isClosed, false, "a stream reset must not end the connection")
+        XCTAssertEqual(client?.outstandingRequests, 0)
+        // Dropping the last reference frees the HTTP/3 state (the QUIC connection only holds it weakly).
+        client = nil
+        XCTAssertNil(weakClient)
+    }
 }
