@@ -224,15 +224,15 @@ public final class ContentDistribution {
         let run = ContentExchangeRun(session: session, operation: operation, client: client, server: server,
                                      workload: workload, manifest: manifest, started: context.scheduler.now)
         exchanges[ObjectIdentifier(run)] = run
-        run.onEnd = { [unowned self, unowned run] error in
+        run.exchange.onEnd = { [unowned self, unowned run] error in
             self.account(run, error: error)
             done(ExchangeResult(session: run.session, error: error))
             self.exchanges[ObjectIdentifier(run)] = nil     // the last reference: nothing may touch `run` after this
         }
         do {
-            try run.open(in: context)
+            try run.exchange.open(in: context)
         } catch {
-            run.end("could not connect: \(error)")
+            run.exchange.end("could not connect: \(error)")
         }
     }
 
@@ -307,92 +307,33 @@ public final class ContentDistribution {
     }
 }
 
-/// One content exchange on its own STOQ connection: connects, opens a stream
-/// with the service tag, pumps the session's bytes both ways, and ends when
-/// the session does (or the connection closes first).
+/// A content exchange in flight: the stream exchange plus what the trace needs.
 final class ContentExchangeRun {
+    let exchange: StreamExchange
     let session: ContentSession
     let operation: String
-    let client: String
-    let server: String
     let workload: String
     let manifest: Manifest
-    let started: SimTime
-    var onEnd: ((String?) -> Void)?
+    var client: String { exchange.client }
+    var server: String { exchange.server }
+    var started: SimTime { exchange.started }
     /// The client end sends (a push) rather than receives.
     var isSender: Bool { operation == "push" }
-    private var connection: QuicConnection?
-    private var endpoint: StoqNodeEndpoint?
-    private var stream: Int64?
-    private var ended = false
 
     init(session: ContentSession, operation: String, client: String, server: String, workload: String,
          manifest: Manifest, started: SimTime) {
-        self.session = session; self.operation = operation; self.client = client; self.server = server
-        self.workload = workload; self.manifest = manifest; self.started = started
+        self.session = session; self.operation = operation; self.workload = workload; self.manifest = manifest
+        exchange = StreamExchange(session: session, serviceTag: ContentDistribution.serviceTag, client: client, server: server,
+                                  waitsForAcknowledgement: operation == "push", started: started)
     }
+}
 
-    func open(in context: ScenarioContext) throws {
-        let endpoint = try context.stoq.endpoint(on: client)
-        _ = try context.stoq.endpoint(on: server)
-        self.endpoint = endpoint
-        let c = try endpoint.connect(to: context.address(of: server), serverName: RunCertificates.serverName(of: server))
-        connection = c
-        // The connection holds this handler: capture weakly, or neither dies. Weak,
-        // not unowned: the exchange may end (and go) mid-way through a batch of events.
-        c.onEvent = { [weak self, unowned c] event in
-            guard let self else { return }
-            switch event {
-            case .handshakeCompleted:
-                do {
-                    let id = try c.openStream()
-                    self.stream = id
-                    try c.write(stream: id, Array(ContentDistribution.serviceTag.utf8))
-                    self.pump(c)
-                } catch {
-                    self.end("could not open a stream: \(error)")
-                }
-            case .streamReadable(let id) where id == self.stream:
-                let (bytes, fin) = c.read(stream: id)
-                self.session.receive(bytes, fin: fin)
-                self.pump(c)
-            case .streamClosed(let id) where id == self.stream && self.session.isFinished:
-                self.end(nil)     // a sender's last byte was acknowledged
-            case .closed(let reason):
-                self.end("connection closed: \(reason)")
-            default:
-                break
-            }
+extension ContentSession: ExchangeSession {
+    var finished: ExchangeEnd? {
+        switch outcome {
+        case nil: return nil
+        case .completed, .notFound: return .succeeded
+        case .failed(let e): return .failed("\(e)")
         }
-    }
-
-    private func pump(_ c: QuicConnection) {
-        guard let id = stream else { return }
-        let (out, fin) = session.takeOutput()
-        if !out.isEmpty || fin {
-            do { try c.write(stream: id, out, fin: fin) } catch { return end("could not write: \(error)") }
-        }
-        endpoint?.flush()
-        switch session.outcome {
-        case nil: break
-        // A sender is done when the peer has everything: wait for the stream to close.
-        case .completed where isSender: break
-        case .completed, .notFound: end(nil)
-        case .failed(let e): end("\(e)")
-        }
-    }
-
-    /// Ends the exchange once; a finished exchange closes its connection.
-    func end(_ error: String?) {
-        guard !ended else { return }
-        ended = true
-        if let c = connection, !c.isClosed {
-            c.onEvent = nil
-            c.close()
-            endpoint?.flush()
-        }
-        let handler = onEnd
-        onEnd = nil
-        handler?(error)     // may release this exchange: the last thing it does
     }
 }
