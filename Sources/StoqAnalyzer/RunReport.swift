@@ -124,6 +124,9 @@ public enum RunReport {
         }
         if let t = s.transfers, !t.isEmpty { out += transferMarkdown(t) }
         if let c = s.content { out += contentMarkdown(c) }
+        if let c = s.certificates {
+            out += "\n## Certificates\n\n\(certificateNote)\n\n" + Markdown.table(certificateTable(c), headerless: true)
+        }
         if !s.tiers.isEmpty {
             out += "\n## Throughput per tier\n\nThroughput counts IPv6 and UDP headers; goodput only payload. " +
                 "Both are mean rates over \(SummaryText.formatNs(s.measuredNs)).\n\n"
@@ -181,6 +184,12 @@ public enum RunReport {
         }
         if let t = s.transfers, !t.isEmpty { transferHTML(t, into: &h) }
         if let c = s.content { contentHTML(c, into: &h) }
+        if let c = s.certificates {
+            h.section("certificates", "Certificates") { b in
+                b.paragraph(certificateNote)
+                b.table(certificateTable(c), headerless: true)
+            }
+        }
         if !s.sites.isEmpty {
             h.section("map", "Sites and links") { b in
                 b.figure(Charts.worldMap(sites: s.sites, links: s.siteLinks),

@@ -33,6 +33,11 @@ public enum SummaryText {
                          rows: rows)
         }
         if let c = s.content { out += content(c) }
+        if let c = s.certificates {
+            out += "\ncertificates (TrustChain)\n"
+            out += table(header: ["", ""], rows: RunReport.certificateTable(c).rows).split(separator: "\n").dropFirst()
+                .joined(separator: "\n") + "\n"
+        }
         if !s.tiers.isEmpty {
             out += "\nthroughput per tier\n"
             out += table(header: ["tier", "links", "delivered", "throughput", "max util", "dropped"], rows: s.tiers.map {

@@ -24,6 +24,7 @@ public enum TraceRecord: Equatable {
     case fetch(FetchResult)
     case cache(CacheStats)
     case linkDedup(LinkDedup)
+    case certificate(CertificateEvent)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -263,6 +264,7 @@ public enum TraceRecord: Equatable {
         case .fetch(let f): f.encode(into: &j)
         case .cache(let c): c.encode(into: &j)
         case .linkDedup(let l): l.encode(into: &j)
+        case .certificate(let c): c.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -363,6 +365,7 @@ public enum TraceRecord: Equatable {
         case "fetch": return .fetch(try FetchResult(f))
         case "cache": return .cache(try CacheStats(f))
         case "link_dedup": return .linkDedup(try LinkDedup(f))
+        case "cert": return .certificate(try CertificateEvent(f))
         default:
             return nil
         }

@@ -31,7 +31,8 @@ public protocol Workload: AnyObject {
 
 public enum WorkloadRegistry {
     public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self, ServeWorkload.self,
-                                                    PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self]
+                                                    PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self,
+                                                    TrustChainWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors.
     public static func makeAll(for topology: Topology) throws -> [Workload] {

@@ -1,0 +1,127 @@
+extension TraceRecord {
+    /// One outcome of a node's certificate manager in a TrustChain run: it
+    /// enrolled, renewed (a rotation), or failed an attempt (and will retry).
+    public struct CertificateEvent: Equatable {
+        public var t: Int64
+        public var workload: String
+        public var node: String
+        /// "enrolled", "renewed" or "failed".
+        public var event: String
+        /// Attempts so far for this certificate (1 = first try).
+        public var attempt: Int
+        /// From the first request of the attempt to the verified certificate (or the failure).
+        public var latencyNs: Int64
+        /// Round trip of POST /ca/certificate, and of fetching and checking the inclusion proof.
+        public var requestNs: Int64?
+        public var proofNs: Int64?
+        public var fingerprint: String?
+        /// Until when the certificate is valid (ns of simulated time).
+        public var notAfterNs: Int64?
+        /// The rejection code when it failed (e.g. "unreachable", "work_proof_insufficient").
+        public var reason: String?
+        public init(t: Int64, workload: String, node: String, event: String, attempt: Int, latencyNs: Int64, requestNs: Int64?,
+                    proofNs: Int64?, fingerprint: String?, notAfterNs: Int64?, reason: String?) {
+            self.t = t; self.workload = workload; self.node = node; self.event = event; self.attempt = attempt
+            self.latencyNs = latencyNs; self.requestNs = requestNs; self.proofNs = proofNs; self.fingerprint = fingerprint
+            self.notAfterNs = notAfterNs; self.reason = reason
+        }
+
+        func encode(into j: inout JSONLine) {
+            j.add("t", t); j.add("type", "cert"); j.add("workload", workload); j.add("node", node); j.add("event", event)
+            j.add("attempt", attempt); j.add("latency_ns", latencyNs)
+            if let r = requestNs { j.add("request_ns", r) } else { j.addNull("request_ns") }
+            if let p = proofNs { j.add("proof_ns", p) } else { j.addNull("proof_ns") }
+            if let f = fingerprint { j.add("fingerprint", f) } else { j.addNull("fingerprint") }
+            if let n = notAfterNs { j.add("not_after_ns", n) } else { j.addNull("not_after_ns") }
+            if let r = reason { j.add("reason", r) } else { j.addNull("reason") }
+        }
+
+        init(_ f: Fields) throws {
+            self.init(t: try f.int64("t"), workload: try f.string("workload"), node: try f.string("node"), event: try f.string("event"),
+                      attempt: try f.int("attempt"), latencyNs: try f.int64("latency_ns"), requestNs: try f.optionalInt64("request_ns"),
+                      proofNs: try f.optionalInt64("proof_ns"), fingerprint: try f.optionalString("fingerprint"),
+                      notAfterNs: try f.optionalInt64("not_after_ns"), reason: try f.optionalString("reason"))
+        }
+    }
+}
+
+/// Certificate flows of a TrustChain run: enrolments, rotations, failures by reason, latencies.
+public struct CertificateSummary: Codable, Equatable {
+    public struct Failure: Codable, Equatable {
+        public var reason: String
+        public var count: Int
+    }
+    public var nodes: Int
+    public var enrolled: Int
+    public var renewed: Int
+    public var failed: Int
+    public var failures: [Failure]
+    /// Enrolment attempts that succeeded: first request to verified certificate.
+    public var enrolmentNs: Distribution?
+    public var renewalNs: Distribution?
+    /// POST /ca/certificate round trips, and proof fetch + check, of successful attempts.
+    public var requestNs: Distribution?
+    public var proofNs: Distribution?
+    /// Fewest and most rotations (renewals) of any node.
+    public var minRotations: Int
+    public var maxRotations: Int
+}
+
+public final class CertificateAccumulator: TraceAccumulator {
+    private var enrolment = LatencyStats(), renewal = LatencyStats(), request = LatencyStats(), proof = LatencyStats()
+    private var enrolled = 0, renewed = 0, failed = 0
+    private var failureOrder: [String] = []
+    private var failures: [String: Int] = [:]
+    private var rotations: [String: Int] = [:]
+
+    public init() {}
+
+    public func consume(_ record: TraceRecord, context: AnalysisContext) {
+        guard case .certificate(let c) = record else { return }
+        if rotations[c.node] == nil { rotations[c.node] = 0 }
+        switch c.event {
+        case "enrolled":
+            enrolled += 1
+            enrolment.record(c.latencyNs)
+        case "renewed":
+            renewed += 1
+            renewal.record(c.latencyNs)
+            rotations[c.node, default: 0] += 1
+        default:
+            failed += 1
+            let reason = c.reason ?? "unknown"
+            if failures[reason] == nil { failureOrder.append(reason) }
+            failures[reason, default: 0] += 1
+            return
+        }
+        if let r = c.requestNs { request.record(r) }
+        if let p = c.proofNs { proof.record(p) }
+    }
+
+    public func finish(into summary: inout RunSummary, context: AnalysisContext) {
+        guard !rotations.isEmpty else { return }
+        summary.certificates = CertificateSummary(
+            nodes: rotations.count, enrolled: enrolled, renewed: renewed, failed: failed,
+            failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
+            enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
+            proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0)
+    }
+}
+
+extension RunReport {
+    static func certificateTable(_ c: CertificateSummary) -> Table {
+        func d(_ x: Distribution?) -> String {
+            x.map { "p50 \(SummaryText.formatNs($0.p50)), p99 \(SummaryText.formatNs($0.p99)), max \(SummaryText.formatNs($0.max))" } ?? "-"
+        }
+        var rows = [["nodes", "\(c.nodes)"], ["enrolled", "\(c.enrolled)"],
+                    ["renewed (rotations)", "\(c.renewed) (per node \(c.minRotations)–\(c.maxRotations))"],
+                    ["failed attempts", c.failed == 0 ? "0" : "\(c.failed): " + c.failures.map { "\($0.reason) × \($0.count)" }.joined(separator: ", ")],
+                    ["enrolment time", d(c.enrolmentNs)], ["renewal time", d(c.renewalNs)],
+                    ["CA request round trip", d(c.requestNs)], ["inclusion proof fetch + check", d(c.proofNs)]]
+        if c.renewed == 0 { rows.remove(at: 5) }
+        return Table(header: ["", ""], rows: rows)
+    }
+
+    static let certificateNote = "TrustChain: nodes enrol at the CA over STOQ with a CSR and a consensus proof, check the " +
+        "certificate's SCT and its CT inclusion proof against a signed tree head, and renew before expiry."
+}

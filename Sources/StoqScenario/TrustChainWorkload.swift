@@ -1,0 +1,275 @@
+import StoqAnalyzer
+import StoqEngine
+import StoqTopology
+import StoqTransport
+import TrustChain
+
+/// `trustchain`: a TrustChain CA runs at the `ca` node, served over STOQ
+/// streams (service tag `TCCA`, `TrustChainWire`); every selected node
+/// enrols at `start` (an enrolment storm when they all start together) with a
+/// real CSR and consensus proof (work at `difficulty`), checks the issued
+/// certificate, its SCT and its CT inclusion proof against a signed tree head,
+/// renews it when less than `renewal-margin` of its `validity` remains (a
+/// multi-day run rotates every node's certificate each day), and retries a
+/// failed attempt with exponential backoff (a CA outage is a `faults` entry
+/// on the CA node). Every outcome is a `cert` trace record.
+public final class TrustChainWorkload: Workload {
+    public static let kind = "trustchain"
+    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry"]
+
+    public let name: String
+    let ca: String
+    let nodes: [String]
+    let startOffset: SimDuration
+    let validity: SimDuration
+    let renewalMargin: SimDuration
+    let difficulty: Int
+    let firstRetry: SimDuration
+    let maxRetry: SimDuration
+    public var drainTime: SimDuration { .seconds(60) }
+    public var hasOutstandingWork: Bool { !calls.isEmpty }
+
+    public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
+        let f = spec.fields
+        self.name = name
+        let caName = try f.requiredString("ca", context: "a trustchain workload")
+        let cas = try NodeSelector.resolve([caName], in: topology, at: f.location(of: "ca"))
+        guard cas.count == 1 else {
+            throw TopologyDiagnostic(at: f.location(of: "ca"), "'ca' must select exactly one node; '\(caName)' selects \(cas.count)")
+        }
+        ca = cas[0]
+        let selected = try f.stringList("nodes").map { try NodeSelector.resolve($0, in: topology, at: f.location(of: "nodes")) }
+            ?? topology.nodes.map(\.name)
+        nodes = selected.filter { $0 != cas[0] }
+        guard !nodes.isEmpty else { throw TopologyDiagnostic(at: spec.location, "trustchain workload '\(name)' has no node to enrol") }
+        startOffset = try f.duration("start") ?? .zero
+        if startOffset >= topology.duration {
+            throw TopologyDiagnostic(at: f.location(of: "start"), "enrolment starts at \(startOffset), after the run ends (\(topology.duration))")
+        }
+        validity = try f.duration("validity") ?? .seconds(24 * 3600)
+        guard validity >= .seconds(1) else { throw TopologyDiagnostic(at: f.location(of: "validity"), "'validity' must be at least 1s") }
+        renewalMargin = try f.duration("renewal-margin") ?? .seconds(6 * 3600)
+        guard renewalMargin > .zero, renewalMargin < validity else {
+            throw TopologyDiagnostic(at: f.location(of: "renewal-margin"), "'renewal-margin' must be more than 0 and less than 'validity' (\(validity))")
+        }
+        difficulty = try f.int("difficulty") ?? 8
+        guard (0...24).contains(difficulty) else {
+            throw TopologyDiagnostic(at: f.location(of: "difficulty"), "'difficulty' (leading zero bits of the work proof) must be 0…24; got \(difficulty)",
+                                     hint: "each bit doubles the work; 8 takes a few hundred hashes")
+        }
+        firstRetry = try f.duration("retry") ?? .seconds(1)
+        maxRetry = try f.duration("max-retry") ?? .seconds(60)
+        guard firstRetry > .zero, maxRetry >= firstRetry else {
+            throw TopologyDiagnostic(at: f.location(of: "retry"), "'retry' must be more than 0 and at most 'max-retry'")
+        }
+    }
+
+    // MARK: Running
+
+    /// One node's certificate life: its manager, the attempt in progress, the timer for the next one.
+    final class Member {
+        let node: String
+        let manager: CertificateManager
+        let client: StoqTrustChainClient
+        var attempt = 0
+        var attemptStarted = SimTime.zero
+        var backoff: SimDuration
+        init(node: String, manager: CertificateManager, client: StoqTrustChainClient, backoff: SimDuration) {
+            self.node = node; self.manager = manager; self.client = client; self.backoff = backoff
+        }
+    }
+
+    private var context: ScenarioContext!
+    private var authority: CertificateAuthority!
+    private var api: TrustChainAPI!
+    private var members: [Member] = []
+    /// Calls to the CA in flight, kept alive here until they end.
+    private var calls: [ObjectIdentifier: StreamExchange] = [:]
+    /// Server side: one handler per stream of the CA node.
+    private var servers: [ObjectIdentifier: [Int64: TrustChainStreamHandler]] = [:]
+
+    public func start(in context: ScenarioContext) throws {
+        self.context = context
+        var random = context.randomStream("trustchain:" + name)
+        let stake = StakeAuthority(key: .generate(.ed25519, using: &random))
+        let epoch = WallEpoch.default2026
+        let requirements = ConsensusRequirements(workDifficulty: difficulty, timeWindow: .seconds(300),
+                                                 stakeAuthorities: [stake.key.publicKey])
+        let configuration = CAConfiguration(epoch: epoch, validity: validity)
+        authority = try CertificateAuthority(configuration: configuration, key: .generate(.ed25519, using: &random),
+                                             logKey: .generate(.ed25519, using: &random),
+                                             policies: standardEnrollmentPolicies(directory: NodeDirectory(topology: context.topology),
+                                                                                  consensus: requirements, epoch: epoch),
+                                             now: context.scheduler.now)
+        api = TrustChainAPI(ca: authority)
+        let trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
+        context.stoq.register(service: TrustChainWire.serviceTag) { [unowned self] connection, id, bytes, fin in
+            self.serve(connection, stream: id, bytes: bytes, fin: fin)
+        }
+        _ = try context.stoq.endpoint(on: ca)
+        for node in nodes {
+            guard let spec = context.topology.node(named: node) else { continue }
+            var keys = context.randomStream("node-key:" + node)
+            let key = SigningKey.generate(.ed25519, using: &keys)
+            let client = StoqTrustChainClient(node: node, ca: ca, context: context) { [unowned self] in self.track($0) }
+            let prover = ConsensusProver(nodeID: node, key: key,
+                                         stake: try stake.attest(nodeID: node, amount: requirements.minimumStake * 5,
+                                                                 timestamp: epoch.unixMilliseconds),
+                                         capacityBytes: requirements.minimumSpaceBytes * 2, difficulty: difficulty,
+                                         seed: context.seed)
+            let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
+                                             identity: NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node),
+                                                                    addresses: [spec.address]),
+                                             key: key, epoch: epoch, renewalMargin: renewalMargin)
+            members.append(Member(node: node, manager: manager, client: client, backoff: firstRetry))
+        }
+        for m in members {
+            context.scheduler.schedule(at: .zero + startOffset) { [unowned self] in self.attempt(m) }
+        }
+    }
+
+    /// One enrolment or renewal attempt; the next one is scheduled from its outcome.
+    private func attempt(_ m: Member) {
+        guard context.scheduler.now < context.endTime else { return }
+        m.attempt += 1
+        m.attemptStarted = context.scheduler.now
+        m.client.resetTimings()
+        let renewing = m.manager.current != nil
+        let previous = m.manager.current?.fingerprint
+        m.manager.refresh(now: context.scheduler.now) { [unowned self] result in
+            let now = self.context.scheduler.now
+            switch result {
+            case .success(let c):
+                if c.fingerprint != previous {
+                    self.record(m, event: renewing ? "renewed" : "enrolled", fingerprint: c.fingerprint,
+                                notAfter: c.notAfter, reason: nil)
+                }
+                m.attempt = 0
+                m.backoff = self.firstRetry
+                // Renewal is due once strictly less than the margin remains: one nanosecond after `nextRenewal`.
+                if let due = m.manager.nextRenewal {
+                    self.context.scheduler.schedule(at: max(due, now) + .nanoseconds(1)) { [unowned self] in self.attempt(m) }
+                }
+            case .failure(let r):
+                self.record(m, event: "failed", fingerprint: nil, notAfter: nil, reason: r.code)
+                let retry = m.backoff
+                m.backoff = min(m.backoff * 2, self.maxRetry)
+                self.context.scheduler.schedule(after: retry) { [unowned self] in self.attempt(m) }
+            }
+        }
+    }
+
+    private func record(_ m: Member, event: String, fingerprint: String?, notAfter: SimTime?, reason: String?) {
+        let now = context.scheduler.now
+        context.trace(.certificate(.init(t: now.nanosecondsSinceStart, workload: name, node: m.node, event: event,
+                                         attempt: m.attempt, latencyNs: (now - m.attemptStarted).nanoseconds,
+                                         requestNs: m.client.enrolmentRoundTrip?.nanoseconds,
+                                         proofNs: m.client.proofRoundTrips?.nanoseconds, fingerprint: fingerprint,
+                                         notAfterNs: notAfter?.nanosecondsSinceStart, reason: reason)))
+    }
+
+    private func track(_ call: StreamExchange) {
+        calls[ObjectIdentifier(call)] = call
+        let previous = call.onEnd
+        call.onEnd = { [unowned self, unowned call] error in
+            previous?(error)
+            self.calls[ObjectIdentifier(call)] = nil
+        }
+    }
+
+    /// The CA node's side: a request per stream, answered when the stream ends.
+    private func serve(_ connection: QuicConnection, stream id: Int64, bytes: [UInt8], fin: Bool) {
+        guard context.nodeName(of: connection.localAddress.address) == ca else {
+            connection.close(errorCode: 0x10c, reason: "no CA here")
+            return
+        }
+        let key = ObjectIdentifier(connection)
+        let handler = servers[key]?[id] ?? TrustChainStreamHandler(api: api)
+        servers[key, default: [:]][id] = handler
+        guard let response = handler.receive(bytes, fin: fin, now: context.scheduler.now) else { return }
+        servers[key]?[id] = nil
+        if servers[key]?.isEmpty == true { servers[key] = nil }
+        try? connection.write(stream: id, response, fin: true)
+        try? context.stoq.endpoint(on: ca).flush()
+    }
+}
+
+/// Carries a node's TrustChain requests to the CA over STOQ: each request on
+/// its own connection and stream (`TrustChainWire`), so it pays the real
+/// handshake and round trips of the simulated network, and fails as
+/// "unreachable" when the CA cannot be reached.
+final class StoqTrustChainClient: TrustChainClient {
+    let node: String
+    let ca: String
+    private unowned let context: ScenarioContext
+    private let track: (StreamExchange) -> Void
+    /// Round trips of the current attempt: the enrolment request, and the proof
+    /// (and consistency) requests summed.
+    private(set) var enrolmentRoundTrip: SimDuration?
+    private(set) var proofRoundTrips: SimDuration?
+
+    init(node: String, ca: String, context: ScenarioContext, track: @escaping (StreamExchange) -> Void) {
+        self.node = node; self.ca = ca; self.context = context; self.track = track
+    }
+
+    func resetTimings() {
+        enrolmentRoundTrip = nil
+        proofRoundTrips = nil
+    }
+
+    func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
+        let call = TrustChainCall(request: request)
+        let exchange = StreamExchange(session: call, serviceTag: TrustChainWire.serviceTag, client: node, server: ca,
+                                      started: context.scheduler.now)
+        exchange.onEnd = { [unowned self] error in
+            let elapsed = self.context.scheduler.now - exchange.started
+            if request.path == "/ca/certificate" {
+                self.enrolmentRoundTrip = elapsed
+            } else {
+                self.proofRoundTrips = (self.proofRoundTrips ?? .zero) + elapsed
+            }
+            if let response = call.response, error == nil {
+                completion(.success(response))
+            } else {
+                completion(.failure(TrustChainCallError(description: error ?? "no response")))
+            }
+        }
+        track(exchange)
+        do {
+            try exchange.open(in: context)
+        } catch {
+            exchange.end("could not connect: \(error)")
+        }
+    }
+}
+
+struct TrustChainCallError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The client end of one TrustChain request on a stream.
+final class TrustChainCall: ExchangeSession {
+    private var pending: [UInt8]?
+    private var received: [UInt8] = []
+    private(set) var response: TrustChainResponse?
+    private(set) var finished: ExchangeEnd?
+
+    init(request: TrustChainRequest) { pending = TrustChainWire.encode(request) }
+
+    func takeOutput() -> (bytes: [UInt8], fin: Bool) {
+        guard let p = pending else { return ([], false) }
+        pending = nil
+        return (p, true)
+    }
+
+    func receive(_ bytes: [UInt8], fin: Bool) {
+        received += bytes
+        guard fin, finished == nil else { return }
+        if let r = TrustChainWire.decodeResponse(received) {
+            response = r
+            finished = .succeeded
+        } else {
+            finished = .failed("malformed response from the CA")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import StoqAnalyzer
+import StoqScenario
+import StoqTopology
+import XCTest
+
+/// Nodes enrol at a TrustChain CA across the simulated network (real CSRs,
+/// consensus proofs, X.509, SCTs and CT inclusion proofs over STOQ streams).
+final class TrustChainWorkloadTests: XCTestCase {
+    func yaml(duration: String = "10s", faults: String = "", extra: String = "") -> String {
+        """
+        name: trustchain-test
+        seed: 9
+        duration: \(duration)
+        sites:
+          - {name: fra, city: Frankfurt}
+          - {name: sin, city: Singapore}
+        nodes:
+          - {name: core-fra, site: fra, role: core}
+          - {name: core-sin, site: sin, role: core}
+          - {name: ca, site: fra, role: ca, uplink: {to: core-fra, tier: 1gbps}}
+          - {name: edge-fra, site: fra, role: edge, uplink: {to: core-fra, tier: 1gbps}}
+          - {name: edge-sin, site: sin, role: edge, uplink: {to: core-sin, tier: 1gbps}}
+          - {name: client-sin, site: sin, role: client, count: 2, uplink: {to: edge-sin, tier: 100mbps}}
+        backbones:
+          - {sites: [fra, sin], tier: 2.5gbps}
+        \(faults)
+        workloads:
+          - {kind: trustchain, ca: ca, difficulty: 6\(extra)}
+        """
+    }
+
+    func certificates(_ yaml: String) throws -> (records: [TraceRecord.CertificateEvent], trace: Data, summary: RunSummary) {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: yaml).run(outputDirectory: dir)
+        var records: [TraceRecord.CertificateEvent] = []
+        try TraceReader.forEach(path: result.tracePath) { if case .certificate(let c) = $0 { records.append(c) } }
+        return (records, try Data(contentsOf: URL(fileURLWithPath: result.tracePath)), result.summary)
+    }
+
+    func testEveryNodeEnrolsAtStartWithProofsChecked() throws {
+        let (records, trace, _) = try certificates(yaml())
+        let nodes = ["core-fra", "core-sin", "edge-fra", "edge-sin", "client-sin-1", "client-sin-2"]
+        XCTAssertEqual(Set(records.map(\.node)), Set(nodes))
+        XCTAssertEqual(records.count, nodes.count, "\(records)")
+        for r in records {
+            XCTAssertEqual(r.event, "enrolled", "\(r)")
+            XCTAssertEqual(r.attempt, 1)
+            XCTAssertEqual(r.fingerprint?.count, 64)
+            // Valid 24 h from when the CA issued it, during the attempt.
+            let notAfter = try XCTUnwrap(r.notAfterNs)
+            XCTAssertTrue((24 * 3600 * 1_000_000_000...(24 * 3600 * 1_000_000_000 + r.t)).contains(notAfter), "\(r)")
+            // A request and a proof fetch, each its own connection: at least two round trips each.
+            let request = try XCTUnwrap(r.requestNs), proof = try XCTUnwrap(r.proofNs)
+            XCTAssertGreaterThanOrEqual(r.latencyNs, request + proof)
+        }
+        // Singapore is ~10,000 km from the CA in Frankfurt: its round trips are far longer.
+        let far = try XCTUnwrap(records.first { $0.node == "client-sin-1" }), near = try XCTUnwrap(records.first { $0.node == "edge-fra" })
+        XCTAssertGreaterThan(far.latencyNs, near.latencyNs + 200_000_000)
+        XCTAssertEqual(Set(records.compactMap(\.fingerprint)).count, nodes.count)
+        XCTAssertEqual(trace, try certificates(yaml()).trace, "same seed, same certificates")
+    }
+
+    func testAThreeDayRunRotatesEveryCertificateBeforeItExpires() throws {
+        let (records, _, summary) = try certificates(yaml(duration: "72h", extra: ", nodes: [edge-fra, client-sin-1]"))
+        let c = try XCTUnwrap(summary.certificates)
+        XCTAssertEqual([c.nodes, c.enrolled, c.renewed, c.failed, c.minRotations, c.maxRotations], [2, 2, 6, 0, 3, 3])
+        XCTAssertTrue(RunReport.markdown(summary).contains("## Certificates"))
+        for node in ["edge-fra", "client-sin-1"] {
+            let mine = records.filter { $0.node == node }
+            XCTAssertEqual(mine.map(\.event), ["enrolled", "renewed", "renewed", "renewed"], "\(mine)")
+            // Each renewal happens with 6 h of validity left, before the old one expires.
+            for (old, new) in zip(mine, mine.dropFirst()) {
+                XCTAssertLessThan(new.t, try XCTUnwrap(old.notAfterNs))
+                XCTAssertEqual(try XCTUnwrap(old.notAfterNs) - new.t, 6 * 3600 * 1_000_000_000, accuracy: 2_000_000_000)
+            }
+        }
+    }
+
+    func testACAOutageIsRiddenOutWithBackoff() throws {
+        // The CA is down for the first 20 s: attempts fail as unreachable (the QUIC
+        // handshake times out), back off, and succeed once it is up.
+        let text = yaml(duration: "120s", faults: "faults:\n  - {node: ca, down: 0s, up: 20s}", extra: ", nodes: [edge-fra]")
+        let (records, _, summary) = try certificates(text)
+        XCTAssertEqual(summary.certificates?.failures.map(\.reason), ["unreachable"])
+        let failures = records.filter { $0.event == "failed" }
+        XCTAssertFalse(failures.isEmpty)
+        XCTAssertTrue(failures.allSatisfy { $0.reason == "unreachable" }, "\(failures)")
+        XCTAssertEqual(failures.map(\.attempt), Array(1...failures.count))
+        let enrolled = try XCTUnwrap(records.first { $0.event == "enrolled" })
+        XCTAssertGreaterThanOrEqual(enrolled.t, 20_000_000_000)
+        XCTAssertEqual(enrolled.attempt, failures.count + 1)
+    }
+
+    func testBadFieldsNameTheirLine() {
+        for (extra, expected) in [(", difficulty: 99", "'difficulty'"), (", renewal-margin: 30h", "'renewal-margin' must be"),
+                                  (", nodes: [nobody]", "unknown node 'nobody'")] {
+            XCTAssertThrowsError(try scenario(yaml: yaml(extra: extra)), extra) {
+                XCTAssertTrue("\($0)".contains(expected) && "\($0)".contains("test.yaml:"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try scenario(yaml: yaml().replacingOccurrences(of: "ca: ca", with: "ca: role:client")))
+    }
+}
