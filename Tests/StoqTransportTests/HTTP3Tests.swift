@@ -200,4 +200,31 @@ final class HTTP3Tests: XCTestCase {
         client = nil
         XCTAssertNil(weakClient)
     }
+
+    private static let bundle = try! TestTLS.authority.issueLeaf(names: TestTLS.defaultNames)
+
+    /// One HTTP/3 exchange (POST up, 1 MB down) over a lossy, rate-limited path; the datagram trace.
+    private func tracedExchange(seed: UInt64) throws -> [InMemoryPair.TraceEntry] {
+        let pair = try InMemoryPair(seed: seed, oneWayDelay: .milliseconds(7), bitsPerSecond: 100e6, lossRate: 0.02,
+                                    clientTLS: try TestTLS.client(alpn: ["h3"]),
+                                    serverTLS: ServerTLSConfiguration(credentials: try .server(Self.bundle), alpn: ["h3"]))
+        pair.recordsTrace = true
+        let payload = testPayload(count: 1 << 20)
+        let server = HTTP3Server { request in HTTP3Response(status: 200, body: request.body + payload) }
+        server.attach(to: pair.server)
+        let client = try HTTP3Connection(client: try pair.connect())
+        var result: Result<HTTP3Response, HTTP3Error>?
+        client.request(method: "POST", path: "/x", body: Array("{\"n\":1}".utf8)) { result = $0 }
+        XCTAssertTrue(pair.run(until: { result != nil }))
+        XCTAssertEqual(try XCTUnwrap(result).get().body.count, payload.count + 7)
+        client.quic.close(errorCode: 0x100)
+        pair.run(until: { server.connections.isEmpty })
+        return pair.trace
+    }
+
+    func testSameSeedGivesTheSameHTTP3Trace() throws {
+        let a = try tracedExchange(seed: 8), b = try tracedExchange(seed: 8)
+        XCTAssertGreaterThan(a.count, 700)
+        XCTAssertTrue(a == b, "traces differ at entry \(zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count))")
+    }
 }
