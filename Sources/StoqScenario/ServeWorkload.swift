@@ -48,27 +48,16 @@ public final class ServeWorkload: Workload {
 
     public func start(in context: ScenarioContext) throws {
         for node in nodes {
-            if !alpn.isEmpty { context.stoq.extraServerALPN[node, default: []].append(contentsOf: alpn) }
-            let endpoint = try context.stoq.endpoint(on: node).endpoint
-            let accepted = endpoint.serverTLS?.alpn ?? []
-            if let missing = alpn.first(where: { !accepted.contains($0) }) {
-                throw TopologyDiagnostic(at: alpnLocation, "\(node)'s STOQ endpoint was made by an earlier workload, without ALPN '\(missing)'",
-                                         hint: "list this serve workload before the workloads that use \(node)")
-            }
-            guard !alpn.isEmpty else { continue }
-            // Connections that agreed on another protocol than "stoq" are not the STOQ services' business.
-            let previous = endpoint.onNewConnection
-            endpoint.onNewConnection = { connection in
-                previous?(connection)
-                let stoq = connection.onEvent
-                connection.onEvent = { [unowned connection] event in
-                    if let agreed = connection.negotiatedALPN, agreed != "stoq" {
-                        Self.refuse(event, on: connection)
-                    } else {
-                        stoq?(event)
+            for protocolName in alpn where !context.stoq.hasApplication(protocolName, on: node) {
+                do {
+                    try context.stoq.register(application: protocolName, on: node) { connection in
+                        connection.onEvent = { [unowned connection] event in Self.refuse(event, on: connection) }
                     }
+                } catch {
+                    throw TopologyDiagnostic(at: alpnLocation, "\(error)", hint: "list this serve workload before the workloads that use \(node)")
                 }
             }
+            _ = try context.stoq.endpoint(on: node)
         }
     }
 

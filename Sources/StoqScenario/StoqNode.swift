@@ -19,10 +19,11 @@ public final class StoqNodeEndpoint {
     /// Sends what the connections have ready; call after writing to a stream.
     public func flush() { driver.flush() }
 
-    /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`.
-    public func connect(to remote: IPv6Address, serverName: String) throws -> QuicConnection {
+    /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`;
+    /// `alpn` other than STOQ's for another application there (e.g. ["h3"]).
+    public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil) throws -> QuicConnection {
         let c = try endpoint.connect(to: SocketAddress(address: remote, port: StoqPorts.quic), serverName: serverName,
-                                     at: driver.scheduler.now)
+                                     alpn: alpn, at: driver.scheduler.now)
         driver.flush()
         return c
     }

@@ -18,8 +18,12 @@ public final class StoqServices {
     private var streamOwners: [ObjectIdentifier: [Int64: UInt32]] = [:]
     private var pendingTags: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
     /// ALPN protocols a node's server accepts after "stoq" (e.g. "h3"), by
-    /// node; read when the node's endpoint is made (the serve workload sets it).
-    public var extraServerALPN: [String: [String]] = [:]
+    /// node; read when the node's endpoint is made (`register(application:)` sets it).
+    public private(set) var extraServerALPN: [String: [String]] = [:]
+    /// Takes over a connection that agreed on another protocol than "stoq":
+    /// it must install its own `onEvent` (an HTTP/3 server's `accept` does).
+    public typealias ApplicationAcceptor = (QuicConnection) -> Void
+    private var applications: [String: [String: ApplicationAcceptor]] = [:]
     /// The receiving side of every transfer workload of the run.
     lazy var transferSink = TransferSink()
 
@@ -31,6 +35,30 @@ public final class StoqServices {
     /// gets the bytes after the tag, as they arrive.
     public func register(service tag: String, _ handler: @escaping StreamHandler) {
         handlers[Self.tagValue(tag)] = handler
+    }
+
+    /// Serves `alpn` (e.g. "h3") on `node` besides STOQ's tagged streams: a
+    /// connection that agrees on it is handed to `accept` when its handshake
+    /// completes. The protocol is fixed when the node's endpoint is made, so
+    /// register before any workload uses the node (or it throws).
+    public func register(application alpn: String, on node: String, _ accept: @escaping ApplicationAcceptor) throws {
+        if let e = endpoints[node], !(e.endpoint.serverTLS?.alpn ?? []).contains(alpn) {
+            throw ServiceError.endpointAlreadyMade(node: node, alpn: alpn)
+        }
+        applications[node, default: [:]][alpn] = accept
+        if !(extraServerALPN[node] ?? []).contains(alpn) { extraServerALPN[node, default: []].append(alpn) }
+    }
+
+    public func hasApplication(_ alpn: String, on node: String) -> Bool { applications[node]?[alpn] != nil }
+
+    public enum ServiceError: Error, CustomStringConvertible {
+        case endpointAlreadyMade(node: String, alpn: String)
+        public var description: String {
+            switch self {
+            case let .endpointAlreadyMade(node, alpn):
+                return "\(node)'s STOQ endpoint was made by an earlier workload, without ALPN '\(alpn)'"
+            }
+        }
     }
 
     static func tagValue(_ tag: String) -> UInt32 {
@@ -53,7 +81,20 @@ public final class StoqServices {
         let io = try context.bind(node: node, port: StoqPorts.quic)
         let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))
         endpoint.onNewConnection = { [unowned self] connection in
+            let handOff = HandOff()
             connection.onEvent = { [unowned self, unowned connection] event in
+                if handOff.done { handOff.target?(event); return }    // the rest of a batch delivered before the switch
+                if case .handshakeCompleted = event, let agreed = connection.negotiatedALPN, agreed != "stoq" {
+                    handOff.done = true
+                    guard let accept = self.applications[node]?[agreed] else {
+                        connection.close(errorCode: 0x10c, reason: "no \(agreed) service on \(node)")
+                        return
+                    }
+                    connection.onEvent = nil
+                    accept(connection)
+                    handOff.target = connection.onEvent
+                    return
+                }
                 self.serve(connection, event)
             }
         }
@@ -95,4 +136,10 @@ public final class StoqServices {
             break
         }
     }
+}
+
+/// Where a connection's events go once an application took it over.
+private final class HandOff {
+    var done = false
+    var target: ((ConnectionEvent) -> Void)?
 }

@@ -4,8 +4,8 @@ import StoqTopology
 import StoqTransport
 import TrustChain
 
-/// `trustchain`: a TrustChain CA runs at the `ca` node, served over STOQ
-/// streams (service tag `TCCA`, `TrustChainWire`); every selected node
+/// `trustchain`: a TrustChain CA runs at the `ca` node, its API served as
+/// HTTP/3 (nghttp3) on the node's STOQ endpoint (ALPN `h3`); every selected node
 /// enrols at `start` (an enrolment storm when they all start together) with a
 /// real CSR and consensus proof (work at `difficulty`), checks the issued
 /// certificate, its SCT and its CT inclusion proof against a signed tree head,
@@ -81,12 +81,11 @@ public final class TrustChainWorkload: Workload {
 
     private var context: ScenarioContext!
     private var authority: CertificateAuthority!
-    private var api: TrustChainAPI!
+    /// The CA node's HTTP/3 server (the endpoint's connections hold it weakly).
+    private var server: HTTP3Server?
     private var members: [Member] = []
     /// Calls to the CA in flight, kept alive here until they end.
-    private var calls: [ObjectIdentifier: StreamExchange] = [:]
-    /// Server side: one handler per stream of the CA node.
-    private var servers: [ObjectIdentifier: [Int64: TrustChainStreamHandler]] = [:]
+    private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
 
     public func start(in context: ScenarioContext) throws {
         self.context = context
@@ -101,17 +100,20 @@ public final class TrustChainWorkload: Workload {
                                              policies: standardEnrollmentPolicies(directory: NodeDirectory(topology: context.topology),
                                                                                   consensus: requirements, epoch: epoch),
                                              now: context.scheduler.now)
-        api = TrustChainAPI(ca: authority)
         let trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
-        context.stoq.register(service: TrustChainWire.serviceTag) { [unowned self] connection, id, bytes, fin in
-            self.serve(connection, stream: id, bytes: bytes, fin: fin)
+        let api = TrustChainAPI(ca: authority)
+        let server = HTTP3Server { request in
+            let r = api.handle(method: request.method, path: request.path, body: request.body, now: request.receivedAt)
+            return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
         }
+        self.server = server
+        try context.stoq.register(application: "h3", on: ca) { connection in server.accept(connection) }
         _ = try context.stoq.endpoint(on: ca)
         for node in nodes {
             guard let spec = context.topology.node(named: node) else { continue }
             var keys = context.randomStream("node-key:" + node)
             let key = SigningKey.generate(.ed25519, using: &keys)
-            let client = StoqTrustChainClient(node: node, ca: ca, context: context) { [unowned self] in self.track($0) }
+            let client = StoqTrustChainClient(node: node, ca: ca, context: context) { [unowned self] in self.track($0, done: $1) }
             let prover = ConsensusProver(nodeID: node, key: key,
                                          stake: try stake.attest(nodeID: node, amount: requirements.minimumStake * 5,
                                                                  timestamp: epoch.unixMilliseconds),
@@ -168,47 +170,26 @@ public final class TrustChainWorkload: Workload {
                                          notAfterNs: notAfter?.nanosecondsSinceStart, reason: reason)))
     }
 
-    private func track(_ call: StreamExchange) {
-        calls[ObjectIdentifier(call)] = call
-        let previous = call.onEnd
-        call.onEnd = { [unowned self, unowned call] error in
-            previous?(error)
-            self.calls[ObjectIdentifier(call)] = nil
-        }
-    }
-
-    /// The CA node's side: a request per stream, answered when the stream ends.
-    private func serve(_ connection: QuicConnection, stream id: Int64, bytes: [UInt8], fin: Bool) {
-        guard context.nodeName(of: connection.localAddress.address) == ca else {
-            connection.close(errorCode: 0x10c, reason: "no CA here")
-            return
-        }
-        let key = ObjectIdentifier(connection)
-        let handler = servers[key]?[id] ?? TrustChainStreamHandler(api: api)
-        servers[key, default: [:]][id] = handler
-        guard let response = handler.receive(bytes, fin: fin, now: context.scheduler.now) else { return }
-        servers[key]?[id] = nil
-        if servers[key]?.isEmpty == true { servers[key] = nil }
-        try? connection.write(stream: id, response, fin: true)
-        try? context.stoq.endpoint(on: ca).flush()
+    private func track(_ call: HTTP3Connection, done: Bool) {
+        calls[ObjectIdentifier(call)] = done ? nil : call
     }
 }
 
-/// Carries a node's TrustChain requests to the CA over STOQ: each request on
-/// its own connection and stream (`TrustChainWire`), so it pays the real
-/// handshake and round trips of the simulated network, and fails as
-/// "unreachable" when the CA cannot be reached.
+/// Carries a node's TrustChain requests to the CA as HTTP/3 over STOQ: each
+/// request on its own connection, so it pays the real handshake and round
+/// trips of the simulated network, and fails as "unreachable" when the CA
+/// cannot be reached (the connection times out).
 final class StoqTrustChainClient: TrustChainClient {
     let node: String
     let ca: String
     private unowned let context: ScenarioContext
-    private let track: (StreamExchange) -> Void
+    private let track: (HTTP3Connection, _ done: Bool) -> Void
     /// Round trips of the current attempt: the enrolment request, and the proof
     /// (and consistency) requests summed.
     private(set) var enrolmentRoundTrip: SimDuration?
     private(set) var proofRoundTrips: SimDuration?
 
-    init(node: String, ca: String, context: ScenarioContext, track: @escaping (StreamExchange) -> Void) {
+    init(node: String, ca: String, context: ScenarioContext, track: @escaping (HTTP3Connection, Bool) -> Void) {
         self.node = node; self.ca = ca; self.context = context; self.track = track
     }
 
@@ -218,58 +199,31 @@ final class StoqTrustChainClient: TrustChainClient {
     }
 
     func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
-        let call = TrustChainCall(request: request)
-        let exchange = StreamExchange(session: call, serviceTag: TrustChainWire.serviceTag, client: node, server: ca,
-                                      started: context.scheduler.now)
-        exchange.onEnd = { [unowned self] error in
-            let elapsed = self.context.scheduler.now - exchange.started
+        let started = context.scheduler.now
+        let http: HTTP3Connection
+        let endpoint: StoqNodeEndpoint
+        do {
+            endpoint = try context.stoq.endpoint(on: node)
+            _ = try context.stoq.endpoint(on: ca)
+            let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"])
+            http = try HTTP3Connection(client: c)
+        } catch {
+            return completion(.failure(error))
+        }
+        track(http, false)
+        let headers = request.body.isEmpty ? [] : [HTTP3Header("content-type", "application/json")]
+        http.request(method: request.method, path: request.path, headers: headers, body: request.body) { [unowned self, unowned endpoint] result in
+            let elapsed = self.context.scheduler.now - started
             if request.path == "/ca/certificate" {
                 self.enrolmentRoundTrip = elapsed
             } else {
                 self.proofRoundTrips = (self.proofRoundTrips ?? .zero) + elapsed
             }
-            if let response = call.response, error == nil {
-                completion(.success(response))
-            } else {
-                completion(.failure(TrustChainCallError(description: error ?? "no response")))
-            }
+            http.quic.close()
+            endpoint.flush()
+            self.track(http, true)
+            completion(result.map { TrustChainResponse(status: $0.status, body: $0.body) }.mapError { $0 as Error })
         }
-        track(exchange)
-        do {
-            try exchange.open(in: context)
-        } catch {
-            exchange.end("could not connect: \(error)")
-        }
-    }
-}
-
-struct TrustChainCallError: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// The client end of one TrustChain request on a stream.
-final class TrustChainCall: ExchangeSession {
-    private var pending: [UInt8]?
-    private var received: [UInt8] = []
-    private(set) var response: TrustChainResponse?
-    private(set) var finished: ExchangeEnd?
-
-    init(request: TrustChainRequest) { pending = TrustChainWire.encode(request) }
-
-    func takeOutput() -> (bytes: [UInt8], fin: Bool) {
-        guard let p = pending else { return ([], false) }
-        pending = nil
-        return (p, true)
-    }
-
-    func receive(_ bytes: [UInt8], fin: Bool) {
-        received += bytes
-        guard fin, finished == nil else { return }
-        if let r = TrustChainWire.decodeResponse(received) {
-            response = r
-            finished = .succeeded
-        } else {
-            finished = .failed("malformed response from the CA")
-        }
+        endpoint.flush()
     }
 }

@@ -59,13 +59,16 @@ public final class QuicEndpoint {
     public var connections: [QuicConnection] { order.filter { !$0.isClosed } }
 
     /// Starts a handshake with `remote`, verifying it as `serverName` (a DNS name or an IPv6 literal).
-    public func connect(to remote: SocketAddress, serverName: String, at now: SimTime) throws -> QuicConnection {
-        guard let clientTLS else {
+    /// `alpn` replaces the client configuration's protocols for this
+    /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node).
+    public func connect(to remote: SocketAddress, serverName: String, alpn: [String]? = nil, at now: SimTime) throws -> QuicConnection {
+        guard var clientTLS else {
             throw TransportError.certificate("this endpoint has no client TLS configuration; pass `client:` to QuicEndpoint.init")
         }
         guard !remote.address.isIPv4Mapped else {
             throw TransportError.invalidAddress("\(remote) is an IPv4-mapped address; STOQ is IPv6-only")
         }
+        if let alpn { clientTLS.alpn = alpn }
         let c = try QuicConnection.client(endpoint: self, remote: remote, serverName: serverName, tlsConfig: clientTLS, now: now)
         adopt(c)
         return c

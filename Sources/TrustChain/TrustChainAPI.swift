@@ -15,6 +15,7 @@ public struct TrustChainResponse: Sendable, Equatable {
     /// JSON, keys sorted, so the same state gives the same bytes.
     public var body: [UInt8]
     public var text: String { String(decoding: body, as: UTF8.self) }
+    public init(status: Int, body: [UInt8]) { self.status = status; self.body = body }
 }
 
 /// The CA's HTTP API as a pure function of (method, path, body, now) and the CA's state.
