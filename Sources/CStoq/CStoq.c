@@ -1,5 +1,6 @@
 #include "CStoq.h"
 #include <malloc.h>
+#include <time.h>
 
 const char *cstoq_ngtcp2_version_string(void) {
     const ngtcp2_info *info = ngtcp2_version(0);
@@ -100,4 +101,22 @@ void cstoq_gnutls_free(void *ptr) {
 size_t cstoq_heap_bytes_in_use(void) {
     struct mallinfo2 info = mallinfo2();
     return info.uordblks + info.hblkhd;
+}
+
+/* One simulation thread sets it around the calls that verify certificates. */
+static _Thread_local int64_t cstoq_clock_override = -1;
+static int cstoq_clock_installed = 0;
+
+static time_t cstoq_tls_time(time_t *t) {
+    time_t now = cstoq_clock_override >= 0 ? (time_t)cstoq_clock_override : time(NULL);
+    if (t) *t = now;
+    return now;
+}
+
+void cstoq_tls_set_clock(int64_t unix_seconds) {
+    if (!cstoq_clock_installed) {
+        gnutls_global_set_time_function(cstoq_tls_time);
+        cstoq_clock_installed = 1;
+    }
+    cstoq_clock_override = unix_seconds;
 }

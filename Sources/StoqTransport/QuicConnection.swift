@@ -126,6 +126,7 @@ public final class QuicConnection {
         case .insecureSkipVerificationForLocalTesting: credentials = try endpoint.emptyClientCredentials()
         }
         c.installConnRef()
+        c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
         c.tls = try TLSSession(isServer: false, credentials: credentials, priority: endpoint.priority, alpn: tlsConfig.alpn,
                                serverName: serverName, verify: verify, connRef: c.connRef)
         var dcid = endpoint.makeConnectionID(length: 18)
@@ -244,6 +245,10 @@ public final class QuicConnection {
 
     /// The ALPN protocol both sides agreed on (after the handshake).
     public var negotiatedALPN: String? { tls?.selectedALPN }
+    /// The peer's certificate (DER) as presented in the handshake, if it sent one.
+    public var peerCertificate: [UInt8]? { tls?.peerCertificateDER }
+    /// Client connections whose configuration dates certificate checks on a simulated timeline.
+    private var certificateEpochUnixMilliseconds: Int64?
 
     /// Events not yet taken (only kept while `onEvent` is nil).
     public func pollEvents() -> [ConnectionEvent] {
@@ -417,6 +422,11 @@ public final class QuicConnection {
         ts = Self.timestamp(now)
         bytesReceived += UInt64(packet.count)
         datagramsReceived += 1
+        // The server's certificate is verified inside read_pkt: on the simulated timeline if configured.
+        if let epoch = certificateEpochUnixMilliseconds {
+            cstoq_tls_set_clock((epoch + now.nanosecondsSinceStart / 1_000_000) / 1000)
+        }
+        defer { if certificateEpochUnixMilliseconds != nil { cstoq_tls_set_clock(-1) } }
         let rv = cstoq_ngtcp2_conn_read_pkt(conn, &paths.pointee.path,
                                             base.assumingMemoryBound(to: UInt8.self), packet.count, ts)
         if rv != 0 { handleFailure(rv, operation: "ngtcp2_conn_read_pkt") }

@@ -14,7 +14,8 @@ public final class QuicEndpoint {
     public let localAddress: SocketAddress
     public let configuration: TransportConfiguration
     public let clientTLS: ClientTLSConfiguration?
-    public let serverTLS: ServerTLSConfiguration?
+    /// New connections take the current value: replace it to rotate the certificate.
+    public var serverTLS: ServerTLSConfiguration?
     /// Called for each connection a client opened to us, before its first events are delivered.
     public var onNewConnection: ((QuicConnection) -> Void)?
 

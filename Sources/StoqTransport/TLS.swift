@@ -87,10 +87,17 @@ public struct ClientTLSConfiguration {
     public var verification: ServerCertificateVerification
     /// ALPN protocols offered, most preferred first ("stoq" between STOQ peers; "h3" for HTTP/3 servers).
     public var alpn: [String]
+    /// When set, certificate validity is checked at this Unix time (milliseconds)
+    /// plus the connection's `now`, not on the machine's clock: a simulation
+    /// dates certificates on its own timeline (a 7-day virtual run rotates into
+    /// certificates the real clock has not reached).
+    public var certificateEpochUnixMilliseconds: Int64?
 
-    public init(verification: ServerCertificateVerification, alpn: [String] = ["stoq"]) {
+    public init(verification: ServerCertificateVerification, alpn: [String] = ["stoq"],
+                certificateEpochUnixMilliseconds: Int64? = nil) {
         self.verification = verification
         self.alpn = alpn
+        self.certificateEpochUnixMilliseconds = certificateEpochUnixMilliseconds
     }
 }
 
@@ -199,6 +206,13 @@ final class TLSSession {
         var datum = gnutls_datum_t()
         guard gnutls_alpn_get_selected_protocol(handle, &datum) == 0, let data = datum.data else { return nil }
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(datum.size)), as: UTF8.self)
+    }
+
+    /// The peer's end-entity certificate (DER), once the handshake has it.
+    var peerCertificateDER: [UInt8]? {
+        var count: UInt32 = 0
+        guard let list = gnutls_certificate_get_peers(handle, &count), count > 0, let data = list[0].data else { return nil }
+        return Array(UnsafeBufferPointer(start: data, count: Int(list[0].size)))
     }
 
     /// Why certificate verification failed, in GnuTLS's words; nil when it did not.

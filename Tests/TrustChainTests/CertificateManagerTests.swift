@@ -123,6 +123,33 @@ final class CertificateManagerTests: XCTestCase {
     }
 }
 
+extension CertificateManagerTests {
+    /// A CA dated on the fixed 2026-01-01 epoch issues 24-hour certificates the
+    /// machine's clock sees as expired: with the client's certificate epoch set,
+    /// GnuTLS checks validity on the simulated timeline instead (a 3-day virtual
+    /// run's third-day certificate verifies on day 3, and not on day 5).
+    func testCertificateValidityIsCheckedOnTheSimulatedTimeline() throws {
+        let f = try Fixture()            // epoch 2026-01-01: long past on the real clock
+        var now = SimTime.seconds(2 * 24 * 3600)
+        let (m, _) = try enrolling(f, key: f.key(9), clock: { now })
+        m.refresh(now: now)
+        let server = ServerTLSConfiguration(credentials: try m.serverCredentials(now: now))
+        let anchors = try TLSCredentials.client(trustAnchorsPEM: f.trust.rootPEM)
+        func handshake(_ client: ClientTLSConfiguration, at t: SimTime) throws -> Bool {
+            let pair = try InMemoryPair(clientTLS: client, serverTLS: server)
+            pair.run(for: t - pair.now)     // an idle pair: the clock just moves
+            return try pair.establish(serverName: "edge-1.stoq") != nil
+        }
+        let realClock = ClientTLSConfiguration(verification: .verify(trustAnchors: anchors))
+        let simulated = ClientTLSConfiguration(verification: .verify(trustAnchors: anchors),
+                                               certificateEpochUnixMilliseconds: f.configuration.epoch.unixMilliseconds)
+        XCTAssertFalse(try handshake(realClock, at: now), "the real clock sees a certificate from January as expired")
+        XCTAssertTrue(try handshake(simulated, at: now + .seconds(3600)))
+        now = .seconds(4 * 24 * 3600)
+        XCTAssertFalse(try handshake(simulated, at: now), "a day after it expired on the simulated timeline")
+    }
+}
+
 extension Result where Failure == Rejection {
     var failureCode: String? { if case let .failure(r) = self { return r.code }; return nil }
 }

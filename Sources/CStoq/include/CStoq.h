@@ -93,4 +93,11 @@ void cstoq_gnutls_free(void *ptr);
  * bytes currently allocated by malloc (arena + mmap), for memory benchmarks. */
 size_t cstoq_heap_bytes_in_use(void);
 
+/* GnuTLS checks certificate dates against the time its global time function
+ * gives (time() by default). A simulation dates certificates on its own clock,
+ * and gnutls_global_set_time_function takes a plain C function pointer, which
+ * must read that instant from a global: this sets it (Unix seconds), or hands
+ * back to the real clock when negative. Installs the function on first use. */
+void cstoq_tls_set_clock(int64_t unix_seconds);
+
 #endif
