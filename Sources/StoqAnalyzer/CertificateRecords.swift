@@ -65,11 +65,16 @@ public struct CertificateSummary: Codable, Equatable {
     /// Fewest and most rotations (renewals) of any node.
     public var minRotations: Int
     public var maxRotations: Int
+    /// Peers' certificates whose inclusion proofs nodes checked after a handshake, and how long that took.
+    public var peersVerified: Int?
+    public var peersFailed: Int?
+    public var peerProofNs: Distribution?
 }
 
 public final class CertificateAccumulator: TraceAccumulator {
     private var enrolment = LatencyStats(), renewal = LatencyStats(), request = LatencyStats(), proof = LatencyStats()
-    private var enrolled = 0, renewed = 0, failed = 0
+    private var enrolled = 0, renewed = 0, failed = 0, peersVerified = 0, peersFailed = 0
+    private var peerProof = LatencyStats()
     private var failureOrder: [String] = []
     private var failures: [String: Int] = [:]
     private var rotations: [String: Int] = [:]
@@ -78,6 +83,17 @@ public final class CertificateAccumulator: TraceAccumulator {
 
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .certificate(let c) = record else { return }
+        switch c.event {
+        case "peer-verified":
+            peersVerified += 1
+            peerProof.record(c.latencyNs)
+            return
+        case "peer-failed":
+            peersFailed += 1
+            return
+        default:
+            break
+        }
         if rotations[c.node] == nil { rotations[c.node] = 0 }
         switch c.event {
         case "enrolled":
@@ -104,7 +120,8 @@ public final class CertificateAccumulator: TraceAccumulator {
             nodes: rotations.count, enrolled: enrolled, renewed: renewed, failed: failed,
             failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
             enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
-            proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0)
+            proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0,
+            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof))
     }
 }
 
@@ -119,6 +136,9 @@ extension RunReport {
                     ["enrolment time", d(c.enrolmentNs)], ["renewal time", d(c.renewalNs)],
                     ["CA request round trip", d(c.requestNs)], ["inclusion proof fetch + check", d(c.proofNs)]]
         if c.renewed == 0 { rows.remove(at: 5) }
+        if let verified = c.peersVerified, verified + (c.peersFailed ?? 0) > 0 {
+            rows.append(["peers' inclusion proofs checked", "\(verified) verified, \(c.peersFailed ?? 0) failed; \(d(c.peerProofNs))"])
+        }
         return Table(header: ["", ""], rows: rows)
     }
 

@@ -26,6 +26,7 @@ public final class ServeWorkload: Workload {
     let nodes: [String]
     let alpn: [String]
     let alpnLocation: SourceLocation
+    public static let configuresEndpoints = true
     public var drainTime: SimDuration { .zero }
     public var hasOutstandingWork: Bool { false }
 

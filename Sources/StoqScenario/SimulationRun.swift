@@ -62,7 +62,8 @@ final class SimulationRun {
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
         let workloads = try WorkloadRegistry.makeAll(for: topology)
-        for w in workloads { try w.start(in: context) }
+        let configuring = workloads.filter { type(of: $0).configuresEndpoints }
+        for w in configuring + workloads.filter({ !type(of: $0).configuresEndpoints }) { try w.start(in: context) }
 
         // Run in slices of simulated time so long runs can report progress
         // about once per wall-clock second.

@@ -34,12 +34,21 @@ public enum StoqPorts {
     public static let quic: UInt16 = 443
 }
 
+/// Where nodes' TLS identities come from: the run's own test CA (the default)
+/// or TrustChain enrolment (the `trustchain` workload).
+protocol NodeCertificateSource: AnyObject {
+    /// What every node's client trusts, and on which timeline it checks validity.
+    var clientTLS: ClientTLSConfiguration { get }
+    /// What a node's server presents when its endpoint is made.
+    func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration
+}
+
 /// The certificates of one run: a root CA made for the run issues every node
 /// a certificate for its DNS name (`NODE.stoq`) and IPv6 address, and every
 /// client verifies the chain against that root. Until TrustChain enrolment
 /// arrives this is the "localhost testing" flavour, but with real chains and
 /// real verification, never a bypass.
-final class RunCertificates {
+final class RunCertificates: NodeCertificateSource {
     private let authority: CertificateAuthorityForTesting
     private let trustAnchors: TLSCredentials
 

@@ -12,7 +12,7 @@ public final class StoqServices {
 
     private unowned let context: ScenarioContext
     private var endpoints: [String: StoqNodeEndpoint] = [:]
-    private var certificates: RunCertificates?
+    private var certificates: NodeCertificateSource?
     private var handlers: [UInt32: StreamHandler] = [:]
     /// Which service owns each server-side stream, by connection identity and stream id.
     private var streamOwners: [ObjectIdentifier: [Int64: UInt32]] = [:]
@@ -51,10 +51,33 @@ public final class StoqServices {
 
     public func hasApplication(_ alpn: String, on node: String) -> Bool { applications[node]?[alpn] != nil }
 
+    /// Nodes' certificates come from `source` instead of the run's test CA.
+    /// Endpoints take it when they are made, so it must come first.
+    func use(certificates source: NodeCertificateSource) throws {
+        guard endpoints.isEmpty else { throw ServiceError.certificatesAfterEndpoints(endpoints.keys.sorted()) }
+        certificates = source
+    }
+
+    /// A node's new certificate (a rotation): its server presents it to new connections.
+    func replaceServerCredentials(on node: String, _ credentials: TLSCredentials) {
+        endpoints[node]?.endpoint.serverTLS?.credentials = credentials
+    }
+
+    /// Every endpoint made so far and every one made later gets `body` as its
+    /// handshake-completed hook (e.g. to check peers' certificates against a log).
+    func onHandshakeCompleted(_ body: @escaping (String, QuicConnection) -> Void) {
+        handshakeHook = body
+        for (node, e) in endpoints { e.endpoint.onHandshakeCompleted = { body(node, $0) } }
+    }
+    private var handshakeHook: ((String, QuicConnection) -> Void)?
+
     public enum ServiceError: Error, CustomStringConvertible {
         case endpointAlreadyMade(node: String, alpn: String)
+        case certificatesAfterEndpoints([String])
         public var description: String {
             switch self {
+            case let .certificatesAfterEndpoints(nodes):
+                return "nodes' certificates changed after their endpoints were made (\(nodes.prefix(3).joined(separator: ", ")))"
             case let .endpointAlreadyMade(node, alpn):
                 return "\(node)'s STOQ endpoint was made by an earlier workload, without ALPN '\(alpn)'"
             }
@@ -98,6 +121,7 @@ public final class StoqServices {
                 self.serve(connection, event)
             }
         }
+        if let hook = handshakeHook { endpoint.onHandshakeCompleted = { hook(node, $0) } }
         endpoints[node] = driver
         return driver
     }

@@ -71,11 +71,18 @@ public final class TrustChainWorkload: Workload {
         let node: String
         let manager: CertificateManager
         let client: StoqTrustChainClient
+        /// Peers' proofs go through their own client, so attempt timings stay clean.
+        let peerClient: StoqTrustChainClient
+        /// A self-signed certificate the node presents until it is enrolled (no peer trusts it).
+        let placeholder: CertificateManager
+        var peerChecks: Set<String> = []
         var attempt = 0
         var attemptStarted = SimTime.zero
         var backoff: SimDuration
-        init(node: String, manager: CertificateManager, client: StoqTrustChainClient, backoff: SimDuration) {
-            self.node = node; self.manager = manager; self.client = client; self.backoff = backoff
+        init(node: String, manager: CertificateManager, client: StoqTrustChainClient, peerClient: StoqTrustChainClient,
+             placeholder: CertificateManager, backoff: SimDuration) {
+            self.node = node; self.manager = manager; self.client = client; self.peerClient = peerClient
+            self.placeholder = placeholder; self.backoff = backoff
         }
     }
 
@@ -83,9 +90,12 @@ public final class TrustChainWorkload: Workload {
     private var authority: CertificateAuthority!
     /// The CA node's HTTP/3 server (the endpoint's connections hold it weakly).
     private var server: HTTP3Server?
-    private var members: [Member] = []
+    private var members: [String: Member] = [:]
+    private var trust: TrustChainTrust!
     /// Calls to the CA in flight, kept alive here until they end.
     private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
+
+    public static let configuresEndpoints = true
 
     public func start(in context: ScenarioContext) throws {
         self.context = context
@@ -100,33 +110,95 @@ public final class TrustChainWorkload: Workload {
                                              policies: standardEnrollmentPolicies(directory: NodeDirectory(topology: context.topology),
                                                                                   consensus: requirements, epoch: epoch),
                                              now: context.scheduler.now)
-        let trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
+        trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
         let api = TrustChainAPI(ca: authority)
         let server = HTTP3Server { request in
             let r = api.handle(method: request.method, path: request.path, body: request.body, now: request.receivedAt)
             return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
         }
         self.server = server
-        try context.stoq.register(application: "h3", on: ca) { connection in server.accept(connection) }
-        _ = try context.stoq.endpoint(on: ca)
-        for node in nodes {
+
+        // The CA node and every enrolling node get a manager; the CA node's talks to its own CA in process.
+        for node in [ca] + nodes {
             guard let spec = context.topology.node(named: node) else { continue }
             var keys = context.randomStream("node-key:" + node)
             let key = SigningKey.generate(.ed25519, using: &keys)
-            let client = StoqTrustChainClient(node: node, ca: ca, context: context) { [unowned self] in self.track($0, done: $1) }
+            let local = node == ca ? api : nil
+            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
+            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
             let prover = ConsensusProver(nodeID: node, key: key,
                                          stake: try stake.attest(nodeID: node, amount: requirements.minimumStake * 5,
                                                                  timestamp: epoch.unixMilliseconds),
                                          capacityBytes: requirements.minimumSpaceBytes * 2, difficulty: difficulty,
                                          seed: context.seed)
+            let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
             let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
-                                             identity: NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node),
-                                                                    addresses: [spec.address]),
-                                             key: key, epoch: epoch, renewalMargin: renewalMargin)
-            members.append(Member(node: node, manager: manager, client: client, backoff: firstRetry))
+                                             identity: identity, key: key, epoch: epoch, renewalMargin: renewalMargin)
+            let placeholder = CertificateManager(mode: .localhostTesting, identity: identity, key: key, epoch: epoch)
+            placeholder.refresh(now: context.scheduler.now)
+            let m = Member(node: node, manager: manager, client: client, peerClient: peerClient, placeholder: placeholder,
+                           backoff: firstRetry)
+            manager.onChange = { [unowned self, unowned m] _ in
+                guard let credentials = try? m.manager.serverCredentials(now: self.context.scheduler.now) else { return }
+                self.context.stoq.replaceServerCredentials(on: m.node, credentials)
+            }
+            members[node] = m
         }
-        for m in members {
+        // Nodes present their TrustChain certificates (until enrolled: an untrusted self-signed one)
+        // and trust only the TrustChain root, checking validity on the run's timeline.
+        try context.stoq.use(certificates: TrustChainNodeCertificates(workload: self, trust: trust, epoch: epoch))
+        try context.stoq.register(application: "h3", on: ca) { connection in server.accept(connection) }
+        context.stoq.onHandshakeCompleted { [unowned self] node, connection in self.checkPeer(of: connection, at: node) }
+        // The CA node is certified by its own CA before it serves anyone.
+        if let m = members[ca] { attempt(m) }
+        _ = try context.stoq.endpoint(on: ca)
+        for node in nodes {
+            guard let m = members[node] else { continue }
             context.scheduler.schedule(at: .zero + startOffset) { [unowned self] in self.attempt(m) }
+        }
+    }
+
+    /// The server credentials a node presents now: its TrustChain certificate,
+    /// or (not enrolled yet, or not in this workload) a self-signed one no peer trusts.
+    func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
+        let now = context.scheduler.now
+        if let m = members[node.name], m.manager.certificate(now: now) != nil {
+            return ServerTLSConfiguration(credentials: try m.manager.serverCredentials(now: now))
+        }
+        let placeholder = members[node.name]?.placeholder ?? {
+            var keys = context.randomStream("node-key:" + node.name)
+            let m = CertificateManager(mode: .localhostTesting,
+                                       identity: NodeIdentity(nodeID: node.name, dnsName: RunCertificates.serverName(of: node.name),
+                                                              addresses: [node.address]),
+                                       key: SigningKey.generate(.ed25519, using: &keys), epoch: .default2026)
+            m.refresh(now: now)
+            return m
+        }()
+        return ServerTLSConfiguration(credentials: try placeholder.serverCredentials(now: now))
+    }
+
+    /// After a node's connection to a peer completes its handshake (the chain
+    /// already verified against the TrustChain root), the node checks the
+    /// peer's certificate is in the transparency log: inclusion proof against a
+    /// signed tree head, once per fingerprint. A peer that fails is dropped.
+    private func checkPeer(of connection: QuicConnection, at node: String) {
+        guard connection.role == .client, connection.negotiatedALPN == "stoq", let m = members[node],
+              let der = connection.peerCertificate else { return }
+        let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
+        guard !m.manager.verifiedFingerprints.contains(fingerprint), m.peerChecks.insert(fingerprint).inserted else { return }
+        let started = context.scheduler.now
+        m.manager.verifyInclusion(of: der, client: m.peerClient, trust: trust) { [unowned self, weak connection] result in
+            m.peerChecks.remove(fingerprint)
+            var reason: String?
+            if case .failure(let r) = result {
+                reason = r.code
+                connection?.close(errorCode: 0x10d, reason: "peer certificate not proven in the transparency log: \(r.code)")
+            }
+            self.context.trace(.certificate(.init(
+                t: self.context.scheduler.now.nanosecondsSinceStart, workload: self.name, node: node,
+                event: reason == nil ? "peer-verified" : "peer-failed", attempt: 1,
+                latencyNs: (self.context.scheduler.now - started).nanoseconds, requestNs: nil, proofNs: nil,
+                fingerprint: fingerprint, notAfterNs: nil, reason: reason)))
         }
     }
 
@@ -189,8 +261,12 @@ final class StoqTrustChainClient: TrustChainClient {
     private(set) var enrolmentRoundTrip: SimDuration?
     private(set) var proofRoundTrips: SimDuration?
 
-    init(node: String, ca: String, context: ScenarioContext, track: @escaping (HTTP3Connection, Bool) -> Void) {
-        self.node = node; self.ca = ca; self.context = context; self.track = track
+    /// The CA node's own client calls its CA in process.
+    private let local: TrustChainAPI?
+
+    init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil,
+         track: @escaping (HTTP3Connection, Bool) -> Void) {
+        self.node = node; self.ca = ca; self.context = context; self.local = local; self.track = track
     }
 
     func resetTimings() {
@@ -199,6 +275,7 @@ final class StoqTrustChainClient: TrustChainClient {
     }
 
     func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
+        if let local { return completion(.success(local.handle(request, now: context.scheduler.now))) }
         let started = context.scheduler.now
         let http: HTTP3Connection
         let endpoint: StoqNodeEndpoint
@@ -226,4 +303,18 @@ final class StoqTrustChainClient: TrustChainClient {
         }
         endpoint.flush()
     }
+}
+
+/// Nodes' TLS identities in a TrustChain run: what each node's manager holds.
+final class TrustChainNodeCertificates: NodeCertificateSource {
+    private unowned let workload: TrustChainWorkload
+    let clientTLS: ClientTLSConfiguration
+
+    init(workload: TrustChainWorkload, trust: TrustChainTrust, epoch: WallEpoch) throws {
+        self.workload = workload
+        clientTLS = ClientTLSConfiguration(verification: .verify(trustAnchors: try TLSCredentials.client(trustAnchorsPEM: trust.rootPEM)),
+                                           certificateEpochUnixMilliseconds: epoch.unixMilliseconds)
+    }
+
+    func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration { try workload.serverTLS(for: node) }
 }

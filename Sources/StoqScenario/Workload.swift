@@ -27,6 +27,15 @@ public protocol Workload: AnyObject {
 
     /// Installs the workload's services and schedules its first events.
     func start(in context: ScenarioContext) throws
+
+    /// Kinds that configure nodes' STOQ endpoints (certificates, ALPN) start
+    /// before the others, whatever their order in the file: endpoints take
+    /// their configuration when the first workload makes them.
+    static var configuresEndpoints: Bool { get }
+}
+
+extension Workload {
+    public static var configuresEndpoints: Bool { false }
 }
 
 public enum WorkloadRegistry {

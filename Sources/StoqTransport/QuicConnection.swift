@@ -532,6 +532,7 @@ public final class QuicConnection {
         var batch: [ConnectionEvent] = []
         swap(&batch, &events)
         for e in batch { handler(e) }
+        if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
     }
 
     private func refreshDeadline() {

@@ -18,6 +18,10 @@ public final class QuicEndpoint {
     public var serverTLS: ServerTLSConfiguration?
     /// Called for each connection a client opened to us, before its first events are delivered.
     public var onNewConnection: ((QuicConnection) -> Void)?
+    /// Called when any connection of this endpoint (ours or a peer's) completes
+    /// its handshake, after the connection's own handler saw it: e.g. to check
+    /// the peer's certificate against a transparency log.
+    public var onHandshakeCompleted: ((QuicConnection) -> Void)?
 
     let priority: TLSPriority
     /// The node's seeded stream: connection IDs, reset tokens and ngtcp2's own draws.

@@ -199,15 +199,21 @@ public final class CertificateManager {
     }
 
     /// Fetches the inclusion proof of a certificate (this node's or a peer's)
-    /// and checks it against a tree head signed by the trusted log.
-    public func verifyInclusion(of der: [UInt8], timestamp: Int64, client: TrustChainClient, trust: TrustChainTrust,
+    /// and checks it against a tree head signed by the trusted log. Without
+    /// `timestamp` (a peer's certificate straight from a handshake) the log
+    /// entry's timestamp comes with the proof: it is bound by the leaf hash,
+    /// so a wrong one fails the proof.
+    public func verifyInclusion(of der: [UInt8], timestamp: Int64? = nil, client: TrustChainClient, trust: TrustChainTrust,
                                 completion: @escaping (Result<Void, Rejection>) -> Void) {
-        let entry = LogEntry(timestamp: timestamp, certificateDER: der)
-        let fp = entry.fingerprint
+        let fp = LogEntry(timestamp: timestamp ?? 0, certificateDER: der).fingerprint
         if verifiedFingerprints.contains(fp) { return completion(.success(())) }
         client.send(TrustChainRequest(method: "GET", path: "/ct/proof/" + fp)) { [self] result in
             do {
                 let proof = try Self.decode(ProofBody.self, result)
+                guard let stamp = timestamp ?? proof.timestamp else {
+                    throw Rejection(502, "bad_proof", "the proof of \(fp) does not say when it was logged")
+                }
+                let entry = LogEntry(timestamp: stamp, certificateDER: der)
                 guard proof.sth.verify(logKey: trust.logKey) else { throw Rejection(502, "bad_sth", "the tree head's signature does not verify") }
                 let path = proof.auditPath.compactMap(Encoding.unbase64)
                 guard path.count == proof.auditPath.count, proof.treeSize == proof.sth.treeSize else { throw Rejection(502, "bad_proof", "malformed inclusion proof") }

@@ -140,7 +140,8 @@ public final class TrustChainAPI {
         let f = try knownFingerprint(fp)
         guard let p = ca.log.inclusionProof(fingerprint: f) else { throw Rejection(404, "not_yet_in_tree", "certificate \(f) is not covered by a tree head yet") }
         return ok(ProofBody(leafIndex: p.leafIndex, treeSize: p.treeSize, rootHash: Encoding.base64(p.treeHead.rootHash),
-                            auditPath: p.auditPath.map(Encoding.base64), sth: p.treeHead))
+                            auditPath: p.auditPath.map(Encoding.base64), sth: p.treeHead,
+                            timestamp: ca.log.entries[p.leafIndex].timestamp))
     }
 
     private func integer(_ query: [String: String], _ name: String) throws -> Int {
@@ -253,7 +254,12 @@ public struct ProofBody: Codable, Sendable {
     public var rootHash: String
     public var auditPath: [String]
     public var sth: SignedTreeHead
-    enum CodingKeys: String, CodingKey { case leafIndex = "leaf_index", treeSize = "tree_size", rootHash = "root_hash", auditPath = "audit_path", sth }
+    /// The log entry's timestamp (ms): with the certificate it makes the leaf, so a
+    /// peer that has only the certificate from a handshake can check the proof.
+    public var timestamp: Int64?
+    enum CodingKeys: String, CodingKey {
+        case leafIndex = "leaf_index", treeSize = "tree_size", rootHash = "root_hash", auditPath = "audit_path", sth, timestamp
+    }
 }
 
 struct ConsistencyBody: Codable { var first: Int; var second: Int; var consistency: [String] }

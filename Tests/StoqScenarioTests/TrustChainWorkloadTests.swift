@@ -40,7 +40,12 @@ final class TrustChainWorkloadTests: XCTestCase {
     }
 
     func testEveryNodeEnrolsAtStartWithProofsChecked() throws {
-        let (records, trace, _) = try certificates(yaml())
+        let (all, trace, _) = try certificates(yaml())
+        // The CA node is certified by its own CA, in process, before it serves anyone.
+        let own = try XCTUnwrap(all.first)
+        XCTAssertEqual([own.node, own.event], ["ca", "enrolled"])
+        XCTAssertEqual([own.t, own.latencyNs], [0, 0])
+        let records = Array(all.dropFirst())
         let nodes = ["core-fra", "core-sin", "edge-fra", "edge-sin", "client-sin-1", "client-sin-2"]
         XCTAssertEqual(Set(records.map(\.node)), Set(nodes))
         XCTAssertEqual(records.count, nodes.count, "\(records)")
@@ -58,14 +63,14 @@ final class TrustChainWorkloadTests: XCTestCase {
         // Singapore is ~10,000 km from the CA in Frankfurt: its round trips are far longer.
         let far = try XCTUnwrap(records.first { $0.node == "client-sin-1" }), near = try XCTUnwrap(records.first { $0.node == "edge-fra" })
         XCTAssertGreaterThan(far.latencyNs, near.latencyNs + 200_000_000)
-        XCTAssertEqual(Set(records.compactMap(\.fingerprint)).count, nodes.count)
+        XCTAssertEqual(Set(all.compactMap(\.fingerprint)).count, nodes.count + 1)
         XCTAssertEqual(trace, try certificates(yaml()).trace, "same seed, same certificates")
     }
 
     func testAThreeDayRunRotatesEveryCertificateBeforeItExpires() throws {
         let (records, _, summary) = try certificates(yaml(duration: "72h", extra: ", nodes: [edge-fra, client-sin-1]"))
         let c = try XCTUnwrap(summary.certificates)
-        XCTAssertEqual([c.nodes, c.enrolled, c.renewed, c.failed, c.minRotations, c.maxRotations], [2, 2, 6, 0, 3, 3])
+        XCTAssertEqual([c.nodes, c.enrolled, c.renewed, c.failed, c.minRotations, c.maxRotations], [3, 3, 9, 0, 3, 3])
         XCTAssertTrue(RunReport.markdown(summary).contains("## Certificates"))
         for node in ["edge-fra", "client-sin-1"] {
             let mine = records.filter { $0.node == node }
@@ -84,13 +89,52 @@ final class TrustChainWorkloadTests: XCTestCase {
         let text = yaml(duration: "120s", faults: "faults:\n  - {node: ca, down: 0s, up: 20s}", extra: ", nodes: [edge-fra]")
         let (records, _, summary) = try certificates(text)
         XCTAssertEqual(summary.certificates?.failures.map(\.reason), ["unreachable"])
-        let failures = records.filter { $0.event == "failed" }
+        let failures = records.filter { $0.event == "failed" && $0.node == "edge-fra" }
         XCTAssertFalse(failures.isEmpty)
         XCTAssertTrue(failures.allSatisfy { $0.reason == "unreachable" }, "\(failures)")
         XCTAssertEqual(failures.map(\.attempt), Array(1...failures.count))
-        let enrolled = try XCTUnwrap(records.first { $0.event == "enrolled" })
+        let enrolled = try XCTUnwrap(records.first { $0.event == "enrolled" && $0.node == "edge-fra" })
         XCTAssertGreaterThanOrEqual(enrolled.t, 20_000_000_000)
         XCTAssertEqual(enrolled.attempt, failures.count + 1)
+    }
+
+    /// Nodes talk to each other with their TrustChain certificates: the client
+    /// verifies the chain against the TrustChain root (on the run's timeline),
+    /// then the server's CT inclusion proof; on day 3 with rotated certificates too.
+    func testTransfersUseTrustChainCertificatesAndPeersProofsAreChecked() throws {
+        let transfers = """
+          - {kind: transfer, from: client-sin-1, to: edge-fra, size: 200KB, start: 5s, count: 2, interval: 50h}
+        """
+        let text = yaml(duration: "51h", extra: ", nodes: [edge-fra, client-sin-1]") + "\n" + transfers
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: text).run(outputDirectory: dir)
+        var certs: [TraceRecord.CertificateEvent] = [], done: [TraceRecord.TransferResult] = []
+        try TraceReader.forEach(path: result.tracePath) {
+            if case .certificate(let c) = $0 { certs.append(c) }
+            if case .transfer(let t) = $0 { done.append(t) }
+        }
+        XCTAssertEqual(done.count, 2)
+        XCTAssertTrue(done.allSatisfy { $0.durationNs != nil && $0.bytesReceived == 200_000 }, "\(done)")
+        // edge-fra's certificate at each transfer: the first one, then the second renewal's.
+        let edgeFingerprints = certs.filter { $0.node == "edge-fra" && $0.event != "failed" }.compactMap(\.fingerprint)
+        let peerChecks = certs.filter { $0.node == "client-sin-1" && $0.event.hasPrefix("peer") }
+        XCTAssertEqual(peerChecks.map(\.event), ["peer-verified", "peer-verified"], "\(peerChecks)")
+        XCTAssertEqual(peerChecks.map(\.fingerprint), [edgeFingerprints[0], edgeFingerprints[2]])
+        XCTAssertEqual(result.summary.certificates?.peersVerified, 2)
+    }
+
+    /// A node outside the workload is not certified: connections to it fail verification.
+    func testAnUncertifiedPeerIsRefused() throws {
+        let text = yaml(extra: ", nodes: [client-sin-1]") + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 10KB, start: 3s, timeout: 5s}"
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: text).run(outputDirectory: dir)
+        var done: [TraceRecord.TransferResult] = []
+        try TraceReader.forEach(path: result.tracePath) { if case .transfer(let t) = $0 { done.append(t) } }
+        XCTAssertEqual(done.count, 1)
+        XCTAssertNil(done.first?.durationNs, "edge-fra presents a self-signed certificate: the handshake must fail")
+        XCTAssertNil(done.first?.handshakeNs)
     }
 
     func testBadFieldsNameTheirLine() {
