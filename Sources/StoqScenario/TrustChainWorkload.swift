@@ -180,14 +180,30 @@ public final class TrustChainWorkload: Workload {
     /// After a node's connection to a peer completes its handshake (the chain
     /// already verified against the TrustChain root), the node checks the
     /// peer's certificate is in the transparency log: inclusion proof against a
-    /// signed tree head, once per fingerprint. A peer that fails is dropped.
+    /// signed tree head, once per fingerprint. A peer whose proof fails is
+    /// dropped; a log that cannot be reached is asked again with backoff
+    /// (the peer stays connected meanwhile: the chain itself verified).
     private func checkPeer(of connection: QuicConnection, at node: String) {
         guard connection.role == .client, connection.negotiatedALPN == "stoq", let m = members[node],
               let der = connection.peerCertificate else { return }
         let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
         guard !m.manager.verifiedFingerprints.contains(fingerprint), m.peerChecks.insert(fingerprint).inserted else { return }
-        let started = context.scheduler.now
+        checkPeer(der, fingerprint: fingerprint, for: m, connection: connection, attempt: 1, started: context.scheduler.now)
+    }
+
+    private static let peerCheckAttempts = 6
+
+    private func checkPeer(_ der: [UInt8], fingerprint: String, for m: Member, connection: QuicConnection?, attempt: Int,
+                           started: SimTime) {
         m.manager.verifyInclusion(of: der, client: m.peerClient, trust: trust) { [unowned self, weak connection] result in
+            let now = self.context.scheduler.now
+            if case .failure(let r) = result, r.code == "unreachable", attempt < Self.peerCheckAttempts, now < self.context.endTime {
+                let delay = min(self.firstRetry * Int64(1 << (attempt - 1)), self.maxRetry)
+                self.context.scheduler.schedule(after: delay) { [unowned self, weak connection] in
+                    self.checkPeer(der, fingerprint: fingerprint, for: m, connection: connection, attempt: attempt + 1, started: started)
+                }
+                return
+            }
             m.peerChecks.remove(fingerprint)
             var reason: String?
             if case .failure(let r) = result {
@@ -195,9 +211,9 @@ public final class TrustChainWorkload: Workload {
                 connection?.close(errorCode: 0x10d, reason: "peer certificate not proven in the transparency log: \(r.code)")
             }
             self.context.trace(.certificate(.init(
-                t: self.context.scheduler.now.nanosecondsSinceStart, workload: self.name, node: node,
-                event: reason == nil ? "peer-verified" : "peer-failed", attempt: 1,
-                latencyNs: (self.context.scheduler.now - started).nanoseconds, requestNs: nil, proofNs: nil,
+                t: now.nanosecondsSinceStart, workload: self.name, node: m.node,
+                event: reason == nil ? "peer-verified" : "peer-failed", attempt: attempt,
+                latencyNs: (now - started).nanoseconds, requestNs: nil, proofNs: nil,
                 fingerprint: fingerprint, notAfterNs: nil, reason: reason)))
         }
     }
