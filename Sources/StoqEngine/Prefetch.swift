@@ -10,7 +10,9 @@ func prefetch(_ address: UnsafeRawPointer) {
     _llvmPrefetch(address, 0, 3, 1)
 }
 
-/// Asks for the cache line holding `address` in a writable state.
+/// Asks for the cache line holding `address`, to be written: `prefetchw` on
+/// targets that have it, a plain prefetch on baseline x86-64 (still the point:
+/// the line is there when the store comes).
 @inline(__always)
 func prefetchForWrite(_ address: UnsafeRawPointer) {
     _llvmPrefetch(address, 1, 3, 1)
