@@ -44,6 +44,14 @@ enum SVG {
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                           "#bcbd22", "#17becf"]
 
+    /// A data series as a polyline (its name as tooltip) and its legend entry.
+    static func seriesLine(_ points: [String], name: String, color: String, legendX: Double, legendY: Double) -> String {
+        "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
+            "<title>\(escape(name))</title></polyline>\n" +
+            line(legendX, legendY, legendX + 20, legendY, stroke: color, width: 3) +
+            text(legendX + 26, legendY + 4, name, extra: " font-family=\"sans-serif\"")
+    }
+
     /// About `count` round tick values (1, 2, 5 × 10^k) covering 0…max.
     static func niceTicks(max: Double, count: Int = 5) -> [Double] {
         guard max > 0, max.isFinite else { return [0, 1] }
@@ -103,11 +111,7 @@ enum Charts {
         for (i, ser) in series.enumerated() {
             let color = SVG.palette[i % SVG.palette.count]
             let points = zip(ser.valuesNs, percentiles).map { "\(SVG.n(x(Double($0))))," + SVG.n(y($1)) }
-            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
-                "<title>\(SVG.escape(ser.name))</title></polyline>\n"
-            let ly = top + 8 + Double(i) * 16
-            s += SVG.line(left + plotW + 14, ly, left + plotW + 34, ly, stroke: color, width: 3)
-            s += SVG.text(left + plotW + 40, ly + 4, ser.name, extra: " font-family=\"sans-serif\"")
+            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: left + plotW + 14, legendY: top + 8 + Double(i) * 16)
         }
         return s + "</svg>\n"
     }
@@ -345,11 +349,7 @@ extension Charts {
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(v)))")
                 previous = v
             }
-            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
-                "<title>\(SVG.escape(ser.name))</title></polyline>\n"
-            let ly = top + 8 + Double(i) * 16
-            s += SVG.line(left + plotW + 14, ly, left + plotW + 34, ly, stroke: color, width: 3)
-            s += SVG.text(left + plotW + 40, ly + 4, ser.name, extra: " font-family=\"sans-serif\"")
+            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: left + plotW + 14, legendY: top + 8 + Double(i) * 16)
         }
         return s + "</svg>\n"
     }

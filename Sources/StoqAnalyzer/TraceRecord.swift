@@ -181,7 +181,7 @@ public enum TraceRecord: Equatable {
     /// Before `end` on the netns backend: how late the real-time engine fired
     /// its events (latencies in the trace are too large by about that much),
     /// and what its TUN relay carried.
-    public struct RealtimeReport: Equatable {
+    public struct RealtimeReport: Equatable, Codable {
         public var events: Int
         public var lagMeanNs: Int64
         public var lagP50Ns: Int64

@@ -1,16 +1,6 @@
-/// How the real-time engine kept up on the netns backend (from the `realtime` record).
-public struct RealtimeSummary: Codable, Equatable {
-    public var events: Int
-    public var lagMeanNs: Int64
-    public var lagP50Ns: Int64
-    public var lagP99Ns: Int64
-    public var lagMaxNs: Int64
-    public var thresholdP99Ns: Int64
-    public var packetsRelayed: UInt64
-    public var setupNs: Int64
-    /// Events fired so late that what exec'd programs measured is not to be trusted.
-    public var exceedsThreshold: Bool { lagP99Ns > thresholdP99Ns }
-}
+/// How the real-time engine kept up on the netns backend: the `realtime`
+/// record as it is, in the summary too.
+public typealias RealtimeSummary = TraceRecord.RealtimeReport
 
 public final class RealtimeAccumulator: TraceAccumulator {
     private var report: TraceRecord.RealtimeReport?
@@ -21,10 +11,7 @@ public final class RealtimeAccumulator: TraceAccumulator {
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
-        guard let r = report else { return }
-        summary.realtime = RealtimeSummary(events: r.events, lagMeanNs: r.lagMeanNs, lagP50Ns: r.lagP50Ns, lagP99Ns: r.lagP99Ns,
-                                           lagMaxNs: r.lagMaxNs, thresholdP99Ns: r.thresholdP99Ns,
-                                           packetsRelayed: r.packetsRelayed, setupNs: r.setupNs)
+        summary.realtime = report
     }
 }
 

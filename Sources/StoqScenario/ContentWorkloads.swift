@@ -35,12 +35,7 @@ public final class PublishWorkload: Workload {
     public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
         let f = spec.fields
         self.name = name
-        let originName = try f.requiredString("origin", context: "a publish workload")
-        let origins = try NodeSelector.resolve([originName], in: topology, at: f.location(of: "origin"))
-        guard origins.count == 1 else {
-            throw TopologyDiagnostic(at: f.location(of: "origin"), "'origin' must select exactly one node; '\(originName)' selects \(origins.count)")
-        }
-        let origin = origins[0]
+        let origin = try NodeSelector.single("origin", of: f, in: topology, kind: Self.kind)
         self.origin = origin
         if f["edges"] != nil {
             edges = try NodeSelector.resolve(f.stringList("edges") ?? [], in: topology, at: f.location(of: "edges"))

@@ -16,6 +16,16 @@ public enum NodeSelector {
         return result
     }
 
+    /// The one node the required field `key` selects (e.g. a CA or an origin).
+    static func single(_ key: String, of f: ConfigMap, in topology: Topology, kind: String) throws -> String {
+        let selector = try f.requiredString(key, context: "a \(kind) workload")
+        let nodes = try resolve([selector], in: topology, at: f.location(of: key))
+        guard nodes.count == 1 else {
+            throw TopologyDiagnostic(at: f.location(of: key), "'\(key)' must select exactly one node; '\(selector)' selects \(nodes.count)")
+        }
+        return nodes[0]
+    }
+
     /// Every (from, to) pair of distinct nodes a workload's `from` and `to`
     /// fields select; both fields are required.
     static func pairs(_ spec: WorkloadSpec, in topology: Topology, workload name: String) throws -> [(from: String, to: String)] {

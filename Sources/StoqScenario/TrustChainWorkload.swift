@@ -32,15 +32,11 @@ public final class TrustChainWorkload: Workload {
     public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
         let f = spec.fields
         self.name = name
-        let caName = try f.requiredString("ca", context: "a trustchain workload")
-        let cas = try NodeSelector.resolve([caName], in: topology, at: f.location(of: "ca"))
-        guard cas.count == 1 else {
-            throw TopologyDiagnostic(at: f.location(of: "ca"), "'ca' must select exactly one node; '\(caName)' selects \(cas.count)")
-        }
-        ca = cas[0]
+        let ca = try NodeSelector.single("ca", of: f, in: topology, kind: Self.kind)
+        self.ca = ca
         let selected = try f.stringList("nodes").map { try NodeSelector.resolve($0, in: topology, at: f.location(of: "nodes")) }
             ?? topology.nodes.map(\.name)
-        nodes = selected.filter { $0 != cas[0] }
+        nodes = selected.filter { $0 != ca }
         guard !nodes.isEmpty else { throw TopologyDiagnostic(at: spec.location, "trustchain workload '\(name)' has no node to enrol") }
         startOffset = try f.duration("start") ?? .zero
         if startOffset >= topology.duration {
