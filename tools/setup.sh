@@ -14,6 +14,7 @@ packages=(
   iproute2
   ngtcp2-client
   ngtcp2-server
+  gnutls-bin
   iputils-ping
   tshark
 )

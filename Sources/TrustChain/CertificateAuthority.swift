@@ -259,14 +259,5 @@ struct CAStore {
     func append(_ r: Revocation) throws { try appendLine(try JSONLines.encode(r), to: file("revocations.jsonl")) }
 
     /// Private keys are created with mode 0600 and never overwritten.
-    private func writeSecret(_ text: String, to url: URL) throws {
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw TrustChainError.io("cannot create \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        fchmod(fd, 0o600)   // in case the umask was stricter than needed; never looser
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-            throw TrustChainError.io("short write to \(url.path)")
-        }
-    }
+    private func writeSecret(_ text: String, to url: URL) throws { try writeSecretFile(text, to: url) }
 }

@@ -11,12 +11,13 @@ struct TrustChainCommand: ParsableCommand {
         subcommands: [CA.self, Log.self, Proof.self])
 
     struct CA: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "ca", abstract: "Certificate authority state.", subcommands: [Init.self])
+        static let configuration = CommandConfiguration(commandName: "ca", abstract: "Certificate authority: state, serving it on a real socket, enrolling at it.",
+                                                        subcommands: [Init.self, Serve.self, Enroll.self, Verify.self])
 
         struct Init: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "init",
-                abstract: "Create a CA state directory: keys (mode 0600), self-signed root, configuration, empty log.")
+                abstract: "Create a CA state directory: keys (mode 0600), self-signed root, configuration, empty log, stake authority key.")
 
             @Option(help: "State directory (created; must not already hold a CA).") var state: String
             @Option(help: "Root CA common name.") var commonName = "STOQ TrustChain Root CA"
@@ -33,6 +34,8 @@ struct TrustChainCommand: ParsableCommand {
                 let config = CAConfiguration(commonName: commonName, epoch: WallEpoch(unixMilliseconds: epochUnixMs),
                                              validity: .seconds(validity), keyAlgorithm: alg)
                 let ca = try CertificateAuthority.create(stateDirectory: URL(fileURLWithPath: state), configuration: config, policies: [])
+                // The stake authority `ca serve` trusts (and `ca enroll --state` signs with, as a testing shortcut).
+                _ = try StakeAuthority.loadOrCreate(stateDirectory: URL(fileURLWithPath: state))
                 print("created CA '\(commonName)' (\(alg.rawValue)) in \(state)")
                 print("log id \(ca.log.logID.map { String(format: "%02x", $0) }.joined())")
             }

@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import StoqEngine
+import StoqNetwork
+import StoqTopology
+import StoqTransport
+import TrustChain
+
+/// `stoqsim trustchain ca serve|enroll|verify`: the TrustChain CA on a real
+/// IPv6 UDP socket (HTTP/3, ALPN h3), and a node that enrols at it or checks
+/// a certificate's inclusion proof. Real sockets run on wall time: SimTime
+/// for the CA is wall now − the CA's stored epoch (kept across restarts).
+extension TrustChainCommand.CA {
+    /// Work difficulty both sides default to (leading zero bits; 8 is a few hundred hashes).
+    static let defaultDifficulty = 8
+
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve a CA state directory's API over HTTP/3 on a real IPv6 UDP socket until SIGINT/SIGTERM.",
+            discussion: """
+            The CA certifies only the nodes named with --allow NAME=IPV6 (DNS name NAME.stoq), and itself \
+            (--name, at the listen address) for its own TLS certificate, which it enrols in process, logs, and \
+            keeps in DIR/serve-cert.pem for restarts. It trusts the stake authority whose key is \
+            DIR/stake-authority-key.pem (created on first start).
+            """)
+
+        @Option(help: "Address to listen on, e.g. [::1]:4433 (IPv6 only).") var listen: String
+        @Option(help: "CA state directory (made by `stoqsim trustchain ca init`).") var state: String
+        @Option(help: "A node the CA certifies, as NAME=IPV6 (repeatable); its DNS name is NAME.stoq.") var allow: [String] = []
+        @Option(help: "The CA's own node name: its serving certificate is for NAME.stoq and the listen address.") var name = "ca"
+        @Option(help: "Work proof difficulty demanded (leading zero bits, 0…24).") var difficulty = TrustChainCommand.CA.defaultDifficulty
+
+        func run() throws {
+            let address = try badInput { try parseSocketAddress(listen, what: "--listen") }
+            guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
+            var identities = try allow.map(parseAllow)
+            guard isNodeName(name) else { throw ValidationError("--name '\(name)' must be letters, digits, '-' or '_'") }
+            if identities.contains(where: { $0.nodeID == name }) { throw ValidationError("--allow names '\(name)', which is the CA's own --name") }
+            let own = NodeIdentity(nodeID: name, dnsName: name + ".stoq", addresses: [address.address])
+            identities.append(own)
+            let directory = URL(fileURLWithPath: state)
+            let ca = try stateError { try CertificateAuthority.open(stateDirectory: directory, policies: []) }
+            let epoch = ca.epoch
+            let now = { epoch.wallNow() }
+            guard now() >= .zero else {
+                throw ValidationError("the CA's epoch (\(epoch.date(at: .zero))) is in the future; make the state directory with an --epoch-unix-ms in the past")
+            }
+            let stake = try StakeAuthority.loadOrCreate(stateDirectory: directory)
+            let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
+            ca.policies = standardEnrollmentPolicies(directory: NodeDirectory(identities), consensus: requirements, epoch: epoch)
+            let api = TrustChainAPI(ca: ca)
+            let serving = try ca.servingCertificate(identity: own, api: api, stake: stake, requirements: requirements,
+                                                    stateDirectory: directory, now: now)
+
+            let scheduler = Scheduler()
+            let driver = try RealTimeDriver(scheduler: scheduler)
+            let socket = try IPv6UDPSocket(bind: address)
+            try socket.attach(to: driver)
+            let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
+                                            server: ServerTLSConfiguration(credentials: try TLSCredentials.server(serving.bundle), alpn: ["h3"]),
+                                            random: RandomStream(seed: UInt64.random(in: .min ... .max)))
+            let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+            // The API runs on the CA's clock (wall time on its epoch), not on the request's SimTime.
+            let server = HTTP3Server { request in
+                let r = api.handle(method: request.method, path: request.path, body: request.body, now: now())
+                printError("\(request.method) \(request.path.prefix(120)) → \(r.status)")
+                return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
+            }
+            server.attach(to: endpoint)
+            printError("serving TrustChain CA '\(ca.configuration.commonName)' from \(state) on \(socket.socketAddress) (HTTP/3, ALPN h3): "
+                + "\(ca.log.size) log entries; root \(directory.appendingPathComponent("ca-cert.pem").path); "
+                + "serving certificate \(serving.fingerprint) (\(serving.reused ? "reused" : "new")); "
+                + "nodes \(identities.map { "\($0.nodeID)=\($0.addresses.map(\.description).joined(separator: ","))" }.joined(separator: " "))")
+            // SIGINT/SIGTERM end the process: every log entry and revocation is on disk when it is answered.
+            driver.run()
+            for c in endpoint.connections { c.close(errorCode: 0x100, reason: "server shutting down") }
+            io.flush()
+            socket.close()
+        }
+    }
+
+    struct Enroll: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enroll",
+            abstract: "Enrol a node at a running `ca serve` over HTTP/3 and write its key and certificate chain (PEM).",
+            discussion: """
+            Testing shortcut: --state names the CA's state directory on this machine. The node reads the root \
+            and log key it trusts from there, and the stake authority's key to get its stake attested (a \
+            stand-in for a stake ledger). The certificate's inclusion proof is checked before anything is written.
+            """)
+
+        @Option(help: "The CA's address, e.g. [::1]:4433.") var ca: String
+        @Option(help: "The CA's state directory (trust anchors and stake authority; see above).") var state: String
+        @Option(help: "Node name (as in the CA's --allow NAME=IPV6).") var node: String
+        @Option(help: "The node's IPv6 address (as in the CA's --allow).") var address: String
+        @Option(help: "Write the node's private key here (mode 0600; must not exist).") var keyOut: String
+        @Option(help: "Write the certificate chain here: leaf, then the root.") var certOut: String
+        @Option(help: "Work proof difficulty to meet (at least the CA's).") var difficulty = TrustChainCommand.CA.defaultDifficulty
+        @Option(help: "Give up after this many seconds.") var timeout: Double = 30
+
+        func run() throws {
+            let remote = try badInput { try parseSocketAddress(ca, what: "--ca") }
+            guard isNodeName(node) else { throw ValidationError("--node '\(node)' must be letters, digits, '-' or '_'") }
+            let ipv6 = try parseIPv6(address, what: "--address")
+            guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
+            if FileManager.default.fileExists(atPath: keyOut) { throw ValidationError("--key-out \(keyOut) already exists; a key is never overwritten") }
+            let directory = URL(fileURLWithPath: state)
+            let trust = try stateError { try TrustChainTrust.load(stateDirectory: directory) }
+            let stake = try stateError { try StakeAuthority.load(stateDirectory: directory) }
+            let epoch = try stateError { try CertificateAuthority.open(stateDirectory: directory, policies: []).epoch }
+            let key = SigningKey.generate(.ed25519)
+            let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
+            let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
+                                                     stakeTimestamp: epoch.milliseconds(at: epoch.wallNow()), difficulty: difficulty,
+                                                     seed: UInt64.random(in: .min ... .max))
+            let client = try RealTimeTrustChainClient(remote: remote, trustAnchorsPEM: trust.rootPEM)
+            let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
+                                             identity: NodeIdentity(nodeID: node, dnsName: node + ".stoq", addresses: [ipv6]),
+                                             key: key, epoch: epoch)
+            var outcome: Result<NodeCertificate, Rejection>?
+            client.run(timeout: timeout) { done in
+                manager.refresh(now: epoch.wallNow()) { outcome = $0; done() }
+            }
+            switch outcome {
+            case nil:
+                printError("error: no answer from the CA at \(remote) within \(timeout) s")
+                throw ExitCode.failure
+            case let .failure(r)?:
+                printError("error: enrolment failed: \(r)")
+                throw ExitCode.failure
+            case let .success(c)?:
+                try writeSecretFile(try key.pem(), to: URL(fileURLWithPath: keyOut))
+                try c.chainPEM.write(toFile: certOut, atomically: true, encoding: .utf8)
+                print("enrolled \(node).stoq [\(ipv6)]")
+                print("fingerprint  \(c.fingerprint)")
+                print("valid until  \(epoch.date(at: c.notAfter))")
+                print("inclusion    \(c.inclusionVerified ? "verified" : "NOT verified")")
+                print("wrote        \(keyOut), \(certOut)")
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "verify",
+            abstract: "Check a certificate against the CA root, then fetch its inclusion proof from a running `ca serve` and verify it against a signed tree head.")
+
+        @Argument(help: "PEM certificate (the first certificate in the file is checked).") var certificate: String
+        @Option(help: "The CA's address, e.g. [::1]:4433.") var ca: String
+        @Option(help: "The CA's state directory: the root and log key to trust (testing shortcut).") var state: String
+        @Option(help: "Give up after this many seconds.") var timeout: Double = 30
+
+        func run() throws {
+            let remote = try badInput { try parseSocketAddress(ca, what: "--ca") }
+            guard let data = FileManager.default.contents(atPath: certificate) else { throw ValidationError("cannot read \(certificate)") }
+            let trust = try stateError { try TrustChainTrust.load(stateDirectory: URL(fileURLWithPath: state)) }
+            let der: [UInt8]
+            do { der = try trust.leafIssuedByRoot(pem: String(decoding: data, as: UTF8.self)) } catch {
+                printError("error: \(certificate): \(error)")
+                throw ExitCode.failure
+            }
+            let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
+            let client = try RealTimeTrustChainClient(remote: remote, trustAnchorsPEM: trust.rootPEM)
+            // verifyInclusion lives on a node's manager; this one only checks proofs (its own key is never used).
+            let verifier = CertificateManager(mode: .localhostTesting, identity: NodeIdentity(nodeID: "verifier", dnsName: "verifier.stoq", addresses: []),
+                                              key: .generate(.ed25519), epoch: .default2026)
+            var outcome: Result<Void, Rejection>?
+            client.run(timeout: timeout) { done in
+                verifier.verifyInclusion(of: der, client: client, trust: trust) { outcome = $0; done() }
+            }
+            switch outcome {
+            case nil:
+                printError("error: no answer from the CA at \(remote) within \(timeout) s")
+                throw ExitCode.failure
+            case let .failure(r)?:
+                printError("error: \(certificate) (\(fingerprint)): \(r)")
+                throw ExitCode.failure
+            case .success?:
+                print("fingerprint  \(fingerprint)")
+                print("issuer       signed by the trusted root")
+                print("inclusion    verified against the log's signed tree head of size \(verifier.treeHead?.treeSize ?? 0)")
+            }
+        }
+    }
+}
+
+/// Carries TrustChain API requests to a CA over HTTP/3 on a real UDP socket,
+/// one connection per request, while `run` turns the real-time loop.
+final class RealTimeTrustChainClient: TrustChainClient {
+    private let scheduler = Scheduler()
+    private let driver: RealTimeDriver
+    private let socket: IPv6UDPSocket
+    private let endpoint: QuicEndpoint
+    private let io: EndpointDriver
+    private let remote: SocketAddress
+    private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
+
+    init(remote: SocketAddress, trustAnchorsPEM: String) throws {
+        self.remote = remote
+        driver = try RealTimeDriver(scheduler: scheduler)
+        socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::"), port: 0))
+        try socket.attach(to: driver)
+        endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
+                                    client: ClientTLSConfiguration(verification: .verify(trustAnchors: try TLSCredentials.client(trustAnchorsPEM: trustAnchorsPEM)),
+                                                                   alpn: ["h3"]),
+                                    random: RandomStream(seed: UInt64.random(in: .min ... .max)))
+        io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+    }
+
+    deinit { socket.close() }
+
+    func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
+        let http: HTTP3Connection
+        do {
+            // The CA's serving certificate names its address, so the address is the name checked.
+            let c = try endpoint.connect(to: remote, serverName: remote.address.description, at: scheduler.now)
+            http = try HTTP3Connection(client: c)
+        } catch { return completion(.failure(error)) }
+        let id = ObjectIdentifier(http)
+        calls[id] = http
+        let headers = request.body.isEmpty ? [] : [HTTP3Header("content-type", "application/json")]
+        http.request(method: request.method, path: request.path, headers: headers, body: request.body) { [unowned self] result in
+            http.quic.close(errorCode: 0x100)   // H3_NO_ERROR
+            io.flush()
+            calls[id] = nil
+            completion(result.map { TrustChainResponse(status: $0.status, body: $0.body) }.mapError { $0 as Error })
+        }
+        io.flush()
+    }
+
+    /// Runs the loop until `body` calls its `done` (or `timeout` seconds pass);
+    /// `body` starts inside the run, when SimTime is pinned to the wall clock.
+    func run(timeout: Double, _ body: @escaping (_ done: @escaping () -> Void) -> Void) {
+        _ = scheduler.schedule(at: scheduler.now) { [unowned self] in body { self.driver.stop() } }
+        _ = driver.run(for: .seconds(timeout))
+        for c in endpoint.connections { c.close(errorCode: 0x100) }
+        io.flush()
+    }
+}
+
+private func isNodeName(_ s: String) -> Bool {
+    !s.isEmpty && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }
+}
+
+private func parseIPv6(_ text: String, what: String) throws -> IPv6Address {
+    do { return try IPv6Address.parse(text) } catch { throw ValidationError("\(what) '\(text)': \(error)") }
+}
+
+/// `NAME=IPV6` for `ca serve --allow`.
+private func parseAllow(_ entry: String) throws -> NodeIdentity {
+    let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+    guard parts.count == 2, isNodeName(parts[0]) else {
+        throw ValidationError("--allow '\(entry)' must be NAME=IPV6, e.g. node1=2001:db8::1")
+    }
+    return NodeIdentity(nodeID: parts[0], dnsName: parts[0] + ".stoq", addresses: [try parseIPv6(parts[1], what: "--allow \(parts[0])")])
+}
+
+/// A malformed or IPv4 address is bad input (exit 2).
+private func badInput<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let SocketError.invalidAddress(message) { throw ValidationError(message) }
+}
+
+/// A missing or broken state directory is bad input (exit 2), named.
+private func stateError<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as TrustChainError { throw ValidationError("--state: \(error)") }
+}
