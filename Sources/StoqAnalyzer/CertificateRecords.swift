@@ -69,11 +69,13 @@ public struct CertificateSummary: Codable, Equatable {
     public var peersVerified: Int?
     public var peersFailed: Int?
     public var peerProofNs: Distribution?
+    /// Certificates the CA revoked during the run.
+    public var revoked: Int?
 }
 
 public final class CertificateAccumulator: TraceAccumulator {
     private var enrolment = LatencyStats(), renewal = LatencyStats(), request = LatencyStats(), proof = LatencyStats()
-    private var enrolled = 0, renewed = 0, failed = 0, peersVerified = 0, peersFailed = 0
+    private var enrolled = 0, renewed = 0, failed = 0, peersVerified = 0, peersFailed = 0, revoked = 0
     private var peerProof = LatencyStats()
     private var failureOrder: [String] = []
     private var failures: [String: Int] = [:]
@@ -90,6 +92,9 @@ public final class CertificateAccumulator: TraceAccumulator {
             return
         case "peer-failed":
             peersFailed += 1
+            return
+        case "revoked":
+            revoked += 1
             return
         default:
             break
@@ -121,7 +126,7 @@ public final class CertificateAccumulator: TraceAccumulator {
             failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
             enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
             proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0,
-            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof))
+            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof), revoked: revoked)
     }
 }
 
@@ -136,6 +141,7 @@ extension RunReport {
                     ["enrolment time", d(c.enrolmentNs)], ["renewal time", d(c.renewalNs)],
                     ["CA request round trip", d(c.requestNs)], ["inclusion proof fetch + check", d(c.proofNs)]]
         if c.renewed == 0 { rows.remove(at: 5) }
+        if let revoked = c.revoked, revoked > 0 { rows.append(["revoked by the CA", "\(revoked)"]) }
         if let verified = c.peersVerified, verified + (c.peersFailed ?? 0) > 0 {
             rows.append(["peers' inclusion proofs checked", "\(verified) verified, \(c.peersFailed ?? 0) failed; \(d(c.peerProofNs))"])
         }

@@ -15,7 +15,9 @@ import TrustChain
 /// on the CA node). Every outcome is a `cert` trace record.
 public final class TrustChainWorkload: Workload {
     public static let kind = "trustchain"
-    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry"]
+    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke"]
+    /// How long a peer's "not revoked" answer is trusted before it is asked again (as OCSP responses are cached).
+    static let revocationCacheTime = SimDuration.seconds(3600)
 
     public let name: String
     let ca: String
@@ -26,6 +28,8 @@ public final class TrustChainWorkload: Workload {
     let difficulty: Int
     let firstRetry: SimDuration
     let maxRetry: SimDuration
+    /// Certificates the CA revokes during the run: the node's current one at `at`.
+    let revocations: [(node: String, at: SimDuration)]
     public var drainTime: SimDuration { .seconds(60) }
     public var hasOutstandingWork: Bool { !calls.isEmpty }
 
@@ -58,6 +62,30 @@ public final class TrustChainWorkload: Workload {
         guard firstRetry > .zero, maxRetry >= firstRetry else {
             throw TopologyDiagnostic(at: f.location(of: "retry"), "'retry' must be more than 0 and at most 'max-retry'")
         }
+        revocations = try Self.revocations(f, nodes: nodes, topology: topology)
+    }
+
+    /// `revoke: [{node: edge-fra, at: 2h}, …]`: the node's certificate in force at `at` is revoked.
+    static func revocations(_ f: ConfigMap, nodes: [String], topology: Topology) throws -> [(node: String, at: SimDuration)] {
+        guard let v = f["revoke"] else { return [] }
+        guard case .sequence(let items, _) = v else {
+            throw TopologyDiagnostic(at: v.location, "'revoke' must be a list of {node: NAME, at: TIME}")
+        }
+        return try items.map { item in
+            guard case .mapping(let m) = item else {
+                throw TopologyDiagnostic(at: item.location, "each 'revoke' entry must be {node: NAME, at: TIME}")
+            }
+            try m.checkKeys(allowed: ["node", "at"], context: "a 'revoke' entry")
+            let node = try m.requiredString("node", context: "a 'revoke' entry")
+            guard nodes.contains(node) else {
+                throw TopologyDiagnostic(at: m.location(of: "node"), "'\(node)' does not enrol in this trustchain workload, so it has nothing to revoke")
+            }
+            guard let at = try m.duration("at") else { throw TopologyDiagnostic(at: m.location, "a 'revoke' entry needs 'at'") }
+            guard at < topology.duration else {
+                throw TopologyDiagnostic(at: m.location(of: "at"), "revocation at \(at) is after the run ends (\(topology.duration))")
+            }
+            return (node, at)
+        }
     }
 
     // MARK: Running
@@ -72,6 +100,10 @@ public final class TrustChainWorkload: Workload {
         /// A self-signed certificate the node presents until it is enrolled (no peer trusts it).
         let placeholder: CertificateManager
         var peerChecks: Set<String> = []
+        /// Peers' certificates known not to be revoked, until when.
+        var notRevokedUntil: [String: SimTime] = [:]
+        /// The CA revoked this node's certificate: it does not renew.
+        var revoked = false
         var attempt = 0
         var attemptStarted = SimTime.zero
         var backoff: SimDuration
@@ -152,6 +184,20 @@ public final class TrustChainWorkload: Workload {
             guard let m = members[node] else { continue }
             context.scheduler.schedule(at: .zero + startOffset) { [unowned self] in self.attempt(m) }
         }
+        for r in revocations {
+            context.scheduler.schedule(at: .zero + r.at) { [unowned self] in self.revoke(r.node) }
+        }
+    }
+
+    /// The CA revokes the node's current certificate; the node keeps using it
+    /// (a compromised node would), and peers that ask refuse it.
+    private func revoke(_ node: String) {
+        guard let m = members[node], let c = m.manager.current else { return }
+        m.revoked = true
+        try? authority.revoke(fingerprint: c.fingerprint, reason: "keyCompromise", now: context.scheduler.now)
+        context.trace(.certificate(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: name, node: node, event: "revoked",
+                                         attempt: 0, latencyNs: 0, requestNs: nil, proofNs: nil, fingerprint: c.fingerprint,
+                                         notAfterNs: c.notAfter.nanosecondsSinceStart, reason: "keyCompromise")))
     }
 
     /// The server credentials a node presents now: its TrustChain certificate,
@@ -183,7 +229,8 @@ public final class TrustChainWorkload: Workload {
         guard connection.role == .client, connection.negotiatedALPN == "stoq", let m = members[node],
               let der = connection.peerCertificate else { return }
         let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
-        guard !m.manager.verifiedFingerprints.contains(fingerprint), m.peerChecks.insert(fingerprint).inserted else { return }
+        let fresh = m.notRevokedUntil[fingerprint].map { context.scheduler.now < $0 } ?? false
+        guard !(m.manager.verifiedFingerprints.contains(fingerprint) && fresh), m.peerChecks.insert(fingerprint).inserted else { return }
         checkPeer(der, fingerprint: fingerprint, for: m, connection: connection, attempt: 1, started: context.scheduler.now)
     }
 
@@ -200,23 +247,41 @@ public final class TrustChainWorkload: Workload {
                 }
                 return
             }
-            m.peerChecks.remove(fingerprint)
-            var reason: String?
-            if case .failure(let r) = result {
-                reason = r.code
-                connection?.close(errorCode: 0x10d, reason: "peer certificate not proven in the transparency log: \(r.code)")
+            if case .failure(let r) = result { return self.peerChecked(m, fingerprint, connection, attempt, started, failure: r.code) }
+            // In the log: now ask whether it was revoked.
+            m.manager.checkRevocation(fingerprint: fingerprint, client: m.peerClient) { [unowned self, weak connection] revoked in
+                switch revoked {
+                case .success(true):
+                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: "revoked")
+                case .success(false):
+                    m.notRevokedUntil[fingerprint] = self.context.scheduler.now + Self.revocationCacheTime
+                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: nil)
+                case .failure:
+                    // The proof held; the CA could not say about revocation: accept, ask again next time.
+                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: nil)
+                }
             }
-            self.context.trace(.certificate(.init(
-                t: now.nanosecondsSinceStart, workload: self.name, node: m.node,
-                event: reason == nil ? "peer-verified" : "peer-failed", attempt: attempt,
-                latencyNs: (now - started).nanoseconds, requestNs: nil, proofNs: nil,
-                fingerprint: fingerprint, notAfterNs: nil, reason: reason)))
         }
+    }
+
+    /// Records a peer check; a failed one drops the connection to that peer.
+    private func peerChecked(_ m: Member, _ fingerprint: String, _ connection: QuicConnection?, _ attempt: Int, _ started: SimTime,
+                             failure: String?) {
+        m.peerChecks.remove(fingerprint)
+        if let failure {
+            connection?.close(errorCode: 0x10d, reason: "peer certificate refused: \(failure)")
+        }
+        let now = context.scheduler.now
+        context.trace(.certificate(.init(
+            t: now.nanosecondsSinceStart, workload: name, node: m.node,
+            event: failure == nil ? "peer-verified" : "peer-failed", attempt: attempt,
+            latencyNs: (now - started).nanoseconds, requestNs: nil, proofNs: nil,
+            fingerprint: fingerprint, notAfterNs: nil, reason: failure)))
     }
 
     /// One enrolment or renewal attempt; the next one is scheduled from its outcome.
     private func attempt(_ m: Member) {
-        guard context.scheduler.now < context.endTime else { return }
+        guard context.scheduler.now < context.endTime, !m.revoked else { return }
         m.attempt += 1
         m.attemptStarted = context.scheduler.now
         m.client.resetTimings()

@@ -229,6 +229,17 @@ public final class CertificateManager {
         }
     }
 
+    /// Asks the CA whether a certificate (a peer's) is revoked: true, false,
+    /// or the rejection when the CA cannot say.
+    public func checkRevocation(fingerprint: String, client: TrustChainClient,
+                                completion: @escaping (Result<Bool, Rejection>) -> Void) {
+        client.send(TrustChainRequest(method: "GET", path: "/ca/revocation/" + fingerprint)) { result in
+            do { completion(.success(try Self.decode(RevocationBody.self, result).revoked)) } catch {
+                completion(.failure(Self.rejection(error)))
+            }
+        }
+    }
+
     /// Moves `treeHead` forward to a newer signed head only after the log
     /// proves the new tree extends the old one (RFC 9162 consistency), so a
     /// log that rewrote history or shows this node a forked view is caught.

@@ -137,6 +137,37 @@ final class TrustChainWorkloadTests: XCTestCase {
         XCTAssertNil(done.first?.handshakeNs)
     }
 
+    /// The CA revokes edge-fra's certificate at 1 h: before, a client's transfer
+    /// to it completes; after, the client's revocation check refuses the peer
+    /// and drops the connection; edge-fra no longer renews.
+    func testARevokedPeerIsRefused() throws {
+        let text = yaml(duration: "3h", extra: ", nodes: [edge-fra, client-sin-1], revoke: [{node: edge-fra, at: 1h}]")
+            + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 2MB, start: 5s, count: 2, interval: 2h}"
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try scenario(yaml: text).run(outputDirectory: dir)
+        var certs: [TraceRecord.CertificateEvent] = [], done: [TraceRecord.TransferResult] = []
+        try TraceReader.forEach(path: result.tracePath) {
+            if case .certificate(let c) = $0 { certs.append(c) }
+            if case .transfer(let t) = $0 { done.append(t) }
+        }
+        let revoked = try XCTUnwrap(certs.first { $0.event == "revoked" })
+        XCTAssertEqual([revoked.node, revoked.reason], ["edge-fra", "keyCompromise"])
+        XCTAssertEqual(revoked.t, 3600 * 1_000_000_000)
+        XCTAssertEqual(done.count, 2)
+        XCTAssertNotNil(done[0].durationNs, "before the revocation: \(done[0])")
+        XCTAssertNil(done[1].durationNs, "after the revocation the client drops the peer: \(done[1])")
+        let checks = certs.filter { $0.node == "client-sin-1" && $0.event.hasPrefix("peer") }
+        XCTAssertEqual(checks.map(\.event), ["peer-verified", "peer-failed"])
+        XCTAssertEqual(checks.last?.reason, "revoked")
+        XCTAssertEqual(checks.map(\.fingerprint), [revoked.fingerprint, revoked.fingerprint])
+        let summary = try XCTUnwrap(result.summary.certificates)
+        XCTAssertEqual([summary.revoked, summary.peersVerified, summary.peersFailed, summary.failed], [1, 1, 1, 0])
+        XCTAssertThrowsError(try scenario(yaml: yaml(extra: ", nodes: [edge-fra], revoke: [{node: edge-sin, at: 1s}]"))) {
+            XCTAssertTrue("\($0)".contains("does not enrol in this trustchain workload"), "\($0)")
+        }
+    }
+
     func testBadFieldsNameTheirLine() {
         for (extra, expected) in [(", difficulty: 99", "'difficulty'"), (", renewal-margin: 30h", "'renewal-margin' must be"),
                                   (", nodes: [nobody]", "unknown node 'nobody'")] {
