@@ -19,7 +19,8 @@ extension TrustChainCommand.CA {
             commandName: "serve",
             abstract: "Serve a CA state directory's API over HTTP/3 on a real IPv6 UDP socket until SIGINT/SIGTERM.",
             discussion: """
-            The CA certifies only the nodes named with --allow NAME=IPV6 (DNS name NAME.stoq), and itself \
+            The CA certifies only the nodes named with --allow NAME=IPV6 or in --topology FILE (DNS name NAME.stoq, \
+            the node's address), and itself \
             (--name, at the listen address) for its own TLS certificate, which it enrols in process, logs, and \
             keeps in DIR/serve-cert.pem for restarts. It trusts the stake authority whose key is \
             DIR/stake-authority-key.pem (created on first start).
@@ -28,17 +29,23 @@ extension TrustChainCommand.CA {
         @Option(help: "Address to listen on, e.g. [::1]:4433 (IPv6 only).") var listen: String
         @Option(help: "CA state directory (made by `stoqsim trustchain ca init`).") var state: String
         @Option(help: "A node the CA certifies, as NAME=IPV6 (repeatable); its DNS name is NAME.stoq.") var allow: [String] = []
+        @Option(help: "Certify every node of this topology file (NAME.stoq at the node's address), as a run's CA does.") var topology: String?
         @Option(help: "The CA's own node name: its serving certificate is for NAME.stoq and the listen address.") var name = "ca"
         @Option(help: "Work proof difficulty demanded (leading zero bits, 0…24).") var difficulty = TrustChainCommand.CA.defaultDifficulty
 
         func run() throws {
             let address = try badInput { try parseSocketAddress(listen, what: "--listen") }
             guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
-            var identities = try allow.map(parseAllow)
+            let allowed = try allow.map(parseAllow)
             guard isNodeName(name) else { throw ValidationError("--name '\(name)' must be letters, digits, '-' or '_'") }
-            if identities.contains(where: { $0.nodeID == name }) { throw ValidationError("--allow names '\(name)', which is the CA's own --name") }
+            if allowed.contains(where: { $0.nodeID == name }) { throw ValidationError("--allow names '\(name)', which is the CA's own --name") }
             let own = NodeIdentity(nodeID: name, dnsName: name + ".stoq", addresses: [address.address])
-            identities.append(own)
+            // --allow entries win over a topology node of the same name; the CA's own entry (at the listen address) over both.
+            let fromTopology = try topology.map { Array(NodeDirectory(topology: try loadScenario($0).topology).nodes.values) } ?? []
+            var byName: [String: NodeIdentity] = [:]
+            for identity in fromTopology + allowed + [own] { byName[identity.nodeID] = identity }
+            let identities = byName.values.sorted { $0.nodeID < $1.nodeID }
+            guard identities.count > 1 else { throw ValidationError("no node to certify: give --allow NAME=IPV6 or --topology FILE") }
             let directory = URL(fileURLWithPath: state)
             let ca = try stateError { try CertificateAuthority.open(stateDirectory: directory, policies: []) }
             let epoch = ca.epoch
@@ -71,7 +78,8 @@ extension TrustChainCommand.CA {
             printError("serving TrustChain CA '\(ca.configuration.commonName)' from \(state) on \(socket.socketAddress) (HTTP/3, ALPN h3): "
                 + "\(ca.log.size) log entries; root \(directory.appendingPathComponent("ca-cert.pem").path); "
                 + "serving certificate \(serving.fingerprint) (\(serving.reused ? "reused" : "new")); "
-                + "nodes \(identities.map { "\($0.nodeID)=\($0.addresses.map(\.description).joined(separator: ","))" }.joined(separator: " "))")
+                + "\(identities.count) nodes: \(identities.prefix(8).map { "\($0.nodeID)=\($0.addresses.map(\.description).joined(separator: ","))" }.joined(separator: " "))"
+                + (identities.count > 8 ? " …" : ""))
             // SIGINT/SIGTERM end the process: every log entry and revocation is on disk when it is answered.
             driver.run()
             for c in endpoint.connections { c.close(errorCode: 0x100, reason: "server shutting down") }

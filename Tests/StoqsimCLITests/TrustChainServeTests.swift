@@ -106,9 +106,9 @@ final class TrustChainServeTests: XCTestCase {
         return UInt16(bigEndian: a.sin6_port)
     }
 
-    func startServer(state: String, port: UInt16) throws -> Server {
-        let server = try Server(binary: try binary, args: ["trustchain", "ca", "serve", "--listen", "[::1]:\(port)", "--state", state,
-                                                          "--allow", "n1=2001:db8::1", "--allow", "n2=2001:db8::2"])
+    func startServer(state: String, port: UInt16,
+                     nodes: [String] = ["--allow", "n1=2001:db8::1", "--allow", "n2=2001:db8::2"]) throws -> Server {
+        let server = try Server(binary: try binary, args: ["trustchain", "ca", "serve", "--listen", "[::1]:\(port)", "--state", state] + nodes)
         guard server.waitUntilServing() else {
             server.stop()
             XCTFail("ca serve did not start:\n\(server.output)")
@@ -250,16 +250,45 @@ final class TrustChainServeTests: XCTestCase {
         }
     }
 
+    func testServeCertifiesTheNodesOfATopologyFile() throws {
+        try withTemporaryDirectory { dir in
+            let state = dir + "/state", topology = dir + "/t.yaml"
+            try """
+            name: ca-serve-test
+            duration: 10s
+            sites:
+              - {name: fra, city: Frankfurt}
+            nodes:
+              - {name: core-fra, site: fra, role: core, address: "2001:db8:7::1"}
+              - {name: edge-a, site: fra, role: edge, address: "2001:db8:7::a", uplink: {to: core-fra, tier: 1gbps}}
+            """.write(toFile: topology, atomically: true, encoding: .utf8)
+            XCTAssertEqual(try stoqsim(["trustchain", "ca", "init", "--state", state]).status, 0)
+            let port = try freePort()
+            let server = try startServer(state: state, port: port, nodes: ["--topology", topology])
+            defer { server.stop() }
+            XCTAssertTrue(server.output.contains("edge-a=2001:db8:7::a"), server.output)
+            let enrol = try stoqsim(["trustchain", "ca", "enroll", "--ca", "[::1]:\(port)", "--state", state, "--node", "edge-a",
+                                     "--address", "2001:db8:7::a", "--key-out", dir + "/a.key", "--cert-out", dir + "/a.pem"])
+            XCTAssertEqual(enrol.status, 0, enrol.stderr + "\nserver:\n" + server.output)
+            let moved = try stoqsim(["trustchain", "ca", "enroll", "--ca", "[::1]:\(port)", "--state", state, "--node", "core-fra",
+                                     "--address", "2001:db8:7::a", "--key-out", dir + "/c.key", "--cert-out", dir + "/c.pem"])
+            XCTAssertEqual(moved.status, 1)
+            XCTAssertTrue(moved.stderr.contains("address_mismatch"), moved.stderr)
+        }
+    }
+
     func testServeEnrollAndVerifyRejectBadInputWithExitTwo() throws {
         try withTemporaryDirectory { dir in
             let state = dir + "/state"
             XCTAssertEqual(try stoqsim(["trustchain", "ca", "init", "--state", state]).status, 0)
             let cases: [([String], String)] = [
                 (["serve", "--listen", "127.0.0.1:4433", "--state", state], "IPv6-only"),
-                (["serve", "--listen", "[::1]:4433", "--state", dir + "/missing"], "ca.json is missing"),
+                (["serve", "--listen", "[::1]:4433", "--state", dir + "/missing", "--allow", "n1=::1"], "ca.json is missing"),
                 (["serve", "--listen", "[::1]:4433", "--state", state, "--allow", "n1"], "--allow 'n1' must be NAME=IPV6"),
                 (["serve", "--listen", "[::1]:4433", "--state", state, "--allow", "n1=10.0.0.1"], "IPv4"),
                 (["serve", "--listen", "[::1]:4433", "--state", state, "--difficulty", "40"], "--difficulty"),
+                (["serve", "--listen", "[::1]:4433", "--state", state], "no node to certify"),
+                (["serve", "--listen", "[::1]:4433", "--state", state, "--topology", dir + "/missing.yaml"], "cannot read topology file"),
                 (["enroll", "--ca", "[::1]:4433", "--state", state, "--node", "n1", "--address", "10.0.0.1",
                   "--key-out", dir + "/k", "--cert-out", dir + "/c"], "IPv6-only"),
                 (["enroll", "--ca", "localhost:4433", "--state", state, "--node", "n1", "--address", "::1",
