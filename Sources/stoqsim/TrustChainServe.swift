@@ -127,10 +127,10 @@ extension TrustChainCommand.CA {
                                              identity: NodeIdentity(nodeID: node, dnsName: node + ".stoq", addresses: [ipv6]),
                                              key: key, epoch: epoch)
             var outcome: Result<NodeCertificate, Rejection>?
-            client.run(timeout: timeout) { done in
+            let finished = client.run(timeout: timeout) { done in
                 manager.refresh(now: epoch.wallNow()) { outcome = $0; done() }
             }
-            switch outcome {
+            switch finished ? outcome : nil {
             case nil:
                 printError("error: no answer from the CA at \(remote) within \(timeout) s")
                 throw ExitCode.failure
@@ -174,10 +174,10 @@ extension TrustChainCommand.CA {
             let verifier = CertificateManager(mode: .localhostTesting, identity: NodeIdentity(nodeID: "verifier", dnsName: "verifier.stoq", addresses: []),
                                               key: .generate(.ed25519), epoch: .default2026)
             var outcome: Result<Void, Rejection>?
-            client.run(timeout: timeout) { done in
+            let finished = client.run(timeout: timeout) { done in
                 verifier.verifyInclusion(of: der, client: client, trust: trust) { outcome = $0; done() }
             }
-            switch outcome {
+            switch finished ? outcome : nil {
             case nil:
                 printError("error: no answer from the CA at \(remote) within \(timeout) s")
                 throw ExitCode.failure
@@ -239,11 +239,15 @@ final class RealTimeTrustChainClient: TrustChainClient {
 
     /// Runs the loop until `body` calls its `done` (or `timeout` seconds pass);
     /// `body` starts inside the run, when SimTime is pinned to the wall clock.
-    func run(timeout: Double, _ body: @escaping (_ done: @escaping () -> Void) -> Void) {
-        _ = scheduler.schedule(at: scheduler.now) { [unowned self] in body { self.driver.stop() } }
+    /// Returns false when time ran out first.
+    func run(timeout: Double, _ body: @escaping (_ done: @escaping () -> Void) -> Void) -> Bool {
+        var finished = false
+        _ = scheduler.schedule(at: scheduler.now) { [unowned self] in body { finished = true; self.driver.stop() } }
         _ = driver.run(for: .seconds(timeout))
+        let inTime = finished   // closing what is left may still fail a call and call `done`
         for c in endpoint.connections { c.close(errorCode: 0x100) }
         io.flush()
+        return inTime
     }
 }
 

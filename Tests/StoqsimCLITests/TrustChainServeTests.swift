@@ -304,6 +304,13 @@ final class TrustChainServeTests: XCTestCase {
                 XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
                 XCTAssertTrue(r.stderr.contains(message), "\(args): expected '\(message)' in: \(r.stderr)")
             }
+            // Nobody listening: a runtime failure (exit 1) that says so, and nothing written.
+            let port = try freePort()
+            let r = try stoqsim(["trustchain", "ca", "enroll", "--ca", "[::1]:\(port)", "--state", state, "--node", "n1", "--address", "::1",
+                                 "--key-out", dir + "/k", "--cert-out", dir + "/c", "--timeout", "1"])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("no answer from the CA at [::1]:\(port)"), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/k"))
         }
     }
 }
