@@ -57,8 +57,10 @@ extension TrustChainCommand.CA {
             let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
             ca.policies = standardEnrollmentPolicies(directory: NodeDirectory(identities), consensus: requirements, epoch: epoch)
             let api = TrustChainAPI(ca: ca)
-            let serving = try ca.servingCertificate(identity: own, api: api, stake: stake, requirements: requirements,
-                                                    stateDirectory: directory, now: now)
+            func servingCertificate() throws -> (bundle: CertificateBundle, fingerprint: String, reused: Bool) {
+                try ca.servingCertificate(identity: own, api: api, stake: stake, requirements: requirements, stateDirectory: directory, now: now)
+            }
+            let serving = try servingCertificate()
 
             let scheduler = Scheduler()
             let driver = try RealTimeDriver(scheduler: scheduler)
@@ -75,6 +77,21 @@ extension TrustChainCommand.CA {
                 return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
             }
             server.attach(to: endpoint)
+            // Every ten minutes: a serving certificate with less than an hour left is renewed (enrolled and logged
+            // again) and presented to new connections.
+            func scheduleRenewalCheck() {
+                _ = scheduler.schedule(after: .seconds(600)) {
+                    do {
+                        let next = try servingCertificate()
+                        if !next.reused {
+                            endpoint.serverTLS = ServerTLSConfiguration(credentials: try TLSCredentials.server(next.bundle), alpn: ["h3"])
+                            printError("serving certificate renewed: \(next.fingerprint)")
+                        }
+                    } catch { printError("error: renewing the serving certificate failed: \(error); the current one stays") }
+                    scheduleRenewalCheck()
+                }
+            }
+            scheduleRenewalCheck()
             printError("serving TrustChain CA '\(ca.configuration.commonName)' from \(state) on \(socket.socketAddress) (HTTP/3, ALPN h3): "
                 + "\(ca.log.size) log entries; root \(directory.appendingPathComponent("ca-cert.pem").path); "
                 + "serving certificate \(serving.fingerprint) (\(serving.reused ? "reused" : "new")); "
