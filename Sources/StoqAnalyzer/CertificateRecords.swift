@@ -71,6 +71,15 @@ public struct CertificateSummary: Codable, Equatable {
     public var peerProofNs: Distribution?
     /// Certificates the CA revoked during the run.
     public var revoked: Int?
+    /// Running totals of enrolments, renewals and failed attempts over time.
+    public var timeline: [Point]?
+
+    public struct Point: Codable, Equatable {
+        public var tNs: Int64
+        public var enrolled: Int
+        public var renewed: Int
+        public var failed: Int
+    }
 }
 
 public final class CertificateAccumulator: TraceAccumulator {
@@ -80,6 +89,7 @@ public final class CertificateAccumulator: TraceAccumulator {
     private var failureOrder: [String] = []
     private var failures: [String: Int] = [:]
     private var rotations: [String: Int] = [:]
+    private var overTime = CumulativeTimeline(series: 3)
 
     public init() {}
 
@@ -100,6 +110,8 @@ public final class CertificateAccumulator: TraceAccumulator {
             break
         }
         if rotations[c.node] == nil { rotations[c.node] = 0 }
+        overTime.add(at: c.t, [c.event == "enrolled" ? 1 : 0, c.event == "renewed" ? 1 : 0,
+                               c.event == "enrolled" || c.event == "renewed" ? 0 : 1], context: context)
         switch c.event {
         case "enrolled":
             enrolled += 1
@@ -126,7 +138,8 @@ public final class CertificateAccumulator: TraceAccumulator {
             failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
             enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
             proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0,
-            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof), revoked: revoked)
+            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof), revoked: revoked,
+            timeline: overTime.points(context: context).map { .init(tNs: $0.tNs, enrolled: $0.totals[0], renewed: $0.totals[1], failed: $0.totals[2]) })
     }
 }
 

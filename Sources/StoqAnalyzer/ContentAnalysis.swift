@@ -82,10 +82,8 @@ public final class ContentAccumulator: TraceAccumulator {
     private var edges: [ContentSummary.Edge] = []
     private var links: [TraceRecord.LinkDedup] = []
     private var seen = false
-    /// Bytes per time bucket; `bucketNs` is set from the run header.
-    private static let buckets = 100
-    private var bucketRequested = [Int](repeating: 0, count: buckets + 1)
-    private var bucketSent = [Int](repeating: 0, count: buckets + 1)
+    /// Content bytes requested and sent over time.
+    private var overTime = CumulativeTimeline(series: 2)
 
     public init() {}
 
@@ -112,10 +110,7 @@ public final class ContentAccumulator: TraceAccumulator {
             versions[k]!.bytesSent += c.bytesSent
             requested += c.bytesRequested
             sent += c.bytesSent
-            let span = max(context.header?.durationNs ?? 1, 1)
-            let b = min(Self.buckets, Int(max(0, c.t) * Int64(Self.buckets) / span))
-            bucketRequested[b] += c.bytesRequested
-            bucketSent[b] += c.bytesSent
+            overTime.add(at: c.t, [c.bytesRequested, c.bytesSent], context: context)
         case .fetch(let f):
             seen = true
             fetches += 1
@@ -142,14 +137,8 @@ public final class ContentAccumulator: TraceAccumulator {
             let backbone = info.map { context.nodes[$0.from]?.site != context.nodes[$0.to]?.site } ?? false
             return .init(link: l.link, backbone: backbone, bytesRequested: l.bytesRequested, bytesSent: l.bytesSent)
         }
-        var timeline: [ContentSummary.Point] = []
-        var cumulativeRequested = 0, cumulativeSent = 0
-        let span = max(context.header?.durationNs ?? 1, 1)
-        for b in 0...Self.buckets where bucketRequested[b] > 0 || bucketSent[b] > 0 {
-            cumulativeRequested += bucketRequested[b]
-            cumulativeSent += bucketSent[b]
-            let t = b == Self.buckets ? context.measuredNs : span * Int64(b + 1) / Int64(Self.buckets)
-            timeline.append(.init(tNs: t, bytesRequested: cumulativeRequested, bytesSent: cumulativeSent))
+        let timeline = overTime.points(context: context).map {
+            ContentSummary.Point(tNs: $0.tNs, bytesRequested: $0.totals[0], bytesSent: $0.totals[1])
         }
         let backbone = summaryLinks.filter(\.backbone)
         summary.content = ContentSummary(

@@ -188,6 +188,14 @@ public enum RunReport {
             h.section("certificates", "Certificates") { b in
                 b.paragraph(certificateNote)
                 b.table(certificateTable(c), headerless: true)
+                if let points = c.timeline, !points.isEmpty {
+                    b.figure(Charts.overTime(title: "certificates over time", timesNs: points.map(\.tNs),
+                                             series: [.init(name: "enrolled", values: points.map { Double($0.enrolled) }),
+                                                      .init(name: "renewed (rotations)", values: points.map { Double($0.renewed) }),
+                                                      .init(name: "failed attempts", values: points.map { Double($0.failed) })],
+                                             yLabel: "certificates (cumulative)", format: { String(format: "%.0f", $0) }),
+                             caption: "Enrolments, rotations and failed attempts over the run")
+                }
             }
         }
         if !s.sites.isEmpty {

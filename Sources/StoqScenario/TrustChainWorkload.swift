@@ -130,8 +130,7 @@ public final class TrustChainWorkload: Workload {
         var random = context.randomStream("trustchain:" + name)
         let stake = StakeAuthority(key: .generate(.ed25519, using: &random))
         let epoch = WallEpoch.default2026
-        let requirements = ConsensusRequirements(workDifficulty: difficulty, timeWindow: .seconds(300),
-                                                 stakeAuthorities: [stake.key.publicKey])
+        let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
         let configuration = CAConfiguration(epoch: epoch, validity: validity)
         authority = try CertificateAuthority(configuration: configuration, key: .generate(.ed25519, using: &random),
                                              logKey: .generate(.ed25519, using: &random),
@@ -154,11 +153,8 @@ public final class TrustChainWorkload: Workload {
             let local = node == ca ? api : nil
             let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
             let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
-            let prover = ConsensusProver(nodeID: node, key: key,
-                                         stake: try stake.attest(nodeID: node, amount: requirements.minimumStake * 5,
-                                                                 timestamp: epoch.unixMilliseconds),
-                                         capacityBytes: requirements.minimumSpaceBytes * 2, difficulty: difficulty,
-                                         seed: context.seed)
+            let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
+                                                     stakeTimestamp: epoch.unixMilliseconds, difficulty: difficulty, seed: context.seed)
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
             let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
                                              identity: identity, key: key, epoch: epoch, renewalMargin: renewalMargin)

@@ -72,6 +72,8 @@ final class TrustChainWorkloadTests: XCTestCase {
         let c = try XCTUnwrap(summary.certificates)
         XCTAssertEqual([c.nodes, c.enrolled, c.renewed, c.failed, c.minRotations, c.maxRotations], [3, 3, 9, 0, 3, 3])
         XCTAssertTrue(RunReport.markdown(summary).contains("## Certificates"))
+        XCTAssertEqual(c.timeline?.last.map { [$0.enrolled, $0.renewed, $0.failed] }, [3, 9, 0])
+        XCTAssertTrue(RunReport.html(summary).contains("certificates over time"))
         for node in ["edge-fra", "client-sin-1"] {
             let mine = records.filter { $0.node == node }
             XCTAssertEqual(mine.map(\.event), ["enrolled", "renewed", "renewed", "renewed"], "\(mine)")
