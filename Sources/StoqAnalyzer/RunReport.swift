@@ -127,6 +127,10 @@ public enum RunReport {
         if let c = s.certificates {
             out += "\n## Certificates\n\n\(certificateNote)\n\n" + Markdown.table(certificateTable(c), headerless: true)
         }
+        if let r = s.routes {
+            out += "\n## Routes\n\n\(routeNote)\n\n" + Markdown.table(routeOverview(r), headerless: true)
+            if !r.mostStretched.isEmpty { out += "\nMost stretched pairs:\n\n" + Markdown.table(stretchTable(r)) }
+        }
         if !s.tiers.isEmpty {
             out += "\n## Throughput per tier\n\nThroughput counts IPv6 and UDP headers; goodput only payload. " +
                 "Both are mean rates over \(SummaryText.formatNs(s.measuredNs)).\n\n"
@@ -206,6 +210,16 @@ public enum RunReport {
         }
         if !s.links.isEmpty {
             h.section("links", "Busiest links") { $0.table(busiestLinks(s)) }
+        }
+        if let r = s.routes {
+            h.section("routes", "Routes") { b in
+                b.paragraph(routeNote)
+                b.table(routeOverview(r), headerless: true)
+                if !r.mostStretched.isEmpty {
+                    b.heading("Most stretched pairs")
+                    b.table(stretchTable(r))
+                }
+            }
         }
         if !s.stateChanges.isEmpty {
             h.section("timeline", "Failures and recoveries") { b in

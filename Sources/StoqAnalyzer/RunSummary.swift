@@ -142,6 +142,8 @@ public struct RunSummary: Codable, Equatable {
     public var reconvergences: [Reconvergence]?
     /// nil unless the run published content.
     public var content: ContentSummary?
+    /// nil in summaries written before routes were recorded.
+    public var routes: RouteSummary?
     /// nil unless nodes enrolled at a TrustChain CA.
     public var certificates: CertificateSummary?
     /// netns runs only: how late the real-time engine fired events.
@@ -172,7 +174,7 @@ public enum TraceAnalyzer {
     /// The accumulators a default analysis runs, one per concern.
     public static func defaultAccumulators() -> [TraceAccumulator] {
         [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator(),
-         ContentAccumulator(), RealtimeAccumulator(), CertificateAccumulator()]
+         ContentAccumulator(), RealtimeAccumulator(), CertificateAccumulator(), RouteAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

@@ -25,6 +25,7 @@ public enum TraceRecord: Equatable {
     case cache(CacheStats)
     case linkDedup(LinkDedup)
     case certificate(CertificateEvent)
+    case route(RouteInfo)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -265,6 +266,7 @@ public enum TraceRecord: Equatable {
         case .cache(let c): c.encode(into: &j)
         case .linkDedup(let l): l.encode(into: &j)
         case .certificate(let c): c.encode(into: &j)
+        case .route(let r): r.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
         }
@@ -366,6 +368,7 @@ public enum TraceRecord: Equatable {
         case "cache": return .cache(try CacheStats(f))
         case "link_dedup": return .linkDedup(try LinkDedup(f))
         case "cert": return .certificate(try CertificateEvent(f))
+        case "route": return .route(try RouteInfo(f))
         default:
             return nil
         }

@@ -57,6 +57,7 @@ public final class ProbeWorkload: Workload {
     public func start(in context: ScenarioContext) throws {
         self.context = context
         for (i, pair) in pairs.enumerated() {
+            context.traceRoute(from: pair.from, to: pair.to)
             try context.installEchoService(on: pair.to)
             if senders[pair.from] == nil {
                 let io = try context.bind(node: pair.from, port: context.ephemeralPort(for: pair.from))

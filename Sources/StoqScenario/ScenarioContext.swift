@@ -45,6 +45,14 @@ public final class ScenarioContext {
 
     public func nodeName(of address: IPv6Address) -> String? { nodesByAddress[address] }
 
+    /// Traces the route a workload's pair starts on, once per pair (the analyzer's stretch and hops).
+    public func traceRoute(from: String, to: String) {
+        guard routedPairs.insert([from, to]).inserted, let a = network.nodeIndex(named: from), let b = network.nodeIndex(named: to),
+              let route = network.tables.route(from: a, to: b) else { return }
+        trace(.route(.init(from: from, to: to, hops: route.hops, latencyNs: route.latency, lowerBoundNs: route.lowerBound)))
+    }
+    private var routedPairs = Set<[String]>()
+
     /// Runs `body` when the simulation has ended, before the final records
     /// are written: for totals a workload traces once (e.g. cache statistics).
     public func atRunEnd(_ body: @escaping () -> Void) { runEndHandlers.append(body) }

@@ -89,6 +89,7 @@ public final class TransferWorkload: Workload {
             TransferSink.shared(in: context).receive(connection: connection, stream: id, bytes: bytes, fin: fin)
         }
         for (from, to) in pairs {
+            context.traceRoute(from: from, to: to)
             _ = try context.stoq.endpoint(on: from)
             _ = try context.stoq.endpoint(on: to)
         }

@@ -30,6 +30,9 @@ final class TraceReaderTests: XCTestCase {
                      bytesFromOrigin: 5, durationNs: 8, error: nil)),
         .cache(.init(node: "e1", hits: 1, misses: 2, hitBytes: 3, bytesStored: 4, chunks: 5, evictedCapacity: 6, evictedExpired: 7)),
         .linkDedup(.init(link: "a>b", bytesRequested: 10, bytesSent: 2)),
+        .certificate(.init(t: 22, workload: "tc", node: "a", event: "renewed", attempt: 2, latencyNs: 9, requestNs: 4, proofNs: nil,
+                           fingerprint: "ab", notAfterNs: 99, reason: nil)),
+        .route(.init(from: "a", to: "b", hops: 3, latencyNs: 40, lowerBoundNs: 30)),
         .end(.init(t: 13, events: 14)),
     ]
 

@@ -94,6 +94,17 @@ final class ScenarioRunTests: XCTestCase {
         XCTAssertGreaterThan(singapore / paris, 5, "Frankfurt–Singapore is several times Frankfurt–Paris")
         XCTAssertTrue(result.summary.complete)
         XCTAssertTrue(FileManager.default.fileExists(atPath: result.summaryPath))
+
+        // The probed pairs' routes: each over the backbone's inflated great circle, so stretch ≈ inflation.
+        let routes = try XCTUnwrap(result.summary.routes)
+        XCTAssertEqual(routes.pairs, 4)
+        XCTAssertEqual(routes.mostStretched.count, 4)
+        XCTAssertEqual(routes.mostStretched.map(\.stretch), routes.mostStretched.map(\.stretch).sorted(by: >))
+        for pair in routes.mostStretched {
+            XCTAssertGreaterThanOrEqual(pair.stretch, inflation * 0.99, "\(pair)")
+            XCTAssertLessThan(pair.stretch, inflation * 1.5, "\(pair): access hops add little")
+        }
+        XCTAssertTrue(RunReport.markdown(result.summary).contains("## Routes"))
     }
 
     func testLinkFailureMidRunShowsInTraceAndSummary() throws {
