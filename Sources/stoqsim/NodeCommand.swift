@@ -238,8 +238,14 @@ private final class WallClock {
 }
 
 /// Turns bad-input errors from the transport (addresses, certificate files) into exit code 2.
-private func badInput<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as TransportError { throw ValidationError(error.description) }
+/// Addresses and certificate files the user gave that do not work are bad
+/// input (exit 2, the message names the option), not run-time failures.
+func badInput<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as TransportError {
+        throw ValidationError(error.description)
+    } catch let SocketError.invalidAddress(message) {
+        throw ValidationError(message)
+    }
 }
 
 /// SIGINT/SIGTERM stop the driver (self-pipe: the handler only writes a byte; the driver reads it).

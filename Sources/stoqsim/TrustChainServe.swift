@@ -286,10 +286,6 @@ private func parseAllow(_ entry: String) throws -> NodeIdentity {
 }
 
 /// A malformed or IPv4 address is bad input (exit 2).
-private func badInput<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let SocketError.invalidAddress(message) { throw ValidationError(message) }
-}
-
 /// A missing or broken state directory is bad input (exit 2), named.
 private func stateError<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as TrustChainError { throw ValidationError("--state: \(error)") }

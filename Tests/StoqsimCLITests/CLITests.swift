@@ -71,6 +71,10 @@ final class CLITests: XCTestCase {
         let r = try stoqsim(["run", "topologies/quickstart.yaml", "--strategy", "teleport"])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("teleport"), r.stderr)
+        // An IPv4 listen address is bad input too (STOQ is IPv6-only), not a run-time failure.
+        let v4 = try stoqsim(["node", "serve", "--listen", "1.2.3.4:5", "--self-signed"])
+        XCTAssertEqual(v4.status, 2)
+        XCTAssertTrue(v4.stderr.contains("IPv6-only"), v4.stderr)
     }
 
     func testMissingFileExitsTwo() throws {
