@@ -46,29 +46,9 @@ final class InteropTests: XCTestCase {
     }
 
     func testStoqClientCompletesHandshakeWithGtlsserver() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.gtlsserver) else {
-            throw XCTSkip("\(Self.gtlsserver) missing: install Debian package ngtcp2-server")
-        }
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let bundle = try TestTLS.authority.issueLeaf(names: TestTLS.defaultNames)
-        try bundle.certificateChainPEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
-        try bundle.privateKeyPEM.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
-        try "hello\n".write(to: dir.appendingPathComponent("hello.txt"), atomically: true, encoding: .utf8)
-        let port = try freePort()
-        let server = try start(Self.gtlsserver, ["-q", "-d", dir.path, "::1", "\(port)",
-                                                 dir.appendingPathComponent("key.pem").path, dir.appendingPathComponent("cert.pem").path],
-                               output: dir.appendingPathComponent("server.log"))
-        defer { stop(server) }
-
-        let scheduler = Scheduler()
-        let driver = try RealTimeDriver(scheduler: scheduler)
-        let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::1"), port: 0))
-        try socket.attach(to: driver)
-        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress, client: try TestTLS.client(alpn: ["h3"]),
-                                        random: RandomStream(seed: 3))
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
-        let c = try endpoint.connect(to: SocketAddress(address: try IPv6Address.parse("::1"), port: port), serverName: "::1", at: scheduler.now)
+        try withGtlsserver(serving: ["hello.txt": Array("hello\n".utf8)], seed: 3) { g in
+        let (driver, io) = (g.driver, g.io)
+        let c = try g.connect()
         c.onEvent = { event in
             if case .handshakeCompleted = event { driver.stop() }
             if case .closed = event { driver.stop() }
@@ -80,6 +60,7 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(c.negotiatedALPN, "h3")
         c.close(errorCode: 0x100)   // H3_NO_ERROR
         io.flush()
+        }
     }
 
     func testGtlsclientCompletesHandshakeWithStoqServer() throws {
@@ -130,6 +111,48 @@ final class InteropTests: XCTestCase {
     }
 
     /// Runs the real-time driver until `done` holds or `seconds` pass, checking every 20 ms.
+    /// What a test against gtlsserver works with: the server's port and a STOQ
+    /// client endpoint (ALPN h3) on a real [::1] socket with a real-time driver.
+    private struct GtlsserverSession {
+        let port: UInt16
+        let scheduler: Scheduler
+        let driver: RealTimeDriver
+        let socket: IPv6UDPSocket
+        let endpoint: QuicEndpoint
+        let io: EndpointDriver
+
+        func connect() throws -> QuicConnection {
+            try endpoint.connect(to: SocketAddress(address: try IPv6Address.parse("::1"), port: port), serverName: "::1", at: scheduler.now)
+        }
+    }
+
+    /// Starts gtlsserver on [::1] serving `files` (with a certificate from the
+    /// test CA), runs `body`, then stops the server and removes its directory.
+    private func withGtlsserver(serving files: [String: [UInt8]], seed: UInt64, _ body: (GtlsserverSession) throws -> Void) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.gtlsserver) else {
+            throw XCTSkip("\(Self.gtlsserver) missing: install Debian package ngtcp2-server")
+        }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bundle = try TestTLS.authority.issueLeaf(names: TestTLS.defaultNames)
+        try bundle.certificateChainPEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try bundle.privateKeyPEM.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+        for (name, bytes) in files { try Data(bytes).write(to: dir.appendingPathComponent(name)) }
+        let port = try freePort()
+        let server = try start(Self.gtlsserver, ["-q", "-d", dir.path, "::1", "\(port)",
+                                                 dir.appendingPathComponent("key.pem").path, dir.appendingPathComponent("cert.pem").path],
+                               output: dir.appendingPathComponent("server.log"))
+        defer { stop(server) }
+        let scheduler = Scheduler()
+        let driver = try RealTimeDriver(scheduler: scheduler)
+        let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::1"), port: 0))
+        try socket.attach(to: driver)
+        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress, client: try TestTLS.client(alpn: ["h3"]),
+                                        random: RandomStream(seed: seed))
+        try body(GtlsserverSession(port: port, scheduler: scheduler, driver: driver, socket: socket, endpoint: endpoint,
+                                   io: EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)))
+    }
+
     private func run(_ driver: RealTimeDriver, _ scheduler: Scheduler, seconds: Int64, until done: @escaping () -> Bool) {
         func poll() {
             if done() { driver.stop(); return }
@@ -177,30 +200,10 @@ final class InteropTests: XCTestCase {
     }
 
     func testStoqHTTP3ClientDownloadsAFileFromGtlsserver() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.gtlsserver) else {
-            throw XCTSkip("\(Self.gtlsserver) missing: install Debian package ngtcp2-server")
-        }
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let bundle = try TestTLS.authority.issueLeaf(names: TestTLS.defaultNames)
-        try bundle.certificateChainPEM.write(to: dir.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
-        try bundle.privateKeyPEM.write(to: dir.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
         let content = testPayload(count: 3 << 20, seed: 22)
-        try Data(content).write(to: dir.appendingPathComponent("file.bin"))
-        let port = try freePort()
-        let server = try start(Self.gtlsserver, ["-q", "-d", dir.path, "::1", "\(port)",
-                                                 dir.appendingPathComponent("key.pem").path, dir.appendingPathComponent("cert.pem").path],
-                               output: dir.appendingPathComponent("server.log"))
-        defer { stop(server) }
-
-        let scheduler = Scheduler()
-        let driver = try RealTimeDriver(scheduler: scheduler)
-        let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::1"), port: 0))
-        try socket.attach(to: driver)
-        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress, client: try TestTLS.client(alpn: ["h3"]),
-                                        random: RandomStream(seed: 6))
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
-        let c = try endpoint.connect(to: SocketAddress(address: try IPv6Address.parse("::1"), port: port), serverName: "::1", at: scheduler.now)
+        try withGtlsserver(serving: ["file.bin": content], seed: 6) { g in
+        let (scheduler, driver, io) = (g.scheduler, g.driver, g.io)
+        let c = try g.connect()
         let http = try HTTP3Connection(client: c)
         var result: Result<HTTP3Response, HTTP3Error>?, missing: Result<HTTP3Response, HTTP3Error>?
         http.request(path: "/file.bin") { result = $0 }
@@ -216,5 +219,6 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(c.negotiatedALPN, "h3")
         c.close(errorCode: 0x100)   // H3_NO_ERROR
         io.flush()
+        }
     }
 }
