@@ -136,40 +136,47 @@ final class NetnsRunTests: XCTestCase {
     /// gtlsclient (ngtcp2's example client over GnuTLS), started by an exec
     /// workload in client-par-1's namespace, reaches the STOQ server of the
     /// `ca` node in Frankfurt across the modelled network of the quickstart
-    /// topology and completes the QUIC + TLS handshake. STOQ has no HTTP/3,
-    /// so the request is refused; the completed handshake and the agreed ALPN
-    /// are the proof, and the exec record has the exit status.
+    /// topology, completes the QUIC + TLS handshake (ALPN h3) and downloads a
+    /// file the node serves over HTTP/3; the exec record has the exit status.
     func testGtlsclientReachesStoqServerInAnotherNamespace() throws {
         try requireNetns()
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gtlsclient") else {
             throw XCTSkip("/usr/bin/gtlsclient missing: install Debian package ngtcp2-client (tools/setup.sh)")
         }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The ca node serves this directory over HTTP/3; gtlsclient downloads a file from it.
+        try FileManager.default.createDirectory(atPath: dir + "/www", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/downloads", withIntermediateDirectories: true)
+        let content = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+        try Data(content).write(to: URL(fileURLWithPath: dir + "/www/hello.bin"))
         let yaml = try String(contentsOfFile: repositoryRoot + "/topologies/quickstart.yaml", encoding: .utf8)
             .replacingOccurrences(of: "duration: 10s", with: "duration: 2s")
             .components(separatedBy: "workloads:")[0] + """
             workloads:
-              - {kind: serve, node: ca, alpn: [h3]}
+              - {kind: serve, node: ca, alpn: [h3], files: \(dir)/www}
               - kind: exec
                 name: gtlsclient
                 node: client-par-1
                 at: 100ms
-                command: [gtlsclient, --exit-on-all-streams-close, --timeout=3s, addr:ca, "443", "https://ca.stoq/hello.txt"]
+                command: [gtlsclient, --exit-on-all-streams-close, --timeout=3s, "--download=\(dir)/downloads", addr:ca, "443", "https://ca.stoq/hello.bin"]
                 timeout: 8s
             """
         let scenario = try Scenario(topology: TopologyParser.parse(yaml: yaml, file: "quickstart-gtlsclient.yaml"))
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        _ = try scenario.runOnNetns(outputDirectory: dir)
+        _ = try scenario.runOnNetns(outputDirectory: dir + "/run")
         var exec: TraceRecord.ExecResult?
-        for case .exec(let x) in try records(dir) { exec = x }
+        for case .exec(let x) in try records(dir + "/run") { exec = x }
         let x = try XCTUnwrap(exec, "no exec record")
-        let out = ((try? String(contentsOfFile: dir + "/gtlsclient.stdout", encoding: .utf8)) ?? "") +
-            ((try? String(contentsOfFile: dir + "/gtlsclient.stderr", encoding: .utf8)) ?? "")
+        let out = ((try? String(contentsOfFile: dir + "/run/gtlsclient.stdout", encoding: .utf8)) ?? "") +
+            ((try? String(contentsOfFile: dir + "/run/gtlsclient.stderr", encoding: .utf8)) ?? "")
         XCTAssertTrue(out.contains("QUIC handshake has completed"), "gtlsclient output:\n\(out.suffix(3000))")
         XCTAssertTrue(out.contains("Negotiated ALPN is h3"), "gtlsclient output:\n\(out.suffix(3000))")
         XCTAssertEqual(x.node, "client-par-1")
         XCTAssertFalse(x.timedOut, "gtlsclient did not end by itself:\n\(out.suffix(3000))")
-        // --exit-on-all-streams-close: the refused request closes its stream, and gtlsclient exits 0.
+        // The file crossed the modelled network from the ca namespace, intact.
+        let downloaded = try Data(contentsOf: URL(fileURLWithPath: dir + "/downloads/hello.bin"))
+        XCTAssertTrue(downloaded == Data(content), "downloaded \(downloaded.count) bytes, expected \(content.count)")
+        // --exit-on-all-streams-close: the request's stream closes, and gtlsclient exits 0.
         XCTAssertEqual(x.exitCode, 0, "exit status: \(x)")
     }
 
