@@ -69,7 +69,7 @@ public final class ExecWorkload: Workload {
     private func launch(_ backend: NetnsBackend, _ context: ScenarioContext) {
         let stdout = "\(name).stdout", stderr = "\(name).stderr"
         let dir = backend.outputDirectory as NSString
-        for file in [stdout, stderr] { FileManager.default.createFile(atPath: dir.appendingPathComponent(file), contents: nil) }
+        for file in [stdout, stderr] { _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(file), contents: nil) }
         let record = { [unowned self] (exitCode: Int?, signal: Int?, timedOut: Bool) in
             self.running = false
             context.trace(.exec(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: self.name, node: self.node,
