@@ -77,7 +77,8 @@ let package = Package(
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
         .testTarget(name: "StoqEmulationTests", dependencies: ["StoqEmulation", "StoqScenario", "StoqNetwork", "StoqEngine", "StoqTopology", "StoqAnalyzer"]),
-        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork"]),
+        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork",
+                                                               "StoqTransport"]),
         // Runs the built binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "StoqsimCLITests", dependencies: ["stoqsim"]),
     ],

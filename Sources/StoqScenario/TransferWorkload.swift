@@ -133,8 +133,10 @@ public final class TransferWorkload: Workload {
             let client = try context.stoq.endpoint(on: from)
             let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to))
             t.connection = c
-            // Held by the connection itself: capture it unowned, or it never dies.
-            c.onEvent = { [unowned self, unowned client, unowned c] event in
+            // Held by the connection, which the transfer holds: capture the transfer
+            // weakly, or the two keep each other (and the whole QUIC state) alive.
+            c.onEvent = { [unowned self, unowned client, unowned c, weak t] event in
+                guard let t else { return }
                 switch event {
                 case .handshakeCompleted:
                     t.handshakeDone = self.context.scheduler.now

@@ -147,7 +147,8 @@ public enum TransportBenchmarks {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
-    static func heapInUse() -> Int {
+    /// glibc's allocated heap bytes (mallinfo2): memory benchmarks and leak tests.
+    public static func heapInUse() -> Int {
         Int(cstoq_heap_bytes_in_use())
     }
 }
