@@ -50,7 +50,12 @@ public final class QuicConnection {
     /// Whether the endpoint's transmit list holds us (so adding is O(1)).
     var inTransmitList = false
     /// ngtcp2's next timer, cached after every call into it.
-    private(set) var deadline: SimTime?
+    private(set) var deadline: SimTime? {
+        // The endpoint keeps connections' deadlines in a heap: tell it of each new one.
+        didSet { if deadline != oldValue, let d = deadline { endpoint?.deadlineChanged(self, to: d) } }
+    }
+    /// Creation order within the endpoint: due timers run in this order (deterministic).
+    var creationIndex = 0
 
     private var ts: UInt64 = 0
     /// The time of the latest call into the connection (datagram in, deadline, transmit).

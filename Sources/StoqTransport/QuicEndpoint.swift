@@ -119,21 +119,45 @@ public final class QuicEndpoint {
 
     /// The earliest time any connection needs `handleDeadlines`.
     public var nextDeadline: SimTime? {
-        var earliest: SimTime?
-        for c in order { if let d = c.deadline, earliest == nil || d < earliest! { earliest = d } }
-        return earliest
+        while let top = deadlines.top, !isCurrent(top) { deadlines.pop() }
+        return deadlines.top?.time
     }
 
-    /// Runs the timers of every connection whose deadline is at or before `now`.
+    /// Runs the timers of every connection whose deadline is at or before `now`,
+    /// in creation order (as a scan of all connections would, but in O(due · log n)).
     public func handleDeadlines(at now: SimTime) {
-        for c in order where !c.isClosed {
-            if let d = c.deadline, d <= now {
-                c.handleDeadline(at: now)
-                noteNeedsTransmit(c)
-                c.deliverEvents()
-            }
+        var due: [QuicConnection] = []
+        var seen = Set<ObjectIdentifier>()
+        while let top = deadlines.top, top.time <= now {
+            deadlines.pop()
+            if isCurrent(top), seen.insert(ObjectIdentifier(top.connection)).inserted { due.append(top.connection) }
+        }
+        due.sort { $0.creationIndex < $1.creationIndex }
+        for c in due where !c.isClosed {
+            guard let d = c.deadline, d <= now else { continue }
+            c.handleDeadline(at: now)
+            noteNeedsTransmit(c)
+            c.deliverEvents()
+            // The timer may be due again at the same instant (unchanged expiry): keep it in the heap.
+            if let again = c.deadline, again == d, !c.isClosed { deadlines.push(again, c) }
         }
         reap()
+    }
+
+    /// Connections' deadlines, earliest first. An entry is stale once its
+    /// connection's deadline moved or it closed; stale entries are dropped
+    /// when they reach the top, and the heap is rebuilt when they pile up.
+    private var deadlines = DeadlineHeap()
+    private var connectionsCreated = 0
+
+    private func isCurrent(_ e: DeadlineHeap.Entry) -> Bool { !e.connection.isClosed && e.connection.deadline == e.time }
+
+    func deadlineChanged(_ c: QuicConnection, to d: SimTime) {
+        deadlines.push(d, c)
+        if deadlines.count > 2 * live.count + 64 {
+            deadlines = DeadlineHeap()
+            for c in order where !c.isClosed { if let d = c.deadline { deadlines.push(d, c) } }
+        }
     }
 
     /// Hands every datagram the connections have ready to `send`.
@@ -160,6 +184,9 @@ public final class QuicEndpoint {
     func adopt(_ c: QuicConnection) {
         live[ObjectIdentifier(c)] = c
         order.append(c)
+        connectionsCreated += 1
+        c.creationIndex = connectionsCreated
+        if let d = c.deadline { deadlines.push(d, c) }
         noteNeedsTransmit(c)
     }
 
@@ -220,5 +247,51 @@ public final class QuicEndpoint {
         let c = try TLSCredentials.empty()
         emptyCredentials = c
         return c
+    }
+}
+
+/// A binary min-heap of (deadline, connection), ties broken by insertion order.
+struct DeadlineHeap {
+    struct Entry {
+        let time: SimTime
+        let sequence: UInt64
+        let connection: QuicConnection
+    }
+    private var entries: [Entry] = []
+    private var nextSequence: UInt64 = 0
+
+    var count: Int { entries.count }
+    var top: Entry? { entries.first }
+
+    private static func before(_ a: Entry, _ b: Entry) -> Bool {
+        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
+    }
+
+    mutating func push(_ time: SimTime, _ connection: QuicConnection) {
+        nextSequence += 1
+        entries.append(Entry(time: time, sequence: nextSequence, connection: connection))
+        var i = entries.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard Self.before(entries[i], entries[parent]) else { break }
+            entries.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !entries.isEmpty else { return }
+        entries.swapAt(0, entries.count - 1)
+        entries.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < entries.count, Self.before(entries[l], entries[smallest]) { smallest = l }
+            if r < entries.count, Self.before(entries[r], entries[smallest]) { smallest = r }
+            guard smallest != i else { return }
+            entries.swapAt(i, smallest)
+            i = smallest
+        }
     }
 }
