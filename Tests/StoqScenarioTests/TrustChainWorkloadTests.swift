@@ -30,13 +30,29 @@ final class TrustChainWorkloadTests: XCTestCase {
         """
     }
 
-    func certificates(_ yaml: String) throws -> (records: [TraceRecord.CertificateEvent], trace: Data, summary: RunSummary) {
+    struct Run {
+        var certificates: [TraceRecord.CertificateEvent] = []
+        var transfers: [TraceRecord.TransferResult] = []
+        var trace = Data()
+        var summary: RunSummary
+    }
+
+    func run(_ yaml: String) throws -> Run {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let result = try scenario(yaml: yaml).run(outputDirectory: dir)
-        var records: [TraceRecord.CertificateEvent] = []
-        try TraceReader.forEach(path: result.tracePath) { if case .certificate(let c) = $0 { records.append(c) } }
-        return (records, try Data(contentsOf: URL(fileURLWithPath: result.tracePath)), result.summary)
+        var r = Run(summary: result.summary)
+        try TraceReader.forEach(path: result.tracePath) {
+            if case .certificate(let c) = $0 { r.certificates.append(c) }
+            if case .transfer(let t) = $0 { r.transfers.append(t) }
+        }
+        r.trace = try Data(contentsOf: URL(fileURLWithPath: result.tracePath))
+        return r
+    }
+
+    func certificates(_ yaml: String) throws -> (records: [TraceRecord.CertificateEvent], trace: Data, summary: RunSummary) {
+        let r = try run(yaml)
+        return (r.certificates, r.trace, r.summary)
     }
 
     func testEveryNodeEnrolsAtStartWithProofsChecked() throws {
@@ -108,14 +124,8 @@ final class TrustChainWorkloadTests: XCTestCase {
           - {kind: transfer, from: client-sin-1, to: edge-fra, size: 200KB, start: 5s, count: 2, interval: 50h}
         """
         let text = yaml(duration: "51h", extra: ", nodes: [edge-fra, client-sin-1]") + "\n" + transfers
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try scenario(yaml: text).run(outputDirectory: dir)
-        var certs: [TraceRecord.CertificateEvent] = [], done: [TraceRecord.TransferResult] = []
-        try TraceReader.forEach(path: result.tracePath) {
-            if case .certificate(let c) = $0 { certs.append(c) }
-            if case .transfer(let t) = $0 { done.append(t) }
-        }
+        let result = try run(text)
+        let (certs, done) = (result.certificates, result.transfers)
         XCTAssertEqual(done.count, 2)
         XCTAssertTrue(done.allSatisfy { $0.durationNs != nil && $0.bytesReceived == 200_000 }, "\(done)")
         // edge-fra's certificate at each transfer: the first one, then the second renewal's.
@@ -129,11 +139,7 @@ final class TrustChainWorkloadTests: XCTestCase {
     /// A node outside the workload is not certified: connections to it fail verification.
     func testAnUncertifiedPeerIsRefused() throws {
         let text = yaml(extra: ", nodes: [client-sin-1]") + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 10KB, start: 3s, timeout: 5s}"
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try scenario(yaml: text).run(outputDirectory: dir)
-        var done: [TraceRecord.TransferResult] = []
-        try TraceReader.forEach(path: result.tracePath) { if case .transfer(let t) = $0 { done.append(t) } }
+        let done = try run(text).transfers
         XCTAssertEqual(done.count, 1)
         XCTAssertNil(done.first?.durationNs, "edge-fra presents a self-signed certificate: the handshake must fail")
         XCTAssertNil(done.first?.handshakeNs)
@@ -145,14 +151,8 @@ final class TrustChainWorkloadTests: XCTestCase {
     func testARevokedPeerIsRefused() throws {
         let text = yaml(duration: "3h", extra: ", nodes: [edge-fra, client-sin-1], revoke: [{node: edge-fra, at: 1h}]")
             + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 2MB, start: 5s, count: 2, interval: 2h}"
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try scenario(yaml: text).run(outputDirectory: dir)
-        var certs: [TraceRecord.CertificateEvent] = [], done: [TraceRecord.TransferResult] = []
-        try TraceReader.forEach(path: result.tracePath) {
-            if case .certificate(let c) = $0 { certs.append(c) }
-            if case .transfer(let t) = $0 { done.append(t) }
-        }
+        let result = try run(text)
+        let (certs, done) = (result.certificates, result.transfers)
         let revoked = try XCTUnwrap(certs.first { $0.event == "revoked" })
         XCTAssertEqual([revoked.node, revoked.reason], ["edge-fra", "keyCompromise"])
         XCTAssertEqual(revoked.t, 3600 * 1_000_000_000)
