@@ -36,20 +36,77 @@ public final class InMemoryPair {
     public private(set) var datagramsDropped = 0
 
     private var lossRandom: RandomStream
-    private var toServer = Lane()
-    private var toClient = Lane()
+    private let toServer = Lane()
+    private let toClient = Lane()
 
-    /// In-flight datagrams of one direction: FIFO, since every datagram sees the same delay.
-    private struct Lane {
-        var queue: [(arrival: SimTime, datagram: Datagram)] = []
-        var head = 0
+    /// In-flight datagrams of one direction: FIFO, since every datagram sees
+    /// the same delay. Their bytes live in one ring buffer, so carrying a
+    /// datagram allocates nothing once the ring has grown to the flight size.
+    private final class Lane {
+        private var entries: [(arrival: SimTime, start: Int, count: Int)] = []
+        private var head = 0
+        private var ring: UnsafeMutableRawPointer
+        private var capacity: Int
+        /// Where the next datagram's bytes go.
+        private var writePosition = 0
         var linkFreeAt: SimTime = .zero
-        var next: SimTime? { head < queue.count ? queue[head].arrival : nil }
-        mutating func pop() -> Datagram {
-            let d = queue[head].datagram
+
+        init() {
+            capacity = 1 << 16
+            ring = .allocate(byteCount: capacity, alignment: 16)
+        }
+
+        deinit { ring.deallocate() }
+
+        var next: SimTime? { head < entries.count ? entries[head].arrival : nil }
+
+        func push(_ packet: UnsafeRawBufferPointer, arrival: SimTime) {
+            if head > 1024 && head * 2 > entries.count { entries.removeFirst(head); head = 0 }
+            let start = reserve(packet.count)
+            if let base = packet.baseAddress { (ring + start).copyMemory(from: base, byteCount: packet.count) }
+            entries.append((arrival, start, packet.count))
+            writePosition = start + packet.count
+        }
+
+        /// Hands the oldest datagram's bytes to `body` and drops it. Nothing may
+        /// be pushed during `body` (delivery never sends: `flush` does).
+        func pop(_ body: (UnsafeRawBufferPointer) -> Void) {
+            let e = entries[head]
             head += 1
-            if head > 1024 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
-            return d
+            body(UnsafeRawBufferPointer(start: ring + e.start, count: e.count))
+        }
+
+        /// A start offset with `n` free bytes after it, growing the ring if needed.
+        /// Each datagram's bytes stay contiguous: one that does not fit before
+        /// the end starts again at 0 if the oldest datagram leaves room there.
+        private func reserve(_ n: Int) -> Int {
+            guard head < entries.count else { writePosition = 0; return n <= capacity ? 0 : grow(n) }
+            let readPosition = entries[head].start
+            if writePosition > readPosition {
+                if capacity - writePosition >= n { return writePosition }
+                if readPosition > n { return 0 }
+            } else if readPosition - writePosition > n {
+                return writePosition
+            }
+            return grow(n)
+        }
+
+        /// Moves the datagrams in flight, oldest first, to the start of a larger ring.
+        private func grow(_ n: Int) -> Int {
+            var newCapacity = capacity * 2
+            while newCapacity < 2 * n { newCapacity *= 2 }
+            let newRing = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+            var position = 0
+            for i in head..<entries.count {
+                newRing.advanced(by: position).copyMemory(from: ring + entries[i].start, byteCount: entries[i].count)
+                entries[i].start = position
+                position += entries[i].count
+            }
+            ring.deallocate()
+            ring = newRing
+            capacity = newCapacity
+            writePosition = position
+            return position
         }
     }
 
@@ -85,8 +142,8 @@ public final class InMemoryPair {
         flush()
         guard let t = nextEventTime else { return false }
         if t > now { now = t }
-        while let a = toServer.next, a <= now { deliver(toServer.pop(), to: server) }
-        while let a = toClient.next, a <= now { deliver(toClient.pop(), to: client) }
+        while let a = toServer.next, a <= now { toServer.pop { deliver($0, from: client, to: server) } }
+        while let a = toClient.next, a <= now { toClient.pop { deliver($0, from: server, to: client) } }
         client.handleDeadlines(at: now)
         server.handleDeadlines(at: now)
         flush()
@@ -124,28 +181,27 @@ public final class InMemoryPair {
     }
 
     private func flush() {
-        client.transmit(at: now) { enqueue($0, from: .client) }
-        server.transmit(at: now) { enqueue($0, from: .server) }
+        client.transmitBytes(at: now) { enqueue($1, from: .client) }
+        server.transmitBytes(at: now) { enqueue($1, from: .server) }
     }
 
-    private func enqueue(_ d: Datagram, from side: Side) {
+    private func enqueue(_ packet: UnsafeRawBufferPointer, from side: Side) {
         let lost = lossRate > 0 && lossRandom.bernoulli(lossRate)
-        if recordsTrace { trace.append(TraceEntry(time: now, from: side, size: d.payload.count, dropped: lost)) }
+        if recordsTrace { trace.append(TraceEntry(time: now, from: side, size: packet.count, dropped: lost)) }
         if lost { datagramsDropped += 1; return }
-        func schedule(_ lane: inout Lane) {
-            var departure = now
-            if let rate = bitsPerSecond {
-                let start = max(now, lane.linkFreeAt)
-                departure = start + .nanoseconds(Int64((Double(d.wireSize * 8) / rate * 1e9).rounded(.up)))
-                lane.linkFreeAt = departure
-            }
-            lane.queue.append((departure + oneWayDelay, d))
+        let lane = side == .client ? toServer : toClient
+        var departure = now
+        if let rate = bitsPerSecond {
+            let start = max(now, lane.linkFreeAt)
+            let wireBits = Double((packet.count + Datagram.headerBytes) * 8)
+            departure = start + .nanoseconds(Int64((wireBits / rate * 1e9).rounded(.up)))
+            lane.linkFreeAt = departure
         }
-        if side == .client { schedule(&toServer) } else { schedule(&toClient) }
+        lane.push(packet, arrival: departure + oneWayDelay)
     }
 
-    private func deliver(_ d: Datagram, to endpoint: QuicEndpoint) {
+    private func deliver(_ packet: UnsafeRawBufferPointer, from sender: QuicEndpoint, to endpoint: QuicEndpoint) {
         datagramsDelivered += 1
-        endpoint.receive(d, at: now)
+        endpoint.receive(packet, from: sender.localAddress, at: now)
     }
 }

@@ -61,6 +61,7 @@ public final class QuicConnection {
     /// The time of the latest call into the connection (datagram in, deadline, transmit).
     var lastCallTime: SimTime { SimTime(nanosecondsSinceStart: Int64(clamping: ts > Self.timestampOffset ? ts - Self.timestampOffset : 0)) }
     private var events: [ConnectionEvent] = []
+    private var spareEvents: [ConnectionEvent] = []
     private var streams: [Int64: StreamState] = [:]
     private var sendQueue: [StreamState] = []
     private var pendingClose: (ccerr: ngtcp2_connection_close_error, reason: CloseReason)?
@@ -534,10 +535,15 @@ public final class QuicConnection {
     /// Hands queued events to `onEvent`, or keeps them for `pollEvents`.
     func deliverEvents() {
         guard let handler = onEvent, !events.isEmpty else { return }
+        // Handlers may queue more events while the batch runs; two buffers
+        // swapped back and forth keep this from allocating per datagram.
         var batch: [ConnectionEvent] = []
+        swap(&batch, &spareEvents)
         swap(&batch, &events)
         for e in batch { handler(e) }
         if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
+        batch.removeAll(keepingCapacity: true)
+        spareEvents = batch
     }
 
     private func refreshDeadline() {

@@ -88,7 +88,8 @@ public final class QuicEndpoint {
         payload.withUnsafeBytes { receive($0, from: remote, at: now) }
     }
 
-    func receive(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress, at now: SimTime) {
+    /// Feeds one arriving UDP datagram's bytes (read during the call only).
+    public func receive(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress, at now: SimTime) {
         guard let base = packet.baseAddress?.assumingMemoryBound(to: UInt8.self), packet.count > 0 else { return }
         var vc = ngtcp2_version_cid()
         guard ngtcp2_pkt_decode_version_cid(&vc, base, packet.count, configuration.connectionIDLength) == 0,
@@ -162,6 +163,15 @@ public final class QuicEndpoint {
 
     /// Hands every datagram the connections have ready to `send`.
     public func transmit(at now: SimTime, _ send: (Datagram) -> Void) {
+        transmitBytes(at: now) { destination, bytes in
+            send(Datagram(source: localAddress, destination: destination, payload: Array(bytes)))
+        }
+    }
+
+    /// Like `transmit`, but hands each datagram as its destination and bytes
+    /// that are valid only during the call: for carriers that copy them
+    /// anyway (an in-memory path, a socket), so no array is made per datagram.
+    public func transmitBytes(at now: SimTime, _ send: (SocketAddress, UnsafeRawBufferPointer) -> Void) {
         while !transmitList.isEmpty {
             var batch: [QuicConnection] = []
             swap(&batch, &transmitList)
@@ -169,8 +179,7 @@ public final class QuicEndpoint {
             for c in batch where c.needsTransmit {
                 let destination = c.remoteAddress
                 c.transmit(at: now, buffer: buffer, capacity: bufferCapacity) { n in
-                    send(Datagram(source: localAddress, destination: destination,
-                                  payload: Array(UnsafeBufferPointer(start: buffer, count: n))))
+                    send(destination, UnsafeRawBufferPointer(start: buffer, count: n))
                 }
                 c.deliverEvents()
                 if !c.isClosed { c.onTransmitted?() }
