@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "stoqsim", targets: ["stoqsim"]),
+        // C reference for `stoqsim bench transport`: ngtcp2 + GnuTLS driven directly, same settings.
+        .executable(name: "transport-baseline-c", targets: ["transport-baseline-c"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,6 +62,11 @@ let package = Package(
         ]),
         .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation", "TrustChain"]),
+        // Plain C11, no Swift: the figures the C libraries reach with our transport's settings (issue #3).
+        // Like CStoq, it names the libraries itself (the modulemap's `link` lines reach only Swift importers).
+        .executableTarget(name: "transport-baseline-c", dependencies: ["CStoqSystem"], path: "Benchmarks/TransportBaselineC",
+                          cSettings: [.unsafeFlags(["-std=c11"])],
+                          linkerSettings: ["ngtcp2", "ngtcp2_crypto_gnutls", "gnutls"].map { .linkedLibrary($0) }),
         .executableTarget(name: "stoqsim", dependencies: [
             "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
