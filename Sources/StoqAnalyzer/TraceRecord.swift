@@ -102,16 +102,20 @@ public enum TraceRecord: Equatable {
         public var handshakeNs: Int64?
         public var durationNs: Int64?
         public var goodputBps: Double?
+        /// Goodput once slow start is over: the payload that arrived after the
+        /// receiver had half of it, over the time from then to the last byte
+        /// (nil when incomplete, or when half and last byte came together).
+        public var secondHalfGoodputBps: Double?
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
         public var smoothedRttNs: Int64
         public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
-                    handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, packetsLost: UInt64,
-                    packetsRetransmitted: UInt64, smoothedRttNs: Int64) {
+                    handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, secondHalfGoodputBps: Double? = nil,
+                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64) {
             self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
             self.streams = streams; self.bytesReceived = bytesReceived; self.handshakeNs = handshakeNs
-            self.durationNs = durationNs; self.goodputBps = goodputBps; self.packetsLost = packetsLost
-            self.packetsRetransmitted = packetsRetransmitted; self.smoothedRttNs = smoothedRttNs
+            self.durationNs = durationNs; self.goodputBps = goodputBps; self.secondHalfGoodputBps = secondHalfGoodputBps
+            self.packetsLost = packetsLost; self.packetsRetransmitted = packetsRetransmitted; self.smoothedRttNs = smoothedRttNs
         }
     }
 
@@ -243,6 +247,7 @@ public enum TraceRecord: Equatable {
             if let h = x.handshakeNs { j.add("handshake_ns", h) } else { j.addNull("handshake_ns") }
             if let d = x.durationNs { j.add("duration_ns", d) } else { j.addNull("duration_ns") }
             if let g = x.goodputBps { j.add("goodput_bps", g) } else { j.addNull("goodput_bps") }
+            if let g = x.secondHalfGoodputBps { j.add("second_half_goodput_bps", g) } else { j.addNull("second_half_goodput_bps") }
             j.add("packets_lost", x.packetsLost); j.add("packets_retransmitted", x.packetsRetransmitted)
             j.add("srtt_ns", x.smoothedRttNs)
         case .exec(let x):
@@ -340,6 +345,7 @@ public enum TraceRecord: Equatable {
                                             handshakeNs: try f.optionalInt64("handshake_ns"),
                                             durationNs: try f.optionalInt64("duration_ns"),
                                             goodputBps: try f.optionalDouble("goodput_bps"),
+                                            secondHalfGoodputBps: try f.optionalDouble("second_half_goodput_bps"),
                                             packetsLost: try f.uint64("packets_lost"),
                                             packetsRetransmitted: try f.uint64("packets_retransmitted"),
                                             smoothedRttNs: try f.int64("srtt_ns")))

@@ -7,7 +7,9 @@ import StoqTransport
 /// destination, sends `size` bytes spread over `streams` streams, and the
 /// transfer completes when the receiver has read the last byte of every
 /// stream. Completion time runs from the connection attempt to that moment;
-/// goodput is the payload over that time.
+/// goodput is the payload over that time. Goodput after slow start is the
+/// payload that arrived after the receiver had half of it, over the time from
+/// then to the last byte.
 ///
 /// Timing: every pair transfers at `start`, then `count - 1` more times
 /// `interval` apart; or, with `rate`, transfers arrive as a Poisson process at
@@ -68,6 +70,8 @@ public final class TransferWorkload: Workload {
         var handshakeDone: SimTime?
         var streamsDone = 0
         var bytesReceived = 0
+        /// When the receiver first had at least half the payload, and how much it had then.
+        var halfReceived: (at: SimTime, bytes: Int)?
         var finished = false
         /// The give-up event, cancelled when the transfer ends first.
         var timeout: EventHandle?
@@ -128,7 +132,9 @@ public final class TransferWorkload: Workload {
         let number = sink.allocateNumber()
         let t = Transfer(number: number, pair: pair, started: context.scheduler.now)
         transfers[number] = t
-        sink.expect(number, streams: streams) { [unowned self] bytes in self.receiverDone(t, bytes: bytes) }
+        sink.expect(number, streams: streams, progress: { [unowned self] bytes in
+            if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, bytes) }
+        }, done: { [unowned self] bytes in self.receiverDone(t, bytes: bytes) })
         do {
             let client = try context.stoq.endpoint(on: from)
             let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to))
@@ -198,18 +204,23 @@ public final class TransferWorkload: Workload {
             handshakeNs: t.handshakeDone.map { ($0 - t.started).nanoseconds },
             durationNs: duration?.nanoseconds,
             goodputBps: duration.map { Double(size) * 8 / max($0.seconds, 1e-9) },
+            secondHalfGoodputBps: completed.flatMap { end in
+                t.halfReceived.flatMap { end > $0.at ? Double(size - $0.bytes) * 8 / (end - $0.at).seconds : nil }
+            },
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0)))
         transfers[t.number] = nil
     }
 }
 
-/// The receiving side of transfers: counts each stream's bytes and reports a
-/// transfer done when all its streams have ended.
+/// The receiving side of transfers: counts each stream's bytes, reports each
+/// transfer's running total as it grows, and reports a transfer done when all
+/// its streams have ended.
 final class TransferSink {
     private struct Expected {
         var streamsLeft: Int
         var bytes = 0
+        let progress: (Int) -> Void
         let done: (Int) -> Void
     }
     private var expected: [UInt64: Expected] = [:]
@@ -228,8 +239,9 @@ final class TransferSink {
         return nextNumber
     }
 
-    func expect(_ number: UInt64, streams: Int, done: @escaping (Int) -> Void) {
-        expected[number] = Expected(streamsLeft: streams, done: done)
+    /// `progress` gets the payload bytes received so far after each delivery; `done`, the total.
+    func expect(_ number: UInt64, streams: Int, progress: @escaping (Int) -> Void, done: @escaping (Int) -> Void) {
+        expected[number] = Expected(streamsLeft: streams, progress: progress, done: done)
     }
 
     func receive(connection: QuicConnection, stream id: Int64, bytes: [UInt8], fin: Bool) {
@@ -250,6 +262,7 @@ final class TransferSink {
         }
         guard let n = number, expected[n] != nil else { return }
         expected[n]!.bytes += payloadBytes
+        if payloadBytes > 0 { expected[n]!.progress(expected[n]!.bytes) }
         if fin {
             streamTransfer[key]?[id] = nil
             expected[n]!.streamsLeft -= 1
