@@ -12,7 +12,7 @@ func reportMedians<Result: CustomStringConvertible>(
     for bench in benches {
         let runs = try (0..<repetitions).map { _ in try bench() }.sorted { rank($0) < rank($1) }
         failed = failed || runs.contains { !verified($0) }
-        print("\(runs[runs.count / 2])  (median of \(runs.count))")
+        print(runs.count > 1 ? "\(runs[runs.count / 2])  (median of \(runs.count))" : "\(runs[0])")
     }
     for e in extra {
         print(e.description)

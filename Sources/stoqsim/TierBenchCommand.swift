@@ -1,0 +1,39 @@
+import ArgumentParser
+import StoqScenario
+import StoqTopology
+
+struct TierBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tiers",
+        abstract: "One QUIC connection's bulk transfer across one link of each tier (20 ms RTT) in virtual time: goodput with and after slow start.",
+        discussion: """
+            Goodput counts QUIC stream payload bits (no QUIC, UDP or IPv6 headers), received, over \
+            virtual time; it is compared with the tier's nominal bit rate, which the model spends on \
+            whole packets. 'After slow start' is the payload that arrived after the receiver had half \
+            of it, over the time from then to the last byte. The check: that figure is at least 90 % \
+            of the link. Same seed, same figures; only the wall time varies.
+            """)
+
+    @Option(help: "Payload per transfer, in seconds of the link's rate (4: 50 MB on 100mbps, 1250 MB on 2.5gbps).")
+    var seconds: Double = 4
+    @Option(help: "A tier to run (100mbps, 1gbps, 2.5gbps); repeat for several. Default: all.")
+    var tier: [String] = []
+    @Option(help: "The run's seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("repeat"), help: "Repetitions; the figures repeat exactly, the median wall time is reported.")
+    var repetitions: Int = 1
+
+    func run() throws {
+        guard seconds > 0, repetitions > 0 else { throw ValidationError("--seconds and --repeat must be positive") }
+        let tiers = try tier.isEmpty ? LinkTier.allCases : tier.map {
+            guard let t = LinkTier(rawValue: $0) else { throw ValidationError("unknown tier '\($0)'; known: 100mbps, 1gbps, 2.5gbps") }
+            return t
+        }
+        #if DEBUG
+        printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench tiers'")
+        #endif
+        print("goodput = QUIC stream payload bits received / virtual time; % of the tier's nominal bit rate")
+        try reportMedians(tiers.map { t in
+            { try TierBenchmarks.run(tier: t, bytes: TierBenchmarks.bytes(for: t, seconds: seconds), seed: seed) }
+        }, repetitions: repetitions, rank: \.wallSeconds, verified: \.verified)
+    }
+}
