@@ -1,7 +1,8 @@
 import StoqEngine
 
-/// Why a connection ended.
-public enum CloseReason: Equatable, Sendable, CustomStringConvertible {
+/// Why a connection ended. Indirect: its payloads are boxed, so the state and
+/// events every connection carries stay pointer-sized.
+public indirect enum CloseReason: Equatable, Sendable, CustomStringConvertible {
     /// An application closed it with `code` (QUIC APPLICATION_CLOSE).
     case application(code: UInt64, reason: String, byPeer: Bool)
     /// The transport closed it with a QUIC transport error `code` (0x100+alert: TLS alert).

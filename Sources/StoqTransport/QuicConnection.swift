@@ -22,6 +22,14 @@ public final class QuicConnection {
     }
 
     public let role: Role
+    // Small fields together: stored properties are laid out in declaration
+    // order, and every connection pays for padding between them.
+    /// Set when something may be waiting to be written; the endpoint keeps a list.
+    var needsTransmit = false
+    /// Whether the endpoint's transmit list holds us (so adding is O(1)).
+    var inTransmitList = false
+    public private(set) var handshakeConfirmed = false
+    private let countLostPackets: Bool
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
     /// The name the client dialled and verifies (nil on servers).
@@ -34,26 +42,25 @@ public final class QuicConnection {
     // ngtcp2 / GnuTLS objects, owned here alone.
     private var conn: OpaquePointer?
     private var tls: TLSSession?
-    private let connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref>
-    /// [0]: the connection's path (read_pkt must be given this path); [1]: scratch for write calls.
-    private let paths: UnsafeMutablePointer<ngtcp2_path_storage>
-    /// Gather list for ngtcp2_conn_writev_stream.
-    private let vecs: UnsafeMutablePointer<ngtcp2_vec>
-    private static let maxVecs = 16
+    /// C state at fixed addresses, in one allocation (see `NativeState`).
+    private let native: UnsafeMutablePointer<NativeState>
+    private var connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref> { native.pointer(to: \.connRef)! }
+    private var path: UnsafeMutablePointer<ngtcp2_path_storage> { native.pointer(to: \.path)! }
+    /// Entries of the gather list the endpoint lends to `transmit`.
+    static let maxVecs = 16
     private static let sendChunkSize = 64 << 10
 
     /// Issues CIDs and holds the connection-ID table; weak because the endpoint owns us.
     weak var endpoint: QuicEndpoint?
     var registeredIDs: [ConnectionIDKey] = []
-    /// Set when something may be waiting to be written; the endpoint keeps a list.
-    var needsTransmit = false
-    /// Whether the endpoint's transmit list holds us (so adding is O(1)).
-    var inTransmitList = false
     /// ngtcp2's next timer, cached after every call into it.
     private(set) var deadline: SimTime? {
         // The endpoint keeps connections' deadlines in a heap: tell it of each new one.
-        didSet { if deadline != oldValue, let d = deadline { endpoint?.deadlineChanged(self, to: d) } }
+        didSet { if deadline != oldValue { endpoint?.deadlineChanged(self) } }
     }
+    /// This connection's index in the endpoint's deadline heap; -1 when not in it.
+    /// (Int32: it fits in the padding after `deadline`.)
+    var deadlineSlot: Int32 = -1
     /// Creation order within the endpoint: due timers run in this order (deterministic).
     var creationIndex = 0
 
@@ -61,22 +68,18 @@ public final class QuicConnection {
     /// The time of the latest call into the connection (datagram in, deadline, transmit).
     var lastCallTime: SimTime { SimTime(nanosecondsSinceStart: Int64(clamping: ts > Self.timestampOffset ? ts - Self.timestampOffset : 0)) }
     private var events: [ConnectionEvent] = []
-    private var spareEvents: [ConnectionEvent] = []
     private var streams: [Int64: StreamState] = [:]
     private var sendQueue: [StreamState] = []
-    private var pendingClose: (ccerr: ngtcp2_connection_close_error, reason: CloseReason)?
-    private var closeReasonBytes: [UInt8] = []
+    private var pendingClose: PendingClose?
 
     private var handshakeStarted: SimTime
     private var handshakeCompletedAt: SimTime?
-    public private(set) var handshakeConfirmed = false
+    private var keyUpdates: Int32 = 0   // fits in the padding after the optional above
     private var bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0
     private var datagramsSent: UInt64 = 0, datagramsReceived: UInt64 = 0
     private var packetsLost: UInt64 = 0
-    private let countLostPackets: Bool
     private var closedStreamLosses: UInt64 = 0
     private var streamBytesWritten: UInt64 = 0, streamBytesRead: UInt64 = 0
-    private var keyUpdates = 0
 
     /// ngtcp2 timestamps are `SimTime` nanoseconds plus this offset: ngtcp2 uses
     /// 0 as "unset" in places, and SimTime starts at 0.
@@ -92,9 +95,8 @@ public final class QuicConnection {
         self.serverName = serverName
         self.handshakeStarted = now
         self.countLostPackets = countLostPackets
-        connRef = .allocate(capacity: 1)
-        paths = .allocate(capacity: 2)
-        vecs = .allocate(capacity: Self.maxVecs)
+        native = .allocate(capacity: 1)
+        native.initialize(to: NativeState())
         ts = Self.timestamp(now)
         var localSA = local.sockaddr, remoteSA = remote.sockaddr
         let len = ngtcp2_socklen(MemoryLayout<sockaddr_in6>.size)
@@ -102,20 +104,17 @@ public final class QuicConnection {
             withUnsafePointer(to: &remoteSA) { r in
                 l.withMemoryRebound(to: ngtcp2_sockaddr.self, capacity: 1) { l in
                     r.withMemoryRebound(to: ngtcp2_sockaddr.self, capacity: 1) { r in
-                        ngtcp2_path_storage_init(paths, l, len, r, len, nil)
+                        ngtcp2_path_storage_init(path, l, len, r, len, nil)
                     }
                 }
             }
         }
-        ngtcp2_path_storage_zero(paths + 1)
     }
 
     deinit {
         if let conn { ngtcp2_conn_del(conn) }
         tls = nil   // after the ngtcp2_conn: it holds the session as its native handle
-        connRef.deallocate()
-        paths.deallocate()
-        vecs.deallocate()
+        native.deallocate()
     }
 
     /// A client connection; the endpoint registers its connection IDs.
@@ -141,7 +140,7 @@ public final class QuicConnection {
         var params = Self.makeParams(config)
         var callbacks = Self.callbacks(server: false)
         var pconn: OpaquePointer?
-        let rv = cstoq_ngtcp2_conn_client_new(&pconn, &dcid, &scid, &c.paths.pointee.path, NGTCP2_PROTO_VER_V1,
+        let rv = cstoq_ngtcp2_conn_client_new(&pconn, &dcid, &scid, &c.path.pointee.path, NGTCP2_PROTO_VER_V1,
                                               &callbacks, &settings, &params, Unmanaged.passUnretained(c).toOpaque())
         guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_client_new", rv) }
         c.conn = pconn
@@ -163,13 +162,15 @@ public final class QuicConnection {
         c.tls = try TLSSession(isServer: true, credentials: tlsConfig.credentials, priority: endpoint.priority,
                                alpn: tlsConfig.alpn, serverName: nil, verify: false, connRef: c.connRef)
         var header = hd
+        // Our first CID, the client's original DCID and the one NEW_CONNECTION_ID: exactly sized.
+        c.registeredIDs.reserveCapacity(3)
         var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
         var settings = c.makeSettings(config, now: now, qlogODCID: header.dcid)
         var params = Self.makeParams(config)
         params.original_dcid = header.dcid   // mandatory for servers (RFC 9000 §7.3)
         var callbacks = Self.callbacks(server: true)
         var pconn: OpaquePointer?
-        let rv = cstoq_ngtcp2_conn_server_new(&pconn, &header.scid, &scid, &c.paths.pointee.path, header.version,
+        let rv = cstoq_ngtcp2_conn_server_new(&pconn, &header.scid, &scid, &c.path.pointee.path, header.version,
                                               &callbacks, &settings, &params, Unmanaged.passUnretained(c).toOpaque())
         guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_server_new", rv) }
         c.conn = pconn
@@ -391,12 +392,7 @@ public final class QuicConnection {
     /// Closes with an application error code the peer will see; the CONNECTION_CLOSE goes out on the next transmit.
     public func close(errorCode: UInt64 = 0, reason: String = "") {
         guard !isClosed, pendingClose == nil, conn != nil else { return }
-        closeReasonBytes = Array(reason.utf8)
-        var ccerr = ngtcp2_connection_close_error()
-        closeReasonBytes.withUnsafeMutableBufferPointer { buf in
-            ngtcp2_connection_close_error_set_application_error(&ccerr, errorCode, buf.baseAddress, buf.count)
-        }
-        pendingClose = (ccerr, .application(code: errorCode, reason: reason, byPeer: false))
+        pendingClose = PendingClose(applicationError: errorCode, reason: reason)
         needsTransmit = true
         endpoint?.noteNeedsTransmit(self)
     }
@@ -417,7 +413,7 @@ public final class QuicConnection {
             packetsLost: countLostPackets ? packetsLost : nil,
             streamPacketsRetransmitted: closedStreamLosses + liveLosses,
             streamBytesWritten: streamBytesWritten, streamBytesRead: streamBytesRead,
-            keyUpdates: keyUpdates)
+            keyUpdates: Int(keyUpdates))
     }
 
     // MARK: Driven by the endpoint
@@ -433,7 +429,7 @@ public final class QuicConnection {
             cstoq_tls_set_clock((epoch + now.nanosecondsSinceStart / 1_000_000) / 1000)
         }
         defer { if certificateEpochUnixMilliseconds != nil { cstoq_tls_set_clock(-1) } }
-        let rv = cstoq_ngtcp2_conn_read_pkt(conn, &paths.pointee.path,
+        let rv = cstoq_ngtcp2_conn_read_pkt(conn, &path.pointee.path,
                                             base.assumingMemoryBound(to: UInt8.self), packet.count, ts)
         if rv != 0 { handleFailure(rv, operation: "ngtcp2_conn_read_pkt") }
         needsTransmit = true
@@ -450,14 +446,16 @@ public final class QuicConnection {
         refreshDeadline()
     }
 
-    /// Writes what ngtcp2 has to send into `buffer`, calling `emit` with each datagram's length.
-    func transmit(at now: SimTime, buffer: UnsafeMutablePointer<UInt8>, capacity: Int, emit: (Int) -> Void) {
+    /// Writes what ngtcp2 has to send into `buffer`, calling `emit` with each
+    /// datagram's length. `vecs` (`maxVecs` entries) is scratch for the gather list.
+    func transmit(at now: SimTime, buffer: UnsafeMutablePointer<UInt8>, capacity: Int,
+                  vecs: UnsafeMutablePointer<ngtcp2_vec>, emit: (Int) -> Void) {
         needsTransmit = false
         guard let conn, !isClosed else { return }
         ts = Self.timestamp(now)
         if let close = pendingClose {
             var ccerr = close.ccerr
-            let n = cstoq_ngtcp2_conn_write_connection_close(conn, &paths[1].path, buffer, capacity, &ccerr, ts)
+            let n = cstoq_ngtcp2_conn_write_connection_close(conn, nil, buffer, capacity, &ccerr, ts)
             if n > 0 { sent(Int(n), emit) }
             finish(close.reason)
             return
@@ -476,7 +474,7 @@ public final class QuicConnection {
                 if reachesEnd && s.finQueued && !s.finSent { flags |= UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) }
             }
             var accepted: ngtcp2_ssize = -1
-            let n = cstoq_ngtcp2_conn_writev_stream(conn, &paths[1].path, buffer, capacity, &accepted, flags,
+            let n = cstoq_ngtcp2_conn_writev_stream(conn, nil, buffer, capacity, &accepted, flags,
                                                     stream?.id ?? -1, vecs, vecCount, ts)
             if let s = stream, accepted >= 0 {
                 s.sentOffset += UInt64(accepted)
@@ -499,7 +497,7 @@ public final class QuicConnection {
                     handleFailure(Int32(n), operation: "ngtcp2_conn_writev_stream")
                     if let close = pendingClose {   // send the CONNECTION_CLOSE the failure queued
                         var ccerr = close.ccerr
-                        let m = cstoq_ngtcp2_conn_write_connection_close(conn, &paths[1].path, buffer, capacity, &ccerr, ts)
+                        let m = cstoq_ngtcp2_conn_write_connection_close(conn, nil, buffer, capacity, &ccerr, ts)
                         if m > 0 { sent(Int(m), emit) }
                         finish(close.reason)
                     }
@@ -535,15 +533,12 @@ public final class QuicConnection {
     /// Hands queued events to `onEvent`, or keeps them for `pollEvents`.
     func deliverEvents() {
         guard let handler = onEvent, !events.isEmpty else { return }
-        // Handlers may queue more events while the batch runs; two buffers
-        // swapped back and forth keep this from allocating per datagram.
+        // Swapped out rather than kept: an idle connection holds no event buffer
+        // (memory per connection counts more than one allocation per delivery).
         var batch: [ConnectionEvent] = []
-        swap(&batch, &spareEvents)
         swap(&batch, &events)
         for e in batch { handler(e) }
         if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
-        batch.removeAll(keepingCapacity: true)
-        spareEvents = batch
     }
 
     private func refreshDeadline() {
@@ -581,13 +576,13 @@ public final class QuicConnection {
             ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, alert, nil, 0)
             let why = tls?.verificationFailure.map { "certificate verification failed: \($0)" }
                 ?? "TLS alert \(alert) (\(gnutls_alert_get_name(gnutls_alert_description_t(UInt32(alert))).map { String(cString: $0) } ?? "unknown"))"
-            pendingClose = (ccerr, .handshakeFailed(why))
+            pendingClose = PendingClose(ccerr, .handshakeFailed(why))
         default:
             if pendingClose != nil { return }
             var ccerr = ngtcp2_connection_close_error()
             ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, rv, nil, 0)
-            pendingClose = (ccerr, .transport(code: ccerr.error_code,
-                                              reason: "\(operation): \(String(cString: ngtcp2_strerror(rv)))", byPeer: false))
+            pendingClose = PendingClose(ccerr, .transport(code: ccerr.error_code,
+                                                          reason: "\(operation): \(String(cString: ngtcp2_strerror(rv)))", byPeer: false))
         }
         if pendingClose != nil { needsTransmit = true }
     }
@@ -602,6 +597,15 @@ public final class QuicConnection {
         for s in streams.values { s.releaseAll() }
         events.append(.closed(reason))
         endpoint?.connectionClosed(self)
+    }
+
+    /// The client's first DCID routes its packets until ours reaches it; it
+    /// switched before it could finish the handshake, so the entry can go.
+    private func forgetOriginalDestinationID() {
+        guard let conn, let endpoint, let odcid = ngtcp2_conn_get_client_initial_dcid(conn) else { return }
+        let key = ConnectionIDKey(odcid.pointee)
+        endpoint.unregister(key, of: self)
+        registeredIDs.removeAll { $0 == key }
     }
 
     private func confirmHandshake() {
@@ -685,7 +689,10 @@ public final class QuicConnection {
             c.state = .established
             c.events.append(.handshakeCompleted)
             // A server's handshake is confirmed when it completes (RFC 9001 §4.1.2).
-            if c.role == .server { c.confirmHandshake() }
+            if c.role == .server {
+                c.confirmHandshake()
+                c.forgetOriginalDestinationID()
+            }
             return 0
         }
         cb.handshake_confirmed = { _, userData in
@@ -752,6 +759,42 @@ public final class QuicConnection {
         }
         return cb
     }
+}
+
+/// What C code holds pointers into, so it must not move: the conn_ref GnuTLS
+/// finds the connection through, and the path read_pkt must be given (writes
+/// pass no path: we do not migrate, packets always go to `remoteAddress`).
+struct NativeState {
+    var connRef = ngtcp2_crypto_conn_ref()
+    var path = ngtcp2_path_storage()
+}
+
+/// A CONNECTION_CLOSE waiting for the next transmit; boxed because most
+/// connections never hold one (it would cost every connection ~100 bytes inline).
+private final class PendingClose {
+    let ccerr: ngtcp2_connection_close_error
+    let reason: CloseReason
+    /// The reason phrase `ccerr` points into, kept alive with it.
+    private let reasonBytes: UnsafeMutableBufferPointer<UInt8>?
+
+    init(_ ccerr: ngtcp2_connection_close_error, _ reason: CloseReason) {
+        self.ccerr = ccerr
+        self.reason = reason
+        reasonBytes = nil
+    }
+
+    init(applicationError code: UInt64, reason: String) {
+        let bytes = Array(reason.utf8)
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+        _ = copy.initialize(from: bytes)
+        var ccerr = ngtcp2_connection_close_error()
+        ngtcp2_connection_close_error_set_application_error(&ccerr, code, copy.baseAddress, bytes.count)
+        self.ccerr = ccerr
+        self.reason = .application(code: code, reason: reason, byPeer: false)
+        reasonBytes = copy
+    }
+
+    deinit { reasonBytes?.deallocate() }
 }
 
 /// One chunk of application data, kept at a fixed address until the peer

@@ -28,12 +28,13 @@ public final class QuicEndpoint {
     private var random: RandomStream
     private var byID: [ConnectionIDKey: QuicConnection] = [:]
     /// Every live connection, in creation order (deterministic iteration).
-    private var live: [ObjectIdentifier: QuicConnection] = [:]
     private var order: [QuicConnection] = []
     private var transmitList: [QuicConnection] = []
     private var closedSinceReap = false
+    /// Scratch every connection's `transmit` writes into: one datagram, and its gather list.
     private let buffer: UnsafeMutablePointer<UInt8>
     private let bufferCapacity = 65536
+    private let vecs: UnsafeMutablePointer<ngtcp2_vec>
     private var emptyCredentials: TLSCredentials?
 
     /// Datagrams dropped because no connection matched and they could not start one.
@@ -53,11 +54,13 @@ public final class QuicEndpoint {
         self.random = random
         priority = try TLSPriority()
         buffer = .allocate(capacity: bufferCapacity)
+        vecs = .allocate(capacity: QuicConnection.maxVecs)
     }
 
     deinit {
         // Connections outlive us only if the application holds them; they stop finding us then.
         buffer.deallocate()
+        vecs.deallocate()
     }
 
     /// Live connections (closed ones are dropped on the next call).
@@ -119,46 +122,36 @@ public final class QuicEndpoint {
     }
 
     /// The earliest time any connection needs `handleDeadlines`.
-    public var nextDeadline: SimTime? {
-        while let top = deadlines.top, !isCurrent(top) { deadlines.pop() }
-        return deadlines.top?.time
-    }
+    public var nextDeadline: SimTime? { deadlines.top?.deadline }
 
     /// Runs the timers of every connection whose deadline is at or before `now`,
     /// in creation order (as a scan of all connections would, but in O(due · log n)).
     public func handleDeadlines(at now: SimTime) {
         var due: [QuicConnection] = []
-        var seen = Set<ObjectIdentifier>()
-        while let top = deadlines.top, top.time <= now {
-            deadlines.pop()
-            if isCurrent(top), seen.insert(ObjectIdentifier(top.connection)).inserted { due.append(top.connection) }
+        while let top = deadlines.top, let d = top.deadline, d <= now {
+            deadlines.remove(top)
+            due.append(top)
         }
         due.sort { $0.creationIndex < $1.creationIndex }
         for c in due where !c.isClosed {
-            guard let d = c.deadline, d <= now else { continue }
-            c.handleDeadline(at: now)
-            noteNeedsTransmit(c)
-            c.deliverEvents()
-            // The timer may be due again at the same instant (unchanged expiry): keep it in the heap.
-            if let again = c.deadline, again == d, !c.isClosed { deadlines.push(again, c) }
+            if let d = c.deadline, d <= now {
+                c.handleDeadline(at: now)
+                noteNeedsTransmit(c)
+                c.deliverEvents()
+            }
+            // An unchanged deadline (due again at once) or one moved while out of the heap: back in.
+            if c.deadline != nil && !c.isClosed { deadlines.update(c) }
         }
         reap()
     }
 
-    /// Connections' deadlines, earliest first. An entry is stale once its
-    /// connection's deadline moved or it closed; stale entries are dropped
-    /// when they reach the top, and the heap is rebuilt when they pile up.
+    /// Connections that have a deadline, earliest first.
     private var deadlines = DeadlineHeap()
     private var connectionsCreated = 0
 
-    private func isCurrent(_ e: DeadlineHeap.Entry) -> Bool { !e.connection.isClosed && e.connection.deadline == e.time }
-
-    func deadlineChanged(_ c: QuicConnection, to d: SimTime) {
-        deadlines.push(d, c)
-        if deadlines.count > 2 * live.count + 64 {
-            deadlines = DeadlineHeap()
-            for c in order where !c.isClosed { if let d = c.deadline { deadlines.push(d, c) } }
-        }
+    /// Called by a connection whenever its deadline changes.
+    func deadlineChanged(_ c: QuicConnection) {
+        if c.deadline != nil && !c.isClosed { deadlines.update(c) } else { deadlines.remove(c) }
     }
 
     /// Hands every datagram the connections have ready to `send`.
@@ -178,7 +171,7 @@ public final class QuicEndpoint {
             for c in batch { c.inTransmitList = false }
             for c in batch where c.needsTransmit {
                 let destination = c.remoteAddress
-                c.transmit(at: now, buffer: buffer, capacity: bufferCapacity) { n in
+                c.transmit(at: now, buffer: buffer, capacity: bufferCapacity, vecs: vecs) { n in
                     send(destination, UnsafeRawBufferPointer(start: buffer, count: n))
                 }
                 c.deliverEvents()
@@ -191,11 +184,10 @@ public final class QuicEndpoint {
     // MARK: Used by connections
 
     func adopt(_ c: QuicConnection) {
-        live[ObjectIdentifier(c)] = c
         order.append(c)
         connectionsCreated += 1
         c.creationIndex = connectionsCreated
-        if let d = c.deadline { deadlines.push(d, c) }
+        if c.deadline != nil { deadlines.update(c) }
         noteNeedsTransmit(c)
     }
 
@@ -211,6 +203,11 @@ public final class QuicEndpoint {
 
     func unregister(_ key: ConnectionIDKey) { byID[key] = nil }
 
+    /// Removes `key` if it still routes to `c` (a later connection may have reused it).
+    func unregister(_ key: ConnectionIDKey, of c: QuicConnection) {
+        if byID[key] === c { byID[key] = nil }
+    }
+
     func connectionClosed(_ c: QuicConnection) {
         for key in c.registeredIDs where byID[key] === c { byID[key] = nil }
         c.registeredIDs.removeAll()
@@ -224,7 +221,6 @@ public final class QuicEndpoint {
         order.removeAll { c in
             guard c.isClosed else { return false }
             c.deliverEvents()
-            live[ObjectIdentifier(c)] = nil
             return true
         }
         transmitList.removeAll { c in
@@ -259,48 +255,73 @@ public final class QuicEndpoint {
     }
 }
 
-/// A binary min-heap of (deadline, connection), ties broken by insertion order.
+/// A binary min-heap of connections by (deadline, creation order). Each
+/// connection is in it at most once and knows its slot (`deadlineSlot`), so a
+/// changed deadline moves it in place: the heap holds exactly the connections
+/// that have a deadline, one reference each, with no stale entries.
 struct DeadlineHeap {
-    struct Entry {
-        let time: SimTime
-        let sequence: UInt64
-        let connection: QuicConnection
-    }
-    private var entries: [Entry] = []
-    private var nextSequence: UInt64 = 0
+    private var entries: [QuicConnection] = []
 
     var count: Int { entries.count }
-    var top: Entry? { entries.first }
+    var top: QuicConnection? { entries.first }
 
-    private static func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
+    private static func before(_ a: QuicConnection, _ b: QuicConnection) -> Bool {
+        // Only connections with a deadline are in the heap.
+        let x = a.deadline!.nanosecondsSinceStart, y = b.deadline!.nanosecondsSinceStart
+        return x != y ? x < y : a.creationIndex < b.creationIndex
     }
 
-    mutating func push(_ time: SimTime, _ connection: QuicConnection) {
-        nextSequence += 1
-        entries.append(Entry(time: time, sequence: nextSequence, connection: connection))
-        var i = entries.count - 1
+    /// Inserts `c`, or moves it after its deadline changed.
+    mutating func update(_ c: QuicConnection) {
+        if c.deadlineSlot < 0 {
+            c.deadlineSlot = Int32(entries.count)
+            entries.append(c)
+        }
+        siftDown(siftUp(Int(c.deadlineSlot)))
+    }
+
+    mutating func remove(_ c: QuicConnection) {
+        let i = Int(c.deadlineSlot)
+        guard i >= 0, i < entries.count, entries[i] === c else { return }
+        c.deadlineSlot = -1
+        let last = entries.removeLast()
+        guard i < entries.count else { return }
+        entries[i] = last
+        last.deadlineSlot = Int32(i)
+        siftDown(siftUp(i))
+    }
+
+    private mutating func place(_ c: QuicConnection, at i: Int) {
+        entries[i] = c
+        c.deadlineSlot = Int32(i)
+    }
+
+    /// Moves the entry at `i` towards the root while it sorts first; returns where it ended.
+    private mutating func siftUp(_ start: Int) -> Int {
+        var i = start
+        let c = entries[i]
         while i > 0 {
             let parent = (i - 1) / 2
-            guard Self.before(entries[i], entries[parent]) else { break }
-            entries.swapAt(i, parent)
+            guard Self.before(c, entries[parent]) else { break }
+            place(entries[parent], at: i)
             i = parent
         }
+        place(c, at: i)
+        return i
     }
 
-    mutating func pop() {
-        guard !entries.isEmpty else { return }
-        entries.swapAt(0, entries.count - 1)
-        entries.removeLast()
-        var i = 0
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        let c = entries[i]
         while true {
             let l = 2 * i + 1, r = l + 1
-            var smallest = i
-            if l < entries.count, Self.before(entries[l], entries[smallest]) { smallest = l }
-            if r < entries.count, Self.before(entries[r], entries[smallest]) { smallest = r }
-            guard smallest != i else { return }
-            entries.swapAt(i, smallest)
-            i = smallest
+            var child = l
+            guard l < entries.count else { break }
+            if r < entries.count, Self.before(entries[r], entries[l]) { child = r }
+            guard Self.before(entries[child], c) else { break }
+            place(entries[child], at: i)
+            i = child
         }
+        place(c, at: i)
     }
 }
