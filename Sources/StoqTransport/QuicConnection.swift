@@ -69,6 +69,7 @@ public final class QuicConnection {
     var lastCallTime: SimTime { SimTime(nanosecondsSinceStart: Int64(clamping: ts > Self.timestampOffset ? ts - Self.timestampOffset : 0)) }
     private var events: [ConnectionEvent] = []
     private var streams: [Int64: StreamState] = [:]
+    private var lastStream: StreamState?
     private var sendQueue: [StreamState] = []
     private var pendingClose: PendingClose?
 
@@ -278,7 +279,7 @@ public final class QuicConnection {
     /// `fin` ends our side of the stream after these bytes.
     public func write<C: Collection>(stream id: Int64, _ bytes: C, fin: Bool = false) throws where C.Element == UInt8 {
         guard !isClosed else { throw TransportError.connectionClosed }
-        guard let s = streams[id], !s.finQueued else { throw TransportError.unknownStream(id) }
+        guard let s = existingStream(id), !s.finQueued else { throw TransportError.unknownStream(id) }
         // Copied in pieces below glibc's mmap threshold, so freed pieces are reused
         // from the heap instead of costing an mmap, page faults and munmap each.
         var rest = bytes[...]
@@ -301,7 +302,7 @@ public final class QuicConnection {
     /// of credit back to the peer: a reader that stops reading stalls its sender
     /// once the window is used up. `fin` is true once the peer's last byte is in `bytes` or before.
     public func read(stream id: Int64) -> (bytes: [UInt8], fin: Bool) {
-        guard let s = streams[id] else { return ([], false) }
+        guard let s = existingStream(id) else { return ([], false) }
         var out: [UInt8] = []
         swap(&out, &s.received)
         s.readableNotified = false
@@ -315,7 +316,7 @@ public final class QuicConnection {
     /// Like `read`, but drops the bytes: counts them and returns credit. For sinks and benchmarks.
     @discardableResult
     public func discard(stream id: Int64) -> (count: Int, fin: Bool) {
-        guard let s = streams[id] else { return (0, false) }
+        guard let s = existingStream(id) else { return (0, false) }
         let n = s.received.count
         s.received.removeAll(keepingCapacity: true)
         s.readableNotified = false
@@ -331,7 +332,7 @@ public final class QuicConnection {
         guard let conn, !isClosed else { throw TransportError.connectionClosed }
         let rv = ngtcp2_conn_shutdown_stream(conn, id, errorCode)
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream", rv) }
-        if let s = streams[id], s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
+        if let s = existingStream(id), s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
         needsTransmit = true
         endpoint?.noteNeedsTransmit(self)
     }
@@ -341,7 +342,7 @@ public final class QuicConnection {
         guard let conn, !isClosed else { throw TransportError.connectionClosed }
         let rv = ngtcp2_conn_shutdown_stream_write(conn, id, errorCode)
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream_write", rv) }
-        if let s = streams[id] {
+        if let s = existingStream(id) {
             s.finQueued = true   // no more writes
             if s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
         }
@@ -367,7 +368,7 @@ public final class QuicConnection {
     /// Bytes written to a stream that ngtcp2 has not taken yet: writers keep this
     /// bounded instead of queueing a whole file.
     public func unsentBytes(stream id: Int64) -> Int {
-        guard let s = streams[id] else { return 0 }
+        guard let s = existingStream(id) else { return 0 }
         return Int(s.queuedOffset - s.sentOffset)
     }
 
@@ -624,7 +625,10 @@ public final class QuicConnection {
     }
 
     private func forgetIfDone(_ s: StreamState) {
-        if s.closed && s.received.isEmpty && (s.finRead || !s.receivedFin) { streams[s.id] = nil }
+        if s.closed && s.received.isEmpty && (s.finRead || !s.receivedFin) {
+            streams[s.id] = nil
+            if lastStream === s { lastStream = nil }
+        }
     }
 
     // MARK: ngtcp2 callbacks (called only from inside our own calls into ngtcp2)
@@ -634,9 +638,19 @@ public final class QuicConnection {
     }
 
     private func stream(_ id: Int64) -> StreamState {
-        if let s = streams[id] { return s }
+        if let s = existingStream(id) { return s }
         let s = StreamState(id: id)
         streams[id] = s
+        lastStream = s
+        return s
+    }
+
+    /// `streams[id]`, remembering the last stream found: consecutive packets,
+    /// ACKs and reads mostly concern one stream, and this skips their hashing.
+    private func existingStream(_ id: Int64) -> StreamState? {
+        if let s = lastStream, s.id == id { return s }
+        guard let s = streams[id] else { return nil }
+        lastStream = s
         return s
     }
 
@@ -711,7 +725,7 @@ public final class QuicConnection {
             return 0
         }
         cb.acked_stream_data_offset = { _, streamID, offset, length, userData, _ in
-            QuicConnection.from(userData).streams[streamID]?.acknowledge(upTo: offset + length)
+            QuicConnection.from(userData).existingStream(streamID)?.acknowledge(upTo: offset + length)
             return 0
         }
         cb.stream_open = { _, streamID, userData in
@@ -724,7 +738,7 @@ public final class QuicConnection {
             let c = QuicConnection.from(userData)
             // ngtcp2 forgets the stream after this call: take its loss count now.
             c.closedStreamLosses += UInt64(ngtcp2_conn_get_stream_loss_count(conn, streamID))
-            if let s = c.streams[streamID] {
+            if let s = c.existingStream(streamID) {
                 s.closed = true
                 s.releaseAll()
                 if s.inSendQueue, let i = c.sendQueue.firstIndex(where: { $0 === s }) { c.dequeue(at: i) }
@@ -751,7 +765,7 @@ public final class QuicConnection {
         }
         cb.extend_max_stream_data = { _, streamID, _, userData, _ in
             let c = QuicConnection.from(userData)
-            if let s = c.streams[streamID], s.blocked {
+            if let s = c.existingStream(streamID), s.blocked {
                 s.blocked = false
                 if s.hasUnsent && !s.inSendQueue { s.inSendQueue = true; c.sendQueue.append(s) }
             }

@@ -27,6 +27,9 @@ public final class QuicEndpoint {
     /// The node's seeded stream: connection IDs, reset tokens and ngtcp2's own draws.
     private var random: RandomStream
     private var byID: [ConnectionIDKey: QuicConnection] = [:]
+    /// The last entry `route` found: a burst of datagrams mostly belongs to one
+    /// connection, and comparing 24 bytes is cheaper than hashing them.
+    private var lastRoute: (key: ConnectionIDKey, connection: QuicConnection)?
     /// Every live connection, in creation order (deterministic iteration).
     private var order: [QuicConnection] = []
     private var transmitList: [QuicConnection] = []
@@ -101,7 +104,7 @@ public final class QuicEndpoint {
             unroutableDatagrams += 1
             return
         }
-        if let c = byID[ConnectionIDKey(dcid, count: vc.dcidlen)] {
+        if let c = route(ConnectionIDKey(dcid, count: vc.dcidlen)) {
             c.receive(packet, at: now)
             noteNeedsTransmit(c)
             c.deliverEvents()
@@ -119,6 +122,13 @@ public final class QuicEndpoint {
         c.receive(packet, at: now)
         noteNeedsTransmit(c)
         c.deliverEvents()
+    }
+
+    private func route(_ key: ConnectionIDKey) -> QuicConnection? {
+        if let last = lastRoute, last.key == key { return last.connection }
+        guard let c = byID[key] else { return nil }
+        lastRoute = (key, c)
+        return c
     }
 
     /// The earliest time any connection needs `handleDeadlines`.
@@ -198,18 +208,22 @@ public final class QuicEndpoint {
 
     func register(_ key: ConnectionIDKey, for c: QuicConnection) {
         byID[key] = c
+        if lastRoute?.key == key { lastRoute = nil }
         c.registeredIDs.append(key)
     }
 
-    func unregister(_ key: ConnectionIDKey) { byID[key] = nil }
+    func unregister(_ key: ConnectionIDKey) {
+        byID[key] = nil
+        if lastRoute?.key == key { lastRoute = nil }
+    }
 
     /// Removes `key` if it still routes to `c` (a later connection may have reused it).
     func unregister(_ key: ConnectionIDKey, of c: QuicConnection) {
-        if byID[key] === c { byID[key] = nil }
+        if byID[key] === c { unregister(key) }
     }
 
     func connectionClosed(_ c: QuicConnection) {
-        for key in c.registeredIDs where byID[key] === c { byID[key] = nil }
+        for key in c.registeredIDs where byID[key] === c { unregister(key) }
         c.registeredIDs.removeAll()
         closedSinceReap = true
     }
