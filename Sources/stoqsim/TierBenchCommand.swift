@@ -31,7 +31,8 @@ struct TierBench: ParsableCommand {
         #if DEBUG
         printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench tiers'")
         #endif
-        print("goodput = QUIC stream payload bits received / virtual time; % of the tier's nominal bit rate")
+        print("goodput: QUIC stream payload bits received (no QUIC, UDP or IPv6 headers) per second of virtual time, "
+              + "and as % of the tier's nominal bit rate; after slow start: from the moment half the payload had arrived to the last byte")
         try reportMedians(tiers.map { t in
             { try TierBenchmarks.run(tier: t, bytes: TierBenchmarks.bytes(for: t, seconds: seconds), seed: seed) }
         }, repetitions: repetitions, rank: \.wallSeconds, verified: \.verified)
