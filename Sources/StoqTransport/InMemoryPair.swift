@@ -142,8 +142,8 @@ public final class InMemoryPair {
         flush()
         guard let t = nextEventTime else { return false }
         if t > now { now = t }
-        while let a = toServer.next, a <= now { toServer.pop { deliver($0, from: client, to: server) } }
-        while let a = toClient.next, a <= now { toClient.pop { deliver($0, from: server, to: client) } }
+        deliverArrivals(on: toServer, from: client, to: server)
+        deliverArrivals(on: toClient, from: server, to: client)
         client.handleDeadlines(at: now)
         server.handleDeadlines(at: now)
         flush()
@@ -200,8 +200,14 @@ public final class InMemoryPair {
         lane.push(packet, arrival: departure + oneWayDelay)
     }
 
-    private func deliver(_ packet: UnsafeRawBufferPointer, from sender: QuicEndpoint, to endpoint: QuicEndpoint) {
-        datagramsDelivered += 1
-        endpoint.receive(packet, from: sender.localAddress, at: now)
+    /// Hands `endpoint` every datagram on `lane` due by now, as one batch (they arrive together).
+    private func deliverArrivals(on lane: Lane, from sender: QuicEndpoint, to endpoint: QuicEndpoint) {
+        guard let first = lane.next, first <= now else { return }
+        endpoint.receiveBatch(at: now) { feed in
+            while let a = lane.next, a <= now {
+                datagramsDelivered += 1
+                lane.pop { feed($0, sender.localAddress) }
+            }
+        }
     }
 }

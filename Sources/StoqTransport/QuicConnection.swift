@@ -28,6 +28,8 @@ public final class QuicConnection {
     var needsTransmit = false
     /// Whether the endpoint's transmit list holds us (so adding is O(1)).
     var inTransmitList = false
+    /// Whether our events wait for the end of the endpoint's `receiveBatch`.
+    var awaitingDelivery = false
     public private(set) var handshakeConfirmed = false
     private let countLostPackets: Bool
     public let localAddress: SocketAddress
@@ -471,7 +473,7 @@ public final class QuicConnection {
             var vecCount = 0
             var reachesEnd = true
             if let s = stream {
-                (vecCount, reachesEnd) = s.gather(into: vecs, max: Self.maxVecs)
+                (vecCount, reachesEnd) = s.gather(into: vecs, max: Self.maxVecs, bytesWanted: capacity)
                 if reachesEnd && s.finQueued && !s.finSent { flags |= UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) }
             }
             var accepted: ngtcp2_ssize = -1
@@ -865,12 +867,13 @@ final class StreamState {
     }
 
     /// Points `vecs` at unsent bytes; returns the count and whether they run to the end of what is queued.
-    func gather(into vecs: UnsafeMutablePointer<ngtcp2_vec>, max: Int) -> (Int, Bool) {
+    /// Stops once `bytesWanted` are gathered: more than one datagram can carry is never written.
+    func gather(into vecs: UnsafeMutablePointer<ngtcp2_vec>, max: Int, bytesWanted: Int) -> (Int, Bool) {
         while cursor < chunks.count && chunks[cursor].end <= sentOffset { cursor += 1 }
         var n = 0
         var i = cursor
         var position = sentOffset
-        while n < max && i < chunks.count {
+        while n < max && i < chunks.count && position - sentOffset < UInt64(bytesWanted) {
             let chunk = chunks[i]
             let skip = Int(position - chunk.offset)
             vecs[n] = ngtcp2_vec(base: chunk.base.assumingMemoryBound(to: UInt8.self) + skip, len: chunk.count - skip)

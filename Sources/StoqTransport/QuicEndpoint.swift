@@ -107,7 +107,7 @@ public final class QuicEndpoint {
         if let c = route(ConnectionIDKey(dcid, count: vc.dcidlen)) {
             c.receive(packet, at: now)
             noteNeedsTransmit(c)
-            c.deliverEvents()
+            deliverEvents(of: c)
             return
         }
         guard let serverTLS, !remote.address.isIPv4Mapped else { unroutableDatagrams += 1; return }
@@ -121,7 +121,36 @@ public final class QuicEndpoint {
         onNewConnection?(c)
         c.receive(packet, at: now)
         noteNeedsTransmit(c)
-        c.deliverEvents()
+        deliverEvents(of: c)
+    }
+
+    /// Feeds datagrams that arrived at the same instant: `feed` calls the
+    /// function it is given once per datagram. Each connection's events are
+    /// delivered once, after the last datagram, so a flight of 64 packets
+    /// wakes the application once rather than 64 times.
+    public func receiveBatch(at now: SimTime, _ feed: ((UnsafeRawBufferPointer, SocketAddress) -> Void) -> Void) {
+        batchDepth += 1
+        feed { packet, remote in self.receive(packet, from: remote, at: now) }
+        batchDepth -= 1
+        guard batchDepth == 0 else { return }
+        var waiting: [QuicConnection] = []
+        swap(&waiting, &awaitingDelivery)
+        for c in waiting {
+            c.awaitingDelivery = false
+            c.deliverEvents()
+        }
+    }
+
+    /// Inside `receiveBatch`, connections whose events wait for its end.
+    private var batchDepth = 0
+    private var awaitingDelivery: [QuicConnection] = []
+
+    private func deliverEvents(of c: QuicConnection) {
+        guard batchDepth > 0 else { c.deliverEvents(); return }
+        if !c.awaitingDelivery {
+            c.awaitingDelivery = true
+            awaitingDelivery.append(c)
+        }
     }
 
     private func route(_ key: ConnectionIDKey) -> QuicConnection? {
@@ -142,7 +171,7 @@ public final class QuicEndpoint {
             deadlines.remove(top)
             due.append(top)
         }
-        due.sort { $0.creationIndex < $1.creationIndex }
+        if due.count > 1 { due.sort { $0.creationIndex < $1.creationIndex } }
         for c in due where !c.isClosed {
             if let d = c.deadline, d <= now {
                 c.handleDeadline(at: now)
