@@ -1,4 +1,6 @@
+#define _GNU_SOURCE
 #include "CStoq.h"
+#include <string.h>
 #include <malloc.h>
 #include <time.h>
 
@@ -119,4 +121,8 @@ void cstoq_tls_set_clock(int64_t unix_seconds) {
         cstoq_clock_installed = 1;
     }
     cstoq_clock_override = unix_seconds;
+}
+
+int cstoq_contains(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen) {
+    return memmem(haystack, haystacklen, needle, needlelen) != NULL;
 }

@@ -217,20 +217,10 @@ public final class QuicConnection {
 
     private static let packetLostMarker = Array("recovery:packet_lost".utf8)
 
-    /// Whether `needle` occurs in `haystack` (memmem is a GNU extension Glibc's module map hides).
+    /// Whether `needle` occurs in `haystack` (glibc's memmem: every qlog chunk is searched).
     private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
-        let n = needle.count
-        guard haystack.count >= n, let first = needle.first else { return false }
-        var i = 0
-        while i <= haystack.count - n {
-            if haystack[i] == first {
-                var k = 1
-                while k < n && haystack[i + k] == needle[k] { k += 1 }
-                if k == n { return true }
-            }
-            i += 1
-        }
-        return false
+        guard let base = haystack.baseAddress else { return false }
+        return needle.withUnsafeBytes { cstoq_contains(base, haystack.count, $0.baseAddress, $0.count) != 0 }
     }
 
     private static func makeParams(_ config: TransportConfiguration) -> ngtcp2_transport_params {

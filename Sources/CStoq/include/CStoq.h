@@ -93,6 +93,10 @@ void cstoq_gnutls_free(void *ptr);
  * bytes currently allocated by malloc (arena + mmap), for memory benchmarks. */
 size_t cstoq_heap_bytes_in_use(void);
 
+/* Whether needle occurs in haystack: glibc's memmem (SIMD), which Swift's
+ * Glibc module hides as a GNU extension. */
+int cstoq_contains(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen);
+
 /* GnuTLS checks certificate dates against the time its global time function
  * gives (time() by default). A simulation dates certificates on its own clock,
  * and gnutls_global_set_time_function takes a plain C function pointer, which
