@@ -53,7 +53,11 @@ public final class QuicConnection {
     private static let sendChunkSize = 64 << 10
 
     /// Issues CIDs and holds the connection-ID table; weak because the endpoint owns us.
-    weak var endpoint: QuicEndpoint?
+    /// Not `weak`: a weak reference gives the endpoint a side table, which sends
+    /// every retain and release of it down a slow path, several times per
+    /// packet. The endpoint sets this to nil when it drops the connection and
+    /// in its deinit, so it never dangles.
+    unowned(unsafe) var endpoint: QuicEndpoint?
     var registeredIDs: [ConnectionIDKey] = []
     /// ngtcp2's next timer, cached after every call into it.
     private(set) var deadline: SimTime? {

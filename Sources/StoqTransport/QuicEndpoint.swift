@@ -62,6 +62,7 @@ public final class QuicEndpoint {
 
     deinit {
         // Connections outlive us only if the application holds them; they stop finding us then.
+        for c in order { c.endpoint = nil }
         buffer.deallocate()
         vecs.deallocate()
     }
@@ -264,6 +265,7 @@ public final class QuicEndpoint {
         order.removeAll { c in
             guard c.isClosed else { return false }
             c.deliverEvents()
+            c.endpoint = nil   // it holds us unowned: once dropped, it must not find us
             return true
         }
         transmitList.removeAll { c in

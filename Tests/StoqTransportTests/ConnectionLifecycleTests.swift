@@ -97,6 +97,30 @@ final class ConnectionLifecycleTests: XCTestCase {
         XCTAssertNil(weakServer)
     }
 
+    /// Connections hold their endpoint unowned(unsafe); the endpoint lets go of
+    /// them on close and in its deinit, so one that outlives it is inert, not dangling.
+    func testAConnectionThatOutlivesItsEndpointIsInert() throws {
+        var open: QuicConnection?
+        var closed: QuicConnection?
+        try autoreleasepool(invoking: {
+            let pair = try InMemoryPair.verified()
+            let (c, _) = try XCTUnwrap(pair.establish())
+            let (d, t) = try XCTUnwrap(pair.establish())
+            d.close()
+            XCTAssertTrue(pair.run(until: { t.isClosed }))
+            XCTAssertTrue(d.isClosed)
+            open = c
+            closed = d
+        })
+        let c = try XCTUnwrap(open)
+        XCTAssertTrue(c.isHandshakeComplete)
+        let id = try c.openStream()
+        try c.write(stream: id, [1, 2, 3], fin: true)
+        c.close(errorCode: 1)
+        XCTAssertGreaterThan(c.metrics.bytesSent, 0)
+        XCTAssertThrowsError(try XCTUnwrap(closed).openStream())
+    }
+
     func testClosedConnectionsLeaveTheEndpoint() throws {
         weak var weakClient: QuicConnection?
         let pair = try InMemoryPair.verified()
