@@ -245,7 +245,7 @@ public final class TransferAccumulator: TraceAccumulator {
     private struct Key: Hashable { var workload, from, to: String }
     private struct Group {
         var bytes = 0, streams = 0, started = 0
-        var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = []
+        var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = [], afterSlowStart: [Double] = []
         var lost: UInt64 = 0, retransmitted: UInt64 = 0
     }
     private var order: [Key] = []
@@ -263,6 +263,7 @@ public final class TransferAccumulator: TraceAccumulator {
         if let d = t.durationNs { groups[key]!.durations.append(d) }
         if let h = t.handshakeNs { groups[key]!.handshakes.append(h) }
         if let g = t.goodputBps { groups[key]!.goodputs.append(g) }
+        if let g = t.secondHalfGoodputBps { groups[key]!.afterSlowStart.append(g) }
         groups[key]!.lost += t.packetsLost
         groups[key]!.retransmitted += t.packetsRetransmitted
     }
@@ -274,8 +275,13 @@ public final class TransferAccumulator: TraceAccumulator {
             return .init(workload: k.workload, from: k.from, to: k.to, bytes: g.bytes, streams: g.streams,
                          started: g.started, completed: g.durations.count,
                          durationNs: Distribution(g.durations), handshakeNs: Distribution(g.handshakes),
-                         meanGoodputBps: g.goodputs.isEmpty ? nil : g.goodputs.reduce(0, +) / Double(g.goodputs.count),
+                         meanGoodputBps: Self.mean(g.goodputs),
+                         meanGoodputAfterSlowStartBps: Self.mean(g.afterSlowStart),
                          packetsLost: g.lost, packetsRetransmitted: g.retransmitted)
         }
+    }
+
+    private static func mean(_ values: [Double]) -> Double? {
+        values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 }

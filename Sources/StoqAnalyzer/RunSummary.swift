@@ -91,6 +91,9 @@ public struct RunSummary: Codable, Equatable {
         public var handshakeNs: Distribution?
         /// Mean over completed transfers, bits per second.
         public var meanGoodputBps: Double?
+        /// Mean goodput after slow start (from the receiver's halfway byte to its
+        /// last), bits per second; nil in traces written before it was recorded.
+        public var meanGoodputAfterSlowStartBps: Double?
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
     }

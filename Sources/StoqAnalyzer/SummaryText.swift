@@ -27,9 +27,11 @@ public enum SummaryText {
             let rows = transfers.prefix(maxPairRows).map { t -> [String] in
                 [t.workload, "\(t.from) → \(t.to)", formatBytes(UInt64(t.bytes)), "\(t.completed)/\(t.started)",
                  t.handshakeNs.map { formatNs($0.p50) } ?? "-", t.durationNs.map { formatNs($0.p50) } ?? "-",
-                 t.meanGoodputBps.map(formatBps) ?? "-", "\(t.packetsRetransmitted)"]
+                 t.meanGoodputBps.map(formatBps) ?? "-", t.meanGoodputAfterSlowStartBps.map(formatBps) ?? "-",
+                 "\(t.packetsRetransmitted)"]
             }
-            out += table(header: ["workload", "pair", "size", "done", "handshake p50", "time p50", "goodput", "retransmitted"],
+            out += table(header: ["workload", "pair", "size", "done", "handshake p50", "time p50", "goodput",
+                                  "after slow start", "retransmitted"],
                          rows: rows)
         }
         if let c = s.content { out += content(c) }

@@ -31,17 +31,19 @@ extension RealtimeSummary {
 extension RunReport {
     static func transferTable(_ transfers: [RunSummary.TransferGroup]) -> Table {
         Table(header: ["workload", "pair", "size", "streams", "done", "handshake p50", "time p50", "time p99", "goodput",
-                       "lost", "retransmitted"],
+                       "after slow start", "lost", "retransmitted"],
               rows: transfers.prefix(pairRows).map { t in
                   [t.workload, "\(t.from) → \(t.to)", SummaryText.formatBytes(UInt64(t.bytes)), "\(t.streams)",
                    "\(t.completed)/\(t.started)", t.handshakeNs.map { SummaryText.formatNs($0.p50) } ?? "-",
                    t.durationNs.map { SummaryText.formatNs($0.p50) } ?? "-", t.durationNs.map { SummaryText.formatNs($0.p99) } ?? "-",
-                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "-", "\(t.packetsLost)", "\(t.packetsRetransmitted)"]
+                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "-",
+                   t.meanGoodputAfterSlowStartBps.map(SummaryText.formatBps) ?? "-", "\(t.packetsLost)", "\(t.packetsRetransmitted)"]
               })
     }
 
     static let transferNote = "Real QUIC (ngtcp2 + GnuTLS, verified certificates). Time runs from the connection attempt " +
-        "to the receiver's last byte; goodput is the payload over that time; lost and retransmitted packets are QUIC's own counts."
+        "to the receiver's last byte; goodput is the payload over that time, and after slow start the payload that arrived " +
+        "after the receiver had half of it, over the time from then to the last byte; lost and retransmitted packets are QUIC's own counts."
 
     static func transferMarkdown(_ transfers: [RunSummary.TransferGroup]) -> String {
         "\n## QUIC transfers\n\n\(transferNote)\n\n" + Markdown.table(transferTable(transfers))

@@ -51,6 +51,10 @@ final class TransferWorkloadTests: XCTestCase {
         // 2 MB cannot beat the 1 Gbit/s link, and slow start needs several RTTs.
         XCTAssertGreaterThan(duration, handshake + 16_000_000)
         XCTAssertLessThan(try XCTUnwrap(t.goodputBps), 1e9)
+        // The summary carries both goodputs; the one after slow start is the higher.
+        XCTAssertEqual(group.meanGoodputBps, t.goodputBps)
+        XCTAssertEqual(group.meanGoodputAfterSlowStartBps, t.secondHalfGoodputBps)
+        XCTAssertGreaterThan(try XCTUnwrap(group.meanGoodputAfterSlowStartBps), try XCTUnwrap(group.meanGoodputBps))
     }
 
     func testLossShowsAsRetransmissionsNotAHang() throws {
