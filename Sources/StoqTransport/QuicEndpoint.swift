@@ -179,8 +179,8 @@ public final class QuicEndpoint {
                 noteNeedsTransmit(c)
                 c.deliverEvents()
             }
-            // An unchanged deadline (due again at once) or one moved while out of the heap: back in.
-            if c.deadline != nil && !c.isClosed { deadlines.update(c) }
+            // An unchanged deadline (due again at once) left it out of the heap: back in.
+            if c.deadlineSlot < 0 && c.deadline != nil && !c.isClosed { deadlines.update(c) }
         }
         reap()
     }
@@ -307,7 +307,6 @@ public final class QuicEndpoint {
 struct DeadlineHeap {
     private var entries: [QuicConnection] = []
 
-    var count: Int { entries.count }
     var top: QuicConnection? { entries.first }
 
     private static func before(_ a: QuicConnection, _ b: QuicConnection) -> Bool {
