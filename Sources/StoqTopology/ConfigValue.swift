@@ -62,10 +62,12 @@ public struct ConfigMap: Sendable {
 
     /// Every key outside `allowed`, so one pass reports all misspellings.
     public func unknownKeys(allowed: [String], context: String) -> [TopologyDiagnostic] {
-        entries.filter { !allowed.contains($0.key) }.map { e in
-            let list = "allowed: \(allowed.joined(separator: ", "))"
-            return TopologyDiagnostic(at: e.keyLocation, "unknown field '\(e.key)' in \(context)",
-                                      hint: closest(to: e.key, in: allowed).map { "did you mean '\($0)'? \(list)" } ?? list)
+        let list = "allowed: \(allowed.joined(separator: ", "))"
+        // Suggestions for the first hundred only: a generated file with 40,000
+        // stray keys gets its errors, not 40,000 edit-distance searches.
+        return entries.filter { !allowed.contains($0.key) }.enumerated().map { n, e in
+            TopologyDiagnostic(at: e.keyLocation, "unknown field '\(excerpt(e.key))' in \(context)",
+                               hint: (n < 100 ? closest(to: e.key, in: allowed) : nil).map { "did you mean '\($0)'? \(list)" } ?? list)
         }
     }
 
@@ -113,17 +115,17 @@ public struct ConfigMap: Sendable {
 
     /// `10ms`, `1.5s`, `250us`, `2m`, `1h`.
     public func duration(_ key: String) throws -> SimDuration? {
-        try scalar(key, expected: "a duration with a unit (ns, us, ms, s, m, h), e.g. 10ms") { Units.parseDuration($0) }
+        try measured(key, expected: "a duration with a unit (ns, us, ms, s, m, h, d), e.g. 10ms") { s throws(Units.UnitError) in try Units.checkedDuration(s) }
     }
 
     /// `1200`, `64KiB`, `1MB`.
     public func byteCount(_ key: String) throws -> Int? {
-        try scalar(key, expected: "a size in bytes, e.g. 1200, 64KiB or 1MB") { Units.parseBytes($0) }
+        try measured(key, expected: "a size in bytes, e.g. 1200, 64KiB or 1MB") { s throws(Units.UnitError) in try Units.checkedBytes(s) }
     }
 
     /// `100mbps`, `1gbps`, `2.5gbps`, `40gbps`.
     public func bandwidth(_ key: String) throws -> UInt64? {
-        try scalar(key, expected: "a bandwidth, e.g. 100mbps, 1gbps or 2.5gbps") { Units.parseBandwidth($0) }
+        try measured(key, expected: "a bandwidth, e.g. 100mbps, 1gbps or 2.5gbps") { s throws(Units.UnitError) in try Units.checkedBandwidth(s) }
     }
 
     /// A list of single values; a lone value counts as a list of one.
@@ -151,33 +153,70 @@ public struct ConfigMap: Sendable {
         return m
     }
 
-    private func scalar<T>(_ key: String, expected: String, _ convert: (String) -> T?) throws -> T? {
+    private func scalar<T>(_ key: String, expected: String, _ convert: (String) throws -> T?) throws -> T? {
         guard let v = self[key] else { return nil }
         guard case .scalar(let s, let loc) = v else {
             throw TopologyDiagnostic(at: v.location, "'\(key)' must be \(expected), not \(v.kindName)")
         }
-        guard let value = convert(s.trimmingCharacters(in: .whitespaces)) else {
-            throw TopologyDiagnostic(at: loc, "'\(key)' must be \(expected); got '\(s)'")
+        guard let value = try convert(s.trimmingCharacters(in: .whitespaces)) else {
+            throw TopologyDiagnostic(at: loc, "'\(key)' must be \(expected); got '\(excerpt(s))'")
         }
         return value
     }
+
+    /// A unit-bearing scalar: malformed text reads as "must be …", a value
+    /// outside the documented range says the range.
+    private func measured<T>(_ key: String, expected: String, _ convert: (String) throws(Units.UnitError) -> T) throws -> T? {
+        try scalar(key, expected: expected) { text in
+            do throws(Units.UnitError) {
+                return try convert(text)
+            } catch .malformed {
+                return nil
+            } catch .outOfRange(let why) {
+                throw TopologyDiagnostic(at: self[key]!.location, "'\(key)' is out of range; got '\(excerpt(text))'",
+                                         hint: why + "; see 'Limits' in docs/topology-format.md")
+            }
+        }
+    }
 }
 
-/// Edit distance suggestion for misspelt keys and names.
+/// User text quoted in a message, cut short: a 10 MB value must not become a
+/// 10 MB error message.
+public func excerpt(_ text: String, limit: Int = 64) -> String {
+    guard text.utf8.count > limit else { return text }
+    let head = String(decoding: text.utf8.prefix(limit), as: UTF8.self)
+    return "\(head)… (\(text.utf8.count) bytes)"
+}
+
+/// Edit distance suggestion for misspelt keys and names. Words much longer
+/// than any real name get no suggestion: the distance is quadratic in length.
 func closest(to word: String, in candidates: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var prev = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(b.count, 1) where !b.isEmpty {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
-    }
+    guard word.utf8.count <= 128 else { return nil }
     let w = Array(word.lowercased())
-    let best = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.min { $0.1 < $1.1 }
-    guard let best, best.1 <= max(2, w.count / 3) else { return nil }
-    return best.0
+    let threshold = max(2, w.count / 3)
+    var best: (name: String, distance: Int)?
+    var previous: [Int] = [], current: [Int] = []
+    for candidate in candidates {
+        let c = Array(candidate.lowercased())
+        // The distance is at least the difference in length: skip without the table.
+        guard abs(c.count - w.count) <= min(threshold, (best?.distance ?? .max) - 1) else { continue }
+        previous.removeAll(keepingCapacity: true)
+        for j in 0...c.count { previous.append(j) }
+        current = previous
+        var rowMinimum = 0
+        for i in 1...max(w.count, 1) where !w.isEmpty {
+            current[0] = i
+            rowMinimum = i
+            for j in 1...max(c.count, 1) where !c.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (w[i - 1] == c[j - 1] ? 0 : 1))
+                rowMinimum = min(rowMinimum, current[j])
+            }
+            if rowMinimum > threshold { break }      // no later row can come back under it
+            swap(&previous, &current)
+        }
+        guard rowMinimum <= threshold else { continue }
+        let distance = previous[c.count]
+        if distance <= threshold, distance < (best?.distance ?? .max) { best = (candidate, distance) }
+    }
+    return best?.name
 }

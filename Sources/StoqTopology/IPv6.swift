@@ -65,6 +65,17 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// `::ffff:a.b.c.d`
     public var isIPv4Mapped: Bool { high == 0 && (low >> 32) == 0xffff }
 
+    /// What makes this address unusable as a node's own unicast address, or
+    /// nil when it is usable: kernels refuse to assign or route the others.
+    public var reservedUse: String? {
+        if high == 0, low == 0 { return "the unspecified address (::)" }
+        if high == 0, low == 1 { return "the loopback address (::1)" }
+        if high >> 56 == 0xff { return "a multicast address (ff00::/8)" }
+        if high >> 54 == 0x3fa { return "a link-local address (fe80::/10)" }
+        if isIPv4Mapped { return "an IPv4-mapped address" }
+        return nil
+    }
+
     /// The eight 16-bit groups.
     public var groups: [UInt16] {
         (0..<4).map { UInt16(truncatingIfNeeded: high >> (48 - 16 * UInt64($0))) } +

@@ -202,6 +202,11 @@ public struct Topology {
     public var routing: RoutingConfig
     /// Non-fatal findings (e.g. a disconnected graph), printed but not fatal.
     public var warnings: [TopologyDiagnostic]
+    /// The limits this topology was read with (its `limits:` applied).
+    public var limits = TopologyLimits.standard
+    /// Sites and nodes whose definitions had errors, in a topology parsed with
+    /// errors: later checks skip references to them instead of calling them unknown.
+    public var unresolvedNames: Set<String> = []
 
     public init(name: String, sourceFile: String, seed: UInt64, duration: SimDuration, routeInflation: Double,
                 sites: [Site], nodes: [NodeSpec], links: [LinkSpec], faults: [FaultSpec], workloads: [WorkloadSpec],
@@ -247,9 +252,22 @@ public struct TopologyDiagnostic: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A reference to a site or node whose own definition already failed: its
+/// error was reported there, so the reference is skipped, not reported again.
+public struct UnresolvedReference: Error {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
 /// All errors of one file, so a user fixes them in one pass.
 public struct TopologyErrors: Error, CustomStringConvertible {
     public var diagnostics: [TopologyDiagnostic]
     public init(_ diagnostics: [TopologyDiagnostic]) { self.diagnostics = diagnostics }
+
+    /// Diagnostics gathered by several checks, in file order, each once.
+    public init(inFileOrder diagnostics: [TopologyDiagnostic]) {
+        var seen = Set<String>()
+        self.diagnostics = TopologyBuilder.sorted(diagnostics).filter { seen.insert($0.description).inserted }
+    }
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
 }

@@ -20,20 +20,66 @@ public enum TopologyParser {
     public static let minimumDefaultQueueBytes = 64 * 1024
     public static let maximumDefaultQueueBytes = 32 * 1024 * 1024
 
-    public static func load(path: String) throws -> Topology {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw TopologyErrors([TopologyDiagnostic(at: SourceLocation(file: path, line: 1, column: 1),
-                                                     "cannot read topology file: \(error.localizedDescription)",
-                                                     hint: "check the path and that the file is UTF-8 text")])
-        }
-        return try parse(yaml: text, file: path)
+    public static func load(path: String, limits: TopologyLimits = .standard) throws -> Topology {
+        let result = try read(path: path, limits: limits)
+        guard let topology = result.topology, result.errors.isEmpty else { throw TopologyErrors(result.errors) }
+        return topology
     }
 
-    public static func parse(yaml: String, file: String) throws -> Topology {
-        try TopologyBuilder(file: file).build(yaml: yaml)
+    public static func parse(yaml: String, file: String, limits: TopologyLimits = .standard) throws -> Topology {
+        let result = parse(bytes: Array(yaml.utf8), file: file, limits: limits)
+        guard let topology = result.topology, result.errors.isEmpty else { throw TopologyErrors(result.errors) }
+        return topology
+    }
+
+    /// What a parse found: the topology as far as it could be built (nil when
+    /// the file is not a YAML mapping at all) and every error, so later checks
+    /// (workloads, routing) can add theirs and the user sees all in one pass.
+    /// A partial topology leaves out the sites and nodes whose definitions
+    /// failed and lists them in `unresolvedNames`.
+    public struct Result {
+        public var topology: Topology?
+        public var errors: [TopologyDiagnostic]
+    }
+
+    /// Reads at most `limits.fileBytes` + 1 bytes, so `/dev/zero` or a huge
+    /// file is refused without reading it all.
+    public static func read(path: String, limits: TopologyLimits = .standard) throws -> Result {
+        let start = SourceLocation(file: path, line: 1, column: 1)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw TopologyErrors([TopologyDiagnostic(at: start, "cannot read topology file: it is a directory",
+                                                     hint: "pass a YAML file, e.g. topologies/quickstart.yaml")])
+        }
+        let bytes: [UInt8]
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            bytes = Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+        } catch {
+            throw TopologyErrors([TopologyDiagnostic(at: start, "cannot read topology file: \(error.localizedDescription)",
+                                                     hint: "check the path and that the file is UTF-8 text")])
+        }
+        return parse(bytes: bytes, file: path, limits: limits)
+    }
+
+    public static func parse(bytes: [UInt8], file: String, limits: TopologyLimits = .standard) -> Result {
+        TopologyBuilder(file: file, limits: limits).build(bytes: bytes)
+    }
+
+    /// Names show up in selectors (`role:client`, `site:fra`) and in generated
+    /// node names, so ':' and spaces are kept out.
+    public static func checkName(_ s: String, at loc: SourceLocation, kind: String,
+                                 maximumBytes: Int = TopologyLimits.standard.nameBytes) throws {
+        guard s.utf8.count <= maximumBytes else {
+            throw TopologyDiagnostic(at: loc, "\(kind) name '\(excerpt(s))' is longer than \(maximumBytes) bytes",
+                                     hint: "use a shorter name (or raise the limit with --limit name-bytes=N)")
+        }
+        let ok = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        guard ok, s.first.map({ $0.isLetter || $0.isNumber }) == true else {
+            throw TopologyDiagnostic(at: loc, "invalid \(kind) name '\(excerpt(s))'",
+                                     hint: "use letters, digits, '-', '_' and '.', starting with a letter or digit")
+        }
     }
 
     /// The default queue for a link of this bandwidth and one-way latency.
@@ -62,6 +108,8 @@ private struct AlreadyReported: Error {}
 /// One parse. A class so the per-section helpers share the diagnostics list.
 final class TopologyBuilder {
     private let file: String
+    /// From the command line; a `limits:` mapping in the file raises the model limits.
+    private var limits: TopologyLimits
     private var errors: [TopologyDiagnostic] = []
     private var warnings: [TopologyDiagnostic] = []
 
@@ -70,6 +118,8 @@ final class TopologyBuilder {
     private var minimumLatency = TopologyParser.defaultMinimumLatency
     private var basePrefix = TopologyParser.defaultPrefix
     private var basePrefixLocation: SourceLocation?
+    /// Reported once; the nodes that then share automatic addresses are not.
+    private var prefixesOverlap = false
 
     private struct SiteDraft {
         var site: Site
@@ -109,34 +159,40 @@ final class TopologyBuilder {
     }
     private var linkDrafts: [LinkDraft] = []
 
-    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing",
+    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits",
                                "sites", "nodes", "links", "backbones", "faults", "workloads"]
     static let linkFieldKeys = ["tier", "bandwidth", "latency", "loss", "queue"]
 
-    init(file: String) { self.file = file }
+    init(file: String, limits: TopologyLimits) {
+        self.file = file
+        self.limits = limits
+    }
 
     private var fileStart: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
 
-    func build(yaml: String) throws -> Topology {
+    func build(bytes: [UInt8]) -> TopologyParser.Result {
         var duplicateKeys: [TopologyDiagnostic] = []
         let root: ConfigValue?
         do {
-            root = try YAMLReader.read(yaml, file: file, duplicates: &duplicateKeys)
+            root = try YAMLReader.read(bytes, file: file, limits: limits, duplicates: &duplicateKeys)
         } catch let d as TopologyDiagnostic {
-            throw TopologyErrors([d])
+            return .init(topology: nil, errors: [d])
+        } catch {
+            return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "cannot read the file as YAML: \(error)")])
         }
         errors += duplicateKeys
         guard let root else {
-            throw TopologyErrors([TopologyDiagnostic(at: fileStart, "the topology file is empty",
-                                                     hint: "a topology needs at least 'sites' and 'nodes'; see docs/topology-format.md")])
+            return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "the topology file is empty",
+                                                                    hint: "a topology needs at least 'sites' and 'nodes'; see docs/topology-format.md")])
         }
         guard case .mapping(let top) = root else {
-            throw TopologyErrors([TopologyDiagnostic(at: root.location, "the top level must be a mapping (key: value lines), not \(root.kindName)",
-                                                     hint: "start with 'name:', 'sites:' and 'nodes:' at column 1")])
+            return .init(topology: nil, errors: [TopologyDiagnostic(at: root.location, "the top level must be a mapping (key: value lines), not \(root.kindName)",
+                                                                    hint: "start with 'name:', 'sites:' and 'nodes:' at column 1")])
         }
         errors += top.unknownKeys(allowed: Self.topLevelKeys, context: "the top level")
 
-        let name = attempt { try top.string("name") } ?? nil
+        attempt { try parseLimits(top) }
+        let name = attempt { try parseTopologyName(top) } ?? nil
         let seed = attempt { try parseSeed(top) ?? TopologyParser.defaultSeed } ?? TopologyParser.defaultSeed
         attempt { try parseSettings(top) }
         let routing = attempt { try parseRouting(top) ?? RoutingConfig() } ?? RoutingConfig()
@@ -157,16 +213,28 @@ final class TopologyBuilder {
             if let f = attempt({ try parseFault(m, links: links) }) { faults.append(f) }
         }
         var workloads: [WorkloadSpec] = []
-        for (_, m) in items("workloads", of: top) {
-            if let w = attempt({ try parseWorkload(m) }) { workloads.append(w) }
+        let workloadItems = items("workloads", of: top)
+        if workloadItems.count > limits.workloads {
+            errors.append(TopologyDiagnostic(at: top.location(of: "workloads"), "\(workloadItems.count) workloads, more than the limit of \(limits.workloads)",
+                                             hint: Self.raiseHint("workloads")))
+        } else {
+            for (_, m) in workloadItems {
+                if let w = attempt({ try parseWorkload(m) }) { workloads.append(w) }
+            }
         }
         if errors.isEmpty { checkConnectivity(nodes: finalNodes, links: links) }
 
-        guard errors.isEmpty else { throw TopologyErrors(Self.sorted(errors)) }
         let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        return Topology(name: name ?? stem, sourceFile: file, seed: seed, duration: duration, routeInflation: inflation,
-                        sites: sites.map(\.site), nodes: finalNodes, links: links, faults: faults, workloads: workloads,
-                        routing: routing, warnings: Self.sorted(warnings))
+        var topology = Topology(name: name ?? stem, sourceFile: file, seed: seed, duration: duration, routeInflation: inflation,
+                                sites: sites.map(\.site), nodes: finalNodes, links: links, faults: faults, workloads: workloads,
+                                routing: routing, warnings: Self.sorted(warnings))
+        topology.limits = limits
+        topology.unresolvedNames = brokenNames
+        return .init(topology: topology, errors: Self.sorted(errors))
+    }
+
+    static func raiseHint(_ key: String) -> String {
+        "raise it with 'limits: {\(key): N}' in the file or --limit \(key)=N; see 'Limits' in docs/topology-format.md"
     }
 
     static func sorted(_ d: [TopologyDiagnostic]) -> [TopologyDiagnostic] { inFileOrder(d, \.location) }
@@ -254,21 +322,41 @@ final class TopologyBuilder {
         guard case .scalar(let s, let loc) = value, !s.isEmpty else {
             throw TopologyDiagnostic(at: value.location, "'name' of a \(context) must be a single value")
         }
-        try Self.checkName(s, at: loc, kind: context)
+        try TopologyParser.checkName(s, at: loc, kind: context, maximumBytes: limits.nameBytes)
         return NameRef(name: s, location: loc)
     }
 
-    /// Names show up in selectors (`role:client`, `site:fra`) and in generated
-    /// node names, so ':' and spaces are kept out.
-    static func checkName(_ s: String, at loc: SourceLocation, kind: String) throws {
-        let ok = s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
-        guard ok, s.first.map({ $0.isLetter || $0.isNumber }) == true else {
-            throw TopologyDiagnostic(at: loc, "invalid \(kind) name '\(s)'",
-                                     hint: "use letters, digits, '-', '_' and '.', starting with a letter or digit")
+    // MARK: Top-level settings
+
+    /// `limits: {nodes: 200000}` raises (or lowers) the model limits; the
+    /// command line's `--limit` wins over the file.
+    private func parseLimits(_ top: ConfigMap) throws {
+        guard let l = try top.map("limits") else { return }
+        errors += l.unknownKeys(allowed: TopologyLimits.fileKeys, context: "'limits'")
+        for key in TopologyLimits.fileKeys where l[key] != nil && !limits.setOnCommandLine.contains(key) {
+            guard let n = try l.int(key), n >= 1 else {
+                throw TopologyDiagnostic(at: l.location(of: key), "limit '\(key)' must be at least 1")
+            }
+            limits[key] = n
         }
     }
 
-    // MARK: Top-level settings
+    /// The name is shown in reports and names the default run directory
+    /// (runs/NAME-seedN), so it may not climb out of it or hide in it.
+    private func parseTopologyName(_ top: ConfigMap) throws -> String? {
+        guard let name = try top.string("name") else { return nil }
+        let loc = top["name"]!.location
+        guard !name.isEmpty else { throw TopologyDiagnostic(at: loc, "'name' has no value", hint: "e.g. name: my-study") }
+        guard name.utf8.count <= limits.nameBytes else {
+            throw TopologyDiagnostic(at: loc, "'name' is longer than \(limits.nameBytes) bytes", hint: "use a shorter name")
+        }
+        guard !name.contains("/"), !name.contains("\\"), !name.hasPrefix("."),
+              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw TopologyDiagnostic(at: loc, "'name' \(excerpt(name).debugDescription) cannot name a run directory",
+                                     hint: "it names runs/NAME-seedN: leave out '/', '\\', control characters and a leading '.'")
+        }
+        return name
+    }
 
     private func parseSeed(_ top: ConfigMap) throws -> UInt64? {
         guard let s = try top.string("seed") else { return nil }
@@ -387,12 +475,18 @@ final class TopologyBuilder {
         guard case .scalar(let s, let loc) = value else {
             throw TopologyDiagnostic(at: value.location, "'address' must be a single IPv6 address")
         }
+        let address: IPv6Address
         do {
-            return try IPv6Address.parse(s)
+            address = try IPv6Address.parse(s)
         } catch let e as IPv6Address.ParseError {
             throw TopologyDiagnostic(at: loc, "bad node address: \(e)",
                                      hint: "write an IPv6 address such as fd00:5354:4f00::10, or leave 'address' out to get one from the site's prefix")
         }
+        if let why = address.reservedUse {
+            throw TopologyDiagnostic(at: loc, "node address \(address) is \(why), not a node's own address",
+                                     hint: "use a unicast address such as fd00:5354:4f00::10")
+        }
+        return address
     }
 
     // MARK: Sites
@@ -454,26 +548,36 @@ final class TopologyBuilder {
     /// Site i gets the i-th /48 of the addressing prefix unless it gave its own.
     private func assignPrefixes() {
         let capacity = UInt64(1) << UInt64(min(48 - basePrefix.length, 63))
-        var unassigned: Set<Int> = []
+        var unassigned: [Int] = []
         for i in sites.indices where sites[i].prefixLocation == nil {
-            guard UInt64(i) < capacity else {
-                errors.append(TopologyDiagnostic(at: sites[i].nameLocation,
-                                                 "site '\(sites[i].site.name)' does not fit: addressing prefix \(basePrefix) holds only \(capacity) sites of /48",
-                                                 hint: "give a shorter 'addressing: {prefix: …}' (e.g. /32) or a 'prefix' per site"))
-                unassigned.insert(i)
-                continue
-            }
+            guard UInt64(i) < capacity else { unassigned.append(i); continue }
             sites[i].site.prefix = basePrefix.subprefix(UInt64(i), length: 48)
         }
-        for j in sites.indices where !unassigned.contains(j) {
-            for i in 0..<j where !unassigned.contains(i) {
-                let a = sites[i].site.prefix, b = sites[j].site.prefix
-                guard a.contains(b.address) || b.contains(a.address) else { continue }
+        if let first = unassigned.first {
+            // One error for all of them; their nodes' addresses are not reported again.
+            prefixesOverlap = true
+            errors.append(TopologyDiagnostic(at: sites[first].nameLocation,
+                                             "site '\(sites[first].site.name)' does not fit: addressing prefix \(basePrefix) holds \(capacity) sites of /48, and \(sites.count - sites.filter { $0.prefixLocation != nil }.count) sites need one",
+                                             hint: "give a shorter 'addressing: {prefix: …}' (e.g. /32) or a 'prefix' per site"))
+        }
+        // Sorted by address, a prefix overlaps another exactly when one of the
+        // prefixes still open before it contains it: n log n, not every pair.
+        let unplaced = Set(unassigned)
+        let placed = sites.indices.filter { !unplaced.contains($0) }
+            .sorted { (sites[$0].site.prefix.address, sites[$0].site.prefix.length, $0) < (sites[$1].site.prefix.address, sites[$1].site.prefix.length, $1) }
+        var open: [Int] = []
+        for j in placed {
+            let b = sites[j].site.prefix
+            while let top = open.last, !sites[top].site.prefix.contains(b.address) { open.removeLast() }
+            if let i = open.last {
+                let a = sites[i].site.prefix
                 let explicit = sites[j].prefixLocation ?? sites[i].prefixLocation
+                prefixesOverlap = true
                 errors.append(TopologyDiagnostic(at: explicit ?? sites[j].nameLocation,
                                                  "prefix \(b) of site '\(sites[j].site.name)' overlaps prefix \(a) of site '\(sites[i].site.name)'",
                                                  hint: "sites without 'prefix' get the i-th /48 of \(basePrefix); choose a site prefix outside it"))
             }
+            open.append(j)
         }
     }
 
@@ -501,8 +605,16 @@ final class TopologyBuilder {
                 throw TopologyDiagnostic(at: a.location, "'address' cannot be combined with 'count' in \(context)",
                                          hint: "stamped nodes get addresses from their site's prefix; list nodes separately to fix addresses")
             }
+            guard count <= limits.nodes - nodes.count else {
+                throw TopologyDiagnostic(at: m["count"]!.location, "'count: \(count)' would make more than \(limits.nodes) nodes",
+                                         hint: TopologyBuilder.raiseHint("nodes"))
+            }
             templates[name.name] = count
             names = (1...count).map { NameRef(name: "\(name.name)-\($0)", location: name.location) }
+        }
+        guard nodes.count + names.count <= limits.nodes else {
+            throw TopologyDiagnostic(at: name.location, "node '\(name.name)' is one more than the limit of \(limits.nodes) nodes",
+                                     hint: TopologyBuilder.raiseHint("nodes"))
         }
         // Register names first, so links to a node with a bad field do not cascade.
         names.forEach { brokenNames.insert($0.name) }
@@ -535,6 +647,7 @@ final class TopologyBuilder {
                     errors += u.unknownKeys(allowed: ["to"] + Self.linkFieldKeys, context: "uplink of \(context)")
                     let to = NameRef(name: try u.requiredString("to", context: "uplink of \(context)"), location: u["to"]!.location)
                     let fields = try parseLinkFields(u, context: "uplink of \(context)")
+                    try reserveLinks(registered.count, at: u.location)
                     for n in registered {
                         linkDrafts.append(LinkDraft(from: n, to: to, fields: fields, location: u.location, what: "uplink of \(context)"))
                     }
@@ -563,10 +676,19 @@ final class TopologyBuilder {
             let s = siteIndex[n.site]!
             ordinal[s] += 1
             var address = n.address ?? sites[s].site.prefix.host(UInt64(ordinal[s]))
-            if n.address == nil, let taken = owner[address] {
+            if n.address == nil, let why = address.reservedUse {
+                errors.append(TopologyDiagnostic(at: sites[s].prefixLocation ?? basePrefixLocation ?? n.location,
+                                                 "the automatic address \(address) of node '\(n.name)' is \(why)",
+                                                 hint: "give site '\(n.site)' a unicast prefix such as fd00:5354:4f00::/48"))
+            } else if n.address == nil, let taken = owner[address] {
                 let t = nodes[taken]
-                errors.append(TopologyDiagnostic(at: t.addressLocation!, "address \(address) of node '\(t.name)' is also the automatic address of node '\(n.name)' (host \(ordinal[s]) of site '\(n.site)')",
-                                                 hint: "automatic addresses are <site prefix>::1, ::2, … in node order; pick one outside that range"))
+                if let explicit = t.addressLocation {
+                    errors.append(TopologyDiagnostic(at: explicit, "address \(address) of node '\(t.name)' is also the automatic address of node '\(n.name)' (host \(ordinal[s]) of site '\(n.site)')",
+                                                     hint: "automatic addresses are <site prefix>::1, ::2, … in node order; pick one outside that range"))
+                } else if !prefixesOverlap {
+                    errors.append(TopologyDiagnostic(at: n.location, "the automatic address \(address) of node '\(n.name)' is also the automatic address of node '\(t.name)'",
+                                                     hint: "give their sites prefixes that do not overlap"))
+                }
                 address = IPv6Address(high: 0, low: 0)
             }
             owner[address] = owner[address] ?? i
@@ -607,11 +729,14 @@ final class TopologyBuilder {
         }
         var latency: SimDuration?
         if let text = try m.string("latency"), text.lowercased() != "auto" {
-            guard let d = Units.parseDuration(text) else {
-                throw TopologyDiagnostic(at: m["latency"]!.location, "'latency' must be 'auto' or a duration; got '\(text)'",
+            do throws(Units.UnitError) {
+                latency = try Units.checkedDuration(text)
+            } catch .outOfRange(let why) {
+                throw TopologyDiagnostic(at: m["latency"]!.location, "'latency' is out of range; got '\(excerpt(text))'", hint: why)
+            } catch {
+                throw TopologyDiagnostic(at: m["latency"]!.location, "'latency' must be 'auto' or a duration; got '\(excerpt(text))'",
                                          hint: "write e.g. 'latency: 12ms' (units ns, us, ms, s), or 'auto' to derive it from the sites' distance")
             }
-            latency = d
         }
         let queue = try m.byteCount("queue")
         if let q = queue, q <= 0 {
@@ -624,7 +749,18 @@ final class TopologyBuilder {
         errors += m.unknownKeys(allowed: ["from", "to"] + Self.linkFieldKeys, context: "link")
         let from = NameRef(name: try m.requiredString("from", context: "link"), location: m["from"]!.location)
         let to = NameRef(name: try m.requiredString("to", context: "link"), location: m["to"]!.location)
-        linkDrafts.append(LinkDraft(from: from, to: to, fields: try parseLinkFields(m, context: "link"), location: m.location, what: "link"))
+        let fields = try parseLinkFields(m, context: "link")
+        try reserveLinks(1, at: m.location)
+        linkDrafts.append(LinkDraft(from: from, to: to, fields: fields, location: m.location, what: "link"))
+    }
+
+    /// Refuses links beyond the limit before they are made (a backbone over
+    /// 2,000 sites is two million links).
+    private func reserveLinks(_ count: Int, at location: SourceLocation) throws {
+        guard count <= limits.links - linkDrafts.count else {
+            throw TopologyDiagnostic(at: location, "this makes \(linkDrafts.count + count) links, more than the limit of \(limits.links)",
+                                     hint: TopologyBuilder.raiseHint("links"))
+        }
     }
 
     /// `sites: [a, b, c]` links every pair, `chain` consecutive ones, `ring`
@@ -655,6 +791,8 @@ final class TopologyBuilder {
         guard members.count >= 2 else {
             throw TopologyDiagnostic(at: m.location(of: shape), "a backbone needs at least two sites")
         }
+        let count = shape == "sites" ? members.count * (members.count - 1) / 2 : members.count - (shape == "chain" ? 1 : 0)
+        try reserveLinks(count, at: m.location)
         var pairs: [(NameRef, NameRef)] = []
         switch shape {
         case "sites":
