@@ -14,13 +14,22 @@ struct ArrivalRate {
         let perUnit: [String: Double] = ["s": 1, "m": 60, "min": 60, "h": 3600]
         guard (1...2).contains(parts.count), let value = Double(parts[0]), value > 0, value.isFinite,
               let unit = parts.count == 2 ? perUnit[parts[1]] : 1 else {
-            throw TopologyDiagnostic(at: f.location(of: key), "'\(key)' must be events per second, e.g. 2, 2/s, 30/m or 100/h; got '\(text)'")
+            throw TopologyDiagnostic(at: f.location(of: key), "'\(key)' must be events per second, e.g. 2, 2/s, 30/m or 100/h; got '\(excerpt(text))'")
+        }
+        // Above one per nanosecond the gaps round to zero and time stops.
+        guard value / unit <= maximumPerSecond else {
+            throw TopologyDiagnostic(at: f.location(of: key), "'\(key)' \(excerpt(text)) is more than \(Int(maximumPerSecond)) per second",
+                                     hint: "the clock ticks in nanoseconds; see 'Limits' in docs/topology-format.md")
         }
         return ArrivalRate(perSecond: value / unit)
     }
 
-    /// The gap to the next arrival.
+    static let maximumPerSecond = 1e9
+
+    /// The gap to the next arrival. A rate such as 1e-12/s has mean gaps
+    /// beyond any run: they are capped at the longest duration, which ends the arrivals.
     func nextGap(using random: inout RandomStream) -> SimDuration {
-        SimDuration(nanoseconds: Int64(random.nextExponential(mean: 1e9 / perSecond)))
+        let gap = random.nextExponential(mean: 1e9 / perSecond)
+        return SimDuration(nanoseconds: Int64(min(gap, Double(Units.maximumDuration.nanoseconds))))
     }
 }

@@ -77,8 +77,9 @@ public final class ProbeWorkload: Workload {
         guard scheduler.now < context.endTime else { return }
         let (from, to) = pairs[pair]
         var payload = [UInt8](repeating: 0, count: size)
-        ProbeHeader(pair: UInt32(pair), seq: UInt32(seq), sentAt: scheduler.now).write(into: &payload)
-        let key = UInt64(pair) << 32 | UInt64(seq)
+        // The wire carries 32 bits of sequence; a run long enough to wrap them (4.3 × 10^9 probes) reuses numbers.
+        ProbeHeader(pair: UInt32(pair), seq: UInt32(truncatingIfNeeded: seq), sentAt: scheduler.now).write(into: &payload)
+        let key = UInt64(pair) << 32 | UInt64(UInt32(truncatingIfNeeded: seq))
         outstanding.insert(key)
         senders[from]!.send(Datagram(source: SocketAddress(address: context.address(of: from), port: senders[from]!.localPort),
                                      destination: SocketAddress(address: context.address(of: to), port: Self.echoPort),
