@@ -88,7 +88,9 @@ public final class PublishWorkload: Workload {
                         context: "'content'")
         let edits = try m.int("edits") ?? 4
         let editSize = try m.byteCount("edit-size") ?? 256
-        guard edits >= 0 else { throw TopologyDiagnostic(at: m.location(of: "edits"), "'edits' must be 0 or more") }
+        guard (0...1_000_000).contains(edits) else {
+            throw TopologyDiagnostic(at: m.location(of: "edits"), "'edits' (per version) must be between 0 and 1000000")
+        }
         guard editSize >= 1 else { throw TopologyDiagnostic(at: m.location(of: "edit-size"), "'edit-size' must be at least 1 byte") }
         let spec = ContentGenerator.EditSpec(editsPerVersion: edits, maxEditSize: editSize)
         if let path = try m.string("file") {
@@ -112,6 +114,12 @@ public final class PublishWorkload: Workload {
         guard (1...(4 << 30)).contains(size) else {
             throw TopologyDiagnostic(at: m.location(of: "size"), "content 'size' must be between 1 byte and 4 GiB")
         }
+        // Every object is generated and held in memory at once.
+        let limit = topology.limits.contentBytes
+        guard objects <= limit / size else {
+            throw TopologyDiagnostic(at: m.location(of: "size"), "\(objects) objects of \(size) bytes are more content than the limit of \(limit) bytes",
+                                     hint: "fewer or smaller objects, or raise it with 'limits: {content-bytes: N}' or --limit content-bytes=N")
+        }
         switch generate {
         case "versions":
             return (.versions(size: size), spec)
@@ -120,6 +128,10 @@ public final class PublishWorkload: Workload {
             let distinct = try m.int("distinct-blocks") ?? 16
             guard block >= 1, distinct >= 1 else {
                 throw TopologyDiagnostic(at: m.location, "'block-size' and 'distinct-blocks' must be at least 1")
+            }
+            guard block <= size, distinct <= limit / block else {
+                throw TopologyDiagnostic(at: m.location(of: block > size ? "block-size" : "distinct-blocks"),
+                                         "the block pool (\(distinct) × \(block) bytes) must fit in the content 'size' per block and the content-bytes limit (\(limit))")
             }
             return (.sharedBlocks(size: size, blockSize: block, distinctBlocks: distinct), spec)
         default:
@@ -236,12 +248,8 @@ public final class UpdateWorkload: Workload {
 
     public func start(in context: ScenarioContext) throws {
         self.context = context
-        for k in 0..<versions {
-            let at = SimTime.zero + startOffset + interval * Int64(k)
-            guard at < context.endTime else { break }
-            context.scheduler.schedule(at: at) { [unowned self] in
-                self.context?.content.publisher(named: self.publisher)?.publishNextVersions()
-            }
+        context.scheduleRounds(start: startOffset, interval: interval, count: versions) { [unowned self] _ in
+            self.context?.content.publisher(named: self.publisher)?.publishNextVersions()
         }
     }
 }
@@ -301,14 +309,8 @@ public final class FetchWorkload: Workload {
         self.context = context
         random = context.randomStream("fetch:" + name)
         if let interval {
-            var k = 0
-            while count.map({ k < $0 }) ?? true {
-                let at = SimTime.zero + startOffset + interval * Int64(k)
-                guard at < context.endTime else { break }
-                context.scheduler.schedule(at: at) { [unowned self] in
-                    for c in self.clients { self.fetch(from: c) }
-                }
-                k += 1
+            context.scheduleRounds(start: startOffset, interval: interval, count: count ?? .max) { [unowned self] _ in
+                for c in self.clients { self.fetch(from: c) }
             }
         } else {
             scheduleArrival(after: startOffset)

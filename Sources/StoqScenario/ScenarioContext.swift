@@ -65,6 +65,22 @@ public final class ScenarioContext {
     /// A seeded random stream private to `name` (a node or workload).
     public func randomStream(_ name: String) -> RandomStream { RandomStream(seed: seed, stream: name) }
 
+    /// Runs `round(k)` at `start + k × interval` for k = 0, 1, … while k < `count`
+    /// and the run lasts. Each round schedules the next when it fires, so a
+    /// million rounds at 1 ns hold one pending event, not a million.
+    public func scheduleRounds(start: SimDuration, interval: SimDuration, count: Int, _ round: @escaping (Int) -> Void) {
+        let scheduler = self.scheduler, end = endTime
+        func schedule(_ k: Int, at time: SimTime) {
+            guard k < count, time < end else { return }
+            scheduler.schedule(at: time) {
+                // The next round first: it belongs before anything this round schedules at its instant.
+                schedule(k + 1, at: time + interval)
+                round(k)
+            }
+        }
+        schedule(0, at: .zero + start)
+    }
+
     public func bind(node: String, port: UInt16) throws -> DatagramIO {
         try backend.bind(node: node, port: port, network: network)
     }

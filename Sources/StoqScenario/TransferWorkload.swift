@@ -102,12 +102,8 @@ public final class TransferWorkload: Workload {
             scheduleArrival(after: startOffset)
             return
         }
-        for k in 0..<count {
-            let at = SimTime.zero + startOffset + interval * Int64(k)
-            guard at < context.endTime else { break }
-            for i in pairs.indices {
-                context.scheduler.schedule(at: at) { [unowned self] in self.begin(pair: i) }
-            }
+        context.scheduleRounds(start: startOffset, interval: interval, count: count) { [unowned self] _ in
+            for i in pairs.indices { self.begin(pair: i) }
         }
     }
 
