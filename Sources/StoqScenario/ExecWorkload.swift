@@ -11,6 +11,7 @@ import StoqTopology
 public final class ExecWorkload: Workload {
     public static let kind = "exec"
     public static let fields = ["node", "at", "command", "timeout"]
+    public static let backends = ["netns"]
 
     public let name: String
     let node: String
@@ -25,7 +26,8 @@ public final class ExecWorkload: Workload {
         let ctx = "an exec workload"
         node = try f.requiredString("node", context: ctx)
         guard topology.node(named: node) != nil else {
-            throw TopologyDiagnostic(at: f.location(of: "node"), "unknown node '\(node)'")
+            if topology.unresolvedNames.contains(node) { throw UnresolvedReference(name: node) }
+            throw TopologyDiagnostic(at: f.location(of: "node"), "unknown node '\(excerpt(node))'")
         }
         _ = try f.require("command", context: ctx)
         let raw = try f.stringList("command") ?? []
@@ -38,6 +40,7 @@ public final class ExecWorkload: Workload {
             guard arg.hasPrefix("addr:") else { return arg }
             let target = String(arg.dropFirst(5))
             guard let n = topology.node(named: target) else {
+                if topology.unresolvedNames.contains(target) { throw UnresolvedReference(name: target) }
                 throw TopologyDiagnostic(at: f.location(of: "command"), "unknown node '\(target)' in '\(arg)'",
                                          hint: "addr:NODE stands for that node's IPv6 address")
             }

@@ -35,6 +35,11 @@ public enum NodeSelector {
             return try resolve(f.stringList(key) ?? [], in: topology, at: f.location(of: key))
         }
         let sources = try selected("from"), targets = try selected("to")
+        let limit = topology.limits.pairs
+        guard sources.count <= limit, targets.count <= limit / max(sources.count, 1) else {
+            throw TopologyDiagnostic(at: spec.location, "\(spec.kind) workload '\(name)' selects \(sources.count) × \(targets.count) pairs, more than the limit of \(limit)",
+                                     hint: "select fewer nodes, or raise it with 'limits: {pairs: N}' or --limit pairs=N")
+        }
         let pairs = sources.flatMap { s in targets.filter { $0 != s }.map { (from: s, to: $0) } }
         guard !pairs.isEmpty else {
             throw TopologyDiagnostic(at: spec.location, "\(spec.kind) workload '\(name)' has no pair of distinct nodes",
@@ -59,7 +64,8 @@ public enum NodeSelector {
                 matches = topology.nodes.filter { $0.role == role }.map(\.name)
             case "site":
                 guard topology.site(named: value) != nil else {
-                    throw TopologyDiagnostic(at: location, "unknown site '\(value)' in selector '\(selector)'")
+                    if topology.unresolvedNames.contains(value) { throw UnresolvedReference(name: value) }
+                    throw TopologyDiagnostic(at: location, "unknown site '\(excerpt(value))' in selector '\(excerpt(selector))'")
                 }
                 matches = topology.nodes.filter { $0.site == value }.map(\.name)
             case "region":
@@ -75,7 +81,8 @@ public enum NodeSelector {
             }
         } else {
             guard topology.node(named: selector) != nil else {
-                throw TopologyDiagnostic(at: location, "unknown node '\(selector)'", hint: "use \(help)")
+                if topology.unresolvedNames.contains(selector) { throw UnresolvedReference(name: selector) }
+                throw TopologyDiagnostic(at: location, "unknown node '\(excerpt(selector))'", hint: "use \(help)")
             }
             matches = [selector]
         }

@@ -12,18 +12,31 @@ public struct Scenario {
     /// The workloads as parsed at load time (for listing; each run builds fresh ones).
     public private(set) var workloads: [Workload]
 
-    public init(topology: Topology) throws {
+    /// Validates `topology` for a run on `backend`: every workload, the
+    /// routing strategy and its parameters. All problems are thrown together,
+    /// after `earlierErrors` (those of the parse), so one pass shows them all.
+    public init(topology: Topology, backend: String = "sim", earlierErrors: [TopologyDiagnostic] = []) throws {
         self.topology = topology
-        self.workloads = try WorkloadRegistry.makeAll(for: topology)
-        _ = try strategy()
-        // Per-region strategies and routing parameters are checked against the graph.
-        let routingErrors = RoutingPolicy.check(topology)
-        if !routingErrors.isEmpty { throw TopologyErrors(routingErrors) }
+        var errors = earlierErrors
+        let made = WorkloadRegistry.makeAll(for: topology, backend: backend)
+        self.workloads = made.workloads
+        errors += made.errors
+        do {
+            _ = try strategy()
+            // Per-region strategies and routing parameters are checked against the graph.
+            errors += RoutingPolicy.check(topology)
+        } catch let d as TopologyDiagnostic {
+            errors.append(d)
+        }
+        if !errors.isEmpty { throw TopologyErrors(inFileOrder: errors) }
     }
 
-    /// Parses, validates and checks the workloads of the file at `path`.
-    public static func load(path: String) throws -> Scenario {
-        try Scenario(topology: TopologyParser.load(path: path))
+    /// Parses, validates and checks the workloads of the file at `path` for a
+    /// run on `backend`: everything `run` would refuse, `validate` refuses.
+    public static func load(path: String, limits: TopologyLimits = .standard, backend: String = "sim") throws -> Scenario {
+        let parsed = try TopologyParser.read(path: path, limits: limits)
+        guard let topology = parsed.topology else { throw TopologyErrors(parsed.errors) }
+        return try Scenario(topology: topology, backend: backend, earlierErrors: parsed.errors)
     }
 
     /// Replaces the default routing strategy named in the file (`--strategy`),

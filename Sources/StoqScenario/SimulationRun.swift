@@ -61,7 +61,9 @@ final class SimulationRun {
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
-        let workloads = try WorkloadRegistry.makeAll(for: topology)
+        let made = WorkloadRegistry.makeAll(for: topology, backend: backend.name)
+        if !made.errors.isEmpty { throw TopologyErrors(inFileOrder: made.errors) }
+        let workloads = made.workloads
         let configuring = workloads.filter { type(of: $0).configuresEndpoints }
         for w in configuring + workloads.filter({ !type(of: $0).configuresEndpoints }) { try w.start(in: context) }
 

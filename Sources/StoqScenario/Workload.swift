@@ -32,10 +32,14 @@ public protocol Workload: AnyObject {
     /// before the others, whatever their order in the file: endpoints take
     /// their configuration when the first workload makes them.
     static var configuresEndpoints: Bool { get }
+
+    /// The run backends this kind works on (`validate` checks the chosen one).
+    static var backends: [String] { get }
 }
 
 extension Workload {
     public static var configuresEndpoints: Bool { false }
+    public static var backends: [String] { ["sim", "netns"] }
 }
 
 public enum WorkloadRegistry {
@@ -43,24 +47,42 @@ public enum WorkloadRegistry {
                                                     PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self,
                                                     TrustChainWorkload.self]
 
-    /// Builds every workload of the topology, collecting all errors.
-    public static func makeAll(for topology: Topology) throws -> [Workload] {
+    /// Builds every workload of the topology, collecting all errors,
+    /// including workloads that cannot run on `backend`.
+    public static func makeAll(for topology: Topology, backend: String = "sim") -> (workloads: [Workload], errors: [TopologyDiagnostic]) {
         var workloads: [Workload] = []
+        var made: [(name: String, location: SourceLocation)] = []
         var errors: [TopologyDiagnostic] = []
         for (index, spec) in topology.workloads.enumerated() {
             do {
-                workloads.append(try make(spec, index: index, topology: topology))
+                let w = try make(spec, index: index, topology: topology)
+                if !type(of: w).backends.contains(backend) {
+                    errors.append(TopologyDiagnostic(at: spec.fields.location(of: "kind"),
+                                                     "\(spec.kind) workload '\(w.name)' cannot run on the '\(backend)' backend",
+                                                     hint: "it needs --backend \(type(of: w).backends.joined(separator: " or "))"))
+                }
+                workloads.append(w)
+                made.append((w.name, spec.location))
             } catch let d as TopologyDiagnostic {
                 errors.append(d)
+            } catch let e as TopologyErrors {
+                errors += e.diagnostics
+            } catch is UnresolvedReference {
+                // The node or site it names failed to parse and was reported there.
+            } catch {
+                errors.append(TopologyDiagnostic(at: spec.location, "\(spec.kind) workload: \(error)"))
             }
         }
-        let names = workloads.map(\.name)
-        for (i, n) in names.enumerated() where names[..<i].contains(n) {
-            errors.append(TopologyDiagnostic(at: topology.workloads[i].location, "duplicate workload name '\(n)'",
-                                             hint: "give each workload a distinct 'name'"))
+        var firstLine: [String: Int] = [:]
+        for w in made {
+            if let line = firstLine[w.name] {
+                errors.append(TopologyDiagnostic(at: w.location, "duplicate workload name '\(w.name)' (first at line \(line))",
+                                                 hint: "give each workload a distinct 'name'"))
+            } else {
+                firstLine[w.name] = w.location.line
+            }
         }
-        if !errors.isEmpty { throw TopologyErrors(errors) }
-        return workloads
+        return (workloads, errors)
     }
 
     static func make(_ spec: WorkloadSpec, index: Int, topology: Topology) throws -> Workload {
@@ -70,6 +92,8 @@ public enum WorkloadRegistry {
         }
         try spec.fields.checkKeys(allowed: ["kind", "name"] + type.fields, context: "a \(spec.kind) workload")
         let name = try spec.fields.string("name") ?? "\(spec.kind)-\(index + 1)"
+        // Names become file names in the run directory (exec's NAME.stdout).
+        try TopologyParser.checkName(name, at: spec.fields.location(of: "name"), kind: "workload", maximumBytes: topology.limits.nameBytes)
         return try type.init(spec: spec, name: name, topology: topology)
     }
 }

@@ -21,6 +21,9 @@ public struct TopologyLimits: Sendable, Equatable {
     public var workloads = 10_000
     /// (from, to) pairs one workload selects.
     public var pairs = 1_000_000
+    /// Bytes of content one publish workload generates and holds in memory
+    /// (objects × size, or its pool of shared blocks).
+    public var contentBytes = 16 << 30
 
     /// Keys given on the command line: a file's `limits:` does not override them.
     public private(set) var setOnCommandLine: Set<String> = []
@@ -33,10 +36,11 @@ public struct TopologyLimits: Sendable, Equatable {
     public static let fields: [(key: String, path: WritableKeyPath<TopologyLimits, Int>)] = [
         ("file-bytes", \.fileBytes), ("yaml-depth", \.yamlDepth), ("yaml-values", \.yamlValues),
         ("name-bytes", \.nameBytes), ("nodes", \.nodes), ("links", \.links), ("workloads", \.workloads), ("pairs", \.pairs),
+        ("content-bytes", \.contentBytes),
     ]
     public static var keys: [String] { fields.map(\.key) }
     /// The keys a topology file may raise: the others apply before it is read.
-    public static let fileKeys = ["name-bytes", "nodes", "links", "workloads", "pairs"]
+    public static let fileKeys = ["name-bytes", "nodes", "links", "workloads", "pairs", "content-bytes"]
 
     public subscript(key: String) -> Int? {
         get { Self.fields.first { $0.key == key }.map { self[keyPath: $0.path] } }
