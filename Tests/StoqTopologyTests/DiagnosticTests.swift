@@ -189,7 +189,7 @@ final class DiagnosticTests: XCTestCase {
         let d = diagnostics("addressing: {prefix: \"fd00::/47\"}\nsites:\n\(sites)\nnodes: [{name: n, site: s0, role: core}]\n")
         XCTAssertEqual(d.count, 1)
         XCTAssertEqual(d.first?.location.line, 5)
-        XCTAssertTrue(d.first?.message.contains("holds only 2 sites") == true, "\(d)")
+        XCTAssertTrue(d.first?.message.contains("holds 2 sites of /48, and 3 sites need one") == true, "\(d)")
     }
 
     /// Independent mistakes are all reported, in line order, from one parse.

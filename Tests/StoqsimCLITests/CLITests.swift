@@ -4,44 +4,12 @@ import XCTest
 /// Runs the built `stoqsim` binary as a user would and checks exit codes and
 /// messages (0 success, 1 runtime failure, 2 bad input).
 final class CLITests: XCTestCase {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    /// The binary sits in the build products directory, which on Linux is the
-    /// test bundle's URL itself and on Darwin the bundle's parent.
-    var binary: URL {
-        get throws {
-            let bundle = Bundle(for: CLITests.self).bundleURL
-            let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stoqsim") }
-            guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-                throw XCTSkip("stoqsim binary not found in \(candidates.map(\.path))")
-            }
-            return url
-        }
-    }
-
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
-
-    func stoqsim(_ args: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = try binary
-        p.arguments = args
-        p.currentDirectoryURL = CLITests.root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    func stoqsim(_ args: [String]) throws -> StoqsimProcess.Outcome {
+        try StoqsimProcess.run(StoqsimProcess.binary(near: CLITests.self), args)
     }
 
     func withTemporaryDirectory(_ body: (String) throws -> Void) throws {
-        let dir = NSTemporaryDirectory() + "stoqsim-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try body(dir)
+        try StoqsimProcess.withTemporaryDirectory(body)
     }
 
     func testValidateQuickstart() throws {
