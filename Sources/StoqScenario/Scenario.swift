@@ -12,10 +12,11 @@ public struct Scenario {
     /// The workloads as parsed at load time (for listing; each run builds fresh ones).
     public private(set) var workloads: [Workload]
 
-    /// Validates `topology` for a run on `backend`: every workload, the
-    /// routing strategy and its parameters. All problems are thrown together,
-    /// after `earlierErrors` (those of the parse), so one pass shows them all.
-    public init(topology: Topology, backend: String = "sim", earlierErrors: [TopologyDiagnostic] = []) throws {
+    /// Validates `topology`: every workload, the routing strategy and its
+    /// parameters, and with a `backend` that each workload can run on it (nil:
+    /// the run checks that). All problems are thrown together, after
+    /// `earlierErrors` (those of the parse), so one pass shows them all.
+    public init(topology: Topology, backend: String? = nil, earlierErrors: [TopologyDiagnostic] = []) throws {
         self.topology = topology
         var errors = earlierErrors
         let made = WorkloadRegistry.makeAll(for: topology, backend: backend)
@@ -33,7 +34,7 @@ public struct Scenario {
 
     /// Parses, validates and checks the workloads of the file at `path` for a
     /// run on `backend`: everything `run` would refuse, `validate` refuses.
-    public static func load(path: String, limits: TopologyLimits = .standard, backend: String = "sim") throws -> Scenario {
+    public static func load(path: String, limits: TopologyLimits = .standard, backend: String? = nil) throws -> Scenario {
         let parsed = try TopologyParser.read(path: path, limits: limits)
         guard let topology = parsed.topology else { throw TopologyErrors(parsed.errors) }
         return try Scenario(topology: topology, backend: backend, earlierErrors: parsed.errors)

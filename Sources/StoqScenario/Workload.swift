@@ -48,15 +48,15 @@ public enum WorkloadRegistry {
                                                     TrustChainWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors,
-    /// including workloads that cannot run on `backend`.
-    public static func makeAll(for topology: Topology, backend: String = "sim") -> (workloads: [Workload], errors: [TopologyDiagnostic]) {
+    /// including workloads that cannot run on `backend` (when one is given).
+    public static func makeAll(for topology: Topology, backend: String?) -> (workloads: [Workload], errors: [TopologyDiagnostic]) {
         var workloads: [Workload] = []
         var made: [(name: String, location: SourceLocation)] = []
         var errors: [TopologyDiagnostic] = []
         for (index, spec) in topology.workloads.enumerated() {
             do {
                 let w = try make(spec, index: index, topology: topology)
-                if !type(of: w).backends.contains(backend) {
+                if let backend, !type(of: w).backends.contains(backend) {
                     errors.append(TopologyDiagnostic(at: spec.fields.location(of: "kind"),
                                                      "\(spec.kind) workload '\(w.name)' cannot run on the '\(backend)' backend",
                                                      hint: "it needs --backend \(type(of: w).backends.joined(separator: " or "))"))

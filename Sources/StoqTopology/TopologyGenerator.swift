@@ -82,8 +82,12 @@ public struct TopologyGenerator {
 
     public func generate() throws -> String {
         let o = options
-        guard o.edgesPerSite >= 1 else { throw GeneratorError.invalidOption("--edges-per-site must be at least 1") }
-        guard o.neighbors >= 0, o.extraLinks >= 0 else { throw GeneratorError.invalidOption("--neighbors and --extra-links cannot be negative") }
+        // Upper bounds keep the arithmetic below (sites × nodes per site, tries × 20) inside Int.
+        guard (1...1_000_000).contains(o.nodes) else { throw GeneratorError.invalidOption("--nodes must be between 1 and 1000000") }
+        guard (1...1000).contains(o.edgesPerSite) else { throw GeneratorError.invalidOption("--edges-per-site must be between 1 and 1000") }
+        guard (0...1000).contains(o.neighbors), (0...1_000_000).contains(o.extraLinks) else {
+            throw GeneratorError.invalidOption("--neighbors must be 0…1000 and --extra-links 0…1000000")
+        }
         guard o.duration > .zero else { throw GeneratorError.invalidOption("--duration must be longer than zero") }
         for r in o.regions where !CityCatalog.regions.contains(r) {
             throw GeneratorError.unknownRegion(r, suggestion: closest(to: r, in: CityCatalog.regions))

@@ -101,7 +101,8 @@ final class MalformedInputTests: XCTestCase {
         let r = try stoqsim(["validate", bomb.path])
         assertRefused(r, file: bomb.path, expecting: try expectations(of: bomb), "validate the alias bomb")
         XCTAssertLessThan(r.cpuSeconds, 1.0, "CPU time of the whole validate process")
-        XCTAssertLessThan(r.maxResidentKiB, 100 * 1024, "peak memory of the whole validate process")
+        let peak = try StoqsimProcess.peakResidentKiB(StoqsimProcess.binary(near: MalformedInputTests.self), ["validate", bomb.path])
+        XCTAssertLessThan(peak, 100 * 1024, "peak memory of the whole validate process")
     }
 
     /// `validate` runs every check `run` would for the chosen backend: an exec
@@ -127,6 +128,16 @@ final class MalformedInputTests: XCTestCase {
             let r = try stoqsim(["validate", "--limit", bad, file.path])
             XCTAssertEqual(r.status, 2, "--limit \(bad): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("--limit"), r.stderr)
+        }
+    }
+
+    /// `generate` options out of range are bad input, not an overflow.
+    func testGenerateRefusesOutOfRangeOptions() throws {
+        for args in [["--nodes", "0"], ["--nodes", "99999999999999"], ["--edges-per-site", "9223372036854775807"],
+                     ["--extra-links", "-1"], ["--neighbors", "4611686018427387904"], ["--duration", "1000000d"]] {
+            let r = try stoqsim(["generate"] + args)
+            XCTAssertNil(r.signal, "generate \(args) crashed: \(r.stderr.suffix(1000))")
+            XCTAssertEqual(r.status, 2, "generate \(args): \(r.stderr)")
         }
     }
 
