@@ -1,5 +1,6 @@
 import Foundation
 import StoqEngine
+import StoqTransport
 
 /// An HTTP-shaped request and response, independent of any transport: the
 /// lead can carry them over QUIC streams now and HTTP/3 later.
@@ -88,6 +89,40 @@ public final class TrustChainAPI {
     /// A client-supplied string for a reason: quoted and cut short, so an answer stays small.
     static func quoted(_ s: some StringProtocol) -> String {
         s.count <= 80 ? "'\(s)'" : "'\(s.prefix(80))…' (\(s.utf8.count) bytes)"
+    }
+
+    /// An HTTP/3 server whose handler is this API (JSON answers, also for requests
+    /// the HTTP/3 layer refuses under `limits`). `clock` gives each request's "now";
+    /// `observe` sees every answer (e.g. to log it).
+    public func http3Server(limits: HTTP3ServerLimits, clock: @escaping (HTTP3Request) -> SimTime,
+                            observe: ((HTTP3Request?, TrustChainResponse) -> Void)? = nil) -> HTTP3Server {
+        func http(_ r: TrustChainResponse) -> HTTP3Response {
+            HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
+        }
+        let server = HTTP3Server { request in
+            let r = self.handle(method: request.method, path: request.path, body: request.body, now: clock(request))
+            observe?(request, r)
+            return http(r)
+        }
+        server.limits = limits
+        server.refusalResponse = { refusal in
+            let r = Self.refusal(refusal)
+            observe?(nil, r)
+            return http(r)
+        }
+        return server
+    }
+
+    /// The JSON answer to a request the HTTP/3 layer refused before it reached `handle`.
+    public static func refusal(_ r: HTTP3Refusal) -> TrustChainResponse {
+        let code: String
+        switch r {
+        case .bodyTooLarge: code = "body_too_large"
+        case .pathTooLong: code = "path_too_long"
+        case .headersTooLarge: code = "headers_too_large"
+        case .timedOut: code = "request_timeout"
+        }
+        return error(Rejection(r.status, code, r.description))
     }
 
     public static func error(_ r: Rejection) -> TrustChainResponse {
