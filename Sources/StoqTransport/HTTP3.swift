@@ -109,11 +109,13 @@ public struct HTTP3ServerLimits: Sendable, Equatable {
     public var requestTimeout: SimDuration?
     /// Live connections one peer address may hold; a connection beyond it is closed at once (H3_EXCESSIVE_LOAD).
     public var maxConnectionsPerPeer: Int?
+    /// Live connections in all (peers with many addresses are still bounded).
+    public var maxConnections: Int?
 
     public init(maxBodyBytes: Int? = nil, maxPathBytes: Int? = nil, maxHeaderBytes: Int? = nil,
-                requestTimeout: SimDuration? = nil, maxConnectionsPerPeer: Int? = nil) {
+                requestTimeout: SimDuration? = nil, maxConnectionsPerPeer: Int? = nil, maxConnections: Int? = nil) {
         self.maxBodyBytes = maxBodyBytes; self.maxPathBytes = maxPathBytes; self.maxHeaderBytes = maxHeaderBytes
-        self.requestTimeout = requestTimeout; self.maxConnectionsPerPeer = maxConnectionsPerPeer
+        self.requestTimeout = requestTimeout; self.maxConnectionsPerPeer = maxConnectionsPerPeer; self.maxConnections = maxConnections
     }
 }
 
@@ -733,7 +735,7 @@ public final class HTTP3Server {
     public var limits = HTTP3ServerLimits()
     /// The answer to a refused request (default: `HTTP3Refusal.defaultResponse`).
     public var refusalResponse: ((HTTP3Refusal) -> HTTP3Response)?
-    /// Connections closed at once because their peer already held `maxConnectionsPerPeer`.
+    /// Connections closed at once because of `maxConnections` or `maxConnectionsPerPeer`.
     public private(set) var connectionsRefused = 0
     private var refusedByClosed = 0
 
@@ -760,10 +762,15 @@ public final class HTTP3Server {
 
     /// Serves HTTP/3 on one accepted connection.
     public func accept(_ c: QuicConnection) {
-        if let cap = limits.maxConnectionsPerPeer,
-           connections.lazy.filter({ $0.quic.remoteAddress.address == c.remoteAddress.address && !$0.quic.isClosed }).count >= cap {
+        let live = connections.lazy.filter { !$0.quic.isClosed }
+        var refusal: String?
+        if let cap = limits.maxConnections, live.count >= cap { refusal = "more than \(cap) connections" }
+        if let cap = limits.maxConnectionsPerPeer, live.filter({ $0.quic.remoteAddress.address == c.remoteAddress.address }).count >= cap {
+            refusal = "more than \(cap) connections from \(c.remoteAddress.address)"
+        }
+        if let refusal {
             connectionsRefused += 1
-            c.close(errorCode: UInt64(NGHTTP3_H3_EXCESSIVE_LOAD), reason: "more than \(cap) connections from \(c.remoteAddress.address)")
+            c.close(errorCode: UInt64(NGHTTP3_H3_EXCESSIVE_LOAD), reason: refusal)
             return
         }
         let h: HTTP3Connection

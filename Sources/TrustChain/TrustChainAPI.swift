@@ -248,7 +248,7 @@ public final class TrustChainAPI {
             throw Rejection(400, "malformed_request", "need start ≤ end and start below tree size \(ca.log.size), got start=\(start) end=\(end)")
         }
         // Inclusive end, clipped to the log and the per-request cap (RFC 6962 §4.6).
-        let last = min(end, ca.log.size - 1, start + maximumEntriesPerRequest - 1)
+        let last = min(end, ca.log.size - 1, start + max(1, maximumEntriesPerRequest) - 1)
         return ok(EntriesBody(entries: (start...last).map { i in
             let e = ca.log.entries[i]
             return EntryBody(leafIndex: i, leafInput: Encoding.base64(e.leafBytes), timestamp: e.timestamp, fingerprint: e.fingerprint)

@@ -37,6 +37,7 @@ extension TrustChainCommand.CA {
         @Option(help: "Largest request header section in bytes (431 headers_too_large).") var maxHeaderBytes = 16 << 10
         @Option(help: "Seconds a request may take from its first bytes to its end (408 request_timeout).") var requestTimeout = 10
         @Option(help: "Live connections one peer address may hold; more are closed at once.") var maxConnectionsPerPeer = 16
+        @Option(help: "Live connections in all; more are closed at once.") var maxConnections = 1024
         @Option(help: "Concurrent requests (QUIC streams) per connection.") var maxStreamsPerConnection = 16
 
         func run() throws {
@@ -44,7 +45,7 @@ extension TrustChainCommand.CA {
             guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
             for (flag, value, range) in [("--max-body-bytes", maxBodyBytes, 1024...(64 << 20)), ("--max-path-bytes", maxPathBytes, 64...(1 << 20)),
                                          ("--max-header-bytes", maxHeaderBytes, 1024...(1 << 20)), ("--request-timeout", requestTimeout, 1...3600),
-                                         ("--max-connections-per-peer", maxConnectionsPerPeer, 1...10_000),
+                                         ("--max-connections-per-peer", maxConnectionsPerPeer, 1...10_000), ("--max-connections", maxConnections, 1...100_000),
                                          ("--max-streams-per-connection", maxStreamsPerConnection, 1...1000)] where !range.contains(value) {
                 throw ValidationError("\(flag) must be \(range.lowerBound)…\(range.upperBound); got \(value)")
             }
@@ -88,9 +89,10 @@ extension TrustChainCommand.CA {
             let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
             // The API runs on the CA's clock (wall time on its epoch), not on the request's SimTime.
             let limits = HTTP3ServerLimits(maxBodyBytes: maxBodyBytes, maxPathBytes: maxPathBytes, maxHeaderBytes: maxHeaderBytes,
-                                           requestTimeout: .seconds(requestTimeout), maxConnectionsPerPeer: maxConnectionsPerPeer)
+                                           requestTimeout: .seconds(requestTimeout), maxConnectionsPerPeer: maxConnectionsPerPeer,
+                                           maxConnections: maxConnections)
             let server = api.http3Server(limits: limits, clock: { _ in now() }) { request, r in
-                let what = request.map { "\($0.method.prefix(16)) \($0.path.prefix(120))" } ?? "refused request"
+                let what = request.map { "\(printable($0.method.prefix(16))) \(printable($0.path.prefix(120)))" } ?? "refused request"
                 printError("\(what) → \(r.status)")
             }
             server.attach(to: endpoint)
@@ -294,6 +296,11 @@ final class RealTimeTrustChainClient: TrustChainClient {
         io.flush()
         return inTime
     }
+}
+
+/// Client text for a log line: control and non-ASCII characters escaped, so a request cannot write to the operator's terminal.
+private func printable(_ s: Substring) -> String {
+    s.unicodeScalars.map { (0x20..<0x7f).contains($0.value) ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
 }
 
 /// `--timeout` seconds: positive and at most a day (NaN and infinities fail too).

@@ -139,4 +139,13 @@ final class HTTP3LimitsTests: XCTestCase {
         let again = try HTTP3Connection(client: try pair.connect())
         XCTAssertEqual(try fetch(pair, again, path: "/ct/sth").0, 200)
     }
+
+    func testConnectionsBeyondTheTotalCapAreClosed() throws {
+        let (_, pair, server, first) = try setUp(limits: HTTP3ServerLimits(maxConnections: 1))
+        XCTAssertEqual(try fetch(pair, first, path: "/ct/sth").0, 200)
+        let second = try pair.connect()
+        XCTAssertTrue(pair.run(until: { second.isClosed }))
+        XCTAssertEqual(server.connectionsRefused, 1)
+        XCTAssertEqual(try fetch(pair, first, path: "/ca/info").0, 200)
+    }
 }

@@ -243,6 +243,15 @@ final class HostileRequestTests: XCTestCase {
         XCTAssertEqual(f.rejection(r)?.code, "stake_proof_failed")
     }
 
+    func testAnEntriesCapOfZeroStillAnswersOneEntry() throws {
+        let f = try Fixture()
+        _ = try f.ca.enroll(try f.request(), now: .zero).get()
+        f.api.maximumEntriesPerRequest = 0
+        let r = f.api.handle(method: "GET", path: "/ct/entries?start=0&end=5", body: [], now: .zero)
+        XCTAssertEqual(r.status, 200, r.text)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["entries"].map { ($0 as? [Any])?.count }, 1)
+    }
+
     func testQuerySplitting() throws {
         XCTAssertEqual(try TrustChainAPI.split("/a?x=1&&y=&z").1, ["x": "1", "y": "", "z": ""])
         XCTAssertEqual(try TrustChainAPI.split("/a?x=%41%2F").1, ["x": "A/"])
