@@ -20,7 +20,7 @@ public struct SignedTreeHead: Sendable, Equatable, Codable {
     static func signedBytes(treeSize: Int, timestamp: Int64, rootHash: Hash) -> [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(1)
-        w.u64(UInt64(timestamp)); w.u64(UInt64(treeSize)); w.raw(rootHash)
+        w.u64(UInt64(bitPattern: timestamp)); w.u64(UInt64(truncatingIfNeeded: treeSize)); w.raw(rootHash)
         return w.bytes
     }
 
@@ -33,6 +33,9 @@ public struct SignedTreeHead: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         treeSize = try c.decode(Int.self, forKey: .treeSize)
         timestamp = try c.decode(Int64.self, forKey: .timestamp)
+        guard treeSize >= 0, timestamp >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .treeSize, in: c, debugDescription: "negative tree size or timestamp in STH")
+        }
         guard let r = Encoding.unbase64(try c.decode(String.self, forKey: .rootHash)), r.count == 32,
               let s = Encoding.unbase64(try c.decode(String.self, forKey: .signature)) else {
             throw DecodingError.dataCorruptedError(forKey: .rootHash, in: c, debugDescription: "bad base64 in STH")
@@ -59,7 +62,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     static func signedBytes(timestamp: Int64, certificateDER: [UInt8]) -> [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(0)              // v1, certificate_timestamp
-        w.u64(UInt64(timestamp))
+        w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
         w.u16(0)                      // x509_entry
         w.u24(certificateDER.count); w.raw(certificateDER)
         w.u16(0)                      // no extensions
@@ -85,7 +88,7 @@ public struct LogEntry: Sendable, Equatable {
     public var leafBytes: [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(0)
-        w.u64(UInt64(timestamp))
+        w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
         w.u16(0)
         w.u24(certificateDER.count); w.raw(certificateDER)
         w.u16(0)
@@ -188,7 +191,7 @@ public final class TransparencyLog {
         for (i, sth) in treeHeads.enumerated() {
             let name = "tree head #\(i) (size \(sth.treeSize))"
             if !sth.verify(logKey: publicKey) { problems.append("\(name): bad signature") }
-            guard sth.treeSize <= size else { problems.append("\(name): larger than the log (\(size) entries)"); continue }
+            guard sth.treeSize >= 0, sth.treeSize <= size else { problems.append("\(name): not a size of the log (\(size) entries)"); continue }
             if tree.rootHash(treeSize: sth.treeSize) != sth.rootHash { problems.append("\(name): root hash does not match the entries") }
             if let p = previous {
                 if sth.timestamp < p.timestamp { problems.append("\(name): timestamp goes back") }

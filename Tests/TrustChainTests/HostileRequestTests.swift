@@ -252,6 +252,40 @@ final class HostileRequestTests: XCTestCase {
         XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["entries"].map { ($0 as? [Any])?.count }, 1)
     }
 
+    /// A node reading a hostile CA's answers: numbers at the edges of their
+    /// types (even under a valid log signature) are rejections, not traps.
+    func testHostileAnswersToANodeAreRejections() throws {
+        final class Canned: TrustChainClient {
+            var body: [UInt8] = []
+            func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
+                completion(.success(TrustChainResponse(status: 200, body: body)))
+            }
+        }
+        let f = try Fixture()
+        let issued = try f.ca.enroll(try f.request(), now: .zero).get()
+        let key = f.ca.log.key
+        func signedHead(size: Int, timestamp: Int64, root: [UInt8]) throws -> String {
+            let sig = try key.sign(SignedTreeHead.signedBytes(treeSize: size, timestamp: timestamp, rootHash: root))
+            return "{\"tree_size\":\(size),\"timestamp\":\(timestamp),\"sha256_root_hash\":\"\(Encoding.base64(root))\",\"tree_head_signature\":\"\(Encoding.base64(sig))\"}"
+        }
+        let root = f.ca.log.tree.rootHash()
+        let answers = [
+            "{\"leaf_index\":-5,\"tree_size\":-1,\"root_hash\":\"\",\"audit_path\":[\"%%\"],\"sth\":{\"tree_size\":-1,\"timestamp\":-1,\"sha256_root_hash\":\"\",\"tree_head_signature\":\"\"},\"timestamp\":-9223372036854775808}",
+            "{\"leaf_index\":9223372036854775807,\"tree_size\":1,\"root_hash\":\"\",\"audit_path\":[],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root)),\"timestamp\":-9223372036854775808}",
+            "{\"leaf_index\":0,\"tree_size\":1,\"root_hash\":\"\",\"audit_path\":[],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root)),\"timestamp\":-1}",
+            "{\"leaf_index\":-9223372036854775808,\"tree_size\":-9223372036854775808,\"root_hash\":\"\",\"audit_path\":[\"AAAA\"],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root))}",
+        ]
+        let client = Canned()
+        for answer in answers {
+            client.body = Array(answer.utf8)
+            let node = f.manager(key: f.key(), mode: .localhostTesting)
+            var outcome: Result<Void, Rejection>?
+            node.verifyInclusion(of: issued.der, client: client, trust: f.trust) { outcome = $0 }
+            guard case let .failure(r)? = outcome else { XCTFail("accepted: \(answer)"); continue }
+            XCTAssertEqual(r.status, 502, "\(r)")
+        }
+    }
+
     func testQuerySplitting() throws {
         XCTAssertEqual(try TrustChainAPI.split("/a?x=1&&y=&z").1, ["x": "1", "y": "", "z": ""])
         XCTAssertEqual(try TrustChainAPI.split("/a?x=%41%2F").1, ["x": "A/"])
