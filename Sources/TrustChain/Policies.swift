@@ -55,11 +55,12 @@ public struct EnrollmentCandidate: Sendable {
         do { csr = try CertificateSigningRequest(derEncoded: request.csrDER) } catch {
             throw Rejection(400, "bad_csr", "the CSR is not a DER PKCS #10 request: \(error)")
         }
-        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw Rejection(400, "bad_csr", "the CSR's signature does not verify with its own public key")
-        }
+        // The key type first: verifying a signature under a huge RSA key a client chose would cost the CA seconds.
         guard isSupportedKey(csr.publicKey) else {
             throw Rejection(400, "bad_csr", "the CSR key must be Ed25519 or ECDSA P-256")
+        }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw Rejection(400, "bad_csr", "the CSR's signature does not verify with its own public key")
         }
         self.csr = csr
         addresses = request.ipv6Addresses.compactMap { try? IPv6Address.parse($0) }

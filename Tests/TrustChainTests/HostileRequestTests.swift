@@ -286,6 +286,27 @@ final class HostileRequestTests: XCTestCase {
         }
     }
 
+    /// The key type is checked before the signature, so a CSR under a large RSA key costs no RSA verification.
+    func testAnRSACSRIsRefusedByKeyType() throws {
+        let openssl = "/usr/bin/openssl"
+        guard FileManager.default.isExecutableFile(atPath: openssl) else { throw XCTSkip("no \(openssl) to make an RSA CSR") }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: openssl)
+        p.arguments = ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=edge-1.stoq", "-keyout", dir.path + "/k.pem",
+                       "-outform", "DER", "-out", dir.path + "/csr.der"]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let der = try XCTUnwrap(FileManager.default.contents(atPath: dir.path + "/csr.der"))
+        var r = try f.request()
+        r.csrDER = Array(der)
+        let rejection = f.rejection(r)
+        XCTAssertEqual(rejection?.code, "bad_csr")
+        XCTAssertTrue(rejection?.reason.contains("Ed25519 or ECDSA P-256") ?? false, "\(String(describing: rejection))")
+    }
+
     func testQuerySplitting() throws {
         XCTAssertEqual(try TrustChainAPI.split("/a?x=1&&y=&z").1, ["x": "1", "y": "", "z": ""])
         XCTAssertEqual(try TrustChainAPI.split("/a?x=%41%2F").1, ["x": "A/"])
