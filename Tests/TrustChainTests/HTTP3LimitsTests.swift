@@ -123,6 +123,47 @@ final class HTTP3LimitsTests: XCTestCase {
         XCTAssertLessThan(pair.now, .zero + .seconds(1), "answered at once, not after the request timeout")
     }
 
+    /// Seeded mutations of raw HTTP/3 request bytes (and garbage unidirectional
+    /// streams) on QUIC streams: whatever nghttp3 makes of them, the server
+    /// answers or drops that stream or connection, and serves the next client.
+    func testMutatedRawHTTP3StreamsLeaveTheServerServing() throws {
+        var limits = Self.limits
+        limits.maxConnectionsPerPeer = nil
+        let (f, pair, server, _) = try setUp(limits: limits)
+        var random = RandomStream(seed: UInt64(ProcessInfo.processInfo.environment["STOQ_FUZZ_SEED"] ?? "") ?? 0x13, stream: "raw-h3-fuzz")
+        func below(_ n: Int) -> Int { Int(random.next() % UInt64(n)) }
+        var connection = try pair.connect()
+        connection.onEvent = { _ in }
+        var connections = 1
+        for _ in 0..<(Int(ProcessInfo.processInfo.environment["STOQ_FUZZ_ITERATIONS"] ?? "") ?? 300) {
+            if connection.isClosed {
+                connection = try pair.connect()
+                connection.onEvent = { _ in }
+                connections += 1
+            }
+            guard pair.run(until: { connection.isHandshakeComplete || connection.isClosed }), !connection.isClosed else { continue }
+            var bytes = unfinishedPost(contentLength: ["100", "7", "0", "99999999999", "-1", "x"][below(6)])
+            for _ in 0..<below(4) {   // none to three: some requests stay well-formed
+                switch below(4) {
+                case 0: bytes[below(bytes.count)] ^= UInt8(1 << below(8))
+                case 1: bytes = Array(bytes.prefix(below(bytes.count) + 1))
+                case 2: bytes.insert(UInt8(below(256)), at: below(bytes.count + 1))
+                default: bytes[below(bytes.count)] = [0x00, 0x3f, 0x40, 0x7f, 0xc0, 0xff][below(6)]
+                }
+            }
+            let unidirectional = below(10) == 0
+            guard let stream = try? connection.openStream(bidirectional: !unidirectional) else { continue }
+            try? connection.write(stream: stream, unidirectional ? [UInt8(below(4))] + bytes : bytes, fin: below(2) == 0)
+            pair.run(for: .milliseconds(30))
+            server.expireStalledRequests(now: pair.now)
+        }
+        print("raw HTTP/3 fuzz: \(connections) connections, \(server.requestsServed) requests served, \(server.requestsRefused) refused")
+        XCTAssertGreaterThan(connections, 1, "no mutation ever upset nghttp3: the fuzz is too gentle")
+        let client = try HTTP3Connection(client: try pair.connect())
+        XCTAssertEqual(try fetch(pair, client, path: "/ct/sth").0, 200)
+        XCTAssertEqual(f.ca.log.size, 0)
+    }
+
     func testConnectionsBeyondThePerPeerCapAreClosed() throws {
         let (_, pair, server, first) = try setUp()
         XCTAssertEqual(try fetch(pair, first, path: "/ct/sth").0, 200)
