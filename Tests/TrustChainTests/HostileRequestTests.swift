@@ -195,8 +195,9 @@ final class HostileRequestTests: XCTestCase {
             post(try body(setting: t, to: "-9223372036854775808"), 400, "invalid_field"),
             post(try body(setting: t, to: "100000000000000000"), 400, "invalid_field"),
             post(try body(setting: t, to: "-1"), 400, "invalid_field"),
-            // In range but far from the CA's clock: its reason once overflowed SimDuration.milliseconds.
+            // In range but far from the CA's clock: a skew of 9.3e12…1.8e13 ms once overflowed SimDuration.milliseconds in the reason.
             post(try body(setting: t, to: "10000000000000"), 403, "time_proof_failed"),
+            post(try body(setting: t, to: "15000000000000"), 403, "time_proof_failed"),
             post(try body(setting: t, to: "253402300799999"), 403, "time_proof_failed"),
             post(try body(setting: t, to: "0"), 403, "time_proof_failed"),
             post(try body(setting: t, to: "9223372036854775808"), 400, "malformed_request"),
@@ -224,7 +225,9 @@ final class HostileRequestTests: XCTestCase {
     /// The policies themselves take any Int64 (callers of `enroll` skip the API's range checks).
     func testTimeProofPolicyTakesAnyTimestamp() throws {
         let f = try Fixture()
-        for timestamp: Int64 in [.max, .min, .max - 1, .min + 1, 100_000_000_000_000_000, -100_000_000_000_000_000, 10_000_000_000_000, -1] {
+        // Int64.max/min overflowed the skew, ±1e17 its nanosecond product, ±1.5e13 the reason's SimDuration.
+        for timestamp: Int64 in [.max, .min, .max - 1, .min + 1, 100_000_000_000_000_000, -100_000_000_000_000_000,
+                                 15_000_000_000_000, -15_000_000_000_000, 10_000_000_000_000, -1] {
             var r = try f.request()
             r.consensusProof!.time.timestamp = timestamp
             let rejection = f.rejection(r)
