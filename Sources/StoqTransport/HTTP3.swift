@@ -95,6 +95,61 @@ public enum HTTP3Error: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Bounds a server puts on requests and peers (nil: unbounded, the default).
+/// A request over a bound is answered by the server itself (`HTTP3Refusal`)
+/// without reaching the handler, and the rest of it is not read.
+public struct HTTP3ServerLimits: Sendable, Equatable {
+    /// Largest request body (413 above it, as soon as it is exceeded or announced in content-length).
+    public var maxBodyBytes: Int?
+    /// Longest `:path` (414).
+    public var maxPathBytes: Int?
+    /// Largest header section: name + value + 32 bytes per field, pseudo-headers included (RFC 9114 §4.2.2) (431).
+    public var maxHeaderBytes: Int?
+    /// A request still incomplete this long after its first bytes arrived is answered 408 (`expireStalledRequests`).
+    public var requestTimeout: SimDuration?
+    /// Live connections one peer address may hold; a connection beyond it is closed at once (H3_EXCESSIVE_LOAD).
+    public var maxConnectionsPerPeer: Int?
+    /// Live connections in all (peers with many addresses are still bounded).
+    public var maxConnections: Int?
+
+    public init(maxBodyBytes: Int? = nil, maxPathBytes: Int? = nil, maxHeaderBytes: Int? = nil,
+                requestTimeout: SimDuration? = nil, maxConnectionsPerPeer: Int? = nil, maxConnections: Int? = nil) {
+        self.maxBodyBytes = maxBodyBytes; self.maxPathBytes = maxPathBytes; self.maxHeaderBytes = maxHeaderBytes
+        self.requestTimeout = requestTimeout; self.maxConnectionsPerPeer = maxConnectionsPerPeer; self.maxConnections = maxConnections
+    }
+}
+
+/// Why a server answered a request itself instead of passing it to the handler.
+public enum HTTP3Refusal: Sendable, Equatable, CustomStringConvertible {
+    case bodyTooLarge(limit: Int)
+    case pathTooLong(limit: Int)
+    case headersTooLarge(limit: Int)
+    case timedOut(after: SimDuration)
+
+    public var status: Int {
+        switch self {
+        case .bodyTooLarge: return 413
+        case .pathTooLong: return 414
+        case .headersTooLarge: return 431
+        case .timedOut: return 408
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .bodyTooLarge(n): return "the request body is larger than \(n) bytes"
+        case let .pathTooLong(n): return "the request path is longer than \(n) bytes"
+        case let .headersTooLarge(n): return "the request's header fields are larger than \(n) bytes"
+        case let .timedOut(d): return "the request was not complete \(d) after it started"
+        }
+    }
+
+    /// The answer when no `refusalResponse` is set: the status and the reason as text.
+    public var defaultResponse: HTTP3Response {
+        HTTP3Response(status: status, headers: [HTTP3Header("content-type", "text/plain")], body: Array((description + "\n").utf8))
+    }
+}
+
 /// HTTP/3 on one QUIC connection, client or server (the QUIC role decides).
 ///
 /// Owns one `nghttp3_conn`, freed in `deinit`. Takes over the QUIC connection's
@@ -123,6 +178,12 @@ public final class HTTP3Connection {
     public private(set) var streamsBlocked = 0
     /// Set when the peer sent GOAWAY (its id: requests from that stream id on will not be served).
     public private(set) var goawayID: Int64?
+    /// Server side: bounds on each request (see `HTTP3ServerLimits`).
+    public var limits = HTTP3ServerLimits()
+    /// Server side: the answer to a refused request (default: `HTTP3Refusal.defaultResponse`).
+    public var refusalResponse: ((HTTP3Refusal) -> HTTP3Response)?
+    /// Requests the server answered itself because they broke a limit.
+    public private(set) var refusedRequests = 0
 
     private var h3: OpaquePointer?
     private var bound = false
@@ -131,6 +192,8 @@ public final class HTTP3Connection {
     /// Filled by nghttp3 callbacks, handled after nghttp3 returns.
     private var ended: [Int64] = []
     private var closedByH3: [(Int64, UInt64)] = []
+    /// Server streams that broke a limit inside an nghttp3 callback, answered after it returns.
+    private var refused: [Int64] = []
     private var blocked: Set<Int64> = []
     private var maxClientBidi: UInt64 = 0
     private var failed = false
@@ -253,12 +316,42 @@ public final class HTTP3Connection {
     // MARK: Server
 
     private func respond(_ s: H3Stream) {
-        guard let h3 else { return }
+        guard !s.answered else { return }
+        if let refusal = s.refusal { refuse(s, refusal); return }
         let request = HTTP3Request(method: s.method, path: s.path, authority: s.authority, scheme: s.scheme,
                                    headers: s.headers, body: s.body, receivedAt: quic.lastCallTime)
         s.body = []
         let response = handler?(request) ?? HTTP3Response(status: 500, body: Array("no handler\n".utf8))
         completedRequests += 1
+        submit(response, on: s)
+    }
+
+    /// Answers a request that broke a limit, and stops reading the rest of it
+    /// (STOP_SENDING with H3_NO_ERROR: RFC 9114 §4.1.1 lets a server answer before the request is complete).
+    private func refuse(_ s: H3Stream, _ refusal: HTTP3Refusal) {
+        guard !s.answered else { return }
+        s.refusal = refusal
+        s.body = []
+        s.headers = []
+        refusedRequests += 1
+        submit(refusalResponse?(refusal) ?? refusal.defaultResponse, on: s)
+        if let h3 { _ = nghttp3_conn_shutdown_stream_read(h3, s.id) }
+        try? quic.stopReceiving(stream: s.id, errorCode: UInt64(NGHTTP3_H3_NO_ERROR))
+    }
+
+    /// Server side: answers 408 every request still incomplete `limits.requestTimeout`
+    /// after its first bytes (the caller's clock, as given to the endpoint).
+    public func expireStalledRequests(now: SimTime) {
+        guard quic.role == .server, let timeout = limits.requestTimeout, !failed, !quic.isClosed else { return }
+        let stalled = streams.values.filter { !$0.answered && $0.startedAt.map { now - $0 >= timeout } ?? false }
+        guard !stalled.isEmpty else { return }
+        for s in stalled.sorted(by: { $0.id < $1.id }) { refuse(s, .timedOut(after: timeout)) }
+        pump()
+    }
+
+    private func submit(_ response: HTTP3Response, on s: H3Stream) {
+        guard let h3 else { return }
+        s.answered = true
         if !response.body.isEmpty { s.outgoing = OutgoingBody(response.body) }
         var fields = [(":status", String(response.status))]
         fields += response.headers.map { ($0.name.lowercased(), $0.value) }
@@ -324,6 +417,8 @@ public final class HTTP3Connection {
     private func readStream(_ id: Int64) {
         let (bytes, fin) = quic.read(stream: id)
         guard let h3, !failed, !bytes.isEmpty || fin else { return }
+        // A client request stream's clock starts with its first bytes (the request timeout counts from here).
+        if quic.role == .server && id & 0x3 == 0 && streams[id]?.startedAt == nil { stream(id).startedAt = quic.lastCallTime }
         let rv = bytes.withUnsafeBufferPointer { nghttp3_conn_read_stream(h3, id, $0.baseAddress, $0.count, fin ? 1 : 0) }
         if rv < 0 { fail(Int32(rv), "nghttp3_conn_read_stream"); return }
         // Flow-control credit: QuicConnection.read already returned it for every byte.
@@ -350,7 +445,10 @@ public final class HTTP3Connection {
 
     /// What nghttp3 callbacks recorded: complete messages and closed streams.
     private func runDeferred() {
-        while !ended.isEmpty || !closedByH3.isEmpty {
+        while !ended.isEmpty || !closedByH3.isEmpty || !refused.isEmpty {
+            let refusing = refused
+            refused.removeAll()
+            for id in refusing { if let s = streams[id], let r = s.refusal { refuse(s, r) } }
             let done = ended
             ended.removeAll()
             for id in done {
@@ -453,6 +551,14 @@ public final class HTTP3Connection {
         }
     }
 
+    /// Inside an nghttp3 callback: the request broke a limit; it is answered once nghttp3 returns.
+    private func noteRefusal(_ s: H3Stream, _ refusal: HTTP3Refusal) {
+        guard s.refusal == nil else { return }
+        s.refusal = refusal
+        s.body = []
+        refused.append(s.id)
+    }
+
     private func stream(_ id: Int64) -> H3Stream {
         if let s = streams[id] { return s }
         let s = H3Stream(id: id)
@@ -518,9 +624,14 @@ public final class HTTP3Connection {
             return 0
         }
         cb.recv_data = { _, id, data, length, userData, _ in
-            if let data, length > 0 {
-                HTTP3Connection.from(userData).stream(id).body.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
+            let c = HTTP3Connection.from(userData)
+            let s = c.stream(id)
+            guard let data, length > 0, s.refusal == nil else { return 0 }
+            if c.quic.role == .server, let max = c.limits.maxBodyBytes, s.body.count + length > max {
+                c.noteRefusal(s, .bodyTooLarge(limit: max))
+                return 0
             }
+            s.body.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
             return 0
         }
         cb.deferred_consume = { _, _, _, _, _ in 0 }   // credit already returned by QuicConnection.read
@@ -530,7 +641,18 @@ public final class HTTP3Connection {
             return 0
         }
         cb.recv_header = { _, id, _, name, value, _, userData, _ in
-            let s = HTTP3Connection.from(userData).stream(id)
+            let c = HTTP3Connection.from(userData)
+            let s = c.stream(id)
+            if c.quic.role == .server {
+                guard s.refusal == nil else { return 0 }
+                let nameLength = name.map { nghttp3_rcbuf_get_buf($0).len } ?? 0, valueLength = value.map { nghttp3_rcbuf_get_buf($0).len } ?? 0
+                s.headerBytes += nameLength + valueLength + 32
+                if let max = c.limits.maxHeaderBytes, s.headerBytes > max { c.noteRefusal(s, .headersTooLarge(limit: max)); return 0 }
+                if let max = c.limits.maxPathBytes, valueLength > max, HTTP3Connection.string(name) == ":path" {
+                    c.noteRefusal(s, .pathTooLong(limit: max))
+                    return 0
+                }
+            }
             let n = HTTP3Connection.string(name), v = HTTP3Connection.string(value)
             switch n {
             case ":method": s.method = v
@@ -538,7 +660,13 @@ public final class HTTP3Connection {
             case ":authority": s.authority = v
             case ":scheme": s.scheme = v
             case ":status": s.status = Int(v) ?? 0
-            default: s.headers.append(HTTP3Header(n, v))
+            default:
+                // An announced body over the limit is refused before any of it arrives.
+                if c.quic.role == .server, n == "content-length", let max = c.limits.maxBodyBytes, let announced = UInt64(v), announced > UInt64(max) {
+                    c.noteRefusal(s, .bodyTooLarge(limit: max))
+                    return 0
+                }
+                s.headers.append(HTTP3Header(n, v))
             }
             return 0
         }
@@ -576,6 +704,11 @@ final class H3Stream {
     var completion: HTTP3Connection.Completion?
     var outgoing: OutgoingBody?
     var outgoingOffset = 0
+    /// Server side: when the request's first bytes arrived, its header bytes so far, why it was refused, whether it was answered.
+    var startedAt: SimTime?
+    var headerBytes = 0
+    var refusal: HTTP3Refusal?
+    var answered = false
     init(id: Int64) { self.id = id }
 }
 
@@ -598,6 +731,22 @@ public final class HTTP3Server {
     public var onConnectionClosed: ((QuicConnection, CloseReason) -> Void)?
     public private(set) var connections: [HTTP3Connection] = []
     private var servedByClosed = 0
+    /// Bounds for every request and peer; new connections take the current value.
+    public var limits = HTTP3ServerLimits()
+    /// The answer to a refused request (default: `HTTP3Refusal.defaultResponse`).
+    public var refusalResponse: ((HTTP3Refusal) -> HTTP3Response)?
+    /// Connections closed at once because of `maxConnections` or `maxConnectionsPerPeer`.
+    public private(set) var connectionsRefused = 0
+    private var refusedByClosed = 0
+
+    /// Requests answered by the server itself because they broke a limit.
+    public var requestsRefused: Int { refusedByClosed + connections.reduce(0) { $0 + $1.refusedRequests } }
+
+    /// Answers 408 every request on every connection incomplete for longer than `limits.requestTimeout`.
+    /// The owner calls it periodically on the endpoint's clock (sans-IO: no timers here).
+    public func expireStalledRequests(now: SimTime) {
+        for h in connections { h.expireStalledRequests(now: now) }
+    }
 
     public init(handler: @escaping HTTP3Connection.Handler) { self.handler = handler }
 
@@ -613,6 +762,17 @@ public final class HTTP3Server {
 
     /// Serves HTTP/3 on one accepted connection.
     public func accept(_ c: QuicConnection) {
+        let live = connections.lazy.filter { !$0.quic.isClosed }
+        var refusal: String?
+        if let cap = limits.maxConnections, live.count >= cap { refusal = "more than \(cap) connections" }
+        if let cap = limits.maxConnectionsPerPeer, live.filter({ $0.quic.remoteAddress.address == c.remoteAddress.address }).count >= cap {
+            refusal = "more than \(cap) connections from \(c.remoteAddress.address)"
+        }
+        if let refusal {
+            connectionsRefused += 1
+            c.close(errorCode: UInt64(NGHTTP3_H3_EXCESSIVE_LOAD), reason: refusal)
+            return
+        }
         let h: HTTP3Connection
         do {
             h = try HTTP3Connection(server: c) { [weak self] request in
@@ -622,9 +782,12 @@ public final class HTTP3Server {
             c.close(errorCode: UInt64(NGHTTP3_H3_INTERNAL_ERROR), reason: "\(error)")
             return
         }
+        h.limits = limits
+        h.refusalResponse = refusalResponse
         h.onEvent = { [weak self, weak h] event in
             guard let self, let h, case let .closed(reason) = event else { return }
             self.servedByClosed += h.completedRequests
+            self.refusedByClosed += h.refusedRequests
             self.connections.removeAll { $0 === h }
             self.onConnectionClosed?(h.quic, reason)
         }

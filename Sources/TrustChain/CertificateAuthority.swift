@@ -33,6 +33,24 @@ public struct CAConfiguration: Codable, Sendable, Equatable {
         epoch = WallEpoch(unixMilliseconds: try c.decode(Int64.self, forKey: .epoch))
         validitySeconds = try c.decode(Int64.self, forKey: .validitySeconds)
         keyAlgorithm = try c.decode(KeyAlgorithm.self, forKey: .keyAlgorithm)
+        if let problem = Self.rangeProblem(epochUnixMs: epoch.unixMilliseconds, validitySeconds: validitySeconds) {
+            throw DecodingError.dataCorruptedError(forKey: .validitySeconds, in: c, debugDescription: problem)
+        }
+    }
+
+    /// Longest certificate validity: 100 years keeps every date arithmetic far from Int64 limits.
+    public static let maximumValiditySeconds: Int64 = 100 * 365 * 86400
+
+    /// Why an epoch or validity cannot be used (nil: both fine). Dates are
+    /// epoch + SimTime in Int64 ms/ns, so both must be bounded.
+    public static func rangeProblem(epochUnixMs: Int64, validitySeconds: Int64) -> String? {
+        if !(0...FieldRange.maxTimestampMs).contains(epochUnixMs) {
+            return "epoch_unix_ms \(epochUnixMs) is not a Unix millisecond time in 1970…9999"
+        }
+        if !(1...maximumValiditySeconds).contains(validitySeconds) {
+            return "validity_seconds \(validitySeconds) is not 1…\(maximumValiditySeconds) (100 years)"
+        }
+        return nil
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -239,8 +257,8 @@ struct CAStore {
     func save(configuration: CAConfiguration, key: SigningKey, logKey: SigningKey, root: Certificate) throws {
         try writeSecret(try key.pem(), to: file("ca-key.pem"))
         try writeSecret(try logKey.pem(), to: file("log-key.pem"))
-        try Data(try root.serializeAsPEM().pemString.utf8).write(to: file("ca-cert.pem"))
-        try Data((try JSONLines.encode(configuration) + "\n").utf8).write(to: file("ca.json"))
+        try writeNewFile(Array(try root.serializeAsPEM().pemString.utf8), to: file("ca-cert.pem"), mode: 0o644)
+        try writeNewFile(Array((try JSONLines.encode(configuration) + "\n").utf8), to: file("ca.json"), mode: 0o644)
     }
 
     func load() throws -> (CAConfiguration, SigningKey, SigningKey, Certificate) {
@@ -255,8 +273,9 @@ struct CAStore {
                 try Certificate(pemEncoded: try read("ca-cert.pem")))
     }
 
-    func loadRevocations() throws -> [Revocation] { try JSONLines.read(file("revocations.jsonl"), as: Revocation.self) }
-    func append(_ r: Revocation) throws { try appendLine(try JSONLines.encode(r), to: file("revocations.jsonl")) }
+    var revocationsFile: URL { file("revocations.jsonl") }
+    func loadRevocations() throws -> [Revocation] { try JSONLines.read(revocationsFile, as: Revocation.self) }
+    func append(_ r: Revocation) throws { try appendLine(try JSONLines.encode(r), to: revocationsFile) }
 
     /// Private keys are created with mode 0600 and never overwritten.
     private func writeSecret(_ text: String, to url: URL) throws { try writeSecretFile(text, to: url) }

@@ -74,7 +74,9 @@ public struct StakeProof: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case authority, nodeID = "node_id", amount, timestamp, signature }
 
-    static func signedBytes(nodeID: String, amount: UInt64, timestamp: Int64) -> [UInt8] {
+    /// nil when the node id does not fit its 16-bit length prefix (nothing to sign or verify).
+    static func signedBytes(nodeID: String, amount: UInt64, timestamp: Int64) -> [UInt8]? {
+        guard nodeID.utf8.count <= UInt16.max else { return nil }
         var w = TLSWriter()
         w.raw(Array("STOQ-TrustChain-stake-v1".utf8)); w.u8(0)
         w.string16(nodeID); w.u64(amount); w.u64(UInt64(bitPattern: timestamp))
@@ -107,8 +109,10 @@ public struct StakeAuthority: Sendable {
     public var id: String { Encoding.hex(key.publicKey.keyID) }
 
     public func attest(nodeID: String, amount: UInt64, timestamp: Int64) throws -> StakeProof {
-        StakeProof(authority: id, nodeID: nodeID, amount: amount, timestamp: timestamp,
-                   signature: Encoding.base64(try key.sign(StakeProof.signedBytes(nodeID: nodeID, amount: amount, timestamp: timestamp))))
+        guard let signed = StakeProof.signedBytes(nodeID: nodeID, amount: amount, timestamp: timestamp) else {
+            throw TrustChainError.invalid("node id of \(nodeID.utf8.count) bytes is too long for a stake proof (at most \(UInt16.max))")
+        }
+        return StakeProof(authority: id, nodeID: nodeID, amount: amount, timestamp: timestamp, signature: Encoding.base64(try key.sign(signed)))
     }
 }
 

@@ -96,7 +96,12 @@ public struct WallEpoch: Sendable, Equatable, Codable {
     public func milliseconds(at t: SimTime) -> Int64 { unixMilliseconds + t.nanosecondsSinceStart / 1_000_000 }
     public func date(at t: SimTime) -> Date { Date(timeIntervalSince1970: Double(milliseconds(at: t)) / 1000) }
     /// The SimTime of a Unix millisecond instant.
-    public func simTime(unixMilliseconds ms: Int64) -> SimTime { SimTime(nanosecondsSinceStart: (ms - unixMilliseconds) * 1_000_000) }
+    /// Saturates at the ends of SimTime (±292 years from the epoch) rather than trapping.
+    public func simTime(unixMilliseconds ms: Int64) -> SimTime {
+        let (delta, o1) = ms.subtractingReportingOverflow(unixMilliseconds)
+        let (ns, o2) = delta.multipliedReportingOverflow(by: 1_000_000)
+        return SimTime(nanosecondsSinceStart: o1 || o2 ? (ms < unixMilliseconds ? .min : .max) : ns)
+    }
 }
 
 /// Byte and text encodings shared by the log, the CA and the API.

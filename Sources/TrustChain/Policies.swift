@@ -55,11 +55,12 @@ public struct EnrollmentCandidate: Sendable {
         do { csr = try CertificateSigningRequest(derEncoded: request.csrDER) } catch {
             throw Rejection(400, "bad_csr", "the CSR is not a DER PKCS #10 request: \(error)")
         }
-        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw Rejection(400, "bad_csr", "the CSR's signature does not verify with its own public key")
-        }
+        // The key type first: verifying a signature under a huge RSA key a client chose would cost the CA seconds.
         guard isSupportedKey(csr.publicKey) else {
             throw Rejection(400, "bad_csr", "the CSR key must be Ed25519 or ECDSA P-256")
+        }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw Rejection(400, "bad_csr", "the CSR's signature does not verify with its own public key")
         }
         self.csr = csr
         addresses = request.ipv6Addresses.compactMap { try? IPv6Address.parse($0) }
@@ -220,9 +221,13 @@ public struct TimeProofPolicy: EnrollmentPolicy {
         guard t.csrSHA256.lowercased() == csrHash else {
             return .reject(Rejection(403, "time_proof_failed", "the time proof is bound to CSR hash \(t.csrSHA256), not this CSR (\(csrHash))"))
         }
-        let skewMs = t.timestamp - epoch.milliseconds(at: now)
-        guard skewMs.magnitude * 1_000_000 <= window.nanoseconds.magnitude else {
-            return .reject(Rejection(403, "time_proof_failed", "the time proof is \(SimDuration.milliseconds(skewMs)) away from the CA's clock; the window is ±\(window)"))
+        // Any Int64 may arrive here: the skew is computed without trapping and
+        // compared in milliseconds (a nanosecond product would overflow).
+        let clock = epoch.milliseconds(at: now)
+        let (skewMs, overflow) = t.timestamp.subtractingReportingOverflow(clock)
+        guard !overflow, skewMs.magnitude <= window.nanoseconds.magnitude / 1_000_000 else {
+            let skew = overflow ? "more than 2^63 ms" : "\(skewMs) ms"
+            return .reject(Rejection(403, "time_proof_failed", "the time proof (\(t.timestamp) ms) is \(skew) away from the CA's clock (\(clock) ms); the window is ±\(window)"))
         }
         return .accept
     }
@@ -237,8 +242,8 @@ public struct StakeProofPolicy: EnrollmentPolicy {
         func fail(_ why: String) -> PolicyVerdict { .reject(Rejection(403, "stake_proof_failed", why)) }
         guard let key = authorities[s.authority.lowercased()] else { return fail("stake authority \(s.authority) is not trusted by this CA") }
         guard s.nodeID == c.request.nodeID else { return fail("the stake is for node '\(s.nodeID)', not '\(c.request.nodeID)'") }
-        guard let sig = Encoding.unbase64(s.signature),
-              key.verify(signature: sig, over: StakeProof.signedBytes(nodeID: s.nodeID, amount: s.amount, timestamp: s.timestamp)) else {
+        guard let sig = Encoding.unbase64(s.signature), let signed = StakeProof.signedBytes(nodeID: s.nodeID, amount: s.amount, timestamp: s.timestamp),
+              key.verify(signature: sig, over: signed) else {
             return fail("the stake authority's signature does not verify")
         }
         guard s.amount >= minimum else { return fail("stake \(s.amount) is below the minimum \(minimum)") }

@@ -64,14 +64,25 @@ extension WallEpoch {
 /// unless `replacing`, which removes it first, so it is never left looser).
 public func writeSecretFile(_ text: String, to url: URL, replacing: Bool = false) throws {
     if replacing, FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-    let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    try writeNewFile(Array(text.utf8), to: url, mode: 0o600)
+}
+
+/// Creates `url` (O_EXCL: never overwrites) with exactly `mode`, writes
+/// `bytes` and syncs the file and its directory: a CA's keys, root and
+/// settings survive a power loss as surely as its log.
+func writeNewFile(_ bytes: [UInt8], to url: URL, mode: mode_t) throws {
+    let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     guard fd >= 0 else { throw TrustChainError.io("cannot create \(url.path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    fchmod(fd, 0o600)   // in case the umask was stricter than needed; never looser
-    let bytes = Array(text.utf8)
-    guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
-        throw TrustChainError.io("short write to \(url.path)")
+    fchmod(fd, mode)   // in case the umask was stricter than needed; never looser
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        if n < 0 { if errno == EINTR { continue }; throw TrustChainError.io("write to \(url.path): \(String(cString: strerror(errno)))") }
+        done += n
     }
+    guard fsync(fd) == 0 else { throw TrustChainError.io("fsync of \(url.path): \(String(cString: strerror(errno)))") }
+    try syncDirectory(of: url)
 }
 
 extension TrustChainTrust {

@@ -20,7 +20,7 @@ public struct SignedTreeHead: Sendable, Equatable, Codable {
     static func signedBytes(treeSize: Int, timestamp: Int64, rootHash: Hash) -> [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(1)
-        w.u64(UInt64(timestamp)); w.u64(UInt64(treeSize)); w.raw(rootHash)
+        w.u64(UInt64(bitPattern: timestamp)); w.u64(UInt64(truncatingIfNeeded: treeSize)); w.raw(rootHash)
         return w.bytes
     }
 
@@ -33,6 +33,9 @@ public struct SignedTreeHead: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         treeSize = try c.decode(Int.self, forKey: .treeSize)
         timestamp = try c.decode(Int64.self, forKey: .timestamp)
+        guard treeSize >= 0, timestamp >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .treeSize, in: c, debugDescription: "negative tree size or timestamp in STH")
+        }
         guard let r = Encoding.unbase64(try c.decode(String.self, forKey: .rootHash)), r.count == 32,
               let s = Encoding.unbase64(try c.decode(String.self, forKey: .signature)) else {
             throw DecodingError.dataCorruptedError(forKey: .rootHash, in: c, debugDescription: "bad base64 in STH")
@@ -59,7 +62,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     static func signedBytes(timestamp: Int64, certificateDER: [UInt8]) -> [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(0)              // v1, certificate_timestamp
-        w.u64(UInt64(timestamp))
+        w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
         w.u16(0)                      // x509_entry
         w.u24(certificateDER.count); w.raw(certificateDER)
         w.u16(0)                      // no extensions
@@ -85,7 +88,7 @@ public struct LogEntry: Sendable, Equatable {
     public var leafBytes: [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(0)
-        w.u64(UInt64(timestamp))
+        w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
         w.u16(0)
         w.u24(certificateDER.count); w.raw(certificateDER)
         w.u16(0)
@@ -126,6 +129,14 @@ public final class TransparencyLog {
             for entry in try store.loadEntries() { add(entry) }
             treeHeads = try store.loadTreeHeads()
         }
+    }
+
+    /// A read-only copy of a log's contents (an audit of files that may not be opened for writing).
+    init(key: SigningKey, entries: [LogEntry], treeHeads: [SignedTreeHead]) {
+        self.key = key
+        store = nil
+        for entry in entries { add(entry) }
+        self.treeHeads = treeHeads
     }
 
     public var size: Int { tree.size }
@@ -180,7 +191,7 @@ public final class TransparencyLog {
         for (i, sth) in treeHeads.enumerated() {
             let name = "tree head #\(i) (size \(sth.treeSize))"
             if !sth.verify(logKey: publicKey) { problems.append("\(name): bad signature") }
-            guard sth.treeSize <= size else { problems.append("\(name): larger than the log (\(size) entries)"); continue }
+            guard sth.treeSize >= 0, sth.treeSize <= size else { problems.append("\(name): not a size of the log (\(size) entries)"); continue }
             if tree.rootHash(treeSize: sth.treeSize) != sth.rootHash { problems.append("\(name): root hash does not match the entries") }
             if let p = previous {
                 if sth.timestamp < p.timestamp { problems.append("\(name): timestamp goes back") }
@@ -220,8 +231,8 @@ public struct LogStore: Sendable {
 
     func append(_ sth: SignedTreeHead) throws { try appendLine(JSONLines.encode(sth), to: treeHeadsFile) }
 
-    func loadEntries() throws -> [LogEntry] {
-        try JSONLines.read(entriesFile, as: EntryLine.self).enumerated().map { i, line in
+    func loadEntries(ignoringTornTail: Bool = false) throws -> [LogEntry] {
+        try JSONLines.read(entriesFile, as: EntryLine.self, ignoringTornTail: ignoringTornTail).enumerated().map { i, line in
             guard line.index == i, let der = Encoding.unbase64(line.certificate) else {
                 throw TrustChainError.corruptState("\(entriesFile.path) line \(i + 1): index or certificate is wrong")
             }
@@ -229,7 +240,9 @@ public struct LogStore: Sendable {
         }
     }
 
-    func loadTreeHeads() throws -> [SignedTreeHead] { try JSONLines.read(treeHeadsFile, as: SignedTreeHead.self) }
+    func loadTreeHeads(ignoringTornTail: Bool = false) throws -> [SignedTreeHead] {
+        try JSONLines.read(treeHeadsFile, as: SignedTreeHead.self, ignoringTornTail: ignoringTornTail)
+    }
 }
 
 /// One JSON object per line, sorted keys.
@@ -240,35 +253,103 @@ enum JSONLines {
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
 
-    static func read<T: Decodable>(_ url: URL, as: T.Type) throws -> [T] {
+    /// The lines of `url` (none if it does not exist). Bytes after the last
+    /// newline are a torn line: every append writes its line and newline in
+    /// one write and is answered only after fsync, so such bytes were never
+    /// acknowledged. They are an error naming the repair unless `ignoringTornTail`.
+    static func read<T: Decodable>(_ url: URL, as: T.Type, ignoringTornTail: Bool = false) throws -> [T] {
         guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        let complete = completeLength(data)
+        if complete < data.count && !ignoringTornTail { throw TrustChainError.tornTail(TornTail(path: url.path, keptBytes: complete, tornBytes: data.count - complete)) }
         let d = JSONDecoder()
-        return try data.split(separator: 0x0a).enumerated().map { i, line in
+        return try data.prefix(complete).split(separator: 0x0a).enumerated().map { i, line in
             do { return try d.decode(T.self, from: Data(line)) } catch {
                 throw TrustChainError.corruptState("\(url.path) line \(i + 1): \(error)")
             }
         }
     }
+
+    /// Bytes up to and including the last newline.
+    static func completeLength(_ data: Data) -> Int {
+        guard let last = data.lastIndex(of: 0x0a) else { return 0 }
+        return data.distance(from: data.startIndex, to: last) + 1
+    }
 }
 
-/// Appends one line with O_APPEND (never rewrites what is there).
+/// A line cut short at the end of an append-only state file (a crash in mid-write).
+public struct TornTail: Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    /// Length of the file without the torn line (the size to truncate to).
+    public var keptBytes: Int
+    public var tornBytes: Int
+
+    public var description: String {
+        "\(path) ends in a torn line (\(tornBytes) bytes after the last newline, from a write cut short by a crash; it was never answered). "
+            + "Repair: `stoqsim trustchain log verify --repair \((path as NSString).deletingLastPathComponent)` truncates it to \(keptBytes) bytes "
+            + "(the same as `truncate -s \(keptBytes) \(path)`)"
+    }
+
+    /// Cuts the file back to its last complete line and syncs it.
+    func repair() throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw TrustChainError.io("cannot open \(path) to repair it: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(keptBytes)) == 0, fsync(fd) == 0 else {
+            throw TrustChainError.io("cannot truncate \(path) to \(keptBytes) bytes: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Appends one line with O_APPEND (never rewrites what is there) and returns
+/// only once it is on stable storage: the file is fsynced, and so is its
+/// directory when the append created the file. A failed write or sync cuts
+/// the file back to its old length, so no partial line stays behind.
 func appendLine(_ line: String, to url: URL, mode: mode_t = 0o644) throws {
-    let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT, mode)
+    var created = false
+    var fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+    if fd < 0 && errno == ENOENT {
+        fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        created = fd >= 0
+        if fd < 0 && errno == EEXIST { fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+    }
     guard fd >= 0 else { throw TrustChainError.io("cannot open \(url.path) for appending: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    let start = lseek(fd, 0, SEEK_END)
+    func fail(_ what: String) -> TrustChainError {
+        let message = "\(what) \(url.path): \(String(cString: strerror(errno)))"
+        if start >= 0 { _ = ftruncate(fd, start) }
+        return .io(message)
+    }
     let bytes = Array((line + "\n").utf8)
-    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    guard written == bytes.count else { throw TrustChainError.io("short write to \(url.path)") }
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        if n < 0 { if errno == EINTR { continue }; throw fail("write to") }
+        done += n
+    }
+    guard fsync(fd) == 0 else { throw fail("fsync of") }
+    if created { try syncDirectory(of: url) }
+}
+
+/// fsync of the directory holding `url`: makes a newly created file's name durable.
+func syncDirectory(of url: URL) throws {
+    let dir = url.deletingLastPathComponent().path
+    let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { throw TrustChainError.io("cannot open directory \(dir) to sync it: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw TrustChainError.io("fsync of directory \(dir): \(String(cString: strerror(errno)))") }
 }
 
 public enum TrustChainError: Error, CustomStringConvertible {
     case corruptState(String)
+    case tornTail(TornTail)
     case io(String)
     case invalid(String)
 
     public var description: String {
         switch self {
         case let .corruptState(s): return "corrupt TrustChain state: \(s)"
+        case let .tornTail(t): return "corrupt TrustChain state: \(t)"
         case let .io(s): return s
         case let .invalid(s): return s
         }

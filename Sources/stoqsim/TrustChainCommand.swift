@@ -30,7 +30,10 @@ struct TrustChainCommand: ParsableCommand {
                 guard let alg = KeyAlgorithm(rawValue: algorithm) else {
                     throw ValidationError("--algorithm '\(algorithm)' is not one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
-                guard validity > 0 else { throw ValidationError("--validity must be positive") }
+                if let problem = CAConfiguration.rangeProblem(epochUnixMs: epochUnixMs, validitySeconds: validity) {
+                    throw ValidationError(problem.replacingOccurrences(of: "epoch_unix_ms", with: "--epoch-unix-ms")
+                        .replacingOccurrences(of: "validity_seconds", with: "--validity"))
+                }
                 let config = CAConfiguration(commonName: commonName, epoch: WallEpoch(unixMilliseconds: epochUnixMs),
                                              validity: .seconds(validity), keyAlgorithm: alg)
                 let ca = try CertificateAuthority.create(stateDirectory: URL(fileURLWithPath: state), configuration: config, policies: [])
@@ -48,16 +51,38 @@ struct TrustChainCommand: ParsableCommand {
         struct Verify: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "verify",
-                abstract: "Recompute the Merkle root from the entries and check every signed tree head (signature, root, consistency).")
+                abstract: "Recompute the Merkle root from the entries and check every signed tree head (signature, root, consistency).",
+                discussion: """
+                A line cut short at the end of log.jsonl, sth.jsonl or revocations.jsonl (a crash in mid-write; such a line \
+                was never answered) is reported with the exact repair, and the rest is checked without it. With --repair \
+                the torn lines are truncated, a tree head is signed for entries no head covers, and the log is checked \
+                again. Exit 0 when the log is sound (after the repair), 1 otherwise.
+                """)
 
             @Argument(help: "CA state directory.") var directory: String
+            @Flag(help: "Truncate torn last lines and sign a tree head for uncovered entries, then verify.") var repair = false
 
             func run() throws {
-                let ca = try CertificateAuthority.open(stateDirectory: URL(fileURLWithPath: directory), policies: [])
-                let problems = ca.log.verifyHistory()
-                for p in problems { printError("log verify: \(p)") }
-                print("\(ca.log.size) entries, \(ca.log.treeHeads.count) tree heads, root \(hex(ca.log.tree.rootHash())): \(problems.isEmpty ? "OK" : "\(problems.count) problem(s)")")
-                if !problems.isEmpty { throw ExitCode(1) }
+                let url = URL(fileURLWithPath: directory)
+                let audit: LogAudit
+                do {
+                    if repair {
+                        let repaired = try CertificateAuthority.repair(stateDirectory: url)
+                        for a in repaired.actions { print("repaired: \(a)") }
+                        if repaired.actions.isEmpty { print("repaired: nothing to repair") }
+                        audit = repaired.audit
+                    } else {
+                        audit = try CertificateAuthority.audit(stateDirectory: url)
+                    }
+                } catch let error as TrustChainError {
+                    printError("log verify: \(error)")
+                    throw ExitCode(1)
+                }
+                for t in audit.tornTails { printError("log verify: \(t)") }
+                for p in audit.problems { printError("log verify: \(p)") }
+                let count = audit.tornTails.count + audit.problems.count
+                print("\(audit.entries) entries, \(audit.treeHeads) tree heads, root \(hex(audit.rootHash)): \(count == 0 ? "OK" : "\(count) problem(s)")")
+                if count > 0 { throw ExitCode(1) }
             }
         }
     }

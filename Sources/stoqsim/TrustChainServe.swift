@@ -32,10 +32,23 @@ extension TrustChainCommand.CA {
         @Option(help: "Certify every node of this topology file (NAME.stoq at the node's address), as a run's CA does.") var topology: String?
         @Option(help: "The CA's own node name: its serving certificate is for NAME.stoq and the listen address.") var name = "ca"
         @Option(help: "Work proof difficulty demanded (leading zero bits, 0…24).") var difficulty = TrustChainCommand.CA.defaultDifficulty
+        @Option(help: "Largest request body in bytes (413 body_too_large above it).") var maxBodyBytes = TrustChainLimits().maxBodyBytes
+        @Option(help: "Longest request path in bytes, query included (414 path_too_long).") var maxPathBytes = TrustChainLimits().maxPathBytes
+        @Option(help: "Largest request header section in bytes (431 headers_too_large).") var maxHeaderBytes = 16 << 10
+        @Option(help: "Seconds a request may take from its first bytes to its end (408 request_timeout).") var requestTimeout = 10
+        @Option(help: "Live connections one peer address may hold; more are closed at once.") var maxConnectionsPerPeer = 16
+        @Option(help: "Live connections in all; more are closed at once.") var maxConnections = 1024
+        @Option(help: "Concurrent requests (QUIC streams) per connection.") var maxStreamsPerConnection = 16
 
         func run() throws {
             let address = try badInput { try parseSocketAddress(listen, what: "--listen") }
             guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
+            for (flag, value, range) in [("--max-body-bytes", maxBodyBytes, 1024...(64 << 20)), ("--max-path-bytes", maxPathBytes, 64...(1 << 20)),
+                                         ("--max-header-bytes", maxHeaderBytes, 1024...(1 << 20)), ("--request-timeout", requestTimeout, 1...3600),
+                                         ("--max-connections-per-peer", maxConnectionsPerPeer, 1...10_000), ("--max-connections", maxConnections, 1...100_000),
+                                         ("--max-streams-per-connection", maxStreamsPerConnection, 1...1000)] where !range.contains(value) {
+                throw ValidationError("\(flag) must be \(range.lowerBound)…\(range.upperBound); got \(value)")
+            }
             let allowed = try allow.map(parseAllow)
             guard isNodeName(name) else { throw ValidationError("--name '\(name)' must be letters, digits, '-' or '_'") }
             if allowed.contains(where: { $0.nodeID == name }) { throw ValidationError("--allow names '\(name)', which is the CA's own --name") }
@@ -50,13 +63,14 @@ extension TrustChainCommand.CA {
             let ca = try stateError { try CertificateAuthority.open(stateDirectory: directory, policies: []) }
             let epoch = ca.epoch
             let now = { epoch.wallNow() }
-            guard now() >= .zero else {
-                throw ValidationError("the CA's epoch (\(epoch.date(at: .zero))) is in the future; make the state directory with an --epoch-unix-ms in the past")
+            // Certificate dates are epoch + SimTime: an epoch far in the past would run SimTime out of range.
+            guard now() >= .zero, now() < SimTime(nanosecondsSinceStart: .max) - .seconds(CAConfiguration.maximumValiditySeconds * 2) else {
+                throw ValidationError("the CA's epoch (\(epoch.date(at: .zero))) is in the future or more than 90 years ago; make the state directory with an --epoch-unix-ms in the recent past")
             }
             let stake = try StakeAuthority.loadOrCreate(stateDirectory: directory)
             let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
             ca.policies = standardEnrollmentPolicies(directory: NodeDirectory(identities), consensus: requirements, epoch: epoch)
-            let api = TrustChainAPI(ca: ca)
+            let api = TrustChainAPI(ca: ca, limits: TrustChainLimits(maxBodyBytes: maxBodyBytes, maxPathBytes: maxPathBytes))
             func servingCertificate() throws -> (bundle: CertificateBundle, fingerprint: String, reused: Bool) {
                 try ca.servingCertificate(identity: own, api: api, stake: stake, requirements: requirements, stateDirectory: directory, now: now)
             }
@@ -66,17 +80,31 @@ extension TrustChainCommand.CA {
             let driver = try RealTimeDriver(scheduler: scheduler)
             let socket = try IPv6UDPSocket(bind: address)
             try socket.attach(to: driver)
-            let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
+            var transport = TransportConfiguration()
+            transport.maxBidirectionalStreams = UInt64(maxStreamsPerConnection)
+            transport.maxUnidirectionalStreams = 8   // HTTP/3 needs 3 (control, QPACK encoder and decoder)
+            let endpoint = try QuicEndpoint(localAddress: socket.socketAddress, configuration: transport,
                                             server: ServerTLSConfiguration(credentials: try TLSCredentials.server(serving.bundle), alpn: ["h3"]),
                                             random: RandomStream(seed: UInt64.random(in: .min ... .max)))
             let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
             // The API runs on the CA's clock (wall time on its epoch), not on the request's SimTime.
-            let server = HTTP3Server { request in
-                let r = api.handle(method: request.method, path: request.path, body: request.body, now: now())
-                printError("\(request.method) \(request.path.prefix(120)) → \(r.status)")
-                return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
+            let limits = HTTP3ServerLimits(maxBodyBytes: maxBodyBytes, maxPathBytes: maxPathBytes, maxHeaderBytes: maxHeaderBytes,
+                                           requestTimeout: .seconds(requestTimeout), maxConnectionsPerPeer: maxConnectionsPerPeer,
+                                           maxConnections: maxConnections)
+            let server = api.http3Server(limits: limits, clock: { _ in now() }) { request, r in
+                let what = request.map { "\(printable($0.method.prefix(16))) \(printable($0.path.prefix(120)))" } ?? "refused request"
+                printError("\(what) → \(r.status)")
             }
             server.attach(to: endpoint)
+            // Once a second, requests that have not completed within --request-timeout are answered 408.
+            func scheduleStallCheck() {
+                _ = scheduler.schedule(after: .seconds(1)) {
+                    server.expireStalledRequests(now: scheduler.now)
+                    io.flush()
+                    scheduleStallCheck()
+                }
+            }
+            scheduleStallCheck()
             // Every ten minutes: a serving certificate with less than an hour left is renewed (enrolled and logged
             // again) and presented to new connections.
             func scheduleRenewalCheck() {
@@ -126,6 +154,7 @@ extension TrustChainCommand.CA {
 
         func run() throws {
             let remote = try badInput { try parseSocketAddress(ca, what: "--ca") }
+            try checkTimeout(timeout)
             guard isNodeName(node) else { throw ValidationError("--node '\(node)' must be letters, digits, '-' or '_'") }
             let ipv6 = try parseIPv6(address, what: "--address")
             guard (0...24).contains(difficulty) else { throw ValidationError("--difficulty must be 0…24; got \(difficulty)") }
@@ -178,6 +207,7 @@ extension TrustChainCommand.CA {
 
         func run() throws {
             let remote = try badInput { try parseSocketAddress(ca, what: "--ca") }
+            try checkTimeout(timeout)
             guard let data = FileManager.default.contents(atPath: certificate) else { throw ValidationError("cannot read \(certificate)") }
             let trust = try stateError { try TrustChainTrust.load(stateDirectory: URL(fileURLWithPath: state)) }
             let der: [UInt8]
@@ -266,6 +296,16 @@ final class RealTimeTrustChainClient: TrustChainClient {
         io.flush()
         return inTime
     }
+}
+
+/// Client text for a log line: control and non-ASCII characters escaped, so a request cannot write to the operator's terminal.
+private func printable(_ s: Substring) -> String {
+    s.unicodeScalars.map { (0x20..<0x7f).contains($0.value) ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined()
+}
+
+/// `--timeout` seconds: positive and at most a day (NaN and infinities fail too).
+private func checkTimeout(_ t: Double) throws {
+    guard t > 0, t <= 86400 else { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds; got \(t)") }
 }
 
 private func isNodeName(_ s: String) -> Bool {
