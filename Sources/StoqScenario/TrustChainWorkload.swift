@@ -139,10 +139,9 @@ public final class TrustChainWorkload: Workload {
                                              now: context.scheduler.now)
         trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
         let api = TrustChainAPI(ca: authority)
-        let server = HTTP3Server { request in
-            let r = api.handle(method: request.method, path: request.path, body: request.body, now: request.receivedAt)
-            return HTTP3Response(status: r.status, headers: [HTTP3Header("content-type", "application/json")], body: r.body)
-        }
+        // The size limits `ca serve` applies on real sockets; connection caps and
+        // request timeouts are left out: the run's own nodes are the only clients.
+        let server = api.http3Server(limits: api.limits.http3, clock: { $0.receivedAt })
         self.server = server
 
         // The CA node and every enrolling node get a manager; the CA node's talks to its own CA in process.

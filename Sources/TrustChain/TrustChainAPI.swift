@@ -27,8 +27,15 @@ public struct TrustChainLimits: Sendable, Equatable {
     public var maxBodyBytes = 64 << 10
     /// Longest request path including the query (414 `path_too_long` above it).
     public var maxPathBytes = 2048
-    public init(maxBodyBytes: Int = 64 << 10, maxPathBytes: Int = 2048) {
-        self.maxBodyBytes = maxBodyBytes; self.maxPathBytes = maxPathBytes
+    /// Largest HTTP/3 header section (431 `headers_too_large`); only the HTTP/3 layer sees headers.
+    public var maxHeaderBytes = 16 << 10
+    public init(maxBodyBytes: Int = 64 << 10, maxPathBytes: Int = 2048, maxHeaderBytes: Int = 16 << 10) {
+        self.maxBodyBytes = maxBodyBytes; self.maxPathBytes = maxPathBytes; self.maxHeaderBytes = maxHeaderBytes
+    }
+
+    /// The same bounds for the HTTP/3 layer, which applies them before buffering a request.
+    public var http3: HTTP3ServerLimits {
+        HTTP3ServerLimits(maxBodyBytes: maxBodyBytes, maxPathBytes: maxPathBytes, maxHeaderBytes: maxHeaderBytes)
     }
 }
 

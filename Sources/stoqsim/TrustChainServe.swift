@@ -34,7 +34,7 @@ extension TrustChainCommand.CA {
         @Option(help: "Work proof difficulty demanded (leading zero bits, 0…24).") var difficulty = TrustChainCommand.CA.defaultDifficulty
         @Option(help: "Largest request body in bytes (413 body_too_large above it).") var maxBodyBytes = TrustChainLimits().maxBodyBytes
         @Option(help: "Longest request path in bytes, query included (414 path_too_long).") var maxPathBytes = TrustChainLimits().maxPathBytes
-        @Option(help: "Largest request header section in bytes (431 headers_too_large).") var maxHeaderBytes = 16 << 10
+        @Option(help: "Largest request header section in bytes (431 headers_too_large).") var maxHeaderBytes = TrustChainLimits().maxHeaderBytes
         @Option(help: "Seconds a request may take from its first bytes to its end (408 request_timeout).") var requestTimeout = 10
         @Option(help: "Live connections one peer address may hold; more are closed at once.") var maxConnectionsPerPeer = 16
         @Option(help: "Live connections in all; more are closed at once.") var maxConnections = 1024
