@@ -97,6 +97,12 @@ public final class CertificateAuthority {
     public let log: TransparencyLog
     public var policies: [any EnrollmentPolicy]
     public private(set) var revocations: [String: Revocation] = [:]
+    /// Refused enrolment requests by rejection code (replays included): nothing was issued for them.
+    public private(set) var refusals: [String: Int] = [:]
+    /// Time proofs (CSR hash ‖ nonce) of issued requests → their timestamps. Kept
+    /// while TimeProofPolicy would still accept them; older ones it refuses anyway.
+    private var acceptedTimeProofs: [String: Int64] = [:]
+    private var pruneAt = 1024
     private let store: CAStore?
 
     public var epoch: WallEpoch { configuration.epoch }
@@ -127,12 +133,16 @@ public final class CertificateAuthority {
 
     /// Creates a CA state directory (refuses one that already holds a CA): keys
     /// (mode 0600), root certificate, configuration, and an empty log.
-    public static func create(stateDirectory: URL, configuration: CAConfiguration = CAConfiguration(),
+    /// The log key is ECDSA P-256 by default: RFC 6962 §2.1.4 allows only
+    /// P-256 and RSA, and OpenSSL parses SCTs of no other algorithm. Simulated
+    /// runs use Ed25519 (RFC 9162 registers it), whose signatures are
+    /// deterministic, so seeded runs give the same certificates.
+    public static func create(stateDirectory: URL, configuration: CAConfiguration = CAConfiguration(), logKeyAlgorithm: KeyAlgorithm = .ecdsaP256,
                               policies: [any EnrollmentPolicy], now: SimTime = .zero) throws -> CertificateAuthority {
         let store = CAStore(directory: stateDirectory)
         try store.prepareNew()
         let key = SigningKey.generate(configuration.keyAlgorithm)
-        let logKey = SigningKey.generate(.ed25519)
+        let logKey = SigningKey.generate(logKeyAlgorithm)
         let root = try makeRoot(configuration: configuration, key: key, now: now)
         try store.save(configuration: configuration, key: key, logKey: logKey, root: root)
         return try CertificateAuthority(configuration: configuration, key: key, certificate: root,
@@ -176,15 +186,39 @@ public final class CertificateAuthority {
         return .success(candidate)
     }
 
-    /// Checks, issues and logs.
+    /// Checks, issues and logs. A request whose time proof (CSR hash and nonce)
+    /// was already accepted is a replay: refused 409, nothing issued.
     public func enroll(_ request: EnrollmentRequest, now: SimTime) -> Result<IssuedCertificate, Rejection> {
+        let result: Result<IssuedCertificate, Rejection>
         switch evaluate(request, now: now) {
-        case let .failure(r): return .failure(r)
+        case let .failure(r): result = .failure(r)
         case let .success(candidate):
-            do { return .success(try issue(candidate, now: now)) } catch {
-                return .failure(Rejection(500, "internal_error", "issuing failed: \(error)"))
+            let replayKey = candidate.request.consensusProof.map { $0.time.csrSHA256.lowercased() + ":" + $0.time.nonce.lowercased() }
+            if let key = replayKey, let first = acceptedTimeProofs[key] {
+                result = .failure(Rejection(409, "replayed_request", "this request's time proof (CSR \(key.prefix(16))…, nonce \(key.suffix(32)), "
+                                            + "timestamp \(first) ms) was already used for a certificate; a new request needs a new nonce"))
+            } else {
+                do {
+                    let issued = try issue(candidate, now: now)
+                    if let key = replayKey { remember(key, timestamp: candidate.request.consensusProof!.time.timestamp, now: now) }
+                    result = .success(issued)
+                } catch { result = .failure(Rejection(500, "internal_error", "issuing failed: \(error)")) }
             }
         }
+        if case let .failure(r) = result { refusals[r.code, default: 0] += 1 }
+        return result
+    }
+
+    /// Records an accepted time proof, dropping (amortised) those TimeProofPolicy would now refuse as too old.
+    private func remember(_ key: String, timestamp: Int64, now: SimTime) {
+        acceptedTimeProofs[key] = timestamp
+        guard acceptedTimeProofs.count >= pruneAt else { return }
+        let windows = policies.compactMap { ($0 as? TimeProofPolicy)?.window.nanoseconds }
+        if let window = windows.max() {
+            let oldest = epoch.milliseconds(at: now) - window / 1_000_000
+            acceptedTimeProofs = acceptedTimeProofs.filter { $0.value >= oldest }
+        }
+        pruneAt = max(1024, acceptedTimeProofs.count * 2)
     }
 
     /// notBefore is set this far before issuance: verifiers whose clocks lag
@@ -200,26 +234,37 @@ public final class CertificateAuthority {
         withUnsafeBytes(of: UInt64(index).bigEndian) { serialBytes.append(contentsOf: $0) }
         let names = [GeneralName.dnsName(c.request.commonName)] + c.addresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice($0.bytes))) }
         let caSKI = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
-        let leaf = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(bytes: serialBytes), publicKey: c.csr.publicKey,
-            notValidBefore: epoch.date(at: now - Self.notBeforeSlack), notValidAfter: epoch.date(at: now + configuration.validity),
-            issuer: certificate.subject,
-            subject: try DistinguishedName { CommonName(c.request.commonName) },
-            signatureAlgorithm: key.publicKey.signatureAlgorithm,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth, .clientAuth])
-                SubjectAlternativeNames(names)
-                AuthorityKeyIdentifier(keyIdentifier: caSKI)
-                SubjectKeyIdentifier(hash: c.csr.publicKey)
-            },
-            issuerPrivateKey: key.privateKey)
-        let der = try leaf.derBytes()
-        let logged = try log.append(certificateDER: der, timestamp: issuedAt)
-        return IssuedCertificate(certificate: leaf, der: der, fingerprint: Encoding.hex(Encoding.sha256(der)),
+        // The precertificate and the final certificate differ only in their last
+        // extension: the poison, then the SCT list (RFC 6962 §3.1).
+        func leaf(_ ct: Certificate.Extension) throws -> Certificate {
+            try Certificate(
+                version: .v3, serialNumber: Certificate.SerialNumber(bytes: serialBytes), publicKey: c.csr.publicKey,
+                notValidBefore: epoch.date(at: now - Self.notBeforeSlack), notValidAfter: epoch.date(at: now + configuration.validity),
+                issuer: certificate.subject,
+                subject: try DistinguishedName { CommonName(c.request.commonName) },
+                signatureAlgorithm: key.publicKey.signatureAlgorithm,
+                extensions: try Certificate.Extensions {
+                    Critical(BasicConstraints.notCertificateAuthority)
+                    Critical(KeyUsage(digitalSignature: true))
+                    try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                    SubjectAlternativeNames(names)
+                    AuthorityKeyIdentifier(keyIdentifier: caSKI)
+                    SubjectKeyIdentifier(hash: c.csr.publicKey)
+                    ct
+                },
+                issuerPrivateKey: key.privateKey)
+        }
+        let precertificate = try PrecertificateEntry(certificate: try leaf(EmbeddedSCT.poisonExtension), issuer: key.publicKey)
+        let sct = try log.timestamp(LogEntry(timestamp: issuedAt, certificateDER: [], precertificate: precertificate))
+        let final = try leaf(EmbeddedSCT.listExtension([sct]))
+        guard try PrecertificateEntry(certificate: final, issuer: key.publicKey) == precertificate else {
+            throw TrustChainError.invalid("the final certificate's TBS without its SCT list differs from the precertificate's")
+        }
+        let der = try final.derBytes()
+        let logged = try log.append(LogEntry(timestamp: issuedAt, certificateDER: der, precertificate: precertificate))
+        return IssuedCertificate(certificate: final, der: der, fingerprint: Encoding.hex(Encoding.sha256(der)),
                                  serialNumber: Encoding.hex(serialBytes), issuedAt: issuedAt, expiresAt: expiresAt,
-                                 chain: [certificateDER], sct: logged.sct, leafIndex: logged.index)
+                                 chain: [certificateDER], sct: sct, leafIndex: logged.index)
     }
 
     /// Revokes a certificate this CA logged. Throws for an unknown fingerprint.

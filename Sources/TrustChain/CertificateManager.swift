@@ -169,7 +169,7 @@ public final class CertificateManager {
             do { issued = try accept(Self.decode(CertificateBody.self, result), trust: trust) } catch {
                 return completion(.failure(Self.rejection(error)))
             }
-            verifyInclusion(of: issued.der, timestamp: issued.sct?.timestamp ?? 0, client: client, trust: trust) { verified in
+            verifyInclusion(of: issued.der, client: client, trust: trust) { verified in
                 switch verified {
                 case .success:
                     var c = issued
@@ -182,7 +182,7 @@ public final class CertificateManager {
     }
 
     /// Checks an issued certificate before using it: signed by the trusted root,
-    /// for this node's key and names, with a valid SCT from the trusted log.
+    /// for this node's key and names, with a valid embedded SCT from the trusted log.
     private func accept(_ body: CertificateBody, trust: TrustChainTrust) throws -> NodeCertificate {
         guard let der = Encoding.unbase64(body.certificateDER) else { throw Rejection(502, "bad_response", "certificate_der is not base64") }
         let cert = try Certificate(derEncoded: der)
@@ -190,30 +190,29 @@ public final class CertificateManager {
             throw Rejection(502, "untrusted_certificate", "the issued certificate is not signed by the trusted root")
         }
         guard cert.publicKey == key.publicKey else { throw Rejection(502, "wrong_key", "the issued certificate is not for this node's key") }
-        guard let sct = body.sct.sct, sct.verify(certificateDER: der, logKey: trust.logKey) else {
-            throw Rejection(502, "bad_sct", "the signed certificate timestamp does not verify with the trusted log key")
-        }
+        let sct = try EmbeddedSCT.verify(cert, issuer: trust.root.publicKey, logKey: trust.logKey).sct
         return NodeCertificate(certificate: cert, der: der, chain: body.caChain.compactMap(Encoding.unbase64), fingerprint: body.fingerprint,
                                notBefore: epoch.simTime(unixMilliseconds: body.issuedAtMs), notAfter: epoch.simTime(unixMilliseconds: body.expiresAtMs),
                                sct: sct, inclusionVerified: false)
     }
 
-    /// Fetches the inclusion proof of a certificate (this node's or a peer's)
-    /// and checks it against a tree head signed by the trusted log. Without
-    /// `timestamp` (a peer's certificate straight from a handshake) the log
-    /// entry's timestamp comes with the proof: it is bound by the leaf hash,
-    /// so a wrong one fails the proof.
-    public func verifyInclusion(of der: [UInt8], timestamp: Int64? = nil, client: TrustChainClient, trust: TrustChainTrust,
+    /// Checks a certificate (this node's or a peer's) in the log: first its
+    /// embedded SCT against the trusted log key (no request needed; a missing,
+    /// foreign or tampered SCT is refused at once), then the inclusion proof of
+    /// the entry that SCT promised, against a tree head signed by the log.
+    public func verifyInclusion(of der: [UInt8], client: TrustChainClient, trust: TrustChainTrust,
                                 completion: @escaping (Result<Void, Rejection>) -> Void) {
-        let fp = LogEntry(timestamp: timestamp ?? 0, certificateDER: der).fingerprint
+        let fp = Encoding.hex(Encoding.sha256(der))
         if verifiedFingerprints.contains(fp) { return completion(.success(())) }
+        let entry: LogEntry
+        do {
+            let cert: Certificate
+            do { cert = try Certificate(derEncoded: der) } catch { throw Rejection(403, "bad_certificate", "the certificate does not parse: \(error)") }
+            entry = try EmbeddedSCT.verify(cert, issuer: trust.root.publicKey, logKey: trust.logKey).entry
+        } catch { return completion(.failure(Self.rejection(error))) }
         client.send(TrustChainRequest(method: "GET", path: "/ct/proof/" + fp)) { [self] result in
             do {
                 let proof = try Self.decode(ProofBody.self, result)
-                guard let stamp = timestamp ?? proof.timestamp else {
-                    throw Rejection(502, "bad_proof", "the proof of \(fp) does not say when it was logged")
-                }
-                let entry = LogEntry(timestamp: stamp, certificateDER: der)
                 guard proof.sth.verify(logKey: trust.logKey) else { throw Rejection(502, "bad_sth", "the tree head's signature does not verify") }
                 let path = proof.auditPath.compactMap(Encoding.unbase64)
                 guard path.count == proof.auditPath.count, proof.treeSize == proof.sth.treeSize else { throw Rejection(502, "bad_proof", "malformed inclusion proof") }

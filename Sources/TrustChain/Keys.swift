@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StoqEngine
+import SwiftASN1
 import X509
 
 /// Key algorithms TrustChain signs with. Ed25519 is the default: its
@@ -67,8 +68,15 @@ extension Certificate.PublicKey {
         keyAlgorithm == .ed25519 ? .ed25519 : .ecdsaWithSHA256
     }
 
-    /// DER SubjectPublicKeyInfo: what work proofs and key ids hash.
-    public var spki: [UInt8] { Array(subjectPublicKeyInfoBytes) }
+    /// DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7): what work proofs and key ids hash.
+    /// Not `subjectPublicKeyInfoBytes`, which despite its name is only the raw key
+    /// (32 bytes for Ed25519, the X9.63 point for P-256).
+    public var spki: [UInt8] {
+        var s = DER.Serializer()
+        // Serializing a key that swift-certificates itself parsed or made cannot fail.
+        try! s.serialize(self)
+        return s.serializedBytes
+    }
 
     /// SHA-256 of the SubjectPublicKeyInfo (RFC 6962 log id; stake authority id).
     public var keyID: [UInt8] { Array(SHA256.hash(data: spki)) }

@@ -172,14 +172,19 @@ public struct ConsensusRequirements: Sendable {
     /// Stake authorities by key id (hex SHA-256 of the SPKI).
     public var stakeAuthorities: [String: Certificate.PublicKey]
     public var minimumStake: UInt64
+    /// Oldest stake attestation accepted: a ledger's word is good for this long.
+    public var maximumStakeAge: SimDuration
     public var minimumSpaceBytes: UInt64
 
+    public static let defaultMaximumStakeAge = SimDuration.seconds(30 * 86400)
+
     public init(workDifficulty: Int = 12, timeWindow: SimDuration = .seconds(300), stakeAuthorities: [Certificate.PublicKey],
-                minimumStake: UInt64 = 1_000, minimumSpaceBytes: UInt64 = 1 << 30) {
+                minimumStake: UInt64 = 1_000, maximumStakeAge: SimDuration = defaultMaximumStakeAge, minimumSpaceBytes: UInt64 = 1 << 30) {
         self.workDifficulty = workDifficulty
         self.timeWindow = timeWindow
         self.stakeAuthorities = Dictionary(stakeAuthorities.map { (Encoding.hex($0.keyID), $0) }, uniquingKeysWith: { a, _ in a })
         self.minimumStake = minimumStake
+        self.maximumStakeAge = maximumStakeAge
         self.minimumSpaceBytes = minimumSpaceBytes
     }
 }
@@ -202,10 +207,11 @@ public struct WorkProofPolicy: EnrollmentPolicy {
     public var difficulty: Int
     public init(difficulty: Int) { self.difficulty = difficulty }
     public func check(_ c: EnrollmentCandidate, now: SimTime) -> PolicyVerdict {
-        guard let w = c.request.consensusProof?.work else { return .accept }
-        let bits = WorkProof.leadingZeroBits(WorkProof.digest(spki: c.csr.publicKey.spki, nonce: w.nonce))
+        guard let p = c.request.consensusProof else { return .accept }
+        guard let fresh = p.time.freshness else { return .reject(Rejection(403, "work_proof_failed", "the time proof's nonce is not 32 hex digits")) }
+        let bits = WorkProof.leadingZeroBits(WorkProof.digest(spki: c.csr.publicKey.spki, time: fresh, nonce: p.work.nonce))
         guard bits >= difficulty else {
-            return .reject(Rejection(403, "work_proof_failed", "SHA-256(key || nonce \(w.nonce)) has \(bits) leading zero bits; \(difficulty) required"))
+            return .reject(Rejection(403, "work_proof_failed", "SHA-256(SPKI || time nonce || time timestamp || nonce \(p.work.nonce)) has \(bits) leading zero bits; \(difficulty) required"))
         }
         return .accept
     }
@@ -221,6 +227,11 @@ public struct TimeProofPolicy: EnrollmentPolicy {
         guard t.csrSHA256.lowercased() == csrHash else {
             return .reject(Rejection(403, "time_proof_failed", "the time proof is bound to CSR hash \(t.csrSHA256), not this CSR (\(csrHash))"))
         }
+        guard let fresh = t.freshness else { return .reject(Rejection(403, "time_proof_failed", "the time proof's nonce is not 32 hex digits")) }
+        guard let sig = Encoding.unbase64(t.signature),
+              c.csr.publicKey.verify(signature: sig, over: TimeProof.signedBytes(csrSHA256: Encoding.sha256(c.request.csrDER), time: fresh)) else {
+            return .reject(Rejection(403, "time_proof_failed", "the time proof is not signed by the CSR's key"))
+        }
         // Any Int64 may arrive here: the skew is computed without trapping and
         // compared in milliseconds (a nanosecond product would overflow).
         let clock = epoch.milliseconds(at: now)
@@ -233,19 +244,39 @@ public struct TimeProofPolicy: EnrollmentPolicy {
     }
 }
 
+/// The stake must be attested by a trusted authority for this node and this
+/// CSR key, be recent (at most `maximumAge` old, not from the future beyond
+/// `window`), and be large enough.
 public struct StakeProofPolicy: EnrollmentPolicy {
     public var authorities: [String: Certificate.PublicKey]
     public var minimum: UInt64
-    public init(authorities: [String: Certificate.PublicKey], minimum: UInt64) { self.authorities = authorities; self.minimum = minimum }
+    public var maximumAge: SimDuration
+    public var window: SimDuration
+    public var epoch: WallEpoch
+    public init(authorities: [String: Certificate.PublicKey], minimum: UInt64, maximumAge: SimDuration, window: SimDuration, epoch: WallEpoch) {
+        self.authorities = authorities; self.minimum = minimum; self.maximumAge = maximumAge; self.window = window; self.epoch = epoch
+    }
     public func check(_ c: EnrollmentCandidate, now: SimTime) -> PolicyVerdict {
         guard let s = c.request.consensusProof?.stake else { return .accept }
         func fail(_ why: String) -> PolicyVerdict { .reject(Rejection(403, "stake_proof_failed", why)) }
         guard let key = authorities[s.authority.lowercased()] else { return fail("stake authority \(s.authority) is not trusted by this CA") }
         guard s.nodeID == c.request.nodeID else { return fail("the stake is for node '\(s.nodeID)', not '\(c.request.nodeID)'") }
-        guard let sig = Encoding.unbase64(s.signature), let signed = StakeProof.signedBytes(nodeID: s.nodeID, amount: s.amount, timestamp: s.timestamp),
+        let csrKey = c.csr.publicKey.keyID
+        guard s.keySHA256.lowercased() == Encoding.hex(csrKey) else {
+            return fail("the stake is for key \(s.keySHA256), not the CSR's key (\(Encoding.hex(csrKey)))")
+        }
+        guard let sig = Encoding.unbase64(s.signature),
+              let signed = StakeProof.signedBytes(nodeID: s.nodeID, keySHA256: csrKey, amount: s.amount, timestamp: s.timestamp),
               key.verify(signature: sig, over: signed) else {
             return fail("the stake authority's signature does not verify")
         }
+        // Compared in milliseconds without trapping: any Int64 may arrive (as in TimeProofPolicy).
+        let clock = epoch.milliseconds(at: now)
+        let (ageMs, overflow) = clock.subtractingReportingOverflow(s.timestamp)
+        let maxAgeMs = maximumAge.nanoseconds / 1_000_000, windowMs = window.nanoseconds / 1_000_000
+        guard !overflow else { return fail("the stake attestation's timestamp \(s.timestamp) ms is out of range") }
+        guard ageMs >= -windowMs else { return fail("the stake attestation (\(s.timestamp) ms) is dated after the CA's clock (\(clock) ms) by more than \(window)") }
+        guard ageMs <= maxAgeMs else { return fail("the stake attestation is \(ageMs / 1000) s old; at most \(maximumAge) is accepted") }
         guard s.amount >= minimum else { return fail("stake \(s.amount) is below the minimum \(minimum)") }
         return .accept
     }
@@ -255,11 +286,12 @@ public struct SpaceProofPolicy: EnrollmentPolicy {
     public var minimumBytes: UInt64
     public init(minimumBytes: UInt64) { self.minimumBytes = minimumBytes }
     public func check(_ c: EnrollmentCandidate, now: SimTime) -> PolicyVerdict {
-        guard let s = c.request.consensusProof?.space else { return .accept }
+        guard let p = c.request.consensusProof else { return .accept }
+        let s = p.space
         func fail(_ why: String) -> PolicyVerdict { .reject(Rejection(403, "space_proof_failed", why)) }
-        guard let sig = Encoding.unbase64(s.signature),
-              c.csr.publicKey.verify(signature: sig, over: SpaceProof.signedBytes(spki: c.csr.publicKey.spki, capacityBytes: s.capacityBytes)) else {
-            return fail("the space claim is not signed by the CSR's key")
+        guard let fresh = p.time.freshness, let sig = Encoding.unbase64(s.signature),
+              c.csr.publicKey.verify(signature: sig, over: SpaceProof.signedBytes(spki: c.csr.publicKey.spki, capacityBytes: s.capacityBytes, timeNonce: fresh.nonce)) else {
+            return fail("the space claim is not signed by the CSR's key over this request's time nonce")
         }
         guard s.capacityBytes >= minimumBytes else { return fail("claimed capacity \(s.capacityBytes) bytes is below the minimum \(minimumBytes)") }
         return .accept
@@ -275,11 +307,13 @@ extension IPv6Address {
     }
 }
 
-/// The CA's standard checks, in the order they run: address family, names, then each consensus proof.
+/// The CA's standard checks, in the order they run: address family, names, then each consensus proof
+/// (time first: the others are bound to its nonce, so a changed time proof is reported as such).
 public func standardEnrollmentPolicies(directory: NodeDirectory, consensus: ConsensusRequirements, epoch: WallEpoch) -> [any EnrollmentPolicy] {
     [IPv6OnlyPolicy(), NodeNamePolicy(directory: directory), ConsensusVersionPolicy(),
-     WorkProofPolicy(difficulty: consensus.workDifficulty),
      TimeProofPolicy(window: consensus.timeWindow, epoch: epoch),
-     StakeProofPolicy(authorities: consensus.stakeAuthorities, minimum: consensus.minimumStake),
+     WorkProofPolicy(difficulty: consensus.workDifficulty),
+     StakeProofPolicy(authorities: consensus.stakeAuthorities, minimum: consensus.minimumStake, maximumAge: consensus.maximumStakeAge,
+                      window: consensus.timeWindow, epoch: epoch),
      SpaceProofPolicy(minimumBytes: consensus.minimumSpaceBytes)]
 }

@@ -21,7 +21,7 @@ extension ConsensusProver {
     public static func meeting(_ requirements: ConsensusRequirements, nodeID: String, key: SigningKey, stake: StakeAuthority,
                                stakeTimestamp: Int64, difficulty: Int, seed: UInt64) throws -> ConsensusProver {
         ConsensusProver(nodeID: nodeID, key: key,
-                        stake: try stake.attest(nodeID: nodeID, amount: requirements.minimumStake * 5, timestamp: stakeTimestamp),
+                        stake: try stake.attest(nodeID: nodeID, nodeKey: key.publicKey, amount: requirements.minimumStake * 5, timestamp: stakeTimestamp),
                         capacityBytes: requirements.minimumSpaceBytes * 2, difficulty: difficulty, seed: seed)
     }
 }

@@ -58,39 +58,56 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     public var logID: [UInt8]
     public var timestamp: Int64
     public var signature: [UInt8]
+    /// The TLS SignatureAndHashAlgorithm of `signature` (0x0807: Ed25519).
+    public var algorithm: UInt16
 
-    static func signedBytes(timestamp: Int64, certificateDER: [UInt8]) -> [UInt8] {
-        var w = TLSWriter()
-        w.u8(0); w.u8(0)              // v1, certificate_timestamp
-        w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
-        w.u16(0)                      // x509_entry
-        w.u24(certificateDER.count); w.raw(certificateDER)
-        w.u16(0)                      // no extensions
-        return w.bytes
+    public init(logID: [UInt8], timestamp: Int64, signature: [UInt8], algorithm: UInt16 = 0x0807) {
+        self.logID = logID; self.timestamp = timestamp; self.signature = signature; self.algorithm = algorithm
     }
 
+    /// The signed input: v1 (0), certificate_timestamp (0), then the entry's
+    /// timestamp, type, signed entry and extensions, byte for byte the
+    /// MerkleTreeLeaf (whose second byte, leaf_type timestamped_entry, is also 0).
+    static func signedBytes(_ entry: LogEntry) -> [UInt8] { entry.leafBytes }
+
+    /// For a certificate logged as an x509_entry (no embedded SCTs).
     public func verify(certificateDER: [UInt8], logKey: Certificate.PublicKey) -> Bool {
-        logID == logKey.keyID && logKey.verify(signature: signature, over: Self.signedBytes(timestamp: timestamp, certificateDER: certificateDER))
+        verify(entry: LogEntry(timestamp: timestamp, certificateDER: certificateDER), logKey: logKey)
+    }
+
+    /// `entry` must carry this SCT's timestamp.
+    public func verify(entry: LogEntry, logKey: Certificate.PublicKey) -> Bool {
+        logID == logKey.keyID && algorithm == Self.algorithm(of: logKey) && entry.timestamp == timestamp
+            && logKey.verify(signature: signature, over: Self.signedBytes(entry))
     }
 }
 
-/// One log entry: the RFC 6962 MerkleTreeLeaf of an X.509 certificate.
+/// One log entry: the RFC 6962 MerkleTreeLeaf of an X.509 certificate, as an
+/// x509_entry or (certificates with embedded SCTs) a precert_entry.
 public struct LogEntry: Sendable, Equatable {
     public var timestamp: Int64
+    /// The certificate as issued (for a precert entry: the final certificate,
+    /// which names the entry by its fingerprint; the leaf covers `precertificate`).
     public var certificateDER: [UInt8]
+    public var precertificate: PrecertificateEntry?
 
-    public init(timestamp: Int64, certificateDER: [UInt8]) {
+    public init(timestamp: Int64, certificateDER: [UInt8], precertificate: PrecertificateEntry? = nil) {
         self.timestamp = timestamp
         self.certificateDER = certificateDER
+        self.precertificate = precertificate
     }
 
-    /// version 0, leaf_type timestamped_entry (0), timestamp, x509_entry, the DER, no extensions.
+    /// version 0, leaf_type timestamped_entry (0), timestamp, then x509_entry (0)
+    /// and the DER, or precert_entry (1), issuer key hash and TBS; no extensions.
     public var leafBytes: [UInt8] {
         var w = TLSWriter()
         w.u8(0); w.u8(0)
         w.u64(UInt64(bitPattern: timestamp))   // any Int64 (a value from a file or a peer) encodes; the signature decides
-        w.u16(0)
-        w.u24(certificateDER.count); w.raw(certificateDER)
+        if let p = precertificate {
+            w.u16(1); w.raw(p.issuerKeyHash); w.u24(p.tbsCertificate.count); w.raw(p.tbsCertificate)
+        } else {
+            w.u16(0); w.u24(certificateDER.count); w.raw(certificateDER)
+        }
         w.u16(0)
         return w.bytes
     }
@@ -148,16 +165,29 @@ public final class TransparencyLog {
         tree.append(leafHash: entry.leafHash)
     }
 
-    /// Appends a certificate; returns its index, its SCT and the new tree head.
+    /// Appends a certificate as an x509_entry; returns its index, its SCT and the new tree head.
     @discardableResult
     public func append(certificateDER: [UInt8], timestamp: Int64) throws -> (index: Int, sct: SignedCertificateTimestamp, treeHead: SignedTreeHead) {
         let entry = LogEntry(timestamp: timestamp, certificateDER: certificateDER)
-        let sct = SignedCertificateTimestamp(logID: logID, timestamp: timestamp,
-                                             signature: try key.sign(SignedCertificateTimestamp.signedBytes(timestamp: timestamp, certificateDER: certificateDER)))
+        let sct = try self.timestamp(entry)
+        let (index, sth) = try append(entry)
+        return (index, sct, sth)
+    }
+
+    /// The log's promise to include `entry` (its SCT). The CA embeds it in the
+    /// final certificate before `append`, which must follow.
+    public func timestamp(_ entry: LogEntry) throws -> SignedCertificateTimestamp {
+        SignedCertificateTimestamp(logID: logID, timestamp: entry.timestamp, signature: try key.sign(SignedCertificateTimestamp.signedBytes(entry)),
+                                   algorithm: SignedCertificateTimestamp.algorithm(of: publicKey))
+    }
+
+    /// Appends an entry (persisted first) and signs the new tree head.
+    @discardableResult
+    public func append(_ entry: LogEntry) throws -> (index: Int, treeHead: SignedTreeHead) {
         let index = entries.count
         try store?.append(entry, index: index)
         add(entry)
-        return (index, sct, try signTreeHead(timestamp: timestamp))
+        return (index, try signTreeHead(timestamp: entry.timestamp))
     }
 
     /// Signs (and records) a tree head for the current size.
@@ -223,10 +253,14 @@ public struct LogStore: Sendable {
         var index: Int
         var timestamp: Int64
         var certificate: String
+        /// base64 SHA-256 of the issuer's SPKI, for a precert_entry (its TBS is the certificate's without the SCT list).
+        var issuerKeyHash: String?
+        enum CodingKeys: String, CodingKey { case index, timestamp, certificate, issuerKeyHash = "issuer_key_hash" }
     }
 
     func append(_ entry: LogEntry, index: Int) throws {
-        try appendLine(JSONLines.encode(EntryLine(index: index, timestamp: entry.timestamp, certificate: Encoding.base64(entry.certificateDER))), to: entriesFile)
+        try appendLine(JSONLines.encode(EntryLine(index: index, timestamp: entry.timestamp, certificate: Encoding.base64(entry.certificateDER),
+                                                  issuerKeyHash: entry.precertificate.map { Encoding.base64($0.issuerKeyHash) })), to: entriesFile)
     }
 
     func append(_ sth: SignedTreeHead) throws { try appendLine(JSONLines.encode(sth), to: treeHeadsFile) }
@@ -236,7 +270,14 @@ public struct LogStore: Sendable {
             guard line.index == i, let der = Encoding.unbase64(line.certificate) else {
                 throw TrustChainError.corruptState("\(entriesFile.path) line \(i + 1): index or certificate is wrong")
             }
-            return LogEntry(timestamp: line.timestamp, certificateDER: der)
+            guard let keyHash = line.issuerKeyHash else { return LogEntry(timestamp: line.timestamp, certificateDER: der) }
+            do {
+                guard let hash = Encoding.unbase64(keyHash), hash.count == 32 else { throw TrustChainError.invalid("issuer_key_hash is not 32 bytes of base64") }
+                let tbs = try EmbeddedSCT.removingExtensions([CTObjectIdentifier.sctList], fromTBS: try Certificate(derEncoded: der).tbsCertificateBytes)
+                return LogEntry(timestamp: line.timestamp, certificateDER: der, precertificate: PrecertificateEntry(issuerKeyHash: hash, tbsCertificate: tbs))
+            } catch {
+                throw TrustChainError.corruptState("\(entriesFile.path) line \(i + 1): precertificate entry: \(error)")
+            }
         }
     }
 

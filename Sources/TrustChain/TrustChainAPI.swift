@@ -17,6 +17,12 @@ public struct TrustChainResponse: Sendable, Equatable {
     public var body: [UInt8]
     public var text: String { String(decoding: body, as: UTF8.self) }
     public init(status: Int, body: [UInt8]) { self.status = status; self.body = body }
+
+    /// The `error` code of an error answer (nil for a success or a body without one).
+    public var errorCode: String? {
+        guard status >= 400, let o = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return nil }
+        return o["error"] as? String
+    }
 }
 
 /// Bounds on what one request may carry. The HTTP/3 layer enforces the same
@@ -307,6 +313,11 @@ extension CertificateRequestBody {
         }
         try FieldRange.timestamp(p.time.timestamp, "consensus_proof.time.timestamp")
         try FieldRange.hexDigest(p.time.csrSHA256, "consensus_proof.time.csr_sha256")
+        guard p.time.nonce.utf8.count == 2 * TimeProof.nonceBytes, Encoding.unhex(p.time.nonce) != nil else {
+            throw FieldRange.fail("consensus_proof.time.nonce", "must be \(2 * TimeProof.nonceBytes) hex digits, got \(TrustChainAPI.quoted(p.time.nonce))")
+        }
+        try FieldRange.text(p.time.signature, "consensus_proof.time.signature", max: FieldRange.maxSignatureBase64)
+        try FieldRange.hexDigest(p.stake.keySHA256, "consensus_proof.stake.key_sha256")
         try FieldRange.hexDigest(p.stake.authority, "consensus_proof.stake.authority")
         try FieldRange.text(p.stake.nodeID, "consensus_proof.stake.node_id", max: FieldRange.maxName)
         try FieldRange.timestamp(p.stake.timestamp, "consensus_proof.stake.timestamp")

@@ -25,10 +25,15 @@ struct TrustChainCommand: ParsableCommand {
             var epochUnixMs: Int64 = WallEpoch.default2026.unixMilliseconds
             @Option(help: "Validity of issued certificates in seconds.") var validity: Int64 = 24 * 3600
             @Option(help: "CA key algorithm: ed25519 or ecdsa-p256.") var algorithm = "ed25519"
+            @Option(help: "Log key algorithm: ecdsa-p256 (RFC 6962 §2.1.4; what openssl and CT tools read) or ed25519 (RFC 9162; deterministic signatures).")
+            var logAlgorithm = "ecdsa-p256"
 
             func run() throws {
                 guard let alg = KeyAlgorithm(rawValue: algorithm) else {
                     throw ValidationError("--algorithm '\(algorithm)' is not one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                guard let logAlg = KeyAlgorithm(rawValue: logAlgorithm) else {
+                    throw ValidationError("--log-algorithm '\(logAlgorithm)' is not one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 if let problem = CAConfiguration.rangeProblem(epochUnixMs: epochUnixMs, validitySeconds: validity) {
                     throw ValidationError(problem.replacingOccurrences(of: "epoch_unix_ms", with: "--epoch-unix-ms")
@@ -36,10 +41,11 @@ struct TrustChainCommand: ParsableCommand {
                 }
                 let config = CAConfiguration(commonName: commonName, epoch: WallEpoch(unixMilliseconds: epochUnixMs),
                                              validity: .seconds(validity), keyAlgorithm: alg)
-                let ca = try CertificateAuthority.create(stateDirectory: URL(fileURLWithPath: state), configuration: config, policies: [])
+                let ca = try CertificateAuthority.create(stateDirectory: URL(fileURLWithPath: state), configuration: config,
+                                                         logKeyAlgorithm: logAlg, policies: [])
                 // The stake authority `ca serve` trusts (and `ca enroll --state` signs with, as a testing shortcut).
                 _ = try StakeAuthority.loadOrCreate(stateDirectory: URL(fileURLWithPath: state))
-                print("created CA '\(commonName)' (\(alg.rawValue)) in \(state)")
+                print("created CA '\(commonName)' (\(alg.rawValue), log \(logAlg.rawValue)) in \(state)")
                 print("log id \(ca.log.logID.map { String(format: "%02x", $0) }.joined())")
             }
         }

@@ -93,7 +93,8 @@ extension TrustChainCommand.CA {
                                            maxConnections: maxConnections)
             let server = api.http3Server(limits: limits, clock: { _ in now() }) { request, r in
                 let what = request.map { "\(printable($0.method.prefix(16))) \(printable($0.path.prefix(120)))" } ?? "refused request"
-                printError("\(what) → \(r.status)")
+                // A refused enrolment (a replay included) is logged with its code: nothing was issued for it.
+                printError("\(what) → \(r.status)" + (r.errorCode.map { " \($0) (refused)" } ?? ""))
             }
             server.attach(to: endpoint)
             // Once a second, requests that have not completed within --request-timeout are answered 408.

@@ -40,7 +40,7 @@ extension TrustChainServeTests {
                 ("GET", "/ct/consistency?first=%zz&second=1", nil, 400, "malformed_request"),
                 ("DELETE", "/ct/sth", nil, 405, "method_not_allowed"),
                 ("POST", "/ca/certificate", "not json", 400, "malformed_request"),
-                ("POST", "/ca/certificate", "{\"consensus_proof\":{\"version\":1,\"time\":{\"timestamp\":9223372036854775807}}}", 400, "malformed_request"),
+                ("POST", "/ca/certificate", "{\"consensus_proof\":{\"version\":2,\"time\":{\"timestamp\":9223372036854775807}}}", 400, "malformed_request"),
                 ("POST", "/ca/certificate", String(repeating: "{", count: 10_000), 413, "body_too_large"),
                 ("GET", "/" + String(repeating: "a", count: 300), nil, 414, nil),   // too long a name for gtlsclient to save the body
             ]

@@ -51,7 +51,7 @@ final class APITests: XCTestCase {
         r.consensusProof!.space.capacityBytes = 1
         try expect(403, "space_proof_failed", body: try EnrollmentRequestBody(r).json())
         var object = try JSONSerialization.jsonObject(with: Data(try EnrollmentRequestBody(try f.request()).json())) as! [String: Any]
-        object["consensus_proof"] = ["version": 2, "something": "else"]
+        object["consensus_proof"] = ["version": 3, "something": "else"]
         try expect(422, "unsupported_proof_version", body: Array(try JSONSerialization.data(withJSONObject: object)))
         object["csr"] = "%%%"
         object["consensus_proof"] = nil

@@ -31,10 +31,11 @@ final class CertificateAuthorityTests: XCTestCase {
         XCTAssertEqual(issued.serialNumber, "400000000000000000")
         // Logged, with an SCT and an inclusion proof that verify under the log key.
         XCTAssertEqual(f.ca.log.size, 1)
-        XCTAssertTrue(issued.sct.verify(certificateDER: issued.der, logKey: f.ca.log.publicKey))
+        let embedded = try EmbeddedSCT.verify(issued.certificate, issuer: f.ca.key.publicKey, logKey: f.ca.log.publicKey)
+        XCTAssertEqual(embedded.sct, issued.sct)
         let proof = try XCTUnwrap(f.ca.log.inclusionProof(fingerprint: issued.fingerprint))
         XCTAssertTrue(proof.treeHead.verify(logKey: f.ca.log.publicKey))
-        try MerkleVerifier.verifyInclusion(leafHash: LogEntry(timestamp: issued.sct.timestamp, certificateDER: issued.der).leafHash,
+        try MerkleVerifier.verifyInclusion(leafHash: embedded.entry.leafHash,
                                            leafIndex: proof.leafIndex, treeSize: proof.treeSize, proof: proof.auditPath, rootHash: proof.treeHead.rootHash)
     }
 
@@ -99,30 +100,41 @@ final class CertificateAuthorityTests: XCTestCase {
         // Work: find a nonce that misses the difficulty.
         XCTAssertEqual(try spoiled { p in
             var n: UInt64 = 0
-            while WorkProof.leadingZeroBits(WorkProof.digest(spki: key.publicKey.spki, nonce: n)) >= Fixture.difficulty { n += 1 }
+            while WorkProof.leadingZeroBits(WorkProof.digest(spki: key.publicKey.spki, time: p.time.freshness!, nonce: n)) >= Fixture.difficulty { n += 1 }
             p.work.nonce = n
         }?.code, "work_proof_failed")
-        // Time: too far from the CA's clock; bound to another CSR.
-        XCTAssertEqual(try spoiled { $0.time.timestamp += 301_000 }?.code, "time_proof_failed")
+        // Time: too far from the CA's clock; bound to another CSR; a timestamp or nonce changed after signing.
+        XCTAssertTrue(f.rejection(try f.request(key: key, now: .seconds(301)))?.reason.contains("away from the CA's clock") ?? false)
         XCTAssertEqual(try spoiled { $0.time.csrSHA256 = String(repeating: "0", count: 64) }?.code, "time_proof_failed")
-        var inWindow = try f.request(key: key)
-        inWindow.consensusProof!.time.timestamp += 299_000
-        XCTAssertNoThrow(try f.ca.enroll(inWindow, now: .zero).get())
-        // Stake: untrusted authority, too little, another node's, forged.
+        XCTAssertTrue(try spoiled { $0.time.timestamp += 1 }?.reason.contains("not signed by the CSR's key") ?? false)
+        XCTAssertEqual(try spoiled { $0.time.nonce = String(repeating: "0", count: 32) }?.code, "time_proof_failed")
+        XCTAssertNoThrow(try f.ca.enroll(try f.request(key: key, now: .seconds(299)), now: .zero).get())
+        // Stake: untrusted authority, too little, another node's, another key's, too old, from the future, forged.
         var random = RandomStream(seed: 9)
         let rogue = StakeAuthority(key: .generate(.ed25519, using: &random))
-        XCTAssertEqual(try spoiled { $0.stake = try rogue.attest(nodeID: "edge-1", amount: 5000, timestamp: 0) }?.code, "stake_proof_failed")
-        XCTAssertEqual(try spoiled { $0.stake = try f.stake.attest(nodeID: "edge-1", amount: 999, timestamp: 0) }?.code, "stake_proof_failed")
-        XCTAssertEqual(try spoiled { $0.stake = try f.stake.attest(nodeID: "edge-2", amount: 5000, timestamp: 0) }?.code, "stake_proof_failed")
+        let t0 = f.configuration.epoch.unixMilliseconds
+        func stake(_ s: StakeAuthority = f.stake, node: String = "edge-1", key k: SigningKey = key, amount: UInt64 = 5000, at t: Int64 = t0) throws -> StakeProof {
+            try s.attest(nodeID: node, nodeKey: k.publicKey, amount: amount, timestamp: t)
+        }
+        XCTAssertEqual(try spoiled { $0.stake = try stake(rogue) }?.code, "stake_proof_failed")
+        XCTAssertEqual(try spoiled { $0.stake = try stake(amount: 999) }?.code, "stake_proof_failed")
+        XCTAssertEqual(try spoiled { $0.stake = try stake(node: "edge-2") }?.code, "stake_proof_failed")
+        XCTAssertTrue(try spoiled { $0.stake = try stake(key: f.key(99)) }?.reason.contains("not the CSR's key") ?? false)
+        XCTAssertTrue(try spoiled { $0.stake = try stake(at: t0 - 31 * 86_400_000) }?.reason.contains("old") ?? false)
+        XCTAssertTrue(try spoiled { $0.stake = try stake(at: t0 + 301_000) }?.reason.contains("after the CA's clock") ?? false)
         XCTAssertEqual(try spoiled { $0.stake.amount = 1_000_000 }?.code, "stake_proof_failed")
-        // Space: below the minimum; signed by another key.
-        XCTAssertEqual(try spoiled { $0.space = try f.prover(key: key, capacity: 1 << 20).prove(csrDER: [], timestamp: 0).space }?.code, "space_proof_failed")
-        XCTAssertEqual(try spoiled { $0.space = try f.prover(key: f.key(99)).prove(csrDER: [], timestamp: 0).space }?.code, "space_proof_failed")
-        XCTAssertEqual(try spoiled { $0.version = 2 }?.code, "unsupported_proof_version")
+        // Space: below the minimum; signed by another key; signed over another request's nonce.
+        XCTAssertEqual(try spoiled { $0.space = try f.prover(key: key, capacity: 1 << 20).prove(csrDER: [], timestamp: $0.time.timestamp).space }?.code, "space_proof_failed")
+        XCTAssertEqual(try spoiled { $0.space = try f.prover(key: f.key(99)).prove(csrDER: [], timestamp: $0.time.timestamp).space }?.code, "space_proof_failed")
+        XCTAssertEqual(try spoiled { $0.space = try f.prover(key: key).prove(csrDER: [], timestamp: $0.time.timestamp + 1).space }?.code, "space_proof_failed")
+        XCTAssertEqual(try spoiled { $0.version = 3 }?.code, "unsupported_proof_version")
         var r = try f.request(key: key)
         r.consensusProof = nil
         XCTAssertEqual(f.rejection(r)?.code, "missing_consensus_proof")
-        XCTAssertEqual(f.ca.log.size, 1, "only the in-window request was issued")
+        var monthOld = try f.request(key: key)
+        monthOld.consensusProof!.stake = try stake(at: t0 - 29 * 86_400_000)
+        XCTAssertNoThrow(try f.ca.enroll(monthOld, now: .zero).get(), "a 29-day-old stake is still good")
+        XCTAssertEqual(f.ca.log.size, 2, "only the in-window request and the 29-day stake were issued")
     }
 
     func testProverIsDeterministicForASeed() throws {
@@ -131,7 +143,8 @@ final class CertificateAuthorityTests: XCTestCase {
         let a = try f.prover(key: key).prove(csrDER: [1, 2, 3], timestamp: 5)
         let b = try f.prover(key: key).prove(csrDER: [1, 2, 3], timestamp: 5)
         XCTAssertEqual(a, b)
-        XCTAssertGreaterThanOrEqual(WorkProof.leadingZeroBits(WorkProof.digest(spki: key.publicKey.spki, nonce: a.work.nonce)), Fixture.difficulty)
+        XCTAssertGreaterThanOrEqual(WorkProof.leadingZeroBits(WorkProof.digest(spki: key.publicKey.spki, time: a.time.freshness!, nonce: a.work.nonce)), Fixture.difficulty)
+        XCTAssertNotEqual(a.time.nonce, try f.prover(key: key).prove(csrDER: [1, 2, 3], timestamp: 6).time.nonce, "a new instant, a new nonce")
     }
 
     func testStateDirectoryPersistsAndARestartedCAContinuesTheLog() throws {

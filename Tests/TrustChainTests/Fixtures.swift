@@ -43,7 +43,7 @@ final class Fixture {
 
     func prover(_ node: NodeIdentity = Fixture.node, key: SigningKey, amount: UInt64 = 5000, capacity: UInt64 = 2 << 30) throws -> ConsensusProver {
         ConsensusProver(nodeID: node.nodeID, key: key,
-                        stake: try stake.attest(nodeID: node.nodeID, amount: amount, timestamp: configuration.epoch.unixMilliseconds),
+                        stake: try stake.attest(nodeID: node.nodeID, nodeKey: key.publicKey, amount: amount, timestamp: configuration.epoch.unixMilliseconds),
                         capacityBytes: capacity, difficulty: Self.difficulty, seed: 7)
     }
 

@@ -240,7 +240,7 @@ final class HostileRequestTests: XCTestCase {
     func testStakeProofWithAnOverlongNodeIDIsRefusedNotSigned() throws {
         let f = try Fixture()
         let long = String(repeating: "n", count: 70_000)
-        XCTAssertThrowsError(try f.stake.attest(nodeID: long, amount: 5000, timestamp: 0))
+        XCTAssertThrowsError(try f.stake.attest(nodeID: long, nodeKey: f.key().publicKey, amount: 5000, timestamp: 0))
         var r = try f.request()
         r.consensusProof!.stake.nodeID = long
         XCTAssertEqual(f.rejection(r)?.code, "stake_proof_failed")
@@ -275,7 +275,8 @@ final class HostileRequestTests: XCTestCase {
         let answers = [
             "{\"leaf_index\":-5,\"tree_size\":-1,\"root_hash\":\"\",\"audit_path\":[\"%%\"],\"sth\":{\"tree_size\":-1,\"timestamp\":-1,\"sha256_root_hash\":\"\",\"tree_head_signature\":\"\"},\"timestamp\":-9223372036854775808}",
             "{\"leaf_index\":9223372036854775807,\"tree_size\":1,\"root_hash\":\"\",\"audit_path\":[],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root)),\"timestamp\":-9223372036854775808}",
-            "{\"leaf_index\":0,\"tree_size\":1,\"root_hash\":\"\",\"audit_path\":[],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root)),\"timestamp\":-1}",
+            // (The proof's own "timestamp" is not read: the leaf's comes from the certificate's embedded SCT.)
+            "{\"leaf_index\":1,\"tree_size\":1,\"root_hash\":\"\",\"audit_path\":[],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root)),\"timestamp\":-1}",
             "{\"leaf_index\":-9223372036854775808,\"tree_size\":-9223372036854775808,\"root_hash\":\"\",\"audit_path\":[\"AAAA\"],\"sth\":\(try signedHead(size: 1, timestamp: 0, root: root))}",
         ]
         let client = Canned()
