@@ -112,7 +112,7 @@ public final class CertificateAuthority {
     public convenience init(configuration: CAConfiguration = CAConfiguration(), key: SigningKey? = nil, logKey: SigningKey? = nil,
                             policies: [any EnrollmentPolicy], now: SimTime = .zero) throws {
         let key = key ?? .generate(configuration.keyAlgorithm)
-        let root = try Self.makeRoot(configuration: configuration, key: key, now: now)
+        let root = try Self.makeRoot(configuration: configuration, key: key)
         try self.init(configuration: configuration, key: key, certificate: root,
                       log: TransparencyLog(key: logKey ?? .generate(.ed25519)), policies: policies, store: nil, now: now)
     }
@@ -143,7 +143,7 @@ public final class CertificateAuthority {
         try store.prepareNew()
         let key = SigningKey.generate(configuration.keyAlgorithm)
         let logKey = SigningKey.generate(logKeyAlgorithm)
-        let root = try makeRoot(configuration: configuration, key: key, now: now)
+        let root = try makeRoot(configuration: configuration, key: key)
         try store.save(configuration: configuration, key: key, logKey: logKey, root: root)
         return try CertificateAuthority(configuration: configuration, key: key, certificate: root,
                                         log: TransparencyLog(key: logKey, store: store.logStore), policies: policies, store: store, now: now)
@@ -157,13 +157,19 @@ public final class CertificateAuthority {
                                         log: TransparencyLog(key: logKey, store: store.logStore), policies: policies, store: store, now: .zero)
     }
 
-    private static func makeRoot(configuration: CAConfiguration, key: SigningKey, now: SimTime) throws -> Certificate {
+    /// The root is valid from this long before the configured epoch (SimTime 0),
+    /// whenever it is made: certificates are dated on the epoch's axis, and the
+    /// hour covers verifiers whose clocks lag the run's start.
+    public static let rootNotBeforeSlack = SimDuration.seconds(3600)
+    /// …until this long after the epoch: ten years is plenty for a simulation root.
+    public static let rootLifetime = SimDuration.seconds(10 * 365 * 86400)
+
+    private static func makeRoot(configuration: CAConfiguration, key: SigningKey) throws -> Certificate {
         let name = try DistinguishedName { CommonName(configuration.commonName); OrganizationName("STOQ TrustChain") }
-        let start = configuration.epoch.date(at: now)
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(bytes: [0x01]), publicKey: key.publicKey,
-            // An hour of slack before now for clocks that lag; ten years is plenty for a simulation root.
-            notValidBefore: start - 3600, notValidAfter: start + 10 * 365 * 86400,
+            notValidBefore: configuration.epoch.date(at: SimTime.zero - rootNotBeforeSlack),
+            notValidAfter: configuration.epoch.date(at: SimTime.zero + rootLifetime),
             issuer: name, subject: name, signatureAlgorithm: key.publicKey.signatureAlgorithm,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))

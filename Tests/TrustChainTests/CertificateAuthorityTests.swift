@@ -202,3 +202,13 @@ final class CertificateAuthorityTests: XCTestCase {
         XCTAssertEqual(Encoding.rfc3339(unixMilliseconds: 951_782_400_000), "2000-02-29T00:00:00.000Z")
     }
 }
+
+final class RootValidityTests: XCTestCase {
+    /// The root's dates hang on the configured epoch, not on when the CA object was made.
+    func testTheRootIsValidFromAnHourBeforeTheEpochForTenYears() throws {
+        let epoch = WallEpoch.default2026
+        let later = try CertificateAuthority(configuration: CAConfiguration(epoch: epoch), policies: [], now: .seconds(5 * 86400))
+        XCTAssertEqual(later.certificate.notValidBefore, Date(timeIntervalSince1970: 1_767_225_600 - 3600))
+        XCTAssertEqual(later.certificate.notValidAfter, Date(timeIntervalSince1970: 1_767_225_600 + 10 * 365 * 86400))
+    }
+}
