@@ -123,6 +123,28 @@ void cstoq_tls_set_clock(int64_t unix_seconds) {
     cstoq_clock_override = unix_seconds;
 }
 
+/* GnuTLS keeps the pointer given to set_verify_cert2: static storage outlives every session. */
+static gnutls_typed_vdata_st cstoq_client_purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+
+static int cstoq_verify_optional_client_certificate(gnutls_session_t session) {
+    unsigned int count = 0, status = 0;
+    if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0) return 0;
+    if (gnutls_certificate_verify_peers(session, &cstoq_client_purpose, 1, &status) < 0 || status != 0)
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    return 0;
+}
+
+int cstoq_gnutls_verify_client_certificate(gnutls_session_t session, int required) {
+    if (required) {
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+        gnutls_session_set_verify_cert2(session, &cstoq_client_purpose, 1, 0);
+    } else {
+        gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUEST);
+        gnutls_session_set_verify_function(session, cstoq_verify_optional_client_certificate);
+    }
+    return 0;
+}
+
 int cstoq_contains(const void *haystack, size_t haystacklen, const void *needle, size_t needlelen) {
     return memmem(haystack, haystacklen, needle, needlelen) != NULL;
 }

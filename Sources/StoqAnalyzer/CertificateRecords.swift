@@ -69,6 +69,10 @@ public struct CertificateSummary: Codable, Equatable {
     public var peersVerified: Int?
     public var peersFailed: Int?
     public var peerProofNs: Distribution?
+    /// The other direction, with mutual TLS: servers checking their clients' certificates.
+    public var clientsVerified: Int?
+    public var clientsFailed: Int?
+    public var clientProofNs: Distribution?
     /// Certificates the CA revoked during the run.
     public var revoked: Int?
     /// Running totals of enrolments, renewals and failed attempts over time.
@@ -85,7 +89,8 @@ public struct CertificateSummary: Codable, Equatable {
 public final class CertificateAccumulator: TraceAccumulator {
     private var enrolment = LatencyStats(), renewal = LatencyStats(), request = LatencyStats(), proof = LatencyStats()
     private var enrolled = 0, renewed = 0, failed = 0, peersVerified = 0, peersFailed = 0, revoked = 0
-    private var peerProof = LatencyStats()
+    private var peerProof = LatencyStats(), clientProof = LatencyStats()
+    private var clientsVerified = 0, clientsFailed = 0
     private var failureOrder: [String] = []
     private var failures: [String: Int] = [:]
     private var rotations: [String: Int] = [:]
@@ -102,6 +107,13 @@ public final class CertificateAccumulator: TraceAccumulator {
             return
         case "peer-failed":
             peersFailed += 1
+            return
+        case "client-verified":
+            clientsVerified += 1
+            clientProof.record(c.latencyNs)
+            return
+        case "client-failed":
+            clientsFailed += 1
             return
         case "revoked":
             revoked += 1
@@ -138,7 +150,9 @@ public final class CertificateAccumulator: TraceAccumulator {
             failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
             enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
             proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0,
-            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof), revoked: revoked,
+            peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof),
+            clientsVerified: clientsVerified + clientsFailed > 0 ? clientsVerified : nil, clientsFailed: clientsVerified + clientsFailed > 0 ? clientsFailed : nil,
+            clientProofNs: Distribution(clientProof), revoked: revoked,
             timeline: overTime.points(context: context).map { .init(tNs: $0.tNs, enrolled: $0.totals[0], renewed: $0.totals[1], failed: $0.totals[2]) })
     }
 }
@@ -156,7 +170,10 @@ extension RunReport {
         if c.renewed == 0 { rows.remove(at: 5) }
         if let revoked = c.revoked, revoked > 0 { rows.append(["revoked by the CA", "\(revoked)"]) }
         if let verified = c.peersVerified, verified + (c.peersFailed ?? 0) > 0 {
-            rows.append(["peers' inclusion proofs checked", "\(verified) verified, \(c.peersFailed ?? 0) failed; \(d(c.peerProofNs))"])
+            rows.append(["servers checked by clients (SCT, inclusion, revocation)", "\(verified) verified, \(c.peersFailed ?? 0) failed; \(d(c.peerProofNs))"])
+        }
+        if let verified = c.clientsVerified {
+            rows.append(["clients checked by servers (mutual TLS)", "\(verified) verified, \(c.clientsFailed ?? 0) failed; \(d(c.clientProofNs))"])
         }
         return Table(header: ["", ""], rows: rows)
     }

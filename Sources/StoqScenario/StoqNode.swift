@@ -37,8 +37,9 @@ public enum StoqPorts {
 /// Where nodes' TLS identities come from: the run's own test CA (the default)
 /// or TrustChain enrolment (the `trustchain` workload).
 protocol NodeCertificateSource: AnyObject {
-    /// What every node's client trusts, and on which timeline it checks validity.
-    var clientTLS: ClientTLSConfiguration { get }
+    /// What a node's client trusts, on which timeline it checks validity, and
+    /// the certificate it shows a server that asks (mutual TLS).
+    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration
     /// What a node's server presents when its endpoint is made.
     func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration
 }
@@ -64,5 +65,5 @@ final class RunCertificates: NodeCertificateSource {
         return ServerTLSConfiguration(credentials: try TLSCredentials.server(bundle))
     }
 
-    var clientTLS: ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
+    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
 }

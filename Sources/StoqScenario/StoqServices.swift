@@ -58,9 +58,11 @@ public final class StoqServices {
         certificates = source
     }
 
-    /// A node's new certificate (a rotation): its server presents it to new connections.
-    func replaceServerCredentials(on node: String, _ credentials: TLSCredentials) {
+    /// A node's new certificate (a rotation): its server presents it to new
+    /// connections, and its client too when given (mutual TLS).
+    func replaceCredentials(on node: String, server credentials: TLSCredentials, client: ClientTLSConfiguration?) {
         endpoints[node]?.endpoint.serverTLS?.credentials = credentials
+        if let client { endpoints[node]?.endpoint.clientTLS = client }
     }
 
     /// Every endpoint made so far and every one made later gets `body` as its
@@ -99,7 +101,7 @@ public final class StoqServices {
         serverTLS.alpn += extraServerALPN[node] ?? []
         let endpoint = try QuicEndpoint(localAddress: SocketAddress(address: spec.address, port: StoqPorts.quic),
                                         configuration: TransportConfiguration(),
-                                        client: certs.clientTLS, server: serverTLS,
+                                        client: try certs.clientTLS(for: spec), server: serverTLS,
                                         random: context.randomStream("quic:" + node))
         let io = try context.bind(node: node, port: StoqPorts.quic)
         let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))

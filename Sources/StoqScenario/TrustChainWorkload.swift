@@ -15,9 +15,11 @@ import TrustChain
 /// on the CA node). Every outcome is a `cert` trace record.
 public final class TrustChainWorkload: Workload {
     public static let kind = "trustchain"
-    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke"]
+    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke", "mutual-tls"]
     /// How long a peer's "not revoked" answer is trusted before it is asked again (as OCSP responses are cached).
     static let revocationCacheTime = SimDuration.seconds(3600)
+    /// Certificates are dated on this axis (fixed, so runs are reproducible).
+    static let epoch = WallEpoch.default2026
 
     public let name: String
     let ca: String
@@ -30,6 +32,8 @@ public final class TrustChainWorkload: Workload {
     let maxRetry: SimDuration
     /// Certificates the CA revokes during the run: the node's current one at `at`.
     let revocations: [(node: String, at: SimDuration)]
+    /// Node-to-node STOQ is mutual TLS (the default): servers verify clients as clients verify servers.
+    let mutualTLS: Bool
     public var drainTime: SimDuration { .seconds(60) }
     public var hasOutstandingWork: Bool { !calls.isEmpty }
 
@@ -63,6 +67,7 @@ public final class TrustChainWorkload: Workload {
             throw TopologyDiagnostic(at: f.location(of: "retry"), "'retry' must be more than 0 and at most 'max-retry'")
         }
         revocations = try Self.revocations(f, nodes: nodes, topology: topology)
+        mutualTLS = try f.bool("mutual-tls") ?? true
     }
 
     /// `revoke: [{node: edge-fra, at: 2h}, …]`: the node's certificate in force at `at` is revoked.
@@ -129,7 +134,7 @@ public final class TrustChainWorkload: Workload {
         self.context = context
         var random = context.randomStream("trustchain:" + name)
         let stake = StakeAuthority(key: .generate(.ed25519, using: &random))
-        let epoch = WallEpoch.default2026
+        let epoch = Self.epoch
         let requirements = ConsensusRequirements.standard(stakeAuthority: stake.key.publicKey, difficulty: difficulty)
         let configuration = CAConfiguration(epoch: epoch, validity: validity)
         authority = try CertificateAuthority(configuration: configuration, key: .generate(.ed25519, using: &random),
@@ -162,14 +167,16 @@ public final class TrustChainWorkload: Workload {
             let m = Member(node: node, manager: manager, client: client, peerClient: peerClient, placeholder: placeholder,
                            backoff: firstRetry)
             manager.onChange = { [unowned self, unowned m] _ in
-                guard let credentials = try? m.manager.serverCredentials(now: self.context.scheduler.now) else { return }
-                self.context.stoq.replaceServerCredentials(on: m.node, credentials)
+                let now = self.context.scheduler.now
+                guard let bundle = try? m.manager.bundle(now: now), let credentials = try? self.serverCredentials(bundle) else { return }
+                self.context.stoq.replaceCredentials(on: m.node, server: credentials,
+                                                     client: self.mutualTLS ? try? self.clientTLS(presenting: bundle) : nil)
             }
             members[node] = m
         }
         // Nodes present their TrustChain certificates (until enrolled: an untrusted self-signed one)
         // and trust only the TrustChain root, checking validity on the run's timeline.
-        try context.stoq.use(certificates: TrustChainNodeCertificates(workload: self, trust: trust, epoch: epoch))
+        try context.stoq.use(certificates: TrustChainNodeCertificates(workload: self))
         try context.stoq.register(application: "h3", on: ca) { connection in server.accept(connection) }
         context.stoq.onHandshakeCompleted { [unowned self] node, connection in self.checkPeer(of: connection, at: node) }
         // The CA node is certified by its own CA before it serves anyone.
@@ -196,11 +203,19 @@ public final class TrustChainWorkload: Workload {
     }
 
     /// The server credentials a node presents now: its TrustChain certificate,
-    /// or (not enrolled yet, or not in this workload) a self-signed one no peer trusts.
+    /// or (not enrolled yet, or not in this workload) a self-signed one no peer
+    /// trusts. With mutual TLS every server requires a client certificate
+    /// chaining to the TrustChain root, except the CA node's, which only asks:
+    /// nodes enrol there before they have one (its STOQ service refuses them).
     func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
         let now = context.scheduler.now
+        let policy: ClientCertificatePolicy = !mutualTLS ? .none : node.name == ca ? .request : .require
+        func configuration(_ bundle: CertificateBundle) throws -> ServerTLSConfiguration {
+            ServerTLSConfiguration(credentials: try serverCredentials(bundle), clientCertificates: policy,
+                                   certificateEpochUnixMilliseconds: Self.epoch.unixMilliseconds)
+        }
         if let m = members[node.name], m.manager.certificate(now: now) != nil {
-            return ServerTLSConfiguration(credentials: try m.manager.serverCredentials(now: now))
+            return try configuration(try m.manager.bundle(now: now))
         }
         let placeholder = members[node.name]?.placeholder ?? {
             var keys = context.randomStream("node-key:" + node.name)
@@ -211,67 +226,102 @@ public final class TrustChainWorkload: Workload {
             m.refresh(now: now)
             return m
         }()
-        return ServerTLSConfiguration(credentials: try placeholder.serverCredentials(now: now))
+        return try configuration(try placeholder.bundle(now: now))
     }
 
+    /// With mutual TLS, server credentials carry the root their clients must chain to.
+    private func serverCredentials(_ bundle: CertificateBundle) throws -> TLSCredentials {
+        mutualTLS ? try .server(bundle, clientTrustAnchorsPEM: trust.rootPEM) : try .server(bundle)
+    }
+
+    /// What a node's client uses: the TrustChain root, validity on the run's
+    /// timeline, and (mutual TLS) its enrolled certificate, none before enrolment.
+    func clientTLS(presenting bundle: CertificateBundle?) throws -> ClientTLSConfiguration {
+        ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: trust.rootPEM, certificate: mutualTLS ? bundle : nil)),
+                               certificateEpochUnixMilliseconds: Self.epoch.unixMilliseconds)
+    }
+
+    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration {
+        if mutualTLS, let m = members[node.name], m.manager.certificate(now: context.scheduler.now) != nil {
+            return try clientTLS(presenting: try m.manager.bundle(now: context.scheduler.now))
+        }
+        return sharedClientTLS
+    }
+    /// Nodes without a certificate share one credentials object.
+    private lazy var sharedClientTLS: ClientTLSConfiguration = try! clientTLS(presenting: nil)
+
     /// After a node's connection to a peer completes its handshake (the chain
-    /// already verified against the TrustChain root), the node checks the
-    /// peer's certificate is in the transparency log: inclusion proof against a
-    /// signed tree head, once per fingerprint. A peer whose proof fails is
-    /// dropped; a log that cannot be reached is asked again with backoff
-    /// (the peer stays connected meanwhile: the chain itself verified).
+    /// already verified against the TrustChain root by GnuTLS, on either side
+    /// with mutual TLS), the node checks the peer's certificate: its embedded
+    /// SCT against the log key, its inclusion proof against a signed tree head
+    /// (once per fingerprint) and its revocation status. The client checks the
+    /// server (`peer-verified`/`peer-failed`); with mutual TLS the server checks
+    /// the client too (`client-verified`/`client-failed`). A peer that fails is
+    /// dropped; a log that cannot be reached is asked again with backoff (the
+    /// peer stays connected meanwhile: the chain itself verified).
     private func checkPeer(of connection: QuicConnection, at node: String) {
-        guard connection.role == .client, connection.negotiatedALPN == "stoq", let m = members[node],
-              let der = connection.peerCertificate else { return }
+        guard connection.negotiatedALPN == "stoq", let m = members[node] else { return }
+        let inbound = connection.role == .server
+        if inbound && !mutualTLS { return }
+        guard let der = connection.peerCertificate else {
+            // Only the CA node's endpoint lets a client without a certificate through the handshake (to enrol); its STOQ service does not.
+            if inbound { peerChecked(m, "", inbound: true, connection, 0, context.scheduler.now, failure: "no_client_certificate") }
+            return
+        }
         let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
         let fresh = m.notRevokedUntil[fingerprint].map { context.scheduler.now < $0 } ?? false
-        guard !(m.manager.verifiedFingerprints.contains(fingerprint) && fresh), m.peerChecks.insert(fingerprint).inserted else { return }
-        checkPeer(der, fingerprint: fingerprint, for: m, connection: connection, attempt: 1, started: context.scheduler.now)
+        guard !(m.manager.verifiedFingerprints.contains(fingerprint) && fresh),
+              m.peerChecks.insert(Self.checkKey(fingerprint, inbound: inbound)).inserted else { return }
+        checkPeer(der, fingerprint: fingerprint, inbound: inbound, for: m, connection: connection, attempt: 1, started: context.scheduler.now)
     }
 
     private static let peerCheckAttempts = 6
+    /// One check per peer certificate and direction at a time.
+    private static func checkKey(_ fingerprint: String, inbound: Bool) -> String { (inbound ? "client:" : "server:") + fingerprint }
 
-    private func checkPeer(_ der: [UInt8], fingerprint: String, for m: Member, connection: QuicConnection?, attempt: Int,
+    private func checkPeer(_ der: [UInt8], fingerprint: String, inbound: Bool, for m: Member, connection: QuicConnection?, attempt: Int,
                            started: SimTime) {
         m.manager.verifyInclusion(of: der, client: m.peerClient, trust: trust) { [unowned self, weak connection] result in
             let now = self.context.scheduler.now
             if case .failure(let r) = result, r.code == "unreachable", attempt < Self.peerCheckAttempts, now < self.context.endTime {
                 let delay = min(self.firstRetry * Int64(1 << (attempt - 1)), self.maxRetry)
                 self.context.scheduler.schedule(after: delay) { [unowned self, weak connection] in
-                    self.checkPeer(der, fingerprint: fingerprint, for: m, connection: connection, attempt: attempt + 1, started: started)
+                    self.checkPeer(der, fingerprint: fingerprint, inbound: inbound, for: m, connection: connection, attempt: attempt + 1, started: started)
                 }
                 return
             }
-            if case .failure(let r) = result { return self.peerChecked(m, fingerprint, connection, attempt, started, failure: r.code) }
+            func done(_ failure: String?) { self.peerChecked(m, fingerprint, inbound: inbound, connection, attempt, started, failure: failure) }
+            if case .failure(let r) = result { return done(r.code) }
             // In the log: now ask whether it was revoked.
-            m.manager.checkRevocation(fingerprint: fingerprint, client: m.peerClient) { [unowned self, weak connection] revoked in
+            m.manager.checkRevocation(fingerprint: fingerprint, client: m.peerClient) { [unowned self] revoked in
                 switch revoked {
                 case .success(true):
-                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: "revoked")
+                    done("revoked")
                 case .success(false):
                     m.notRevokedUntil[fingerprint] = self.context.scheduler.now + Self.revocationCacheTime
-                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: nil)
+                    done(nil)
                 case .failure:
                     // The proof held; the CA could not say about revocation: accept, ask again next time.
-                    self.peerChecked(m, fingerprint, connection, attempt, started, failure: nil)
+                    done(nil)
                 }
             }
         }
     }
 
     /// Records a peer check; a failed one drops the connection to that peer.
-    private func peerChecked(_ m: Member, _ fingerprint: String, _ connection: QuicConnection?, _ attempt: Int, _ started: SimTime,
+    private func peerChecked(_ m: Member, _ fingerprint: String, inbound: Bool, _ connection: QuicConnection?, _ attempt: Int, _ started: SimTime,
                              failure: String?) {
-        m.peerChecks.remove(fingerprint)
+        m.peerChecks.remove(Self.checkKey(fingerprint, inbound: inbound))
         if let failure {
-            connection?.close(errorCode: 0x10d, reason: "peer certificate refused: \(failure)")
+            connection?.close(errorCode: 0x10d, reason: "\(inbound ? "client" : "peer") certificate refused: \(failure)")
         }
         let now = context.scheduler.now
+        let side = inbound ? "client" : "peer"
         context.trace(.certificate(.init(
             t: now.nanosecondsSinceStart, workload: name, node: m.node,
-            event: failure == nil ? "peer-verified" : "peer-failed", attempt: attempt,
+            event: side + (failure == nil ? "-verified" : "-failed"), attempt: attempt,
             latencyNs: (now - started).nanoseconds, requestNs: nil, proofNs: nil,
-            fingerprint: fingerprint, notAfterNs: nil, reason: failure)))
+            fingerprint: fingerprint.isEmpty ? nil : fingerprint, notAfterNs: nil, reason: failure)))
     }
 
     /// One enrolment or renewal attempt; the next one is scheduled from its outcome.
@@ -380,13 +430,9 @@ final class StoqTrustChainClient: TrustChainClient {
 /// Nodes' TLS identities in a TrustChain run: what each node's manager holds.
 final class TrustChainNodeCertificates: NodeCertificateSource {
     private unowned let workload: TrustChainWorkload
-    let clientTLS: ClientTLSConfiguration
 
-    init(workload: TrustChainWorkload, trust: TrustChainTrust, epoch: WallEpoch) throws {
-        self.workload = workload
-        clientTLS = ClientTLSConfiguration(verification: .verify(trustAnchors: try TLSCredentials.client(trustAnchorsPEM: trust.rootPEM)),
-                                           certificateEpochUnixMilliseconds: epoch.unixMilliseconds)
-    }
+    init(workload: TrustChainWorkload) { self.workload = workload }
 
+    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { try workload.clientTLS(for: node) }
     func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration { try workload.serverTLS(for: node) }
 }

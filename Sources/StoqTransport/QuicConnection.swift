@@ -166,8 +166,11 @@ public final class QuicConnection {
                                now: now, countLostPackets: config.countLostPackets)
         c.endpoint = endpoint
         c.installConnRef()
+        // A client's certificate is verified inside read_pkt too: on the simulated timeline if configured.
+        c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
         c.tls = try TLSSession(isServer: true, credentials: tlsConfig.credentials, priority: endpoint.priority,
-                               alpn: tlsConfig.alpn, serverName: nil, verify: false, connRef: c.connRef)
+                               alpn: tlsConfig.alpn, serverName: nil, verify: false, clientCertificates: tlsConfig.clientCertificates,
+                               connRef: c.connRef)
         var header = hd
         // Our first CID, the client's original DCID and the one NEW_CONNECTION_ID: exactly sized.
         c.registeredIDs.reserveCapacity(3)
@@ -421,7 +424,7 @@ public final class QuicConnection {
         ts = Self.timestamp(now)
         bytesReceived += UInt64(packet.count)
         datagramsReceived += 1
-        // The server's certificate is verified inside read_pkt: on the simulated timeline if configured.
+        // The peer's certificate is verified inside read_pkt: on the simulated timeline if configured.
         if let epoch = certificateEpochUnixMilliseconds {
             cstoq_tls_set_clock((epoch + now.nanosecondsSinceStart / 1_000_000) / 1000)
         }

@@ -13,7 +13,8 @@ import StoqNetwork
 public final class QuicEndpoint {
     public let localAddress: SocketAddress
     public let configuration: TransportConfiguration
-    public let clientTLS: ClientTLSConfiguration?
+    /// New connections take the current value: replace it to rotate a client certificate.
+    public var clientTLS: ClientTLSConfiguration?
     /// New connections take the current value: replace it to rotate the certificate.
     public var serverTLS: ServerTLSConfiguration?
     /// Called for each connection a client opened to us, before its first events are delivered.

@@ -36,6 +36,38 @@ public final class TLSCredentials {
         try server(certificateChainPEM: bundle.certificateChainPEM, privateKeyPEM: bundle.privateKeyPEM)
     }
 
+    /// Mutual TLS, server side: its own chain and key, and the anchors its clients' certificates must chain to.
+    public static func server(_ bundle: CertificateBundle, clientTrustAnchorsPEM: String) throws -> TLSCredentials {
+        let cred = try server(bundle)
+        try cred.addTrustAnchors(clientTrustAnchorsPEM)
+        return cred
+    }
+
+    /// Mutual TLS, client side: the anchors the server must chain to, and the
+    /// client's own chain and key (sent when the server asks; nil: none to send).
+    public static func client(trustAnchorsPEM: String, certificate: CertificateBundle?) throws -> TLSCredentials {
+        let cred = try client(trustAnchorsPEM: trustAnchorsPEM)
+        if let certificate {
+            let rv = withDatum(certificate.certificateChainPEM) { cert in
+                withDatum(certificate.privateKeyPEM) { key in
+                    gnutls_certificate_set_x509_key_mem2(cred.handle, cert, key, GNUTLS_X509_FMT_PEM, nil, 0)
+                }
+            }
+            if rv < 0 {
+                throw TransportError.certificate("cannot load the client certificate chain and key: \(String(cString: gnutls_strerror(rv)))")
+            }
+        }
+        return cred
+    }
+
+    private func addTrustAnchors(_ pem: String) throws {
+        let n = withDatum(pem) { gnutls_certificate_set_x509_trust_mem(handle, $0, GNUTLS_X509_FMT_PEM) }
+        if n <= 0 {
+            throw TransportError.certificate(n < 0 ? "cannot read trust anchors: \(String(cString: gnutls_strerror(n)))"
+                                                   : "no PEM certificate found among the trust anchors")
+        }
+    }
+
     /// Server credentials from PEM files (GnuTLS reads them).
     public static func server(certificateFile: String, keyFile: String) throws -> TLSCredentials {
         let cred = try TLSCredentials()
@@ -49,11 +81,7 @@ public final class TLSCredentials {
     /// Client credentials that trust the PEM certificates in `trustAnchorsPEM`.
     public static func client(trustAnchorsPEM: String) throws -> TLSCredentials {
         let cred = try TLSCredentials()
-        let n = withDatum(trustAnchorsPEM) { gnutls_certificate_set_x509_trust_mem(cred.handle, $0, GNUTLS_X509_FMT_PEM) }
-        if n <= 0 {
-            throw TransportError.certificate(n < 0 ? "cannot read trust anchors: \(String(cString: gnutls_strerror(n)))"
-                                                   : "no PEM certificate found among the trust anchors")
-        }
+        try cred.addTrustAnchors(trustAnchorsPEM)
         return cred
     }
 
@@ -101,15 +129,34 @@ public struct ClientTLSConfiguration {
     }
 }
 
+/// Whether a server asks its clients for certificates (mutual TLS).
+public enum ClientCertificatePolicy: Sendable {
+    /// Server-only TLS.
+    case none
+    /// Ask; verify one that is sent (chain to the credentials' trust anchors,
+    /// validity, TLS client purpose), accept a client that sends none (the
+    /// application decides: e.g. a CA enrolling nodes that have no certificate yet).
+    case request
+    /// Ask and refuse a handshake without a valid client certificate.
+    case require
+}
+
 /// TLS settings of a server endpoint.
 public struct ServerTLSConfiguration {
     public var credentials: TLSCredentials
     /// ALPN protocols accepted, in server preference order; a client offering none of them fails the handshake.
     public var alpn: [String]
+    /// Mutual TLS; `credentials` must then hold trust anchors (`TLSCredentials.server(_:clientTrustAnchorsPEM:)`).
+    public var clientCertificates: ClientCertificatePolicy
+    /// As `ClientTLSConfiguration.certificateEpochUnixMilliseconds`, for clients' certificates.
+    public var certificateEpochUnixMilliseconds: Int64?
 
-    public init(credentials: TLSCredentials, alpn: [String] = ["stoq"]) {
+    public init(credentials: TLSCredentials, alpn: [String] = ["stoq"], clientCertificates: ClientCertificatePolicy = .none,
+                certificateEpochUnixMilliseconds: Int64? = nil) {
         self.credentials = credentials
         self.alpn = alpn
+        self.clientCertificates = clientCertificates
+        self.certificateEpochUnixMilliseconds = certificateEpochUnixMilliseconds
     }
 }
 
@@ -141,7 +188,8 @@ final class TLSSession {
     private var expectedName: UnsafeMutablePointer<CChar>?
 
     init(isServer: Bool, credentials: TLSCredentials, priority: TLSPriority, alpn: [String],
-         serverName: String?, verify: Bool, connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref>) throws {
+         serverName: String?, verify: Bool, clientCertificates: ClientCertificatePolicy = .none,
+         connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref>) throws {
         var s: gnutls_session_t?
         // Flags ngtcp2_crypto_gnutls expects; servers send no session tickets (no resumption yet, and tickets add randomness to sizes).
         var flags: UInt32 = GNUTLS_ENABLE_EARLY_DATA.rawValue | GNUTLS_NO_END_OF_EARLY_DATA.rawValue
@@ -150,7 +198,8 @@ final class TLSSession {
         handle = s!
         self.credentials = credentials
         self.priority = priority
-        self.verifies = verify
+        // GnuTLS's own verification status exists for a client and a requiring server.
+        self.verifies = verify || clientCertificates == .require
         do {
             try checkTLS("gnutls_priority_set", gnutls_priority_set(handle, priority.handle))
             if isServer {
@@ -161,6 +210,9 @@ final class TLSSession {
             gnutls_session_set_ptr(handle, UnsafeMutableRawPointer(connRef))
             try checkTLS("gnutls_credentials_set", gnutls_credentials_set(handle, GNUTLS_CRD_CERTIFICATE, UnsafeMutableRawPointer(credentials.handle)))
             try setALPN(alpn, server: isServer)
+            if isServer && clientCertificates != .none {
+                _ = cstoq_gnutls_verify_client_certificate(handle, clientCertificates == .require ? 1 : 0)
+            }
             if var name = serverName, !isServer {
                 // "[::1]" (URL form) → "::1", the form GnuTLS matches against SAN iPAddress.
                 if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }

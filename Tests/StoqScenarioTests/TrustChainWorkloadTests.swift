@@ -116,24 +116,61 @@ final class TrustChainWorkloadTests: XCTestCase {
         XCTAssertEqual(enrolled.attempt, failures.count + 1)
     }
 
-    /// Nodes talk to each other with their TrustChain certificates: the client
-    /// verifies the chain against the TrustChain root (on the run's timeline),
-    /// then the server's CT inclusion proof; on day 3 with rotated certificates too.
-    func testTransfersUseTrustChainCertificatesAndPeersProofsAreChecked() throws {
+    /// Nodes talk to each other with their TrustChain certificates over mutual
+    /// TLS: each side verifies the other's chain against the TrustChain root (on
+    /// the run's timeline), then its embedded SCT, CT inclusion proof and
+    /// revocation status; on day 3 with rotated certificates too. `mutual-tls:
+    /// false` leaves only the client's check.
+    func testTransfersUseTrustChainCertificatesAndBothSidesCheckEachOther() throws {
         let transfers = """
           - {kind: transfer, from: client-sin-1, to: edge-fra, size: 200KB, start: 5s, count: 2, interval: 50h}
         """
-        let text = yaml(duration: "51h", extra: ", nodes: [edge-fra, client-sin-1]") + "\n" + transfers
+        for mutual in [true, false] {
+            let text = yaml(duration: "51h", extra: ", nodes: [edge-fra, client-sin-1]" + (mutual ? "" : ", mutual-tls: false")) + "\n" + transfers
+            let result = try run(text)
+            let (certs, done) = (result.certificates, result.transfers)
+            XCTAssertEqual(done.count, 2)
+            XCTAssertTrue(done.allSatisfy { $0.durationNs != nil && $0.bytesReceived == 200_000 }, "\(done)")
+            // Each node's certificate at each transfer: the first one, then the second renewal's.
+            func issued(_ node: String) -> [String] { certs.filter { $0.node == node && ["enrolled", "renewed"].contains($0.event) }.compactMap(\.fingerprint) }
+            let peerChecks = certs.filter { $0.node == "client-sin-1" && $0.event.hasPrefix("peer") }
+            XCTAssertEqual(peerChecks.map(\.event), ["peer-verified", "peer-verified"], "\(peerChecks)")
+            XCTAssertEqual(peerChecks.map(\.fingerprint), [issued("edge-fra")[0], issued("edge-fra")[2]])
+            XCTAssertEqual(result.summary.certificates?.peersVerified, 2)
+            let clientChecks = certs.filter { $0.node == "edge-fra" && $0.event.hasPrefix("client") }
+            if mutual {
+                XCTAssertEqual(clientChecks.map(\.event), ["client-verified", "client-verified"], "\(clientChecks)")
+                XCTAssertEqual(clientChecks.map(\.fingerprint), [issued("client-sin-1")[0], issued("client-sin-1")[2]])
+                XCTAssertEqual(result.summary.certificates?.clientsVerified, 2)
+            } else {
+                XCTAssertEqual(clientChecks.count, 0)
+                XCTAssertNil(result.summary.certificates?.clientsVerified)
+            }
+        }
+    }
+
+    /// Mutual TLS refuses clients: one without a certificate (edge-fra requires
+    /// one; the CA node only asks, so its STOQ service refuses it after the
+    /// handshake), and one the CA revoked (edge-fra's check of it fails).
+    func testServersRefuseClientsWithoutACertificateOrWithARevokedOne() throws {
+        let unenrolled = yaml(duration: "20s", extra: ", nodes: [edge-fra]")
+            + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 10KB, start: 3s, timeout: 5s}"
+            + "\n  - {kind: transfer, from: client-sin-1, to: ca, size: 10KB, start: 3s, timeout: 5s}"
+        let refused = try run(unenrolled)
+        XCTAssertEqual(refused.transfers.count, 2)
+        XCTAssertTrue(refused.transfers.allSatisfy { $0.durationNs == nil }, "\(refused.transfers)")
+        let atCA = refused.certificates.filter { $0.node == "ca" && $0.event == "client-failed" }
+        XCTAssertEqual(atCA.map(\.reason), ["no_client_certificate"])
+
+        let text = yaml(duration: "3h", extra: ", nodes: [edge-fra, client-sin-1], revoke: [{node: client-sin-1, at: 1h}]")
+            + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 2MB, start: 5s, count: 2, interval: 2h}"
         let result = try run(text)
-        let (certs, done) = (result.certificates, result.transfers)
-        XCTAssertEqual(done.count, 2)
-        XCTAssertTrue(done.allSatisfy { $0.durationNs != nil && $0.bytesReceived == 200_000 }, "\(done)")
-        // edge-fra's certificate at each transfer: the first one, then the second renewal's.
-        let edgeFingerprints = certs.filter { $0.node == "edge-fra" && $0.event != "failed" }.compactMap(\.fingerprint)
-        let peerChecks = certs.filter { $0.node == "client-sin-1" && $0.event.hasPrefix("peer") }
-        XCTAssertEqual(peerChecks.map(\.event), ["peer-verified", "peer-verified"], "\(peerChecks)")
-        XCTAssertEqual(peerChecks.map(\.fingerprint), [edgeFingerprints[0], edgeFingerprints[2]])
-        XCTAssertEqual(result.summary.certificates?.peersVerified, 2)
+        XCTAssertNotNil(result.transfers.first?.durationNs)
+        XCTAssertNil(result.transfers.last?.durationNs, "edge-fra drops the revoked client: \(result.transfers)")
+        let checks = result.certificates.filter { $0.node == "edge-fra" && $0.event.hasPrefix("client") }
+        XCTAssertEqual(checks.map(\.event), ["client-verified", "client-failed"])
+        XCTAssertEqual(checks.last?.reason, "revoked")
+        XCTAssertEqual(result.summary.certificates?.clientsFailed, 1)
     }
 
     /// A node outside the workload is not certified: connections to it fail verification.

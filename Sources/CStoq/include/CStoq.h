@@ -103,5 +103,14 @@ int cstoq_contains(const void *haystack, size_t haystacklen, const void *needle,
  * must read that instant from a global: this sets it (Unix seconds), or hands
  * back to the real clock when negative. Installs the function on first use. */
 void cstoq_tls_set_clock(int64_t unix_seconds);
+/* Mutual TLS on a server session: asks the client for a certificate and has
+ * GnuTLS verify it in the handshake against the credentials' trust anchors
+ * for the TLS client key purpose. `required`: GNUTLS_CERT_REQUIRE and
+ * GnuTLS's own verification (gnutls_session_set_verify_cert2, whose purpose
+ * is a typed-data array holding the string macro GNUTLS_KP_TLS_WWW_CLIENT,
+ * which Swift does not import). Otherwise GNUTLS_CERT_REQUEST and a C verify
+ * callback that accepts a client sending no certificate (GnuTLS's own
+ * verification refuses that) and verifies one that is sent. Returns 0. */
+int cstoq_gnutls_verify_client_certificate(gnutls_session_t session, int required);
 
 #endif
