@@ -20,10 +20,11 @@ public final class StoqNodeEndpoint {
     public func flush() { driver.flush() }
 
     /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`;
-    /// `alpn` other than STOQ's for another application there (e.g. ["h3"]).
-    public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil) throws -> QuicConnection {
+    /// `alpn` other than STOQ's for another application there (e.g. ["h3"]);
+    /// `tls` instead of the node's client configuration.
+    public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil) throws -> QuicConnection {
         let c = try endpoint.connect(to: SocketAddress(address: remote, port: StoqPorts.quic), serverName: serverName,
-                                     alpn: alpn, at: driver.scheduler.now)
+                                     alpn: alpn, tls: tls, at: driver.scheduler.now)
         driver.flush()
         return c
     }

@@ -143,6 +143,7 @@ public final class TrustChainWorkload: Workload {
                                                                                   consensus: requirements, epoch: epoch),
                                              now: context.scheduler.now)
         trust = TrustChainTrust(root: authority.certificate, logKey: authority.log.publicKey)
+        sharedClientTLS = try clientTLS(presenting: nil)
         let api = TrustChainAPI(ca: authority)
         // The size limits `ca serve` applies on real sockets; connection caps and
         // request timeouts are left out: the run's own nodes are the only clients.
@@ -155,8 +156,9 @@ public final class TrustChainWorkload: Workload {
             var keys = context.randomStream("node-key:" + node)
             let key = SigningKey.generate(.ed25519, using: &keys)
             let local = node == ca ? api : nil
-            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
-            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local) { [unowned self] in self.track($0, done: $1) }
+            // The CA's API is public: calls to it present no client certificate (the CA would only ask, and check it for nothing).
+            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS) { [unowned self] in self.track($0, done: $1) }
+            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS) { [unowned self] in self.track($0, done: $1) }
             let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
                                                      stakeTimestamp: epoch.unixMilliseconds, difficulty: difficulty, seed: context.seed)
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
@@ -247,8 +249,8 @@ public final class TrustChainWorkload: Workload {
         }
         return sharedClientTLS
     }
-    /// Nodes without a certificate share one credentials object.
-    private lazy var sharedClientTLS: ClientTLSConfiguration = try! clientTLS(presenting: nil)
+    /// Nodes without a certificate, and every call to the CA, share one credentials object.
+    private var sharedClientTLS: ClientTLSConfiguration!
 
     /// After a node's connection to a peer completes its handshake (the chain
     /// already verified against the TrustChain root by GnuTLS, on either side
@@ -385,10 +387,12 @@ final class StoqTrustChainClient: TrustChainClient {
 
     /// The CA node's own client calls its CA in process.
     private let local: TrustChainAPI?
+    /// TLS for calls to the CA instead of the node's own (nil: the node's).
+    private let tls: ClientTLSConfiguration?
 
-    init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil,
+    init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil, tls: ClientTLSConfiguration? = nil,
          track: @escaping (HTTP3Connection, Bool) -> Void) {
-        self.node = node; self.ca = ca; self.context = context; self.local = local; self.track = track
+        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls; self.track = track
     }
 
     func resetTimings() {
@@ -404,7 +408,7 @@ final class StoqTrustChainClient: TrustChainClient {
         do {
             endpoint = try context.stoq.endpoint(on: node)
             _ = try context.stoq.endpoint(on: ca)
-            let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"])
+            let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls)
             http = try HTTP3Connection(client: c)
         } catch {
             return completion(.failure(error))

@@ -73,9 +73,11 @@ public final class QuicEndpoint {
 
     /// Starts a handshake with `remote`, verifying it as `serverName` (a DNS name or an IPv6 literal).
     /// `alpn` replaces the client configuration's protocols for this
-    /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node).
-    public func connect(to remote: SocketAddress, serverName: String, alpn: [String]? = nil, at now: SimTime) throws -> QuicConnection {
-        guard var clientTLS else {
+    /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node); `tls`
+    /// replaces the configuration itself (e.g. no client certificate for a public service).
+    public func connect(to remote: SocketAddress, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil,
+                        at now: SimTime) throws -> QuicConnection {
+        guard var clientTLS = tls ?? clientTLS else {
             throw TransportError.certificate("this endpoint has no client TLS configuration; pass `client:` to QuicEndpoint.init")
         }
         guard !remote.address.isIPv4Mapped else {
