@@ -158,7 +158,9 @@ public final class TrustChainWorkload: Workload {
             let local = node == ca ? api : nil
             // The CA's API is public: calls to it present no client certificate (the CA would only ask, and check it for nothing).
             let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS) { [unowned self] in self.track($0, done: $1) }
-            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS) { [unowned self] in self.track($0, done: $1) }
+            // Peer checks come in bursts (every transfer's handshake, both sides with mutual TLS): they share one connection.
+            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS,
+                                                  keepsConnection: true) { [unowned self] in self.track($0, done: $1) }
             let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
                                                      stakeTimestamp: epoch.unixMilliseconds, difficulty: difficulty, seed: context.seed)
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
@@ -373,8 +375,10 @@ public final class TrustChainWorkload: Workload {
 
 /// Carries a node's TrustChain requests to the CA as HTTP/3 over STOQ: each
 /// request on its own connection, so it pays the real handshake and round
-/// trips of the simulated network, and fails as "unreachable" when the CA
-/// cannot be reached (the connection times out).
+/// trips of the simulated network, or (`keepsConnection`) on one connection
+/// kept open while requests keep coming (closed `linger` after the last one:
+/// an idle connection costs ~80 KiB a side); a request fails as
+/// "unreachable" when the CA cannot be reached (the connection times out).
 final class StoqTrustChainClient: TrustChainClient {
     let node: String
     let ca: String
@@ -389,10 +393,16 @@ final class StoqTrustChainClient: TrustChainClient {
     private let local: TrustChainAPI?
     /// TLS for calls to the CA instead of the node's own (nil: the node's).
     private let tls: ClientTLSConfiguration?
+    private let keepsConnection: Bool
+    /// The kept connection, and how many requests are in flight on it.
+    private var kept: HTTP3Connection?
+    private var inFlight = 0
+    static let linger = SimDuration.seconds(2)
 
     init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil, tls: ClientTLSConfiguration? = nil,
-         track: @escaping (HTTP3Connection, Bool) -> Void) {
-        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls; self.track = track
+         keepsConnection: Bool = false, track: @escaping (HTTP3Connection, Bool) -> Void) {
+        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls
+        self.keepsConnection = keepsConnection; self.track = track
     }
 
     func resetTimings() {
@@ -408,12 +418,19 @@ final class StoqTrustChainClient: TrustChainClient {
         do {
             endpoint = try context.stoq.endpoint(on: node)
             _ = try context.stoq.endpoint(on: ca)
-            let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls)
-            http = try HTTP3Connection(client: c)
+            if keepsConnection, let k = kept, !k.quic.isClosed {
+                http = k
+            } else {
+                let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls)
+                http = try HTTP3Connection(client: c)
+                if keepsConnection { kept = http; inFlight = 0 }
+            }
         } catch {
             return completion(.failure(error))
         }
-        track(http, false)
+        // A kept connection counts as outstanding work while a request is in flight on it.
+        if !keepsConnection || inFlight == 0 { track(http, false) }
+        if keepsConnection { inFlight += 1 }
         let headers = request.body.isEmpty ? [] : [HTTP3Header("content-type", "application/json")]
         http.request(method: request.method, path: request.path, headers: headers, body: request.body) { [unowned self, unowned endpoint] result in
             let elapsed = self.context.scheduler.now - started
@@ -422,9 +439,22 @@ final class StoqTrustChainClient: TrustChainClient {
             } else {
                 self.proofRoundTrips = (self.proofRoundTrips ?? .zero) + elapsed
             }
-            http.quic.close()
+            if self.keepsConnection && self.kept === http {
+                self.inFlight -= 1
+                if self.inFlight == 0 {
+                    self.track(http, true)
+                    self.context.scheduler.schedule(after: Self.linger) { [weak self, weak http] in
+                        guard let self, let http, self.kept === http, self.inFlight == 0 else { return }
+                        http.quic.close()
+                        self.kept = nil
+                        (try? self.context.stoq.endpoint(on: self.node))?.flush()
+                    }
+                }
+            } else {
+                if !self.keepsConnection { http.quic.close() }
+                self.track(http, true)
+            }
             endpoint.flush()
-            self.track(http, true)
             completion(result.map { TrustChainResponse(status: $0.status, body: $0.body) }.mapError { $0 as Error })
         }
         endpoint.flush()
