@@ -110,11 +110,12 @@ final class NetnsRunTests: XCTestCase {
       - {kind: exec, name: ifaces, node: a, at: 100ms, command: [cat, /proc/net/if_inet6], timeout: 5s}
       - {kind: exec, name: slow, node: b, at: 100ms, command: [sleep, 30], timeout: 300ms}
       - {kind: exec, name: missing, node: b, command: [no-such-program-stoq], timeout: 1s}
+      - {kind: exec, name: fds, node: a, command: [ls, /proc/self/fd], timeout: 5s}
     """
 
     /// Programs run inside the node's namespace (they see its address), their
-    /// output lands in the run directory, and exit, timeout and failure to
-    /// start are traced.
+    /// output lands in the run directory, exit, timeout and failure to
+    /// start are traced, and they get no descriptor of the run's.
     func testExecWorkload() throws {
         try requireNetns()
         let scenario = try Scenario(topology: TopologyParser.parse(yaml: execYAML, file: "exec.yaml"))
@@ -131,6 +132,9 @@ final class NetnsRunTests: XCTestCase {
         XCTAssertEqual(execs["slow"]?.timedOut, true)
         XCTAssertNil(execs["slow"]?.exitCode)
         XCTAssertEqual(execs["missing"]?.exitCode, 127)
+        // Only its stdin, stdout, stderr (and ls's own directory fd): none of the run's descriptors leak in.
+        let fds = try String(contentsOfFile: dir + "/fds.stdout", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(fds, ["0", "1", "2", "3"])
     }
 
     /// gtlsclient (ngtcp2's example client over GnuTLS), started by an exec
