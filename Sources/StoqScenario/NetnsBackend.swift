@@ -114,7 +114,7 @@ final class NetnsBackend: RunBackend {
         if let emulator, emulator.stats.writeErrors > 0 {
             notes.append("WARNING: \(emulator.stats.writeErrors) packets could not be written to TUN devices")
         }
-        if interruptedBy != 0 { notes.append("interrupted by signal \(interruptedBy): the run stopped early; namespaces removed") }
+        if interruptedBy != 0 { notes.append("interrupted by \(signalName(interruptedBy)): the run stopped early; namespaces removed") }
         return notes
     }
 }

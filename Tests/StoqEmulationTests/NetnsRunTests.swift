@@ -250,8 +250,9 @@ final class NetnsRunTests: XCTestCase {
         }
     }
 
-    /// SIGTERM in the middle of a run stops it cleanly: the trace is complete,
-    /// the summary says so, and no namespace is left.
+    /// SIGTERM in the middle of a run stops it cleanly: the trace ends with
+    /// an end record that names the signal, summary.json says the run is not
+    /// complete and why, and no namespace is left.
     func testSIGTERMStopsAndCleansUp() throws {
         try requireNetns()
         let yaml = execYAML.components(separatedBy: "workloads:")[0].replacingOccurrences(of: "duration: 1s", with: "duration: 30s") + """
@@ -265,9 +266,16 @@ final class NetnsRunTests: XCTestCase {
         let result = try scenario.runOnNetns(outputDirectory: dir)
         guard case .end(let end)? = try records(dir).last else { return XCTFail("trace has no end record") }
         XCTAssertLessThan(end.t, 10_000_000_000, "the run did not stop on SIGTERM")
-        XCTAssertTrue(result.notes.contains { $0.contains("interrupted by signal 15") }, "\(result.notes)")
+        XCTAssertEqual(end.interruptedBy, "SIGTERM")
+        XCTAssertTrue(result.notes.contains { $0.contains("interrupted by SIGTERM") }, "\(result.notes)")
         XCTAssertEqual(result.interruptingSignal, SIGTERM, "stoqsim run exits 128 + this")
-        XCTAssertTrue(result.summary.complete)
+        let reason = "interrupted by SIGTERM at \(SummaryText.formatNs(end.t)) simulated"
+        XCTAssertFalse(result.summary.complete)
+        XCTAssertEqual(result.summary.incompleteReason, reason)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: result.summaryPath))) as? [String: Any]
+        XCTAssertEqual(json?["complete"] as? Bool, false)
+        XCTAssertEqual(json?["incompleteReason"] as? String, reason)
+        XCTAssertNotNil(json?["realtime"], "the netns figures are still added")
         XCTAssertEqual(Namespaces.list(prefix: "stoq-\(getpid())-"), [])
     }
 }
