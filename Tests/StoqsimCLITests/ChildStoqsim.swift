@@ -69,9 +69,12 @@ final class ChildStoqsim: @unchecked Sendable {
     /// for both pipes to reach EOF; returns the exit status.
     @discardableResult
     func finish(limit: TimeInterval = 120) -> Int32 {
+        if let finished { return finished }
         if !wait(until: { !process.isRunning }, limit: limit) { kill(pid, SIGKILL) }
         process.waitUntilExit()
         _ = closed.wait(timeout: .now() + 30)
+        finished = process.terminationStatus
         return process.terminationStatus
     }
+    private var finished: Int32?
 }
