@@ -204,11 +204,15 @@ public enum TraceRecord: Equatable {
         public var exceedsThreshold: Bool { lagP99Ns > thresholdP99Ns }
     }
 
-    /// Last line: the run finished (a trace without it was cut short).
+    /// Last line: the run finished (a trace without it was cut short), or
+    /// stopped early on a signal (`interruptedBy`, e.g. "SIGINT", at `t`).
     public struct RunEnd: Equatable {
         public var t: Int64
         public var events: UInt64
-        public init(t: Int64, events: UInt64) { self.t = t; self.events = events }
+        public var interruptedBy: String?
+        public init(t: Int64, events: UInt64, interruptedBy: String? = nil) {
+            self.t = t; self.events = events; self.interruptedBy = interruptedBy
+        }
     }
 
     // MARK: Encoding
@@ -274,6 +278,7 @@ public enum TraceRecord: Equatable {
         case .route(let r): r.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
+            if let signal = e.interruptedBy { j.add("interrupted_by", signal) }
         }
         return j.string
     }
@@ -367,7 +372,8 @@ public enum TraceRecord: Equatable {
                                               reconvergenceNs: try f.int64("reconvergence_ns"),
                                               packetsLost: try f.uint64("packets_lost")))
         case "end":
-            return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
+            return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events"),
+                               interruptedBy: try f.optionalString("interrupted_by")))
         case "publish": return .publish(try PublishRecord(f))
         case "content": return .content(try ContentExchange(f))
         case "fetch": return .fetch(try FetchResult(f))

@@ -36,3 +36,12 @@ final class VirtualTimeBackend: RunBackend {
     var notes: [String] { [] }
     var interruptingSignal: Int32? { nil }
 }
+
+/// "SIGINT", "SIGTERM", or "signal N": how runs name the signal that stopped them.
+func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case 2: return "SIGINT"
+    case 15: return "SIGTERM"
+    default: return "signal \(signal)"
+    }
+}

@@ -102,7 +102,8 @@ final class SimulationRun {
                                           busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes)))
         }
         backend.finish(trace: writer.write)
-        writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted)))
+        writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,
+                                interruptedBy: backend.interruptingSignal.map(signalName))))
         writer.close()
         _ = try capture?.close()
 
