@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StoqAnalyzer
+import StoqEmulation
 import StoqScenario
 import StoqTopology
 
@@ -103,6 +104,10 @@ struct Run: ParsableCommand {
             } else {
                 result = try scenario.run(outputDirectory: dir, pcapDirectory: pcap, progress: progress)
             }
+        } catch EmulationError.interrupted(let signal) {
+            // Stopped by the user before the run began; like a shell, exit 128 + the signal.
+            printError("run stopped: \(EmulationError.interrupted(signal: signal))")
+            throw ExitCode(128 + signal)
         } catch {
             printError("run failed: \(error)")
             throw ExitCode.failure

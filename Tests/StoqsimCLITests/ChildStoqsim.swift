@@ -1,16 +1,8 @@
 import Foundation
 import XCTest
 
-/// The built `stoqsim` binary (beside the test bundle on Linux, in its parent
-/// on Darwin), for tests that start it as a child process and signal it.
-func stoqsimBinary() throws -> URL {
-    let bundle = Bundle(for: ChildStoqsim.self).bundleURL
-    let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stoqsim") }
-    guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw XCTSkip("stoqsim binary not found in \(candidates.map(\.path))")
-    }
-    return url
-}
+/// The built `stoqsim` binary.
+func stoqsimBinary() throws -> URL { try StoqsimProcess.binary(near: ChildStoqsim.self) }
 
 /// A `stoqsim` child process whose stdout and stderr are collected as they
 /// come, so a test can wait for a line, signal it and read what it said.
