@@ -74,7 +74,7 @@ final class NetnsBackend: RunBackend {
         try emulator!.spawn(node: node, arguments: arguments, stdoutPath: stdoutPath, stderrPath: stderrPath, onExit: onExit)
     }
 
-    func advance(_ scheduler: Scheduler, until end: SimTime) -> RunOutcome {
+    func advance(_ scheduler: Scheduler, until end: SimTime, poll: () -> Void) -> RunOutcome {
         guard let driver else { return .idle }
         let outcome = interrupt.signal == 0 ? driver.run(until: end) : .stopped
         if interrupt.signal != 0 {

@@ -75,19 +75,21 @@ final class SimulationRun {
         let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
         var lastReport = wallStart
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
+        func reportProgress() {
+            let nowWall = DispatchTime.now().uptimeNanoseconds
+            guard let progress, nowWall - lastReport >= 1_000_000_000 else { return }
+            lastReport = nowWall
+            progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(), events: scheduler.eventsExecuted))
+        }
         // Scheduled events hold their owners unowned (cycles would leak), so the
         // owners must outlive the loop; the optimizer would free them earlier.
         withExtendedLifetime((network, recorder, capture, context, workloads)) {
         // Past the end, run on only while some workload still waits for
         // in-flight work (a probe's reply, a transfer's last byte).
         while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
-            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish))
-            let nowWall = DispatchTime.now().uptimeNanoseconds
-            if let progress, nowWall - lastReport >= 1_000_000_000 {
-                lastReport = nowWall
-                progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(),
-                                     events: scheduler.eventsExecuted))
-            }
+            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish),
+                                          poll: reportProgress)
+            reportProgress()
             if outcome == .idle || outcome == .stopped { break }
         }
         context.runEnded()

@@ -93,6 +93,42 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Ctrl-C on the sim backend stops the run between slices of simulated
+    /// time; the trace, summary and reports cover what ran and say why it stopped.
+    func testInterruptedSimRunWritesAnIncompleteSummaryAndExits130() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir + "/long.yaml"
+            try """
+            name: long
+            duration: 3650d
+            sites:
+              - {name: fra, city: Frankfurt}
+              - {name: par, city: Paris}
+            nodes:
+              - {name: a, site: fra, role: core}
+              - {name: b, site: par, role: core, count: 4}
+            links:
+              - {from: a, to: b-1, tier: 1gbps}
+              - {from: a, to: b-2, tier: 1gbps}
+              - {from: a, to: b-3, tier: 1gbps}
+              - {from: a, to: b-4, tier: 1gbps}
+            workloads:
+              - {kind: probe, from: a, to: [b-1, b-2, b-3, b-4], interval: 1ms}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let c = try ChildStoqsim(["run", file, "--out", dir + "/run"])
+            // A progress line means the engine is under way (the first comes after a wall second).
+            XCTAssertTrue(c.wait(until: { c.stderr.contains("simulated") }), c.stderr)
+            c.signal(SIGINT)
+            XCTAssertEqual(c.finish(), 130, c.stderr)
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/summary.json"))
+            let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            XCTAssertEqual(summary["complete"] as? Bool, false)
+            let reason = try XCTUnwrap(summary["incompleteReason"] as? String)
+            XCTAssertTrue(reason.hasPrefix("interrupted by SIGINT at "), reason)
+            XCTAssertTrue(c.stdout.contains("interrupted by SIGINT: the run stopped early"), c.stdout)
+        }
+    }
+
     func testGenerateWritesAFileThatValidates() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/gen.yaml"
