@@ -140,6 +140,21 @@ final class CLITests: XCTestCase {
         }
     }
 
+    func testImportWritesATopologyThatValidatesAndRefusesABrokenGraph() throws {
+        try withTemporaryDirectory { dir in
+            let out = dir + "/geant.yaml"
+            let r = try stoqsim(["import", "Tests/StoqTopologyTests/Fixtures/zoo/Geant2012.gml", "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("37 sites, 58 links"), r.stderr)
+            let v = try stoqsim(["validate", out])
+            XCTAssertEqual(v.status, 0, v.stderr)
+            try "graph [\n  node [ id 1 label \"A\" ]\n]\n".write(toFile: dir + "/bad.gml", atomically: true, encoding: .utf8)
+            let bad = try stoqsim(["import", dir + "/bad.gml"])
+            XCTAssertEqual(bad.status, 2)
+            XCTAssertTrue(bad.stderr.contains("bad.gml:2:8: error: node 'A' (id 1) has no usable coordinates"), bad.stderr)
+        }
+    }
+
     func testGenerateRejectsUnknownRegion() throws {
         let g = try stoqsim(["generate", "--nodes", "10", "--regions", "atlantis"])
         XCTAssertEqual(g.status, 2)
