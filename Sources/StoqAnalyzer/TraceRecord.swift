@@ -109,9 +109,15 @@ public enum TraceRecord: Equatable {
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
         public var smoothedRttNs: Int64
+        /// The sender's congestion controller (nil in traces from before it was recorded).
+        public var congestion: String?
+        /// The workload's QUIC knobs that differ from the defaults, e.g. "initial-rtt=100ms stream-window=1MiB".
+        public var transport: String?
         public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
                     handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, secondHalfGoodputBps: Double? = nil,
-                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64) {
+                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64,
+                    congestion: String? = nil, transport: String? = nil) {
+            self.congestion = congestion; self.transport = transport
             self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
             self.streams = streams; self.bytesReceived = bytesReceived; self.handshakeNs = handshakeNs
             self.durationNs = durationNs; self.goodputBps = goodputBps; self.secondHalfGoodputBps = secondHalfGoodputBps
@@ -254,6 +260,8 @@ public enum TraceRecord: Equatable {
             if let g = x.secondHalfGoodputBps { j.add("second_half_goodput_bps", g) } else { j.addNull("second_half_goodput_bps") }
             j.add("packets_lost", x.packetsLost); j.add("packets_retransmitted", x.packetsRetransmitted)
             j.add("srtt_ns", x.smoothedRttNs)
+            if let c = x.congestion { j.add("congestion", c) }
+            if let k = x.transport { j.add("transport", k) }
         case .exec(let x):
             j.add("t", x.t); j.add("type", "exec"); j.add("workload", x.workload); j.add("node", x.node)
             j.add("command", x.command)
@@ -353,7 +361,9 @@ public enum TraceRecord: Equatable {
                                             secondHalfGoodputBps: try f.optionalDouble("second_half_goodput_bps"),
                                             packetsLost: try f.uint64("packets_lost"),
                                             packetsRetransmitted: try f.uint64("packets_retransmitted"),
-                                            smoothedRttNs: try f.int64("srtt_ns")))
+                                            smoothedRttNs: try f.int64("srtt_ns"),
+                                            congestion: try f.optionalString("congestion"),
+                                            transport: try f.optionalString("transport")))
         case "exec":
             return .exec(ExecResult(t: try f.int64("t"), workload: try f.string("workload"), node: try f.string("node"),
                                     command: try f.string("command"),

@@ -126,8 +126,9 @@ public final class QuicConnection {
 
     /// A client connection; the endpoint registers its connection IDs.
     static func client(endpoint: QuicEndpoint, remote: SocketAddress, serverName: String,
-                       tlsConfig: ClientTLSConfiguration, now: SimTime) throws -> QuicConnection {
-        let config = endpoint.configuration
+                       tlsConfig: ClientTLSConfiguration, configuration: TransportConfiguration? = nil,
+                       now: SimTime) throws -> QuicConnection {
+        let config = configuration ?? endpoint.configuration
         let c = QuicConnection(role: .client, local: endpoint.localAddress, remote: remote, serverName: serverName,
                                now: now, countLostPackets: config.countLostPackets)
         c.endpoint = endpoint
@@ -204,6 +205,13 @@ public final class QuicConnection {
         s.max_tx_udp_payload_size = config.maxUDPPayloadSize
         s.max_window = config.maxConnectionWindow
         s.max_stream_window = config.maxStreamWindow
+        s.initial_rtt = UInt64(max(1, config.initialRTT.nanoseconds))
+        switch config.congestionControl {
+        case .reno: s.cc_algo = NGTCP2_CC_ALGO_RENO
+        case .cubic: s.cc_algo = NGTCP2_CC_ALGO_CUBIC
+        case .bbr: s.cc_algo = NGTCP2_CC_ALGO_BBR
+        case .bbr2: s.cc_algo = NGTCP2_CC_ALGO_BBR2
+        }
         // The rand callback finds the endpoint's seeded stream through us (unretained, as above).
         s.rand_ctx.native_handle = Unmanaged.passUnretained(self).toOpaque()
         if countLostPackets {
@@ -237,6 +245,8 @@ public final class QuicConnection {
         p.initial_max_streams_bidi = config.maxBidirectionalStreams
         p.initial_max_streams_uni = config.maxUnidirectionalStreams
         p.max_idle_timeout = UInt64(max(0, config.idleTimeout.nanoseconds))
+        p.max_ack_delay = UInt64(max(0, config.maxAckDelay.nanoseconds))
+        p.ack_delay_exponent = config.ackDelayExponent
         return p
     }
 
