@@ -96,6 +96,10 @@ public struct RunSummary: Codable, Equatable {
         public var meanGoodputAfterSlowStartBps: Double?
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
+        /// The sender's congestion controller and the workload's other QUIC
+        /// knobs (nil in traces written before they were recorded).
+        public var congestion: String? = nil
+        public var transport: String? = nil
     }
 
     /// Routes stopped using a failed link or node.
