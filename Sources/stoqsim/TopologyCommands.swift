@@ -77,6 +77,8 @@ struct Run: ParsableCommand {
     @Flag(help: "netns: do not run the engine thread under SCHED_FIFO.") var noRealtimePriority = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: "Also write each node's packets to DIR/NODE.pcapng.") var pcap: String?
+    @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
+    var keylog: String?
 
     @OptionGroup var limits: LimitOptions
 
@@ -86,6 +88,13 @@ struct Run: ParsableCommand {
             throw ValidationError("--lag-threshold '\(lagThreshold)' is not a duration (e.g. 1ms, 500us)")
         }
         var scenario = try loadScenario(file, limits: limits.limits(), backend: backend)
+        if let keylog {
+            // GnuTLS writes the NSS key log to SSLKEYLOGFILE, read at its first handshake.
+            guard FileManager.default.createFile(atPath: keylog, contents: nil) || FileManager.default.isWritableFile(atPath: keylog) else {
+                throw ValidationError("--keylog: cannot write \(keylog)")
+            }
+            setenv("SSLKEYLOGFILE", keylog, 1)
+        }
         if let seed { scenario.topology.seed = seed }
         if let strategy {
             do { try scenario.setStrategy(strategy) } catch let e as TopologyDiagnostic {
@@ -119,6 +128,7 @@ struct Run: ParsableCommand {
             print("wrote \((dir as NSString).appendingPathComponent(name))")
         }
         if let pcap { print("wrote \(pcap)/NODE.pcapng for every node that sent or received a packet") }
+        if let keylog { print("wrote \(keylog) (TLS secrets: tshark -o tls.keylog_file:\(keylog) decrypts the QUIC packets)") }
         // Like a shell: a run stopped by a signal exits 128 + its number.
         if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }
     }

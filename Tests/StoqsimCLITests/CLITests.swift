@@ -129,6 +129,42 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `run --keylog` writes the TLS secrets; with them tshark decrypts the
+    /// captured QUIC packets down to STREAM frames, without them it cannot.
+    func testKeylogLetsTsharkDecryptTheCapturedQUIC() throws {
+        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("tshark is not installed (tools/setup.sh installs it)")
+        }
+        try withTemporaryDirectory { dir in
+            try """
+            name: keylog
+            duration: 2s
+            sites:
+              - {name: fra, city: Frankfurt}
+              - {name: par, city: Paris}
+            nodes:
+              - {name: a, site: fra, role: edge}
+              - {name: b, site: par, role: edge}
+            links:
+              - {from: a, to: b, tier: 1gbps}
+            workloads:
+              - {kind: transfer, from: a, to: b, size: 20KB}
+            """.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+            let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--pcap", dir + "/pcap", "--keylog", dir + "/keys.txt"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let keys = try String(contentsOfFile: dir + "/keys.txt", encoding: .utf8)
+            XCTAssertTrue(keys.contains("CLIENT_TRAFFIC_SECRET_0"), keys)
+            func streamFrames(_ extra: [String]) throws -> Int {
+                let t = try StoqsimProcess.run(URL(fileURLWithPath: tshark),
+                                               ["-r", dir + "/pcap/a.pcapng"] + extra + ["-T", "fields", "-e", "quic.stream.stream_id"])
+                XCTAssertEqual(t.status, 0, t.stderr)
+                return t.stdout.split(separator: "\n").filter { !$0.isEmpty }.count
+            }
+            XCTAssertGreaterThan(try streamFrames(["-o", "tls.keylog_file:" + dir + "/keys.txt"]), 10, "20 KB of STREAM frames, decrypted")
+            XCTAssertEqual(try streamFrames([]), 0, "without the secrets the payload stays encrypted")
+        }
+    }
+
     func testGenerateWritesAFileThatValidates() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/gen.yaml"
