@@ -146,6 +146,7 @@ extension Scenario {
         let backend = NetnsBackend(options: options, outputDirectory: outputDirectory, interrupt: interrupt)
         run.backend = backend
         run.pcapDirectory = pcapDirectory
+        run.captureSelection = captureSelection
         let result = try run.execute(progress: progress)
         if let r = backend.report { try Self.addRealtime(r, toSummaryAt: result.summaryPath) }
         return result

@@ -15,6 +15,7 @@ final class SimulationRun {
     let outputDirectory: String
     /// Where to write per-node pcapng files (`--pcap`); nil captures nothing.
     var pcapDirectory: String?
+    var captureSelection = CaptureSelection()
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -35,7 +36,9 @@ final class SimulationRun {
         let scheduler = Scheduler()
         let network = Network(topology: topology, scheduler: scheduler, seed: topology.seed, strategy: strategy)
         let recorder = TraceRecorder(network: network, writer: writer)
-        let capture = try pcapDirectory.map { try PacketCapture(network: network, directory: $0) }
+        let capture = try pcapDirectory.map {
+            try PacketCapture(network: network, directory: $0, selection: captureSelection, topology: topology)
+        }
         network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
         try backend.attach(network: network, scheduler: scheduler)
@@ -123,6 +126,7 @@ extension Scenario {
                     progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
         let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
         run.pcapDirectory = pcapDirectory
+        run.captureSelection = captureSelection
         return try run.execute(progress: progress)
     }
 }

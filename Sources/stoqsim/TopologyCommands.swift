@@ -77,6 +77,9 @@ struct Run: ParsableCommand {
     @Flag(help: "netns: do not run the engine thread under SCHED_FIFO.") var noRealtimePriority = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: "Also write each node's packets to DIR/NODE.pcapng.") var pcap: String?
+    @Option(help: "With --pcap: capture only these nodes (names or selectors such as role:core, comma-separated), with the packets they forward.")
+    var pcapNodes: String?
+    @Flag(help: "With --pcap: also one file per link direction, DIR/link-A-to-B.pcapng.") var pcapLinks = false
     @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
     var keylog: String?
 
@@ -96,6 +99,18 @@ struct Run: ParsableCommand {
             setenv("SSLKEYLOGFILE", keylog, 1)
         }
         if let seed { scenario.topology.seed = seed }
+        if pcapNodes != nil || pcapLinks {
+            guard pcap != nil else { throw ValidationError("--pcap-nodes and --pcap-links need --pcap DIR") }
+            let selectors = pcapNodes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let selectors {
+                do {
+                    _ = try NodeSelector.resolve(selectors, in: scenario.topology, at: SourceLocation(file: "--pcap-nodes", line: 1, column: 1))
+                } catch let d as TopologyDiagnostic {
+                    throw ValidationError("--pcap-nodes: " + d.message + (d.hint.map { " (\($0))" } ?? ""))
+                }
+            }
+            scenario.captureSelection = CaptureSelection(nodes: selectors, links: pcapLinks)
+        }
         if let strategy {
             do { try scenario.setStrategy(strategy) } catch let e as TopologyDiagnostic {
                 throw ValidationError(e.message + (e.hint.map { " (\($0))" } ?? ""))
@@ -127,7 +142,10 @@ struct Run: ParsableCommand {
         for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.htmlFile] {
             print("wrote \((dir as NSString).appendingPathComponent(name))")
         }
-        if let pcap { print("wrote \(pcap)/NODE.pcapng for every node that sent or received a packet") }
+        if let pcap {
+            print("wrote \(pcap)/NODE.pcapng for every " + (pcapNodes == nil ? "node that sent or received a packet" : "selected node a packet passed")
+                  + (pcapLinks ? ", and \(pcap)/link-A-to-B.pcapng per link direction" : ""))
+        }
         if let keylog { print("wrote \(keylog) (TLS secrets: tshark -o tls.keylog_file:\(keylog) decrypts the QUIC packets)") }
         // Like a shell: a run stopped by a signal exits 128 + its number.
         if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }

@@ -129,6 +129,26 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `--pcap-nodes` captures routers too (what they forward), `--pcap-links`
+    /// each link direction; a selector naming nothing is bad input.
+    func testPcapAtCoresAndPerLinkDirection() throws {
+        try withTemporaryDirectory { dir in
+            let r = try stoqsim(["run", "topologies/quickstart.yaml", "--quiet", "--out", dir + "/run", "--pcap", dir + "/pcap",
+                                 "--pcap-nodes", "role:core", "--pcap-links"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/pcap"))
+            XCTAssertTrue(files.contains("core-fra.pcapng") && files.contains("link-core-fra-to-core-sin.pcapng"), "\(files.sorted())")
+            XCTAssertFalse(files.contains("client-fra-1.pcapng"), "only the selected nodes")
+            // core-fra forwards client-fra-1's probes to Paris and Singapore: a router's capture is not empty.
+            let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: dir + "/pcap/core-fra.pcapng")[.size] as? Int)
+            XCTAssertGreaterThan(size, 100 * 100, "hundreds of forwarded probes")
+            let bad = try stoqsim(["run", "topologies/quickstart.yaml", "--quiet", "--out", dir + "/bad", "--pcap", dir + "/p2",
+                                   "--pcap-nodes", "nobody"])
+            XCTAssertEqual(bad.status, 2)
+            XCTAssertTrue(bad.stderr.contains("--pcap-nodes: unknown node 'nobody'"), bad.stderr)
+        }
+    }
+
     /// `run --keylog` writes the TLS secrets; with them tshark decrypts the
     /// captured QUIC packets down to STREAM frames, without them it cannot.
     func testKeylogLetsTsharkDecryptTheCapturedQUIC() throws {
