@@ -147,6 +147,7 @@ extension Scenario {
         run.backend = backend
         run.pcapDirectory = pcapDirectory
         run.captureSelection = captureSelection
+        run.qlogDirectory = qlogDirectory
         let result = try run.execute(progress: progress)
         if let r = backend.report { try Self.addRealtime(r, toSummaryAt: result.summaryPath) }
         return result

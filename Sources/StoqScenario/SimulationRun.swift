@@ -16,6 +16,7 @@ final class SimulationRun {
     /// Where to write per-node pcapng files (`--pcap`); nil captures nothing.
     var pcapDirectory: String?
     var captureSelection = CaptureSelection()
+    var qlogDirectory: String?
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -64,6 +65,10 @@ final class SimulationRun {
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
+        if let qlogDirectory {
+            try FileManager.default.createDirectory(atPath: qlogDirectory, withIntermediateDirectories: true)
+            context.qlogDirectory = qlogDirectory
+        }
         let made = WorkloadRegistry.makeAll(for: topology, backend: backend.name)
         if !made.errors.isEmpty { throw TopologyErrors(inFileOrder: made.errors) }
         let workloads = made.workloads
@@ -127,6 +132,7 @@ extension Scenario {
         let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
         run.pcapDirectory = pcapDirectory
         run.captureSelection = captureSelection
+        run.qlogDirectory = qlogDirectory
         return try run.execute(progress: progress)
     }
 }

@@ -137,7 +137,8 @@ public final class TransferWorkload: Workload {
         do {
             let client = try context.stoq.endpoint(on: from)
             let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to),
-                                       transport: knobs.isEmpty ? nil : knobs.applied(to: client.endpoint.configuration))
+                                       transport: knobs.isEmpty ? nil : knobs.applied(to: client.endpoint.configuration),
+                                       label: "\(name)_\(from)-to-\(to)_\(number)")
             t.connection = c
             // Held by the connection, which the transfer holds: capture the transfer
             // weakly, or the two keep each other (and the whole QUIC state) alive.

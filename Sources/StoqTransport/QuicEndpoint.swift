@@ -73,10 +73,16 @@ public final class QuicEndpoint {
     /// Starts a handshake with `remote`, verifying it as `serverName` (a DNS name or an IPv6 literal).
     /// `alpn` replaces the client configuration's protocols for this
     /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node).
+    /// Gives each new connection (its role, and the label `connect` was given)
+    /// a place for its qlog; nil, or nil returned, writes none.
+    public var qlogSink: ((QuicConnection.Role, String?) -> QlogSink?)?
+
     /// `configuration` replaces the endpoint's transport settings for this
-    /// connection only (a workload's congestion controller, windows, …).
+    /// connection only (a workload's congestion controller, windows, …);
+    /// `label` names it for its qlog.
     public func connect(to remote: SocketAddress, serverName: String, alpn: [String]? = nil,
-                        configuration: TransportConfiguration? = nil, at now: SimTime) throws -> QuicConnection {
+                        configuration: TransportConfiguration? = nil, label: String? = nil,
+                        at now: SimTime) throws -> QuicConnection {
         guard var clientTLS else {
             throw TransportError.certificate("this endpoint has no client TLS configuration; pass `client:` to QuicEndpoint.init")
         }
@@ -85,7 +91,7 @@ public final class QuicEndpoint {
         }
         if let alpn { clientTLS.alpn = alpn }
         let c = try QuicConnection.client(endpoint: self, remote: remote, serverName: serverName, tlsConfig: clientTLS,
-                                          configuration: configuration, now: now)
+                                          configuration: configuration, label: label, now: now)
         adopt(c)
         return c
     }

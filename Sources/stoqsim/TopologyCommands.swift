@@ -80,6 +80,7 @@ struct Run: ParsableCommand {
     @Option(help: "With --pcap: capture only these nodes (names or selectors such as role:core, comma-separated), with the packets they forward.")
     var pcapNodes: String?
     @Flag(help: "With --pcap: also one file per link direction, DIR/link-A-to-B.pcapng.") var pcapLinks = false
+    @Option(help: "Write one qlog file per QUIC connection into DIR (JSON-SEQ, open them in qvis).") var qlog: String?
     @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
     var keylog: String?
 
@@ -99,6 +100,7 @@ struct Run: ParsableCommand {
             setenv("SSLKEYLOGFILE", keylog, 1)
         }
         if let seed { scenario.topology.seed = seed }
+        scenario.qlogDirectory = qlog
         if pcapNodes != nil || pcapLinks {
             guard pcap != nil else { throw ValidationError("--pcap-nodes and --pcap-links need --pcap DIR") }
             let selectors = pcapNodes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -146,6 +148,7 @@ struct Run: ParsableCommand {
             print("wrote \(pcap)/NODE.pcapng for every " + (pcapNodes == nil ? "node that sent or received a packet" : "selected node a packet passed")
                   + (pcapLinks ? ", and \(pcap)/link-A-to-B.pcapng per link direction" : ""))
         }
+        if let qlog { print("wrote \(qlog)/*.sqlog, one qlog per QUIC connection (transfers as WORKLOAD_FROM-to-TO_N)") }
         if let keylog { print("wrote \(keylog) (TLS secrets: tshark -o tls.keylog_file:\(keylog) decrypts the QUIC packets)") }
         // Like a shell: a run stopped by a signal exits 128 + its number.
         if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }

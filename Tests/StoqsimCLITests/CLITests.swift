@@ -149,6 +149,40 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `run --qlog DIR`: one JSON-SEQ qlog per connection, a transfer's named
+    /// by workload, pair and number, the server's by node; every record parses.
+    func testQlogPerConnection() throws {
+        try withTemporaryDirectory { dir in
+            try """
+            name: qlog
+            duration: 2s
+            sites:
+              - {name: fra, city: Frankfurt}
+              - {name: par, city: Paris}
+            nodes:
+              - {name: a, site: fra, role: edge}
+              - {name: b, site: par, role: edge}
+            links:
+              - {from: a, to: b, tier: 1gbps}
+            workloads:
+              - {kind: transfer, from: a, to: b, size: 20KB, count: 2, interval: 500ms}
+            """.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+            let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--qlog", dir + "/qlog"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/qlog").sorted()
+            XCTAssertEqual(files, ["b-server-1.sqlog", "b-server-2.sqlog", "transfer-1_a-to-b_1.sqlog", "transfer-1_a-to-b_2.sqlog"])
+            for f in files {
+                let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/qlog/" + f))
+                let records = try data.split(separator: 0x1E).filter { !$0.allSatisfy { $0 == 0x0A } }
+                    .map { try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]) }
+                XCTAssertEqual(records.first?["qlog_format"] as? String, "JSON-SEQ", f)
+                let vantage = ((records.first?["trace"] as? [String: Any])?["vantage_point"] as? [String: Any])?["type"] as? String
+                XCTAssertEqual(vantage, f.hasPrefix("transfer") ? "client" : "server", f)
+                XCTAssertTrue(records.contains { $0["name"] as? String == "transport:packet_sent" }, f)
+            }
+        }
+    }
+
     /// `run --keylog` writes the TLS secrets; with them tshark decrypts the
     /// captured QUIC packets down to STREAM frames, without them it cannot.
     func testKeylogLetsTsharkDecryptTheCapturedQUIC() throws {
