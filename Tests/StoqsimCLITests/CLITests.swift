@@ -149,24 +149,29 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Two edges, Frankfurt and Paris, and one transfer workload from a to b.
+    func writeTransferTopology(_ path: String, transfer fields: String) throws {
+        try """
+        name: transfer
+        duration: 2s
+        sites:
+          - {name: fra, city: Frankfurt}
+          - {name: par, city: Paris}
+        nodes:
+          - {name: a, site: fra, role: edge}
+          - {name: b, site: par, role: edge}
+        links:
+          - {from: a, to: b, tier: 1gbps}
+        workloads:
+          - {kind: transfer, from: a, to: b, \(fields)}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// `run --qlog DIR`: one JSON-SEQ qlog per connection, a transfer's named
     /// by workload, pair and number, the server's by node; every record parses.
     func testQlogPerConnection() throws {
         try withTemporaryDirectory { dir in
-            try """
-            name: qlog
-            duration: 2s
-            sites:
-              - {name: fra, city: Frankfurt}
-              - {name: par, city: Paris}
-            nodes:
-              - {name: a, site: fra, role: edge}
-              - {name: b, site: par, role: edge}
-            links:
-              - {from: a, to: b, tier: 1gbps}
-            workloads:
-              - {kind: transfer, from: a, to: b, size: 20KB, count: 2, interval: 500ms}
-            """.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+            try writeTransferTopology(dir + "/t.yaml", transfer: "size: 20KB, count: 2, interval: 500ms")
             let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--qlog", dir + "/qlog"])
             XCTAssertEqual(r.status, 0, r.stderr)
             let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/qlog").sorted()
@@ -190,20 +195,7 @@ final class CLITests: XCTestCase {
             throw XCTSkip("tshark is not installed (tools/setup.sh installs it)")
         }
         try withTemporaryDirectory { dir in
-            try """
-            name: keylog
-            duration: 2s
-            sites:
-              - {name: fra, city: Frankfurt}
-              - {name: par, city: Paris}
-            nodes:
-              - {name: a, site: fra, role: edge}
-              - {name: b, site: par, role: edge}
-            links:
-              - {from: a, to: b, tier: 1gbps}
-            workloads:
-              - {kind: transfer, from: a, to: b, size: 20KB}
-            """.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+            try writeTransferTopology(dir + "/t.yaml", transfer: "size: 20KB")
             let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--pcap", dir + "/pcap", "--keylog", dir + "/keys.txt"])
             XCTAssertEqual(r.status, 0, r.stderr)
             let keys = try String(contentsOfFile: dir + "/keys.txt", encoding: .utf8)
