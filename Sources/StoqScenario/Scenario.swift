@@ -26,6 +26,7 @@ public struct Scenario {
         let made = WorkloadRegistry.makeAll(for: topology, backend: backend)
         self.workloads = made.workloads
         errors += made.errors
+        errors += TransportKnobs.check(topology)
         do {
             _ = try strategy()
             // Per-region strategies and routing parameters are checked against the graph.

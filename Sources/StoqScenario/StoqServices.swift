@@ -98,7 +98,7 @@ public final class StoqServices {
         var serverTLS = try certs.serverTLS(for: spec)
         serverTLS.alpn += extraServerALPN[node] ?? []
         let endpoint = try QuicEndpoint(localAddress: SocketAddress(address: spec.address, port: StoqPorts.quic),
-                                        configuration: TransportConfiguration(),
+                                        configuration: TransportKnobs.endpointConfiguration(for: spec, in: context.topology),
                                         client: certs.clientTLS, server: serverTLS,
                                         random: context.randomStream("quic:" + node))
         if let dir = context.qlogDirectory {

@@ -193,6 +193,11 @@ public final class TransferWorkload: Workload {
         try? context.stoq.endpoint(on: pairs[t.pair].from).flush()
     }
 
+    /// The controller of the sender's endpoint (its node's or the topology's `transport:`).
+    private func senderCongestion(_ node: String) -> CongestionControl {
+        (try? context.stoq.endpoint(on: node).endpoint.configuration.congestionControl) ?? TransportConfiguration().congestionControl
+    }
+
     private func record(_ t: Transfer, completed: SimTime?) {
         guard !t.finished else { return }
         t.finished = true
@@ -210,7 +215,7 @@ public final class TransferWorkload: Workload {
             },
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
-            congestion: (knobs.congestion ?? TransportConfiguration().congestionControl).rawValue, transport: knobs.traceText)))
+            congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText)))
         transfers[t.number] = nil
     }
 }

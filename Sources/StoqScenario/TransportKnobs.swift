@@ -52,6 +52,34 @@ struct TransportKnobs: Equatable {
 
     var isEmpty: Bool { self == TransportKnobs() }
 
+    /// A `transport:` mapping (top level or a node's): only knobs, checked.
+    init(section m: ConfigMap) throws {
+        if let unknown = m.unknownKeys(allowed: Self.fields, context: "'transport'").first { throw unknown }
+        try self.init(m)
+    }
+
+    /// The settings of `node`'s endpoint: its own `transport:` over the
+    /// topology's over the defaults.
+    static func endpointConfiguration(for node: NodeSpec, in topology: Topology) throws -> TransportConfiguration {
+        var c = TransportConfiguration()
+        if let top = topology.transport { c = try TransportKnobs(section: top).applied(to: c) }
+        if let own = node.transport { c = try TransportKnobs(section: own).applied(to: c) }
+        return c
+    }
+
+    /// Every error of the topology's and the nodes' `transport:` sections
+    /// (a template's map once, not once per stamped node).
+    static func check(_ topology: Topology) -> [TopologyDiagnostic] {
+        var seen = Set<String>()
+        var errors: [TopologyDiagnostic] = []
+        for m in [topology.transport].compactMap({ $0 }) + topology.nodes.compactMap(\.transport) {
+            guard seen.insert("\(m.location)").inserted else { continue }
+            errors += m.unknownKeys(allowed: fields, context: "'transport'")
+            do { _ = try TransportKnobs(m) } catch let d as TopologyDiagnostic { errors.append(d) } catch {}
+        }
+        return errors
+    }
+
     /// `base` with the knobs that are set.
     func applied(to base: TransportConfiguration) -> TransportConfiguration {
         var c = base

@@ -138,6 +138,7 @@ final class TopologyBuilder {
         var address: IPv6Address?
         var addressLocation: SourceLocation?
         var location: SourceLocation
+        var transport: ConfigMap?
     }
     private var nodes: [NodeDraft] = []
     private var nodeIndex: [String: Int] = [:]
@@ -159,7 +160,7 @@ final class TopologyBuilder {
     }
     private var linkDrafts: [LinkDraft] = []
 
-    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology",
+    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology", "transport",
                                "sites", "nodes", "links", "backbones", "faults", "workloads"]
     static let linkFieldKeys = ["tier", "bandwidth", "latency", "loss", "queue"]
 
@@ -233,6 +234,7 @@ final class TopologyBuilder {
                                 sites: sites.map(\.site), nodes: finalNodes, links: links, faults: faults, workloads: workloads,
                                 routing: routing, warnings: Self.sorted(warnings))
         topology.limits = limits
+        topology.transport = attempt { try top.map("transport") } ?? nil
         topology.unresolvedNames = brokenNames
         return .init(topology: topology, errors: Self.sorted(errors))
     }
@@ -623,7 +625,8 @@ final class TopologyBuilder {
     // MARK: Nodes
 
     private func parseNode(_ m: ConfigMap) throws {
-        errors += m.unknownKeys(allowed: ["name", "site", "role", "address", "count", "uplink"], context: "node")
+        errors += m.unknownKeys(allowed: ["name", "site", "role", "address", "count", "uplink", "transport"], context: "node")
+        let transport = try m.map("transport")
         let name = try requiredName(m, context: "node")
         let context = "node '\(name.name)'"
         var names = [name]
@@ -670,7 +673,8 @@ final class TopologyBuilder {
             registered.append(n)
             nodeIndex[n.name] = nodes.count
             nodes.append(NodeDraft(name: n.name, nameLocation: n.location, site: sites[siteAt].site.name, role: role,
-                                   address: address, addressLocation: m["address"]?.location, location: m.location))
+                                   address: address, addressLocation: m["address"]?.location, location: m.location,
+                                   transport: transport))
         }
         if let up = m["uplink"] {
             for (_, u) in mappings(up, named: "uplink") {
@@ -723,7 +727,9 @@ final class TopologyBuilder {
                 address = IPv6Address(high: 0, low: 0)
             }
             owner[address] = owner[address] ?? i
-            result.append(NodeSpec(name: n.name, site: n.site, role: n.role, address: address, location: n.location))
+            var spec = NodeSpec(name: n.name, site: n.site, role: n.role, address: address, location: n.location)
+            spec.transport = n.transport
+            result.append(spec)
         }
         return result
     }

@@ -88,6 +88,40 @@ final class TransferWorkloadTests: XCTestCase {
         XCTAssertLessThan(Double(bbrTime), 0.8 * Double(cubicTime), "BBR \(bbrTime) ns vs CUBIC \(cubicTime) ns")
     }
 
+    /// `transport:` at the top level sets every endpoint's knobs, a node's
+    /// own `transport:` wins over it, and a workload's knobs over both.
+    func testTransportDefaultsAtTheTopLevelAndPerNode() throws {
+        let yaml = """
+        name: defaults
+        duration: 2s
+        transport: {congestion: bbr, initial-rtt: 50ms}
+        sites:
+          - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+          - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
+        nodes:
+          - {name: a, site: fra, role: edge}
+          - {name: c, site: fra, role: edge, transport: {congestion: reno}}
+          - {name: b, site: par, role: edge}
+        links:
+          - {from: a, to: b, tier: 1gbps}
+          - {from: c, to: b, tier: 1gbps}
+        workloads:
+          - {kind: transfer, name: from-a, from: a, to: b, size: 100KB}
+          - {kind: transfer, name: from-c, from: c, to: b, size: 100KB}
+          - {kind: transfer, name: cubic, from: a, to: b, size: 100KB, congestion: cubic}
+        """
+        let records = try transfers(yaml).records
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: records.map { ($0.workload, $0.congestion) }),
+                       ["from-a": "bbr", "from-c": "reno", "cubic": "cubic"])
+        let bad = yaml.replacingOccurrences(of: "transport: {congestion: reno}", with: "transport: {congestoin: reno}")
+            .replacingOccurrences(of: "initial-rtt: 50ms", with: "initial-rtt: 50 parsecs")
+        XCTAssertThrowsError(try scenario(yaml: bad)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("test.yaml:3:") && text.contains("'initial-rtt'"), text)
+            XCTAssertTrue(text.contains("test.yaml:9:") && text.contains("unknown field 'congestoin' in 'transport'"), text)
+        }
+    }
+
     func testBadTransportKnobsAreLocatedErrors() throws {
         for (field, message) in [("congestion: vegas", "unknown congestion controller 'vegas'"),
                                  ("initial-rtt: 0ms", "'initial-rtt' must be between"),
