@@ -3,7 +3,7 @@ import Foundation
 /// Key metrics of several runs side by side, each compared with the first
 /// run (`stoqsim compare`).
 public struct RunComparison {
-    public enum Unit { case ns, ratio, count, bps }
+    public enum Unit: String, Codable { case ns, ratio, count, bps, number }
 
     public struct Metric {
         public var section: String
@@ -87,6 +87,7 @@ public struct RunComparison {
         case .ratio: return String(format: "%.2f%%", v * 100)
         case .count: return String(format: "%.0f", v)
         case .bps: return SummaryText.formatBps(v)
+        case .number: return String(format: "%.3g", v)
         }
     }
 

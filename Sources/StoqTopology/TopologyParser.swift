@@ -67,6 +67,12 @@ public enum TopologyParser {
         TopologyBuilder(file: file, limits: limits).build(bytes: bytes)
     }
 
+    /// Parses a YAML tree read with `ConfigDocument.read` (a sweep edits one
+    /// before parsing it); `file` names the topology for its defaults.
+    public static func parse(root: ConfigValue?, file: String, limits: TopologyLimits = .standard) -> Result {
+        TopologyBuilder(file: file, limits: limits).build(root: root)
+    }
+
     /// Names show up in selectors (`role:client`, `site:fra`) and in generated
     /// node names, so ':' and spaces are kept out.
     public static func checkName(_ s: String, at loc: SourceLocation, kind: String,
@@ -181,6 +187,12 @@ final class TopologyBuilder {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "cannot read the file as YAML: \(error)")])
         }
         errors += duplicateKeys
+        return build(root: root)
+    }
+
+    /// Builds from an already read (and possibly edited) YAML tree; values keep
+    /// the locations they carry, so an edit from another file is reported there.
+    func build(root: ConfigValue?) -> TopologyParser.Result {
         guard let root else {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "the topology file is empty",
                                                                     hint: "a topology needs at least 'sites' and 'nodes'; see docs/topology-format.md")])
