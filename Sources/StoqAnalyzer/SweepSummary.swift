@@ -230,7 +230,7 @@ public struct SweepSummary: Codable, Equatable {
             } else if test.ci95 == 0 {
                 verdict = "no difference over \(seeds)"
             } else {
-                verdict = (significant ? "significant" : String(format: "not significant, p = %.2f", test.p)) + " over \(seeds)"
+                verdict = (significant ? "significant" : String(format: "not significant, p = %.2f,", test.p)) + " over \(seeds)"
             }
         } else {
             verdict = "not tested: needs at least 2 seeds each"

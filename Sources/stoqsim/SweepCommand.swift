@@ -232,7 +232,8 @@ struct SweepPlan {
             }
             let fresh = found.filter { seen.insert($0.description).inserted }
             if !fresh.isEmpty, !experiment.factors.isEmpty {
-                let label = experiment.label(c)
+                let label = zip(experiment.factors, c.valueIndices).map { "\($0.name)=\(Experiment.describe($0.values[$1]))" }
+                    .joined(separator: ", ")
                 diagnostics += fresh.map { d in
                     var d = d
                     d.message += " (configuration \(label))"
@@ -387,6 +388,9 @@ struct SweepRecord: Codable {
     /// Why `plan` is not this record's experiment (nil when it is, more seeds allowed).
     func conflict(with plan: SweepPlan) -> String? {
         if experiment != plan.experiment.name { return "experiment '\(experiment)', not '\(plan.experiment.name)'" }
+        // Only seeds may be added to a sweep; other factors or values make it another study.
+        let planned = plan.experiment.factors.map { "\($0.name)=\($0.values.map(Experiment.describe))" }
+        if factors.map({ "\($0.name)=\($0.values)" }) != planned { return "other factors or values" }
         let mine = Dictionary(runs.map { ($0.directory, $0.topologyHash) }, uniquingKeysWith: { a, _ in a })
         for r in plan.runs {
             if let h = mine[r.directory], h != Self.hash(r.topologyText) { return "\(r.directory) ran a different topology" }
