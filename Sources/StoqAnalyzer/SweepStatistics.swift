@@ -16,7 +16,8 @@ public struct SampleStatistics: Codable, Equatable {
         mean = values.reduce(0, +) / Double(n)
         guard n >= 2 else { return }
         let m = mean
-        let s = (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)).squareRoot()
+        // Equal values have no spread, whatever rounding the mean picked up.
+        let s = values.allSatisfy({ $0 == values[0] }) ? 0 : (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)).squareRoot()
         sd = s
         ci95 = StudentT.quantile(0.975, degreesOfFreedom: Double(n - 1)) * s / Double(n).squareRoot()
     }
@@ -92,7 +93,8 @@ public struct WelchTest: Codable, Equatable {
     public var difference: Double
     /// Half-width of the 95 % interval of the difference.
     public var ci95: Double
-    public var t: Double
+    /// nil when both samples are constant (the statistic would be infinite).
+    public var t: Double?
     public var degreesOfFreedom: Double
     /// Two-sided p-value.
     public var p: Double
@@ -110,13 +112,14 @@ public struct WelchTest: Codable, Equatable {
         difference = b.mean - a.mean
         guard se > 0 else {
             // Both samples constant (deterministic over seeds): any difference is exact.
-            t = difference == 0 ? 0 : (difference > 0 ? .infinity : -.infinity)
+            t = difference == 0 ? 0 : nil
             degreesOfFreedom = Double(a.n + b.n - 2)
             p = difference == 0 ? 1 : 0
             ci95 = 0
             return
         }
-        t = difference / se
+        let t = difference / se
+        self.t = t
         // Welch–Satterthwaite; a constant sample contributes no degrees of freedom.
         var denominator = 0.0
         if va > 0 { denominator += va * va / Double(a.n - 1) }

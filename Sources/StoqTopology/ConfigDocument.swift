@@ -17,9 +17,7 @@ public enum ConfigDocument {
         let start = SourceLocation(file: path, line: 1, column: 1)
         let bytes: [UInt8]
         do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            bytes = Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+            bytes = try YAMLReader.readFile(path: path, limits: limits)
         } catch {
             throw TopologyDiagnostic(at: start, "cannot read \(path): \(error.localizedDescription)",
                                      hint: "check the path")

@@ -53,9 +53,7 @@ public enum TopologyParser {
         }
         let bytes: [UInt8]
         do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            bytes = Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+            bytes = try YAMLReader.readFile(path: path, limits: limits)
         } catch {
             throw TopologyErrors([TopologyDiagnostic(at: start, "cannot read topology file: \(error.localizedDescription)",
                                                      hint: "check the path and that the file is UTF-8 text")])
