@@ -337,7 +337,12 @@ public enum SweepMetrics {
         }
         for w in s.probeWorkloads {
             let section = "probe \(w.workload)"
+            add(section, "sent", .count, nil, Double(w.sent))
             distribution(section, "rtt", w.rttNs, p90: true)
+            if let d = w.rttNs {
+                add(section, "rtt p99.9", .ns, true, Double(d.p999))
+                add(section, "rtt max", .ns, true, Double(d.max))
+            }
             add(section, "loss", .ratio, true, w.lossRate)
         }
         // Transfers per workload over all its pairs: exact means weighted by completed transfers.
@@ -371,6 +376,7 @@ public enum SweepMetrics {
             add(section, "packets dropped", .count, true, Double(t.packetsDropped))
         }
         add("network", "packets dropped", .count, true, Double(s.links.reduce(0) { $0 + $1.packetsDropped }))
+        add("network", "busiest link utilisation", .ratio, nil, s.links.map(\.utilisation).max())
         if let r = s.routes {
             add("routes", "mean hops", .number, true, r.meanHops)
             add("routes", "mean stretch", .number, true, r.meanStretch)
