@@ -156,22 +156,28 @@ struct Sweep: ParsableCommand {
     private func checkOutputDirectory(_ dir: String, plan: SweepPlan) throws -> SweepRecord? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else { return nil }
-        guard isDirectory.boolValue else { throw ValidationError("--out \(dir) is a file, not a directory") }
+        guard isDirectory.boolValue else { throw Self.badInput("--out \(dir) is a file, not a directory") }
         let recordPath = (dir as NSString).appendingPathComponent(SweepRecord.file)
         guard FileManager.default.fileExists(atPath: recordPath) else {
             if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty ?? true { return nil }
-            throw ValidationError("\(dir) is not empty and holds no \(SweepRecord.file): not a sweep directory; choose another --out")
+            throw Self.badInput("\(dir) is not empty and holds no \(SweepRecord.file): not a sweep directory; choose another --out")
         }
         guard let previous = try? SweepRecord.read(from: recordPath) else {
-            throw ValidationError("\(recordPath) cannot be read as a sweep record; choose another --out")
+            throw Self.badInput("\(recordPath) cannot be read as a sweep record; choose another --out")
         }
         if let clash = previous.conflict(with: plan) {
-            throw ValidationError("\(dir) holds another experiment (\(clash)); choose another --out")
+            throw Self.badInput("\(dir) holds another experiment (\(clash)); choose another --out")
         }
         guard resume else {
-            throw ValidationError("\(dir) already holds this sweep; pass --resume to run what is missing, or choose another --out")
+            throw Self.badInput("\(dir) already holds this sweep; pass --resume to run what is missing, or choose another --out")
         }
         return previous
+    }
+
+    /// Says what is wrong (without the usage text a flag error gets) and exits 2.
+    static func badInput(_ message: String) -> ExitCode {
+        printError("error: \(message)")
+        return ExitCode(badInputExitCode)
     }
 
     /// This very binary, so runs use the same code as the sweep.
@@ -188,7 +194,11 @@ struct SweepPlan {
         var seed: UInt64
         /// Relative to the sweep directory.
         var directory: String
-        var topologyText: String
+        /// The resolved topology as YAML, without the header comment (which
+        /// names the base by the path it was given, so the hash ignores it).
+        var topologyYAML: String
+        var header: String
+        var topologyText: String { header + topologyYAML }
     }
 
     static let topologyFile = "topology.yaml"
@@ -257,7 +267,7 @@ struct SweepPlan {
                 let header = "# Resolved by stoqsim sweep from \(experiment.topologyPath) for experiment \(experiment.name)" +
                     (experiment.factors.isEmpty ? "" : ": \(experiment.label(c))") + ", seed \(seed)\n"
                 runs.append(PlannedRun(configuration: i, seed: seed, directory: "runs/\(configurationDirectories[i])/seed-\(seed)",
-                                       topologyText: header + ConfigDocument.yaml(root)))
+                                       topologyYAML: ConfigDocument.yaml(root), header: header))
             }
         }
         self.runs = runs
@@ -380,7 +390,7 @@ struct SweepRecord: Codable {
             let o = outcomes[i]
             let wall = o.map { $0.wallSeconds } ?? earlier[r.directory]?.wallSeconds
             return Run(directory: r.directory, configuration: experiment.label(c), values: values, seed: r.seed,
-                       topologyHash: Self.hash(r.topologyText), status: o?.status, exitCode: o?.exitCode, signal: o?.signal,
+                       topologyHash: Self.hash(r.topologyYAML), status: o?.status, exitCode: o?.exitCode, signal: o?.signal,
                        wallSeconds: wall)
         }
     }
@@ -393,7 +403,7 @@ struct SweepRecord: Codable {
         if factors.map({ "\($0.name)=\($0.values)" }) != planned { return "other factors or values" }
         let mine = Dictionary(runs.map { ($0.directory, $0.topologyHash) }, uniquingKeysWith: { a, _ in a })
         for r in plan.runs {
-            if let h = mine[r.directory], h != Self.hash(r.topologyText) { return "\(r.directory) ran a different topology" }
+            if let h = mine[r.directory], h != Self.hash(r.topologyYAML) { return "\(r.directory) ran a different topology" }
         }
         return nil
     }

@@ -106,8 +106,13 @@ final class SweepCLITests: XCTestCase {
             let cells = try XCTUnwrap(summary["cells"] as? [[String: Any]])
             XCTAssertTrue(cells.contains { ($0["stats"] as? [String: Any])?["n"] as? Int == 2 })
             XCTAssertTrue(try read(dir + "/out/sweep-report.html").contains("Failed runs"))
-            // The flags were kept as an experiment file, so the sweep can be resumed from it.
-            XCTAssertTrue(try read(dir + "/out/experiment.yaml").contains("strategy:"))
+            // The flags were kept as an experiment file: resuming from it reruns only the two failed runs.
+            let resumed = try stoqsim(["sweep", dir + "/out/experiment.yaml", "--out", dir + "/out", "--resume"])
+            XCTAssertEqual(resumed.status, 0, resumed.stderr)
+            XCTAssertTrue(resumed.stderr.contains("4 of 6 runs already finished"), resumed.stderr)
+            let complete = try json(dir + "/out/sweep-summary.json")
+            XCTAssertEqual((complete["failedRuns"] as? [Any])?.count, 0)
+            XCTAssertEqual((complete["configurations"] as? [[String: Any]])?.map { $0["seeds"] as? [Int] }, [[1, 2, 3], [1, 2, 3]])
         }
     }
 
