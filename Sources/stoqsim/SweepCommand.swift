@@ -4,8 +4,18 @@ import StoqAnalyzer
 import StoqScenario
 import StoqTopology
 
+/// `stoqsim sweep FILE …` starts a sweep (the default subcommand);
+/// `stoqsim sweep collect DIR` summarises one whose runs ran elsewhere (Slurm).
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Run every configuration of an experiment over its seeds, in parallel, and say what differs significantly.",
+        discussion: "stoqsim sweep FILE … starts a sweep (see 'stoqsim sweep start --help'); see docs/experiments.md.",
+        subcommands: [SweepStart.self, SweepCollect.self, SweepTask.self], defaultSubcommand: SweepStart.self)
+}
+
+struct SweepStart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
         abstract: "Run every configuration of an experiment over its seeds, in parallel, and say what differs significantly.",
         discussion: """
         FILE is an experiment (YAML naming 'topology:', 'seeds:' and 'factors:'; see docs/experiments.md) or, with
@@ -25,8 +35,17 @@ struct Sweep: ParsableCommand {
     @Option(help: "Wall-clock limit per run, e.g. 10m (default: the experiment's 'timeout', else 1h).") var timeout: String?
     @Option(help: "The stoqsim binary each run uses (default: this one).") var binary: String?
     @Flag(help: "No progress line.") var quiet = false
+    @Option(help: "Where runs execute: local (processes here) or slurm (one job array, then a collect job).") var executor = "local"
+    @Option(help: "slurm: the partition to submit to.") var partition: String?
+    @Option(help: "slurm: time limit per run in Slurm's format (default: the run timeout plus 5 minutes).") var time: String?
+    @Option(help: "slurm: memory per run, e.g. 2G.") var mem: String?
+    @Flag(help: "slurm: write the job script and its run list, do not submit.") var dryRun = false
 
     func validate() throws {
+        guard ["local", "slurm"].contains(executor) else { throw ValidationError("--executor must be local or slurm, not '\(executor)'") }
+        if executor == "local", partition != nil || time != nil || mem != nil || dryRun {
+            throw ValidationError("--partition, --time, --mem and --dry-run go with --executor slurm")
+        }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if let timeout, (Units.parseDuration(timeout) ?? .zero) <= .zero {
             throw ValidationError("--timeout '\(timeout)' is not a positive duration (e.g. 10m, 90s)")
@@ -47,33 +66,33 @@ struct Sweep: ParsableCommand {
         })
         if !done.isEmpty { printError("sweep: resuming: \(done.count) of \(plan.runs.count) runs already finished") }
         let executable = binary ?? Self.selfExecutable()
-        let runner = SweepRunner(binary: executable, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
-                                 timeoutSeconds: wallTimeout, total: plan.runs.count, alreadyDone: done.count)
-        let work = plan.runs.indices.filter { !done.contains($0) }.map { i in
-            let dir = plan.path(i, in: outDir)
-            return SweepRunner.Job(index: i, directory: dir,
-                                   arguments: ["run", (dir as NSString).appendingPathComponent(SweepPlan.topologyFile), "--out", dir, "--quiet"])
-        }
-        let started = Date()
         let jobCount = jobs ?? ProcessInfo.processInfo.activeProcessorCount
-        // Written before the runs too, so an interrupted sweep can be resumed.
-        var record = SweepRecord(plan: plan, experiment: experiment, jobs: jobCount, binary: executable, outcomes: [:], previous: previous)
+        let started = Date()
+        // Written before the runs too, so an interrupted sweep can be resumed or collected.
+        var record = SweepRecord(plan: plan, experiment: experiment, jobs: jobCount, binary: executable, timeout: wallTimeout,
+                                 outcomes: [:], previous: previous)
         record.started = ISO8601DateFormatter().string(from: started)
+        let todo = plan.runs.indices.filter { !done.contains($0) }
+        if executor == "slurm", !todo.isEmpty {
+            let slurm = SlurmSubmission(outDir: outDir, name: experiment.name, binary: executable, timeoutSeconds: wallTimeout,
+                                        partition: partition, time: time, mem: mem)
+            record.slurmJobs = try slurm.submit(runDirectories: todo.map { plan.path($0, in: outDir) }, dryRun: dryRun)
+            try record.write(into: outDir)
+            return
+        }
         try record.write(into: outDir)
+        let runner = SweepRunner(binary: executable, jobs: jobCount, timeoutSeconds: wallTimeout, total: plan.runs.count, alreadyDone: done.count)
+        let work = todo.map { i in SweepRunner.Job(index: i, directory: plan.path(i, in: outDir), arguments: SweepRunner.runArguments(plan.path(i, in: outDir))) }
         var outcomes = runner.run(work, progress: !quiet)
         for i in done { outcomes[i] = SweepRunner.readOutcome(directory: plan.path(i, in: outDir)) }
 
-        let summary = plan.summary(outcomes: outcomes, outDir: outDir)
-        record = SweepRecord(plan: plan, experiment: experiment, jobs: jobCount, binary: executable, outcomes: outcomes, previous: previous)
+        record = SweepRecord(plan: plan, experiment: experiment, jobs: jobCount, binary: executable, timeout: wallTimeout,
+                             outcomes: outcomes, previous: previous)
         record.started = ISO8601DateFormatter().string(from: started)
         record.finished = ISO8601DateFormatter().string(from: Date())
         record.wallSeconds = Date().timeIntervalSince(started)
         try record.write(into: outDir)
-        let paths = try SweepReport.writeAll(summary, directory: outDir)
-        print(SweepReport.text(summary), terminator: "")
-        print("wrote \((outDir as NSString).appendingPathComponent(SweepRecord.file))")
-        for p in paths { print("wrote \(p)") }
-        if !summary.failedRuns.isEmpty { throw ExitCode.failure }
+        try SweepCollect.report(record.summary(outDir: outDir), outDir: outDir)
     }
 
     // MARK: Input
@@ -214,12 +233,12 @@ struct SweepPlan {
         do {
             base = try ConfigDocument.read(path: experiment.topologyPath)
         } catch let e as TopologyErrors {
-            Sweep.report(e.diagnostics, in: experiment.topologyPath)
+            SweepStart.report(e.diagnostics, in: experiment.topologyPath)
         } catch let d as TopologyDiagnostic {
-            Sweep.report([TopologyDiagnostic(at: experiment.topologyLocation, d.message, hint: d.hint)], in: experiment.file)
+            SweepStart.report([TopologyDiagnostic(at: experiment.topologyLocation, d.message, hint: d.hint)], in: experiment.file)
         }
         guard let base else {
-            Sweep.report([TopologyDiagnostic(at: experiment.topologyLocation, "the topology \(experiment.topologyPath) is empty")], in: experiment.file)
+            SweepStart.report([TopologyDiagnostic(at: experiment.topologyLocation, "the topology \(experiment.topologyPath) is empty")], in: experiment.file)
         }
         var diagnostics: [TopologyDiagnostic] = []
         var seen = Set<String>()
@@ -253,7 +272,7 @@ struct SweepPlan {
                 diagnostics += fresh
             }
         }
-        guard diagnostics.isEmpty else { Sweep.report(diagnostics, in: experiment.file == Sweep.commandLine ? experiment.topologyPath : experiment.file) }
+        guard diagnostics.isEmpty else { SweepStart.report(diagnostics, in: experiment.file == SweepStart.commandLine ? experiment.topologyPath : experiment.file) }
 
         configurationDirectories = experiment.configurations.map(experiment.directoryName)
         var runs: [PlannedRun] = []
@@ -297,40 +316,18 @@ struct SweepPlan {
         }
         return numbers.contains(where: { $0 == nil }) ? nil : numbers.map { $0! }
     }
-
-    /// Statistics over whatever finished; failed runs are listed.
-    func summary(outcomes: [Int: SweepRunner.Outcome], outDir: String) -> SweepSummary {
-        let factors = experiment.factors.map {
-            SweepSummary.Factor(name: $0.name, label: $0.label, values: $0.values.map(Experiment.describe), numericValues: Self.numeric($0.values))
-        }
-        let configurations = experiment.configurations.enumerated().map { i, c in
-            (label: experiment.label(c), directory: "runs/\(configurationDirectories[i])", valueIndices: c.valueIndices)
-        }
-        let inputs = runs.enumerated().map { i, run -> SweepSummary.RunInput in
-            let outcome = outcomes[i] ?? SweepRunner.Outcome(status: "not started", exitCode: nil, signal: nil, wallSeconds: 0)
-            let log = (run.directory as NSString).appendingPathComponent(SweepRunner.logFile)
-            func failure(_ status: String) -> SweepSummary.FailedRun {
-                SweepSummary.FailedRun(directory: run.directory, configuration: run.configuration, seed: run.seed, status: status,
-                                       exitCode: outcome.exitCode, signal: outcome.signal, log: log)
-            }
-            guard outcome.status == "ok" else {
-                return .init(configuration: run.configuration, seed: run.seed, directory: run.directory, summary: nil, failure: failure(outcome.status))
-            }
-            let summaryPath = (path(i, in: outDir) as NSString).appendingPathComponent(RunReport.summaryFile)
-            guard let s = try? TraceAnalyzer.read(summaryAt: summaryPath) else {
-                return .init(configuration: run.configuration, seed: run.seed, directory: run.directory, summary: nil, failure: failure("no summary"))
-            }
-            return .init(configuration: run.configuration, seed: run.seed, directory: run.directory, summary: s, failure: nil)
-        }
-        return SweepSummary(experiment: experiment.name, topology: experiment.topologyPath, seeds: experiment.seeds,
-                            factors: factors, configurations: configurations, runs: inputs)
-    }
 }
 
 /// experiment.json: the matrix, the code and machine it ran on, and how each run went.
 struct SweepRecord: Codable {
+    struct Configuration: Codable {
+        var label: String
+        var directory: String
+        var valueIndices: [Int]
+    }
     struct Run: Codable {
         var directory: String
+        var configurationIndex: Int
         var configuration: String
         var values: [String: String]
         var seed: UInt64
@@ -361,12 +358,17 @@ struct SweepRecord: Codable {
     var jobs: Int
     var factors: [SweepSummary.Factor]
     var seeds: [UInt64]
+    var configurations: [Configuration]
     var runs: [Run]
+    var timeoutSeconds: Double
+    /// Job ids when the runs were submitted to Slurm (the array, then its collect job).
+    var slurmJobs: [String]?
     var started: String?
     var finished: String?
     var wallSeconds: Double?
 
-    init(plan: SweepPlan, experiment: Experiment, jobs: Int, binary: String, outcomes: [Int: SweepRunner.Outcome], previous: SweepRecord?) {
+    init(plan: SweepPlan, experiment: Experiment, jobs: Int, binary: String, timeout: Double, outcomes: [Int: SweepRunner.Outcome],
+         previous: SweepRecord?) {
         self.experiment = experiment.name
         experimentFile = experiment.file
         topology = experiment.topologyPath
@@ -378,9 +380,14 @@ struct SweepRecord: Codable {
                           os: info.operatingSystemVersionString)
         self.jobs = jobs
         factors = experiment.factors.map {
-            SweepSummary.Factor(name: $0.name, label: $0.label, values: $0.values.map(Experiment.describe), numericValues: nil)
+            SweepSummary.Factor(name: $0.name, label: $0.label, values: $0.values.map(Experiment.describe),
+                                numericValues: SweepPlan.numeric($0.values))
         }
         seeds = experiment.seeds
+        configurations = experiment.configurations.enumerated().map { i, c in
+            Configuration(label: experiment.label(c), directory: "runs/\(plan.configurationDirectories[i])", valueIndices: c.valueIndices)
+        }
+        timeoutSeconds = timeout
         let earlier = Dictionary((previous?.runs ?? []).map { ($0.directory, $0) }, uniquingKeysWith: { a, _ in a })
         runs = plan.runs.enumerated().map { i, r in
             let c = experiment.configurations[r.configuration]
@@ -389,7 +396,7 @@ struct SweepRecord: Codable {
             // A run skipped on resume keeps the figures of the sweep that ran it.
             let o = outcomes[i]
             let wall = o.map { $0.wallSeconds } ?? earlier[r.directory]?.wallSeconds
-            return Run(directory: r.directory, configuration: experiment.label(c), values: values, seed: r.seed,
+            return Run(directory: r.directory, configurationIndex: r.configuration, configuration: experiment.label(c), values: values, seed: r.seed,
                        topologyHash: Self.hash(r.topologyYAML), status: o?.status, exitCode: o?.exitCode, signal: o?.signal,
                        wallSeconds: wall)
         }
@@ -428,6 +435,28 @@ struct SweepRecord: Codable {
         guard p.terminationStatus == 0 else { return nil }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
+    }
+
+    /// Statistics over whatever finished (each run's run-status.json says
+    /// how it ended); failed and unfinished runs are listed.
+    func summary(outDir: String) -> SweepSummary {
+        let inputs = runs.map { run -> SweepSummary.RunInput in
+            let dir = (outDir as NSString).appendingPathComponent(run.directory)
+            let outcome = SweepRunner.readOutcome(directory: dir) ?? SweepRunner.Outcome(status: "not finished", exitCode: nil, signal: nil, wallSeconds: 0)
+            let log = (run.directory as NSString).appendingPathComponent(SweepRunner.logFile)
+            func failed(_ status: String) -> SweepSummary.RunInput {
+                .init(configuration: run.configurationIndex, seed: run.seed, directory: run.directory, summary: nil,
+                      failure: SweepSummary.FailedRun(directory: run.directory, configuration: run.configurationIndex, seed: run.seed,
+                                                      status: status, exitCode: outcome.exitCode, signal: outcome.signal, log: log))
+            }
+            guard outcome.status == "ok" else { return failed(outcome.status) }
+            guard let s = try? TraceAnalyzer.read(summaryAt: (dir as NSString).appendingPathComponent(RunReport.summaryFile)) else {
+                return failed("no summary")
+            }
+            return .init(configuration: run.configurationIndex, seed: run.seed, directory: run.directory, summary: s, failure: nil)
+        }
+        return SweepSummary(experiment: experiment, topology: topology, seeds: seeds, factors: factors,
+                            configurations: configurations.map { ($0.label, $0.directory, $0.valueIndices) }, runs: inputs)
     }
 
     func write(into dir: String) throws {

@@ -21,6 +21,11 @@ final class SweepRunner {
         var wallSeconds: Double
     }
 
+    /// `stoqsim run` for a run directory holding its resolved topology.
+    static func runArguments(_ directory: String) -> [String] {
+        ["run", (directory as NSString).appendingPathComponent(SweepPlan.topologyFile), "--out", directory, "--quiet"]
+    }
+
     static let statusFile = "run-status.json"
     static let logFile = "run.log"
 

@@ -116,6 +116,42 @@ final class SweepCLITests: XCTestCase {
         }
     }
 
+    /// `--executor slurm --dry-run` writes a job array script; its tasks, run
+    /// here by the shell as Slurm would (SLURM_ARRAY_TASK_ID set), then
+    /// `sweep collect`, give the summary a local sweep gives.
+    func testSlurmScriptTasksAndCollectGiveTheLocalSummary() throws {
+        try StoqsimProcess.withTemporaryDirectory { dir in
+            try write(Self.topology, dir + "/pair.yaml")
+            let flags = ["--seeds", "1..2", "--strategy", "latency,hops"]
+            let local = try stoqsim(["sweep", dir + "/pair.yaml", "--out", dir + "/local", "--quiet"] + flags)
+            XCTAssertEqual(local.status, 0, local.stderr)
+            let dry = try stoqsim(["sweep", dir + "/pair.yaml", "--out", dir + "/slurm", "--executor", "slurm", "--dry-run",
+                                   "--partition", "debug", "--mem", "1G"] + flags)
+            XCTAssertEqual(dry.status, 0, dry.stderr)
+            let script = try read(dir + "/slurm/slurm/sweep.sbatch")
+            for line in ["#SBATCH --array=0-3", "#SBATCH --partition=debug", "#SBATCH --mem=1G", "#SBATCH --time=65"] {
+                XCTAssertTrue(script.contains(line), script)
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/slurm/sweep-summary.json"))
+            let early = try stoqsim(["sweep", "collect", dir + "/slurm"])
+            XCTAssertEqual(early.status, 1)
+            XCTAssertTrue(early.stdout.contains("(4 runs failed)") && early.stdout.contains("not finished"), early.stdout)
+            for task in 0..<4 {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = [dir + "/slurm/slurm/sweep.sbatch"]
+                p.environment = ["SLURM_ARRAY_TASK_ID": String(task), "PATH": "/usr/bin:/bin"]
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, 0, "task \(task)")
+            }
+            let collected = try stoqsim(["sweep", "collect", dir + "/slurm"])
+            XCTAssertEqual(collected.status, 0, collected.stderr + collected.stdout)
+            XCTAssertEqual(try read(dir + "/slurm/sweep-summary.json"), try read(dir + "/local/sweep-summary.json"))
+        }
+    }
+
     func testBadInputExitsTwoAndWritesNothing() throws {
         try StoqsimProcess.withTemporaryDirectory { dir in
             try write(Self.topology, dir + "/pair.yaml")
