@@ -11,9 +11,12 @@ public enum SweepReport {
     /// Writes the three files into `directory`; returns their paths.
     public static func writeAll(_ summary: SweepSummary, directory: String) throws -> [String] {
         let paths = [summaryFile, csvFile, htmlFile].map { (directory as NSString).appendingPathComponent($0) }
-        try summary.write(to: paths[0])
-        try Data(summary.csv().utf8).write(to: URL(fileURLWithPath: paths[1]))
-        try Data(html(summary).utf8).write(to: URL(fileURLWithPath: paths[2]))
+        // Atomically: a Slurm collect job writes them while others may be waiting for them.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(summary).write(to: URL(fileURLWithPath: paths[0]), options: .atomic)
+        try Data(summary.csv().utf8).write(to: URL(fileURLWithPath: paths[1]), options: .atomic)
+        try Data(html(summary).utf8).write(to: URL(fileURLWithPath: paths[2]), options: .atomic)
         return paths
     }
 

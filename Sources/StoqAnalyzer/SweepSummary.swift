@@ -290,12 +290,6 @@ public struct SweepSummary: Codable, Equatable {
         metrics.indices.filter { metrics[$0].lowerIsBetter != nil && ranking(metric: $0).count >= 2 && finding(metric: $0) == nil }
     }
 
-    public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path))
-    }
-
     public static func read(from path: String) throws -> SweepSummary {
         try JSONDecoder().decode(SweepSummary.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }

@@ -152,6 +152,39 @@ final class SweepCLITests: XCTestCase {
         }
     }
 
+    /// The Slurm round trip for real: a single-node Slurm (tools/slurm-single-node.sh:
+    /// munged, slurmctld, slurmd with a generated slurm.conf) runs a 2 × 3 sweep as
+    /// a job array and its collect job; the summary equals the local sweep's.
+    /// Needs root and Debian's slurm-wlm and munge, else skipped.
+    func testSlurmRoundTripOnASingleNodeCluster() throws {
+        guard getuid() == 0, ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/bin/sbatch"]
+            .allSatisfy({ FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("needs root and Slurm (apt-get install slurm-wlm munge)")
+        }
+        try StoqsimProcess.withTemporaryDirectory { dir in
+            let tool = StoqsimProcess.root.appendingPathComponent("tools/slurm-single-node.sh")
+            let start = try StoqsimProcess.run(tool, ["start", dir + "/cluster"])
+            defer { _ = try? StoqsimProcess.run(tool, ["stop", dir + "/cluster"]) }
+            XCTAssertEqual(start.status, 0, start.stderr + start.stdout)
+            setenv("SLURM_CONF", dir + "/cluster/slurm.conf", 1)
+            defer { unsetenv("SLURM_CONF") }
+            try write(Self.topology, dir + "/pair.yaml")
+            let flags = ["--seeds", "1..3", "--strategy", "latency,hops"]
+            XCTAssertEqual(try stoqsim(["sweep", dir + "/pair.yaml", "--out", dir + "/local", "--quiet"] + flags).status, 0)
+            let submit = try stoqsim(["sweep", dir + "/pair.yaml", "--out", dir + "/slurm", "--executor", "slurm"] + flags)
+            XCTAssertEqual(submit.status, 0, submit.stderr)
+            XCTAssertTrue(submit.stdout.contains("submitted job array"), submit.stdout)
+            // The collect job writes the report last (each file atomically); wait for it,
+            // bounded so a stuck cluster fails the test.
+            let report = dir + "/slurm/sweep-report.html"
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: report) { usleep(200_000) }
+            let summary = dir + "/slurm/sweep-summary.json"
+            XCTAssertEqual(try read(summary), try read(dir + "/local/sweep-summary.json"))
+            let record = try json(dir + "/slurm/experiment.json")
+            XCTAssertEqual((record["slurmJobs"] as? [String])?.count, 2)
+        }
+    }
+
     func testBadInputExitsTwoAndWritesNothing() throws {
         try StoqsimProcess.withTemporaryDirectory { dir in
             try write(Self.topology, dir + "/pair.yaml")
