@@ -104,10 +104,18 @@ struct SweepCollect: ParsableCommand {
 
     func run() throws {
         let path = (directory as NSString).appendingPathComponent(SweepRecord.file)
-        guard let record = try? SweepRecord.read(from: path) else {
+        guard var record = try? SweepRecord.read(from: path) else {
             printError("error: \(path) is missing or unreadable; pass a directory written by 'stoqsim sweep'")
             throw ExitCode(badInputExitCode)
         }
+        // The record learns how each run ended (runs elsewhere wrote only their own status).
+        for i in record.runs.indices {
+            guard let o = SweepRunner.readOutcome(directory: (directory as NSString).appendingPathComponent(record.runs[i].directory)) else { continue }
+            (record.runs[i].status, record.runs[i].exitCode, record.runs[i].signal, record.runs[i].wallSeconds) =
+                (o.status, o.exitCode, o.signal, o.wallSeconds)
+        }
+        record.finished = ISO8601DateFormatter().string(from: Date())
+        try record.write(into: directory)
         try Self.report(record.summary(outDir: directory), outDir: directory)
     }
 

@@ -182,6 +182,8 @@ final class SweepCLITests: XCTestCase {
             XCTAssertEqual(try read(summary), try read(dir + "/local/sweep-summary.json"))
             let record = try json(dir + "/slurm/experiment.json")
             XCTAssertEqual((record["slurmJobs"] as? [String])?.count, 2)
+            // The collect job wrote how each run ended into the record.
+            XCTAssertEqual((record["runs"] as? [[String: Any]])?.compactMap { $0["status"] as? String }, Array(repeating: "ok", count: 6))
         }
     }
 
