@@ -72,3 +72,44 @@ final class SweepStatisticsTests: XCTestCase {
         XCTAssertEqual(same.bBetter, false)
     }
 }
+
+/// A sweep summary built from analyzed sample runs: cells, CSV and report.
+final class SweepSummaryTests: XCTestCase {
+    func testSummaryCSVAndReportOfTwoConfigurationsOverTwoSeeds() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // "near" RTTs of 5.3, 5.4, 6.3 and 6.5 ms at p50: configuration 1 is slower.
+        var runs: [SweepSummary.RunInput] = []
+        for (i, base) in [5_000_000, 5_100_000, 6_000_000, 6_200_000].enumerated() {
+            try writeSampleTrace(to: dir + "/\(i).jsonl") { Int64(base) + Int64($0 % 7) * 100_000 }
+            var s = try TraceAnalyzer.summarize(tracePath: dir + "/\(i).jsonl")
+            s.seed = UInt64(i % 2 + 1)
+            runs.append(.init(configuration: i / 2, seed: s.seed, directory: "runs/c\(i / 2)/seed-\(s.seed)", summary: s, failure: nil))
+        }
+        let summary = SweepSummary(experiment: "t", topology: "sample.yaml", seeds: [1, 2],
+                                   factors: [.init(name: "links[*].loss", label: "loss", values: ["1%", "3%"], numericValues: [0.01, 0.03])],
+                                   configurations: [("1%", "runs/c0", [0]), ("3%", "runs/c1", [1])], runs: runs)
+        let p50 = try XCTUnwrap(summary.metrics.firstIndex { $0.key == "probe near/rtt p50" })
+        XCTAssertEqual(summary.stats(metric: p50, configuration: 0)?.mean, 5_350_000)
+        XCTAssertEqual(summary.stats(metric: p50, configuration: 1)?.n, 2)
+        XCTAssertEqual(summary.ranking(metric: p50), [0, 1])
+        let finding = try XCTUnwrap(summary.finding(metric: p50))
+        XCTAssertTrue(finding.hasPrefix("probe near rtt p50: 1% is best (5.350ms ± "), finding)
+        XCTAssertTrue(finding.hasSuffix("significantly better than 3%"), finding)
+        XCTAssertEqual(summary.cdfs.filter { $0.workload == "near" }.count, 2)
+
+        let csv = summary.csv().split(separator: "\n")
+        XCTAssertEqual(csv[0], "configuration,loss,metric,section,name,unit,n,mean,sd,ci95_low,ci95_high")
+        XCTAssertTrue(csv.contains { $0.hasPrefix("1%,1%,probe near/rtt p50,probe near,rtt p50,ns,2,5350000,") }, "\(csv)")
+
+        let html = SweepReport.html(summary)
+        _ = parseXML(html)
+        XCTAssertTrue(html.contains("probe near rtt p50 against loss"), "a line chart for the numeric factor")
+        XCTAssertTrue(html.contains("stroke=\"#222\""), "error bars on the bar charts")
+        XCTAssertTrue(html.contains("RTT CDF near"))
+        // The same inputs in another order give the same bytes (runs finish in any order).
+        let shuffled = SweepSummary(experiment: "t", topology: "sample.yaml", seeds: [1, 2], factors: summary.factors,
+                                    configurations: [("1%", "runs/c0", [0]), ("3%", "runs/c1", [1])], runs: runs.reversed())
+        XCTAssertEqual(shuffled, summary)
+    }
+}
