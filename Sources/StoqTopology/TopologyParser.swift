@@ -163,7 +163,7 @@ final class TopologyBuilder {
     }
     private var linkDrafts: [LinkDraft] = []
 
-    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits",
+    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology",
                                "sites", "nodes", "links", "backbones", "faults", "workloads"]
     static let linkFieldKeys = ["tier", "bandwidth", "latency", "loss", "queue"]
 
@@ -207,14 +207,18 @@ final class TopologyBuilder {
         attempt { try parseSettings(top) }
         let routing = attempt { try parseRouting(top) ?? RoutingConfig() } ?? RoutingConfig()
 
-        for (i, m) in items("sites", of: top, required: true) { attempt { try parseSite(m, index: i) } }
+        // An imported graph's sites, cores and links come first, as if written at the top of their sections.
+        let imported = attempt { try parseImport(top) } ?? nil
+        warnings += imported?.warnings ?? []
+        let siteItems = (imported?.sites ?? []) + items("sites", of: top, required: imported == nil).map(\.1)
+        for (i, m) in siteItems.enumerated() { attempt { try parseSite(m, index: i) } }
         assignPrefixes()
-        for (_, m) in items("nodes", of: top, required: true) { attempt { try parseNode(m) } }
+        for m in (imported?.nodes ?? []) + items("nodes", of: top, required: imported == nil).map(\.1) { attempt { try parseNode(m) } }
         if nodes.isEmpty, errors.isEmpty {
             errors.append(TopologyDiagnostic(at: top.location(of: "nodes"), "the topology has no nodes",
                                              hint: "add at least one node under 'nodes:'"))
         }
-        for (_, m) in items("links", of: top) { attempt { try parseLink(m) } }
+        for m in (imported?.links ?? []) + items("links", of: top).map(\.1) { attempt { try parseLink(m) } }
         for (_, m) in items("backbones", of: top) { attempt { try parseBackbone(m) } }
         let finalNodes = assignAddresses()
         let links = resolveLinks()
@@ -366,6 +370,33 @@ final class TopologyBuilder {
                                      hint: "it names runs/NAME-seedN: leave out '/', '\\', control characters and a leading '.'")
         }
         return name
+    }
+
+    /// `topology: {import: FILE, format: gml|graphml|json, tier-from: capacity|distance}`:
+    /// a published graph (docs/import.md), FILE relative to this file.
+    private func parseImport(_ top: ConfigMap) throws -> GraphImport.Entries? {
+        guard let t = try top.map("topology") else { return nil }
+        errors += t.unknownKeys(allowed: ["import", "format", "tier-from"], context: "'topology'")
+        let path = try t.requiredString("import", context: "'topology'")
+        let full = path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+        let format = try t.string("format").map { text -> ImportedGraph.Format in
+            guard let f = ImportedGraph.Format(rawValue: text.lowercased()) else {
+                throw TopologyDiagnostic(at: t.location(of: "format"), "unknown graph format '\(excerpt(text))'",
+                                         hint: "formats: \(ImportedGraph.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return f
+        }
+        let source = try t.string("tier-from").map { text -> GraphImport.TierSource in
+            guard let s = GraphImport.TierSource(rawValue: text.lowercased()) else {
+                throw TopologyDiagnostic(at: t.location(of: "tier-from"), "'tier-from' must be capacity or distance; got '\(excerpt(text))'")
+            }
+            return s
+        } ?? .capacity
+        guard FileManager.default.isReadableFile(atPath: full) else {
+            throw TopologyDiagnostic(at: t.location(of: "import"), "cannot read graph file '\(excerpt(full))'",
+                                     hint: "the path is relative to this topology file")
+        }
+        return try GraphImport(tierSource: source).entries(of: ImportedGraph.read(path: full, format: format))
     }
 
     private func parseSeed(_ top: ConfigMap) throws -> UInt64? {
