@@ -69,10 +69,13 @@ public struct Experiment {
         return try parse(root: root, file: path)
     }
 
-    /// Whether a YAML root is an experiment (it names a `topology`) rather than a topology.
+    /// Whether a YAML root is an experiment rather than a topology: it names
+    /// its topology by path (a topology's own `topology:` is an import
+    /// mapping) or has an experiment's keys.
     public static func isExperiment(_ root: ConfigValue?) -> Bool {
-        if case .mapping(let m)? = root { return m["topology"] != nil }
-        return false
+        guard case .mapping(let m)? = root else { return false }
+        if case .scalar? = m["topology"] { return true }
+        return ["seeds", "factors", "configurations"].contains { m[$0] != nil }
     }
 
     public static func parse(root: ConfigValue, file: String) throws -> Experiment {

@@ -18,7 +18,7 @@ struct SweepStart: ParsableCommand {
         commandName: "start",
         abstract: "Run every configuration of an experiment over its seeds, in parallel, and say what differs significantly.",
         discussion: """
-        FILE is an experiment (YAML naming 'topology:', 'seeds:' and 'factors:'; see docs/experiments.md) or, with
+        FILE is an experiment (YAML naming its topology by path, with seeds and factors; see docs/experiments.md) or, with
         --seeds/--strategy/--set, a topology file. Each run is its own 'stoqsim run' process in DIR/runs/…; DIR gets
         experiment.json, sweep-summary.json, sweep.csv and sweep-report.html. Exit codes: 0 all runs finished,
         1 some failed (the rest are summarised), 2 bad input (nothing is run or written).

@@ -182,6 +182,14 @@ final class ExperimentTests: XCTestCase {
         }
     }
 
+    func testExperimentsAreToldFromTopologiesThatImportAGraph() throws {
+        func root(_ text: String) throws -> ConfigValue? { try ConfigDocument.read(bytes: Array(text.utf8), file: "x.yaml") }
+        XCTAssertTrue(Experiment.isExperiment(try root("topology: t.yaml\n")))
+        XCTAssertTrue(Experiment.isExperiment(try root("seeds: 1..3\n")))
+        XCTAssertFalse(Experiment.isExperiment(try root("topology: {import: zoo.gml}\nduration: 10s\n")))
+        XCTAssertFalse(Experiment.isExperiment(try root(Self.topology)))
+    }
+
     func testValuesThatCollideAsDirectoryNamesAreNumbered() throws {
         let e = try experiment("topology: t.yaml\nfactors:\n  workloads[0].to: [a/b, a_b, [x, y]]\n")
         XCTAssertEqual(e.configurations.map(e.directoryName), ["to-v1", "to-v2", "to-v3"])
