@@ -53,9 +53,7 @@ public enum TopologyParser {
         }
         let bytes: [UInt8]
         do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            bytes = Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+            bytes = try YAMLReader.readFile(path: path, limits: limits)
         } catch {
             throw TopologyErrors([TopologyDiagnostic(at: start, "cannot read topology file: \(error.localizedDescription)",
                                                      hint: "check the path and that the file is UTF-8 text")])
@@ -65,6 +63,12 @@ public enum TopologyParser {
 
     public static func parse(bytes: [UInt8], file: String, limits: TopologyLimits = .standard) -> Result {
         TopologyBuilder(file: file, limits: limits).build(bytes: bytes)
+    }
+
+    /// Parses a YAML tree read with `ConfigDocument.read` (a sweep edits one
+    /// before parsing it); `file` names the topology for its defaults.
+    public static func parse(root: ConfigValue?, file: String, limits: TopologyLimits = .standard) -> Result {
+        TopologyBuilder(file: file, limits: limits).build(root: root)
     }
 
     /// Names show up in selectors (`role:client`, `site:fra`) and in generated
@@ -182,6 +186,12 @@ final class TopologyBuilder {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "cannot read the file as YAML: \(error)")])
         }
         errors += duplicateKeys
+        return build(root: root)
+    }
+
+    /// Builds from an already read (and possibly edited) YAML tree; values keep
+    /// the locations they carry, so an edit from another file is reported there.
+    func build(root: ConfigValue?) -> TopologyParser.Result {
         guard let root else {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "the topology file is empty",
                                                                     hint: "a topology needs at least 'sites' and 'nodes'; see docs/topology-format.md")])
