@@ -17,6 +17,8 @@ packages=(
   gnutls-bin
   iputils-ping
   tshark
+  slurm-wlm
+  munge
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -4,7 +4,7 @@
 # generated slurm.conf naming this host and its cores, all state under DIR.
 #   tools/slurm-single-node.sh start DIR   # then: export SLURM_CONF=DIR/slurm.conf
 #   tools/slurm-single-node.sh stop DIR
-# Needs Debian's slurm-wlm and munge (tools/setup.sh does not install them).
+# Needs Debian's slurm-wlm and munge (tools/setup.sh installs them).
 # Ports: STOQ_SLURM_PORT (default 16817) for slurmctld and the next for slurmd,
 # away from a system Slurm's 6817/6818.
 set -eu

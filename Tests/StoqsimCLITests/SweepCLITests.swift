@@ -159,7 +159,7 @@ final class SweepCLITests: XCTestCase {
     func testSlurmRoundTripOnASingleNodeCluster() throws {
         guard getuid() == 0, ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/munged", "/usr/bin/sbatch"]
             .allSatisfy({ FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("needs root and Slurm (apt-get install slurm-wlm munge)")
+            throw XCTSkip("needs root and Slurm (tools/setup.sh installs slurm-wlm and munge)")
         }
         try StoqsimProcess.withTemporaryDirectory { dir in
             let tool = StoqsimProcess.root.appendingPathComponent("tools/slurm-single-node.sh")
