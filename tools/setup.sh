@@ -17,6 +17,8 @@ packages=(
   gnutls-bin
   iputils-ping
   tshark
+  slurm-wlm
+  munge
 )
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -50,3 +52,16 @@ for pc in libngtcp2 libngtcp2_crypto_gnutls gnutls libnghttp3; do
   pkg-config --exists "$pc" || { say "ERROR: pkg-config cannot find $pc"; exit 1; }
 done
 say "pkg-config finds libngtcp2 $(pkg-config --modversion libngtcp2), gnutls $(pkg-config --modversion gnutls), libnghttp3 $(pkg-config --modversion libnghttp3)"
+
+# topohub (PyPI): the Internet Topology Zoo, SNDlib and CAIDA graphs that
+# `stoqsim import` reads; a test imports every Zoo network when it is present.
+# Optional: without Python or PyPI the setup goes on and that test is skipped.
+if command -v python3 >/dev/null; then
+  if python3 -c 'import topohub' 2>/dev/null; then
+    say "topohub already installed"
+  elif python3 -m pip install --quiet --disable-pip-version-check 'topohub==1.5.1' 2>/dev/null; then
+    say "installed topohub 1.5.1 (Topology Zoo graphs for the import test)"
+  else
+    say "note: could not install topohub from PyPI; the Topology Zoo import test will be skipped"
+  fi
+fi

@@ -155,6 +155,12 @@ int cstoq_emu_spawn(char *const argv[], const char *stdout_path, const char *std
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, stdout_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    /* Nothing else of ours: not the trace file, and not a pipe whose end
+     * tells our parent we have exited (a program outliving a killed run
+     * would hold it open). */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
     /* Own process group, so a timeout kills whatever the command started too;
      * default signal mask and dispositions (ours block or catch SIGINT). */
     sigset_t none, all;

@@ -247,6 +247,7 @@ public final class TransferAccumulator: TraceAccumulator {
         var bytes = 0, streams = 0, started = 0
         var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = [], afterSlowStart: [Double] = []
         var lost: UInt64 = 0, retransmitted: UInt64 = 0
+        var congestion: String?, transport: String?
     }
     private var order: [Key] = []
     private var groups: [Key: Group] = [:]
@@ -266,6 +267,8 @@ public final class TransferAccumulator: TraceAccumulator {
         if let g = t.secondHalfGoodputBps { groups[key]!.afterSlowStart.append(g) }
         groups[key]!.lost += t.packetsLost
         groups[key]!.retransmitted += t.packetsRetransmitted
+        groups[key]!.congestion = t.congestion
+        groups[key]!.transport = t.transport
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
@@ -277,7 +280,8 @@ public final class TransferAccumulator: TraceAccumulator {
                          durationNs: Distribution(g.durations), handshakeNs: Distribution(g.handshakes),
                          meanGoodputBps: Self.mean(g.goodputs),
                          meanGoodputAfterSlowStartBps: Self.mean(g.afterSlowStart),
-                         packetsLost: g.lost, packetsRetransmitted: g.retransmitted)
+                         packetsLost: g.lost, packetsRetransmitted: g.retransmitted,
+                         congestion: g.congestion, transport: g.transport)
         }
     }
 

@@ -3,7 +3,7 @@ import Foundation
 /// Key metrics of several runs side by side, each compared with the first
 /// run (`stoqsim compare`).
 public struct RunComparison {
-    public enum Unit { case ns, ratio, count, bps }
+    public enum Unit: String, Codable { case ns, ratio, count, bps, number }
 
     public struct Metric {
         public var section: String
@@ -23,6 +23,10 @@ public struct RunComparison {
     /// Differences below this fraction of the first run's value count as the same.
     public static let tolerance = 0.005
 
+    /// The runs differ only in seed (same topology, strategy and backend):
+    /// their differences are noise, so the reports show the spread instead.
+    public var seedsOnly: Bool
+
     public init(runs: [(label: String, summary: RunSummary)]) {
         labels = runs.map(\.label)
         let summaries = runs.map(\.summary)
@@ -37,31 +41,49 @@ public struct RunComparison {
         add("run", "simulated", .ns, nil) { Double($0.durationNs) }
         add("run", "events", .count, nil) { Double($0.events) }
         add("run", "failures and recoveries", .count, nil) { Double($0.stateChanges.count) }
-        // Union of the runs' workloads and tiers, in order of first appearance.
-        var workloads: [String] = [], tiers: [String] = []
+        // Every section the analyzer knows, the same figures a sweep compares:
+        // the union over the runs, in order of first appearance.
+        let perRun = summaries.map { Dictionary(SweepMetrics.extract($0).map { ($0.0.key, $0.1) }, uniquingKeysWith: { a, _ in a }) }
+        var seen = Set<String>()
         for s in summaries {
-            for w in s.probeWorkloads where !workloads.contains(w.workload) { workloads.append(w.workload) }
-            for t in s.tiers where !tiers.contains(t.tier) { tiers.append(t.tier) }
-        }
-        for w in workloads {
-            func group(_ s: RunSummary) -> RunSummary.ProbeGroup? { s.probeWorkloads.first { $0.workload == w } }
-            let section = "probe \(w)"
-            add(section, "sent", .count, nil) { group($0).map { Double($0.sent) } }
-            add(section, "loss", .ratio, true) { group($0).map(\.lossRate) }
-            for (name, key) in [("p50", \Distribution.p50), ("p90", \.p90), ("p99", \.p99), ("p99.9", \.p999), ("max", \.max)] {
-                add(section, name, .ns, true) { group($0)?.rttNs.map { Double($0[keyPath: key]) } }
+            for (m, _) in SweepMetrics.extract(s) where seen.insert(m.key).inserted {
+                metrics.append(Metric(section: m.section, name: m.name, unit: m.unit, lowerIsBetter: m.lowerIsBetter,
+                                      values: perRun.map { $0[m.key] }))
             }
         }
-        for t in tiers {
-            func usage(_ s: RunSummary) -> RunSummary.TierUsage? { s.tiers.first { $0.tier == t } }
-            let section = "tier \(t)"
-            add(section, "throughput", .bps, nil) { usage($0)?.throughputBps }
-            add(section, "goodput", .bps, nil) { usage($0)?.goodputBps }
-            add(section, "max utilisation", .ratio, nil) { usage($0)?.maxUtilisation }
-            add(section, "packets dropped", .count, true) { usage($0).map { Double($0.packetsDropped) } }
-        }
         self.metrics = metrics
+        let first = summaries.first
+        seedsOnly = summaries.count >= 2 && Set(summaries.map(\.seed)).count == summaries.count && summaries.allSatisfy {
+            $0.topology == first?.topology && $0.strategy == first?.strategy && $0.backend == first?.backend
+        }
     }
+
+    /// Labels from each run's own record (topology, strategy, seed, backend),
+    /// keeping only the parts that differ between the runs; `overrides`
+    /// (directory → label) win. Runs alike in all four are told apart by directory.
+    public static func labels(for summaries: [RunSummary], directories: [String], overrides: [String: String] = [:]) -> [String] {
+        let parts = summaries.map { [$0.topology, $0.strategy, "seed \($0.seed)", $0.backend] }
+        let varying = (0..<4).filter { i in Set(parts.map { $0[i] }).count > 1 }
+        let plain = parts.map { p in (varying.isEmpty ? [0, 1, 2, 3] : varying).map { p[$0] }.joined(separator: " ") }
+        var labels = plain
+        for (i, label) in plain.enumerated() where plain.filter({ $0 == label }).count > 1 {
+            labels[i] = "\(label) (\(directories[i]))"
+        }
+        for (i, d) in directories.enumerated() { if let o = overrides[d] { labels[i] = o } }
+        return labels
+    }
+
+    /// Mean, sample standard deviation, min and max of a metric over the runs.
+    func spread(_ m: Metric) -> (mean: String, range: String) {
+        let values = m.values.compactMap { $0 }
+        guard let stats = SampleStatistics(values) else { return ("–", "–") }
+        let sd = stats.sd.map { " ± " + Self.format($0, m.unit) } ?? ""
+        return (Self.format(stats.mean, m.unit) + sd, Self.format(values.min(), m.unit) + " – " + Self.format(values.max(), m.unit))
+    }
+
+    static let seedsOnlyNote = "These runs differ only in seed: their differences are noise between seeds, so each metric shows " +
+        "the spread (mean ± sample standard deviation, and the range) instead of differences. `stoqsim sweep` says which " +
+        "differences between configurations are significant."
 
     /// How run `i`'s value of `m` compares with the first run's.
     public func verdict(_ m: Metric, run i: Int) -> Verdict {
@@ -87,6 +109,7 @@ public struct RunComparison {
         case .ratio: return String(format: "%.2f%%", v * 100)
         case .count: return String(format: "%.0f", v)
         case .bps: return SummaryText.formatBps(v)
+        case .number: return String(format: "%.3g", v)
         }
     }
 
@@ -106,6 +129,17 @@ public struct RunComparison {
 
     /// Markdown; differing cells are bold (better/worse named in words too).
     public func markdown() -> String {
+        guard !seedsOnly else {
+            var out = "# Run comparison\n\n\(Self.seedsOnlyNote)\n"
+            for (section, ms) in sections {
+                out += "\n## \(section)\n\n"
+                out += Markdown.table(header: ["metric"] + labels + ["mean ± sd", "range"], rows: ms.map { m in
+                    let s = spread(m)
+                    return [m.name] + m.values.map { Self.format($0, m.unit) } + [s.mean, s.range]
+                })
+            }
+            return out
+        }
         var out = "# Run comparison\n\nDifferences are relative to the first run (\(labels[0])).\n"
         for (section, ms) in sections {
             out += "\n## \(section)\n\n"
@@ -127,10 +161,19 @@ public struct RunComparison {
     public func html() -> String {
         var page = HTMLPage(title: "STOQ Sim run comparison")
         page.section("runs", "Runs") { b in
-            b.paragraph("Differences are relative to the first run. Green: better, red: worse, yellow: changed.")
+            b.paragraph(seedsOnly ? Self.seedsOnlyNote : "Differences are relative to the first run. Green: better, red: worse, yellow: changed.")
             b.table(header: ["#", "run"], rows: labels.enumerated().map { [("\($0 + 1)", nil), (SVG.escape($1), nil)] })
         }
         for (i, (section, ms)) in sections.enumerated() {
+            if seedsOnly {
+                page.section("s\(i)", section) { b in
+                    b.table(header: ["metric"] + labels + ["mean ± sd", "range"], rows: ms.map { m in
+                        let s = spread(m)
+                        return ([m.name] + m.values.map { Self.format($0, m.unit) } + [s.mean, s.range]).map { (SVG.escape($0), nil) }
+                    })
+                }
+                continue
+            }
             page.section("s\(i)", section) { b in
                 b.table(header: ["metric"] + labels, rows: ms.map { m in
                     [(SVG.escape(m.name), nil)] + cells(m).map { c in (SVG.escape(c.text), c.verdict?.rawValue) }

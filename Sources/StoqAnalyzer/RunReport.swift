@@ -94,7 +94,7 @@ public enum RunReport {
                     ["nodes", "\(s.nodes)"], ["sites", "\(s.sites.count)"], ["link directions", "\(s.links.count)"],
                     ["simulated", SummaryText.formatNs(s.durationNs)], ["events", "\(s.events)"],
                     ["trace records", "\(s.records)"]]
-        if !s.complete { rows.append(["warning", "the trace has no end record; the run was cut short"]) }
+        if !s.complete { rows.append(["warning", "incomplete run: \(s.incompleteReason ?? "the trace has no end record")"]) }
         if let r = s.realtime { rows.append(["real time", r.text]) }
         return Table(header: ["", ""], rows: rows)
     }

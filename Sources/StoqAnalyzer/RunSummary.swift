@@ -96,6 +96,10 @@ public struct RunSummary: Codable, Equatable {
         public var meanGoodputAfterSlowStartBps: Double?
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
+        /// The sender's congestion controller and the workload's other QUIC
+        /// knobs (nil in traces written before they were recorded).
+        public var congestion: String? = nil
+        public var transport: String? = nil
     }
 
     /// Routes stopped using a failed link or node.
@@ -127,7 +131,11 @@ public struct RunSummary: Codable, Equatable {
     public var measuredNs: Int64
     public var nodes: Int
     public var events: UInt64
+    /// The run reached its end: false when the trace has no end record or
+    /// the run stopped early on a signal (`incompleteReason` says which).
     public var complete: Bool
+    /// Why `complete` is false, e.g. "interrupted by SIGINT at 3.200s simulated"; nil when complete.
+    public var incompleteReason: String?
     public var records: UInt64
     /// Per pair and workload (insertion order of the trace).
     public var probes: [ProbeGroup]
@@ -194,7 +202,12 @@ public enum TraceAnalyzer {
         }
         var summary = RunSummary(header: header)
         summary.events = context.end?.events ?? 0
-        summary.complete = context.end != nil
+        if let end = context.end {
+            summary.incompleteReason = end.interruptedBy.map { "interrupted by \($0) at \(SummaryText.formatNs(end.t)) simulated" }
+        } else {
+            summary.incompleteReason = "the trace has no end record; the run was cut short"
+        }
+        summary.complete = summary.incompleteReason == nil
         summary.records = context.records
         summary.measuredNs = context.measuredNs
         for a in accumulators { a.finish(into: &summary, context: context) }

@@ -128,11 +128,14 @@ enum Charts {
         var values: [Double]
     }
 
-    /// Grouped vertical bars, one group per category.
-    static func bars(title: String, categories: [String], series: [BarSeries], format: (Double) -> String) -> String {
+    /// Grouped vertical bars, one group per category; `errors` (half-widths,
+    /// same shape as the values) adds an error bar to each.
+    static func bars(title: String, categories: [String], series: [BarSeries], errors: [[Double]]? = nil,
+                     format: (Double) -> String) -> String {
         let width = 760.0, height = 320.0, left = 80.0, right = 150.0, top = 20.0, bottom = 40.0
         let plotW = width - left - right, plotH = height - top - bottom
-        let ticks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.1)
+        let tops = series.enumerated().flatMap { k, ser in ser.values.enumerated().map { $1 + (errors?[k][$0] ?? 0) } }
+        let ticks = SVG.niceTicks(max: (tops.max() ?? 0) * 1.1)
         let yMax = ticks.last!
         func y(_ v: Double) -> Double { top + plotH * (1 - v / yMax) }
         var s = SVG.open(width: width, height: height, label: title)
@@ -150,7 +153,13 @@ enum Charts {
                 let bx = gx + barW * Double(k)
                 s += SVG.rect(bx, y(v), barW - 2, y(0) - y(v), fill: SVG.palette[k % SVG.palette.count],
                               title: "\(category) \(ser.name): \(format(v))")
-                s += SVG.text(bx + barW / 2 - 1, y(v) - 4, format(v), anchor: "middle", size: 9)
+                let e = errors?[k][c] ?? 0
+                if e > 0 {
+                    let cx = bx + barW / 2 - 1, lo = y(max(v - e, 0)), hi = y(v + e)
+                    s += SVG.line(cx, lo, cx, hi, stroke: "#222")
+                    s += SVG.line(cx - 5, hi, cx + 5, hi, stroke: "#222") + SVG.line(cx - 5, lo, cx + 5, lo, stroke: "#222")
+                }
+                s += SVG.text(bx + barW / 2 - 1, y(v + e) - 4, format(v), anchor: "middle", size: 9)
             }
             s += SVG.text(left + groupW * (Double(c) + 0.5), top + plotH + 18, category, anchor: "middle", size: 12)
         }

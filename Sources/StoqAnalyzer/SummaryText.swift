@@ -7,7 +7,7 @@ public enum SummaryText {
     public static func render(_ s: RunSummary) -> String {
         var out = "run: \(s.topology)  seed \(s.seed)  backend \(s.backend)  routing \(s.strategy)  " +
             "\(s.nodes) nodes  \(formatNs(s.durationNs)) simulated  \(s.events) events\n"
-        if !s.complete { out += "WARNING: the trace has no end record; the run was cut short\n" }
+        if !s.complete { out += "WARNING: incomplete run: \(s.incompleteReason ?? "the trace has no end record")\n" }
         if let r = s.realtime { out += "real time: " + r.text + "\n" }
         if !s.probes.isEmpty {
             out += "\nprobe round-trip times\n"

@@ -109,9 +109,15 @@ public enum TraceRecord: Equatable {
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64
         public var smoothedRttNs: Int64
+        /// The sender's congestion controller (nil in traces from before it was recorded).
+        public var congestion: String?
+        /// The workload's QUIC knobs that differ from the defaults, e.g. "initial-rtt=100ms stream-window=1MiB".
+        public var transport: String?
         public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
                     handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, secondHalfGoodputBps: Double? = nil,
-                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64) {
+                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64,
+                    congestion: String? = nil, transport: String? = nil) {
+            self.congestion = congestion; self.transport = transport
             self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
             self.streams = streams; self.bytesReceived = bytesReceived; self.handshakeNs = handshakeNs
             self.durationNs = durationNs; self.goodputBps = goodputBps; self.secondHalfGoodputBps = secondHalfGoodputBps
@@ -204,11 +210,15 @@ public enum TraceRecord: Equatable {
         public var exceedsThreshold: Bool { lagP99Ns > thresholdP99Ns }
     }
 
-    /// Last line: the run finished (a trace without it was cut short).
+    /// Last line: the run finished (a trace without it was cut short), or
+    /// stopped early on a signal (`interruptedBy`, e.g. "SIGINT", at `t`).
     public struct RunEnd: Equatable {
         public var t: Int64
         public var events: UInt64
-        public init(t: Int64, events: UInt64) { self.t = t; self.events = events }
+        public var interruptedBy: String?
+        public init(t: Int64, events: UInt64, interruptedBy: String? = nil) {
+            self.t = t; self.events = events; self.interruptedBy = interruptedBy
+        }
     }
 
     // MARK: Encoding
@@ -250,6 +260,8 @@ public enum TraceRecord: Equatable {
             if let g = x.secondHalfGoodputBps { j.add("second_half_goodput_bps", g) } else { j.addNull("second_half_goodput_bps") }
             j.add("packets_lost", x.packetsLost); j.add("packets_retransmitted", x.packetsRetransmitted)
             j.add("srtt_ns", x.smoothedRttNs)
+            if let c = x.congestion { j.add("congestion", c) }
+            if let k = x.transport { j.add("transport", k) }
         case .exec(let x):
             j.add("t", x.t); j.add("type", "exec"); j.add("workload", x.workload); j.add("node", x.node)
             j.add("command", x.command)
@@ -274,6 +286,7 @@ public enum TraceRecord: Equatable {
         case .route(let r): r.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
+            if let signal = e.interruptedBy { j.add("interrupted_by", signal) }
         }
         return j.string
     }
@@ -348,7 +361,9 @@ public enum TraceRecord: Equatable {
                                             secondHalfGoodputBps: try f.optionalDouble("second_half_goodput_bps"),
                                             packetsLost: try f.uint64("packets_lost"),
                                             packetsRetransmitted: try f.uint64("packets_retransmitted"),
-                                            smoothedRttNs: try f.int64("srtt_ns")))
+                                            smoothedRttNs: try f.int64("srtt_ns"),
+                                            congestion: try f.optionalString("congestion"),
+                                            transport: try f.optionalString("transport")))
         case "exec":
             return .exec(ExecResult(t: try f.int64("t"), workload: try f.string("workload"), node: try f.string("node"),
                                     command: try f.string("command"),
@@ -367,7 +382,8 @@ public enum TraceRecord: Equatable {
                                               reconvergenceNs: try f.int64("reconvergence_ns"),
                                               packetsLost: try f.uint64("packets_lost")))
         case "end":
-            return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events")))
+            return .end(RunEnd(t: try f.int64("t"), events: try f.uint64("events"),
+                               interruptedBy: try f.optionalString("interrupted_by")))
         case "publish": return .publish(try PublishRecord(f))
         case "content": return .content(try ContentExchange(f))
         case "fetch": return .fetch(try FetchResult(f))

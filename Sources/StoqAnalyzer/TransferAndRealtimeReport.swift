@@ -30,10 +30,11 @@ extension RealtimeSummary {
 
 extension RunReport {
     static func transferTable(_ transfers: [RunSummary.TransferGroup]) -> Table {
-        Table(header: ["workload", "pair", "size", "streams", "done", "handshake p50", "time p50", "time p99", "goodput",
+        Table(header: ["workload", "pair", "size", "streams", "cc", "done", "handshake p50", "time p50", "time p99", "goodput",
                        "after slow start", "lost", "retransmitted"],
               rows: transfers.prefix(pairRows).map { t in
                   [t.workload, "\(t.from) → \(t.to)", SummaryText.formatBytes(UInt64(t.bytes)), "\(t.streams)",
+                   (t.congestion ?? "-") + (t.transport.map { " (\($0))" } ?? ""),
                    "\(t.completed)/\(t.started)", t.handshakeNs.map { SummaryText.formatNs($0.p50) } ?? "-",
                    t.durationNs.map { SummaryText.formatNs($0.p50) } ?? "-", t.durationNs.map { SummaryText.formatNs($0.p99) } ?? "-",
                    t.meanGoodputBps.map(SummaryText.formatBps) ?? "-",

@@ -84,16 +84,31 @@ public final class ChildProcess {
 
 /// SIGINT and SIGTERM as a descriptor the driver watches: the handler only
 /// writes to an eventfd, and the run stops cleanly and removes its namespaces.
+/// Made before the first namespace, so no signal can kill the process while
+/// something of the run exists.
 public final class InterruptWatch {
     private let fd: Int32
-    private unowned let driver: RealTimeDriver
+    private weak var driver: RealTimeDriver?
+    private var isClosed = false
     /// The signal that arrived (0: none).
     public var signal: Int32 { cstoq_emu_signal_caught() }
 
-    public init(driver: RealTimeDriver) throws {
-        self.driver = driver
+    /// Installs the handlers; a signal from now on is only recorded.
+    public init() throws {
         fd = cstoq_emu_signal_fd()
         if fd < 0 { throw EmulationError.system(operation: "installing SIGINT/SIGTERM handlers", namespace: nil, errno: errno) }
+        cstoq_emu_eventfd_drain(fd)   // a previous run's late signal must not stop this one (the flag was reset)
+    }
+
+    public convenience init(driver: RealTimeDriver) throws {
+        try self.init()
+        try watch(driver)
+    }
+
+    /// Makes a signal stop `driver`; one that came earlier left the eventfd
+    /// readable, so it stops the driver as soon as it runs.
+    public func watch(_ driver: RealTimeDriver) throws {
+        self.driver = driver
         try driver.register(fd: fd) { [unowned driver, fd] in
             cstoq_emu_eventfd_drain(fd)
             driver.stop()
@@ -102,7 +117,9 @@ public final class InterruptWatch {
 
     /// Back to the default actions (the eventfd is kept for the next run).
     public func close() {
-        driver.unregister(fd: fd)
+        guard !isClosed else { return }
+        isClosed = true
+        driver?.unregister(fd: fd)
         cstoq_emu_signal_restore()
     }
 

@@ -61,48 +61,125 @@ public enum Namespaces {
     @discardableResult
     static func remove(_ name: String) -> Bool { cstoq_emu_netns_remove(path(of: name)) == 0 }
 
-    /// What `cleanupLeftovers` did.
+    /// What `cleanupLeftovers` did, per run whose namespaces it removed.
     public struct CleanupReport {
-        public var removed: [String] = []
+        public enum Owner: Equatable {
+            /// No process has the PID any more: the run was killed or crashed.
+            case gone
+            /// The PID now belongs to another program (named), which does not hold the namespaces.
+            case reused(String)
+            /// The run is still going (removed only with `includeLive`).
+            case running
+            /// The name has no PID.
+            case unknown
+        }
+        public struct Run {
+            public var pid: pid_t?
+            public var owner: Owner
+            public var removed: [String] = []
+            public var failed: [String] = []
+            public var killedProcesses = 0
+        }
+        public var runs: [Run] = []
+        /// Namespaces of live runs, left alone.
         public var skippedLive: [String] = []
-        public var failed: [String] = []
-        public var killedProcesses = 0
-    }
 
-    /// Removes `stoq-*` namespaces (and kills processes still inside them).
-    /// Namespaces of a live stoqsim process are skipped unless `includeLive`.
-    public static func cleanupLeftovers(prefix: String = namePrefix, includeLive: Bool = false) -> CleanupReport {
-        var report = CleanupReport()
-        var doomed: [String] = []
-        for name in list(prefix: prefix) {
-            if !includeLive, let pid = ownerPID(of: name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM {
-                report.skippedLive.append(name)
-            } else {
-                doomed.append(name)
+        public var removed: [String] { runs.flatMap(\.removed) }
+        public var failed: [String] { runs.flatMap(\.failed) }
+        public var killedProcesses: Int { runs.reduce(0) { $0 + $1.killedProcesses } }
+
+        /// One line per run, e.g. "removed 12 namespaces left by run PID 1234, which is no longer running".
+        public var messages: [String] {
+            runs.filter { !$0.removed.isEmpty }.map { run in
+                let count = "\(run.removed.count) namespace\(run.removed.count == 1 ? "" : "s")"
+                let pid = run.pid.map { "PID \($0)" } ?? "?"
+                var line: String
+                switch run.owner {
+                case .gone: line = "removed \(count) left by run \(pid), which is no longer running"
+                case .reused(let program):
+                    line = "removed \(count) left by run \(pid), which is no longer running (\(pid) now belongs to \(program))"
+                case .running: line = "removed \(count) of run \(pid), which is still running"
+                case .unknown: line = "removed \(count) with no owner PID in the name"
+                }
+                if run.killedProcesses > 0 {
+                    line += ", and killed \(run.killedProcesses) process\(run.killedProcesses == 1 ? "" : "es") still inside"
+                }
+                return line
             }
         }
-        report.killedProcesses = killProcesses(inNamespacesAt: doomed.map(path(of:)))
-        for name in doomed {
-            if remove(name) { report.removed.append(name) } else { report.failed.append(name) }
+    }
+
+    /// Removes `stoq-*` namespaces of runs that are over (and kills processes
+    /// still inside them; their TUN devices went with the run's descriptors).
+    /// A run is over when its PID (in the name) is gone, or now belongs to
+    /// a program that neither is stoqsim (nor its test runner) nor holds one
+    /// of the namespaces open — the PID was reused. Namespaces of live runs,
+    /// this process's included, are kept unless `includeLive`.
+    public static func cleanupLeftovers(prefix: String = namePrefix, includeLive: Bool = false) -> CleanupReport {
+        var report = CleanupReport()
+        var byOwner: [pid_t?: [String]] = [:]
+        for name in list(prefix: prefix) { byOwner[ownerPID(of: name), default: []].append(name) }
+        for pid in byOwner.keys.sorted(by: { ($0 ?? -1) < ($1 ?? -1) }) {
+            let names = byOwner[pid]!
+            let state = pid.map { owner(pid: $0, of: names) } ?? CleanupReport.Owner.unknown
+            if state == .running && !includeLive {
+                report.skippedLive += names
+                continue
+            }
+            var run = CleanupReport.Run(pid: pid, owner: state)
+            run.killedProcesses = killProcesses(inNamespacesAt: names.map(path(of:)))
+            for name in names {
+                if remove(name) { run.removed.append(name) } else { run.failed.append(name) }
+            }
+            report.runs.append(run)
         }
         return report
+    }
+
+    /// Whether the run with `pid` that made `names` still runs (see `cleanupLeftovers`).
+    static func owner(pid: pid_t, of names: [String]) -> CleanupReport.Owner {
+        if pid == getpid() { return .running }
+        guard kill(pid, 0) == 0 || errno == EPERM else { return .gone }
+        // /proc/PID/stat: "PID (comm) S …"; a zombie (Z) was killed and waits only to be reaped.
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        if let close = status.lastIndex(of: ")"), status[close...].dropFirst().trimmingCharacters(in: .whitespaces).first == "Z" {
+            return .gone
+        }
+        // The name is cut to 15 bytes: "stoqsim" and "stoqsimPackageTests.xctest" both start so.
+        // Unreadable (it exited just now): keep its namespaces for the next cleanup.
+        let program = ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if program.isEmpty || program.hasPrefix("stoqsim") { return .running }
+        // Another program embedding the backend holds its namespaces open for the whole run.
+        let inodes = namespaceInodes(names.map(path(of:)))
+        for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+            var st = stat()
+            if stat("/proc/\(pid)/fd/\(fd)", &st) == 0, inodes.contains(UInt64(st.st_ino)) { return .running }
+        }
+        return .reused(program)
+    }
+
+    /// The namespaces pinned at `paths`, by nsfs inode (all namespace files
+    /// live on the one nsfs device, so the inode identifies the namespace).
+    static func namespaceInodes(_ paths: [String]) -> Set<UInt64> {
+        var inodes = Set<UInt64>()
+        for p in paths {
+            var st = stat()
+            if stat(p, &st) == 0 { inodes.insert(UInt64(st.st_ino)) }
+        }
+        return inodes
     }
 
     /// SIGKILLs every process whose network namespace is one of those pinned
     /// at `paths` (what `ip netns pids` finds), so the namespaces can go.
     /// One pass over /proc for all of them.
     static func killProcesses(inNamespacesAt paths: [String]) -> Int {
-        var inodes = Set<UInt64>()
-        for p in paths {
-            var st = stat()
-            if stat(p, &st) == 0 { inodes.insert(UInt64(st.st_ino)) }
-        }
+        let inodes = namespaceInodes(paths)
         guard !inodes.isEmpty else { return 0 }
         var killed = 0
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(entry), pid != getpid() else { continue }
             var ns = stat()
-            // All namespace files live on the one nsfs device: the inode identifies the namespace.
             if stat("/proc/\(entry)/ns/net", &ns) == 0, inodes.contains(UInt64(ns.st_ino)) {
                 if kill(pid, SIGKILL) == 0 { killed += 1 }
             }

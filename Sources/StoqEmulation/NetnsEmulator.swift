@@ -311,14 +311,16 @@ public final class NetnsEmulator {
             close(fd)
         }
         tunFDs.removeAll()
-        for fd in namespaceFDs { close(fd) }
-        namespaceFDs.removeAll()
         // A process we did not start (e.g. a program's own child that left
         // its group) would keep a namespace alive: kill what is inside.
         _ = Namespaces.killProcesses(inNamespacesAt: namespaceNames.map(Namespaces.path(of:)))
         for name in namespaceNames { Namespaces.remove(name) }
         // Anything left under the prefix (a failed set-up step) goes too.
         _ = Namespaces.cleanupLeftovers(prefix: prefix + "-", includeLive: true)
+        // Held until the names are gone: a concurrent cleanup takes a namespace
+        // whose owner holds none of them for a dead run's.
+        for fd in namespaceFDs { close(fd) }
+        namespaceFDs.removeAll()
         teardownSeconds = Double(Int64(DispatchTime.now().uptimeNanoseconds) - start) / 1e9
     }
 }

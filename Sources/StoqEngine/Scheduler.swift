@@ -275,8 +275,18 @@ public final class Scheduler {
     /// at exactly `end` run. Must not be called from inside an event.
     @discardableResult
     public func run(until end: SimTime = .distantFuture) -> RunOutcome {
+        run(until: end, polling: .max) { false }
+    }
+
+    /// `run(until:)` that also asks `shouldStop` every `interval` events and
+    /// returns `.stopped` when it says so: a run whose slice of simulated time
+    /// holds a billion events still answers Ctrl-C. Same events, same order.
+    @discardableResult
+    public func run(until end: SimTime, polling interval: Int, shouldStop: () -> Bool) -> RunOutcome {
+        precondition(interval >= 1)
         stopFlag = false
         let endNs = end.nanosecondsSinceStart
+        var countdown = interval
         while let first = firstTime() {
             if first > endNs {
                 if endNs > nowNs { nowNs = endNs }
@@ -286,6 +296,11 @@ public final class Scheduler {
             if stopFlag {
                 stopFlag = false
                 return .stopped
+            }
+            countdown -= 1
+            if countdown == 0 {
+                if shouldStop() { return .stopped }
+                countdown = interval
             }
         }
         if end != .distantFuture, endNs > nowNs { nowNs = endNs }

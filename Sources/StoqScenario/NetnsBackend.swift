@@ -13,6 +13,11 @@ public struct NetnsRunOptions {
     public var lagThresholdP99: SimDuration = .milliseconds(1)
     /// Run the engine thread under SCHED_FIFO (see `RealtimePriority`).
     public var realtimePriority = true
+    /// Where to say what the run cleaned up before starting (namespaces
+    /// of runs that were killed); stderr by default.
+    public var diagnostics: (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
     public init() {}
 }
 
@@ -24,14 +29,16 @@ final class NetnsBackend: RunBackend {
     let outputDirectory: String
     private var driver: RealTimeDriver?
     private var emulator: NetnsEmulator?
-    private var interrupt: InterruptWatch?
+    /// Installed by the caller before anything of the run exists.
+    private let interrupt: InterruptWatch
     private var raisedPriority = false
     private(set) var report: TraceRecord.RealtimeReport?
     private(set) var interruptedBy: Int32 = 0
 
-    init(options: NetnsRunOptions, outputDirectory: String) {
+    init(options: NetnsRunOptions, outputDirectory: String, interrupt: InterruptWatch) {
         self.options = options
         self.outputDirectory = outputDirectory
+        self.interrupt = interrupt
     }
 
     var name: String { "netns" }
@@ -47,8 +54,8 @@ final class NetnsBackend: RunBackend {
     private func attachParts(network: Network, scheduler: Scheduler) throws {
         let driver = try RealTimeDriver(scheduler: scheduler)
         self.driver = driver
-        let interrupt = try InterruptWatch(driver: driver)
-        self.interrupt = interrupt
+        try interrupt.watch(driver)
+        let interrupt = self.interrupt
         if options.realtimePriority { raisedPriority = RealtimePriority.raise() }
         let emulator = try NetnsEmulator(network: network, driver: driver, interrupted: { interrupt.signal })
         self.emulator = emulator
@@ -67,8 +74,8 @@ final class NetnsBackend: RunBackend {
         try emulator!.spawn(node: node, arguments: arguments, stdoutPath: stdoutPath, stderrPath: stderrPath, onExit: onExit)
     }
 
-    func advance(_ scheduler: Scheduler, until end: SimTime) -> RunOutcome {
-        guard let driver, let interrupt else { return .idle }
+    func advance(_ scheduler: Scheduler, until end: SimTime, poll: () -> Void) -> RunOutcome {
+        guard let driver else { return .idle }
         let outcome = interrupt.signal == 0 ? driver.run(until: end) : .stopped
         if interrupt.signal != 0 {
             interruptedBy = interrupt.signal
@@ -92,8 +99,6 @@ final class NetnsBackend: RunBackend {
     func detach() {
         if raisedPriority { RealtimePriority.restore() }
         emulator?.shutdown()
-        interrupt?.close()
-        interrupt = nil
     }
 
     var interruptingSignal: Int32? { interruptedBy == 0 ? nil : interruptedBy }
@@ -114,7 +119,7 @@ final class NetnsBackend: RunBackend {
         if let emulator, emulator.stats.writeErrors > 0 {
             notes.append("WARNING: \(emulator.stats.writeErrors) packets could not be written to TUN devices")
         }
-        if interruptedBy != 0 { notes.append("interrupted by signal \(interruptedBy): the run stopped early; namespaces removed") }
+        if interruptedBy != 0 { notes.append("interrupted by \(signalName(interruptedBy)): the run stopped early; namespaces removed") }
         return notes
     }
 }
@@ -126,11 +131,23 @@ extension Scenario {
     /// `namespaces.tsv` and exec workloads' output files.
     public func runOnNetns(outputDirectory: String, pcapDirectory: String? = nil, options: NetnsRunOptions = NetnsRunOptions(),
                            progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
+        // Handlers first: from here on a signal only stops the run, so every
+        // namespace made (the check's too) is removed by this process.
+        let interrupt = try InterruptWatch()
+        defer { interrupt.close() }
         if let reason = Namespaces.unavailableReason() { throw EmulationError.unsupported(reason) }
+        let leftovers = Namespaces.cleanupLeftovers()
+        for line in leftovers.messages { options.diagnostics(line) }
+        if !leftovers.failed.isEmpty {
+            options.diagnostics("could not remove namespaces of dead runs: \(leftovers.failed.joined(separator: ", "))")
+        }
+        if interrupt.signal != 0 { throw EmulationError.interrupted(signal: interrupt.signal) }
         let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
-        let backend = NetnsBackend(options: options, outputDirectory: outputDirectory)
+        let backend = NetnsBackend(options: options, outputDirectory: outputDirectory, interrupt: interrupt)
         run.backend = backend
         run.pcapDirectory = pcapDirectory
+        run.captureSelection = captureSelection
+        run.qlogDirectory = qlogDirectory
         let result = try run.execute(progress: progress)
         if let r = backend.report { try Self.addRealtime(r, toSummaryAt: result.summaryPath) }
         return result

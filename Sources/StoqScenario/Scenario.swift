@@ -11,6 +11,10 @@ public struct Scenario {
     public var topology: Topology
     /// The workloads as parsed at load time (for listing; each run builds fresh ones).
     public private(set) var workloads: [Workload]
+    /// What `--pcap` captures besides each node's own packets (`--pcap-nodes`, `--pcap-links`).
+    public var captureSelection = CaptureSelection()
+    /// `--qlog DIR`: one qlog file per QUIC connection there; nil writes none.
+    public var qlogDirectory: String?
 
     /// Validates `topology`: every workload, the routing strategy and its
     /// parameters, and with a `backend` that each workload can run on it (nil:
@@ -22,6 +26,7 @@ public struct Scenario {
         let made = WorkloadRegistry.makeAll(for: topology, backend: backend)
         self.workloads = made.workloads
         errors += made.errors
+        errors += TransportKnobs.check(topology)
         do {
             _ = try strategy()
             // Per-region strategies and routing parameters are checked against the graph.

@@ -16,6 +16,8 @@ public final class ScenarioContext {
     private let traceSink: (TraceRecord) -> Void
     /// Where sockets come from: the model's (sim) or real ones in namespaces (netns).
     var backend: RunBackend = VirtualTimeBackend()
+    /// Where every QUIC connection writes its qlog (`run --qlog`); nil: none.
+    var qlogDirectory: String?
     private var addresses: [String: IPv6Address] = [:]
     private var echoServices: [String: DatagramIO] = [:]
     private var nextEphemeralPort: [String: UInt16] = [:]

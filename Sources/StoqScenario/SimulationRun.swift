@@ -15,6 +15,8 @@ final class SimulationRun {
     let outputDirectory: String
     /// Where to write per-node pcapng files (`--pcap`); nil captures nothing.
     var pcapDirectory: String?
+    var captureSelection = CaptureSelection()
+    var qlogDirectory: String?
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -35,7 +37,9 @@ final class SimulationRun {
         let scheduler = Scheduler()
         let network = Network(topology: topology, scheduler: scheduler, seed: topology.seed, strategy: strategy)
         let recorder = TraceRecorder(network: network, writer: writer)
-        let capture = try pcapDirectory.map { try PacketCapture(network: network, directory: $0) }
+        let capture = try pcapDirectory.map {
+            try PacketCapture(network: network, directory: $0, selection: captureSelection, topology: topology)
+        }
         network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
         try backend.attach(network: network, scheduler: scheduler)
@@ -61,6 +65,10 @@ final class SimulationRun {
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
+        if let qlogDirectory {
+            try FileManager.default.createDirectory(atPath: qlogDirectory, withIntermediateDirectories: true)
+            context.qlogDirectory = qlogDirectory
+        }
         let made = WorkloadRegistry.makeAll(for: topology, backend: backend.name)
         if !made.errors.isEmpty { throw TopologyErrors(inFileOrder: made.errors) }
         let workloads = made.workloads
@@ -75,19 +83,21 @@ final class SimulationRun {
         let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
         var lastReport = wallStart
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
+        func reportProgress() {
+            let nowWall = DispatchTime.now().uptimeNanoseconds
+            guard let progress, nowWall - lastReport >= 1_000_000_000 else { return }
+            lastReport = nowWall
+            progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(), events: scheduler.eventsExecuted))
+        }
         // Scheduled events hold their owners unowned (cycles would leak), so the
         // owners must outlive the loop; the optimizer would free them earlier.
         withExtendedLifetime((network, recorder, capture, context, workloads)) {
         // Past the end, run on only while some workload still waits for
         // in-flight work (a probe's reply, a transfer's last byte).
         while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
-            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish))
-            let nowWall = DispatchTime.now().uptimeNanoseconds
-            if let progress, nowWall - lastReport >= 1_000_000_000 {
-                lastReport = nowWall
-                progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(),
-                                     events: scheduler.eventsExecuted))
-            }
+            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish),
+                                          poll: reportProgress)
+            reportProgress()
             if outcome == .idle || outcome == .stopped { break }
         }
         context.runEnded()
@@ -102,7 +112,8 @@ final class SimulationRun {
                                           busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes)))
         }
         backend.finish(trace: writer.write)
-        writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted)))
+        writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,
+                                interruptedBy: backend.interruptingSignal.map(signalName))))
         writer.close()
         _ = try capture?.close()
 
@@ -120,6 +131,8 @@ extension Scenario {
                     progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
         let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
         run.pcapDirectory = pcapDirectory
+        run.captureSelection = captureSelection
+        run.qlogDirectory = qlogDirectory
         return try run.execute(progress: progress)
     }
 }

@@ -22,9 +22,10 @@ public final class StoqNodeEndpoint {
     /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`;
     /// `alpn` other than STOQ's for another application there (e.g. ["h3"]);
     /// `tls` instead of the node's client configuration.
-    public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil) throws -> QuicConnection {
+    public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil,
+                        transport: TransportConfiguration? = nil, label: String? = nil) throws -> QuicConnection {
         let c = try endpoint.connect(to: SocketAddress(address: remote, port: StoqPorts.quic), serverName: serverName,
-                                     alpn: alpn, tls: tls, at: driver.scheduler.now)
+                                     alpn: alpn, tls: tls, configuration: transport, label: label, at: driver.scheduler.now)
         driver.flush()
         return c
     }

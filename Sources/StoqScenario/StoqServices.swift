@@ -100,9 +100,18 @@ public final class StoqServices {
         var serverTLS = try certs.serverTLS(for: spec)
         serverTLS.alpn += extraServerALPN[node] ?? []
         let endpoint = try QuicEndpoint(localAddress: SocketAddress(address: spec.address, port: StoqPorts.quic),
-                                        configuration: TransportConfiguration(),
+                                        configuration: TransportKnobs.endpointConfiguration(for: spec, in: context.topology),
                                         client: try certs.clientTLS(for: spec), server: serverTLS,
                                         random: context.randomStream("quic:" + node))
+        if let dir = context.qlogDirectory {
+            // Labelled connections (a transfer's workload, pair and number) by their label, the rest by node, role and count.
+            var unlabelled = 0
+            endpoint.qlogSink = { role, label in
+                unlabelled += label == nil ? 1 : 0
+                let name = label ?? "\(node)-\(role == .client ? "client" : "server")-\(unlabelled)"
+                return try? QlogFile(path: dir + "/" + name + ".sqlog")
+            }
+        }
         let io = try context.bind(node: node, port: StoqPorts.quic)
         let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))
         endpoint.onNewConnection = { [unowned self] connection in

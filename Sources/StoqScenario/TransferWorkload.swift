@@ -17,7 +17,7 @@ import StoqTransport
 /// end of the run (or `count` transfers).
 public final class TransferWorkload: Workload {
     public static let kind = "transfer"
-    public static let fields = ["from", "to", "size", "streams", "start", "count", "interval", "rate", "timeout"]
+    public static let fields = ["from", "to", "size", "streams", "start", "count", "interval", "rate", "timeout"] + TransportKnobs.fields
     static let serviceTag = "XFER"
     /// Per stream: the transfer's number, before the payload.
     static let headerSize = 8
@@ -31,6 +31,8 @@ public final class TransferWorkload: Workload {
     let interval: SimDuration
     let rate: ArrivalRate?
     let timeout: SimDuration
+    /// QUIC settings of this workload's connections (the sender's congestion controller, windows, …).
+    let knobs: TransportKnobs
     public var drainTime: SimDuration { timeout }
     public var hasOutstandingWork: Bool { !transfers.isEmpty }
 
@@ -54,6 +56,7 @@ public final class TransferWorkload: Workload {
         interval = try f.duration("interval") ?? .seconds(1)
         guard interval > .zero else { throw TopologyDiagnostic(at: f.location(of: "interval"), "'interval' must be greater than 0") }
         timeout = try f.duration("timeout") ?? .seconds(60)
+        knobs = try TransportKnobs(f)
         if startOffset >= topology.duration {
             throw TopologyDiagnostic(at: f.location(of: "start"), "transfer starts at \(startOffset), after the run ends (\(topology.duration))")
         }
@@ -133,7 +136,9 @@ public final class TransferWorkload: Workload {
         }, done: { [unowned self] bytes in self.receiverDone(t, bytes: bytes) })
         do {
             let client = try context.stoq.endpoint(on: from)
-            let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to))
+            let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to),
+                                       transport: knobs.isEmpty ? nil : knobs.applied(to: client.endpoint.configuration),
+                                       label: "\(name)_\(from)-to-\(to)_\(number)")
             t.connection = c
             // Held by the connection, which the transfer holds: capture the transfer
             // weakly, or the two keep each other (and the whole QUIC state) alive.
@@ -188,6 +193,11 @@ public final class TransferWorkload: Workload {
         try? context.stoq.endpoint(on: pairs[t.pair].from).flush()
     }
 
+    /// The controller of the sender's endpoint (its node's or the topology's `transport:`).
+    private func senderCongestion(_ node: String) -> CongestionControl {
+        (try? context.stoq.endpoint(on: node).endpoint.configuration.congestionControl) ?? TransportConfiguration().congestionControl
+    }
+
     private func record(_ t: Transfer, completed: SimTime?) {
         guard !t.finished else { return }
         t.finished = true
@@ -204,7 +214,8 @@ public final class TransferWorkload: Workload {
                 t.halfReceived.flatMap { end > $0.at ? Double(size - $0.bytes) * 8 / (end - $0.at).seconds : nil }
             },
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
-            smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0)))
+            smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
+            congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText)))
         transfers[t.number] = nil
     }
 }

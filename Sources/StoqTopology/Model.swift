@@ -67,6 +67,8 @@ public struct NodeSpec: Sendable {
     public var role: NodeRole
     public var address: IPv6Address
     public var location: SourceLocation
+    /// The node's `transport:` QUIC settings as written; the scenario module checks them.
+    public var transport: ConfigMap?
 
     public init(name: String, site: String, role: NodeRole, address: IPv6Address, location: SourceLocation) {
         self.name = name
@@ -202,6 +204,9 @@ public struct Topology {
     public var routing: RoutingConfig
     /// Non-fatal findings (e.g. a disconnected graph), printed but not fatal.
     public var warnings: [TopologyDiagnostic]
+    /// The top-level `transport:` QUIC settings of every node, as written; the
+    /// scenario module checks them (and each node's own `transport:`).
+    public var transport: ConfigMap?
     /// The limits this topology was read with (its `limits:` applied).
     public var limits = TopologyLimits.standard
     /// Sites and nodes whose definitions had errors, in a topology parsed with

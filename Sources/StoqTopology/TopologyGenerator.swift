@@ -29,6 +29,14 @@ public struct TopologyGenerator {
         public var extraLinks: Int = 0
         /// `--backbone-tier`, `--edge-tier` (edge↔core, CA↔core), `--access-tier` (client↔edge).
         public var backboneTier: LinkTier = .gbps2_5
+        /// `--backbone-capacity`: every backbone at `backboneTier` (uniform), or
+        /// mixed so capacity- and load-aware routing has something to choose.
+        public var backboneCapacity: BackboneCapacity = .uniform
+        /// `--tier-mix 100mbps:0.3,1gbps:0.4,2.5gbps:0.3`: the draw for `--backbone-capacity mix`.
+        public var tierMix: [(tier: LinkTier, weight: Double)] = [(.mbps100, 0.3), (.gbps1, 0.4), (.gbps2_5, 0.3)]
+        /// `--degree D`: add the shortest missing backbone links until the mean
+        /// site degree reaches D (a partial mesh); nil = only `neighbors`.
+        public var degree: Double?
         public var edgeTier: LinkTier = .gbps1
         public var accessTier: LinkTier = .mbps100
         /// `--duration 30s`
@@ -40,6 +48,8 @@ public struct TopologyGenerator {
 
         public init() {}
 
+        public static func == (a: Options, b: Options) -> Bool { a.commandLine == b.commandLine }
+
         /// The `stoqsim generate` flags that reproduce these options (defaults left out).
         public var commandLine: String {
             let d = Options()
@@ -50,6 +60,11 @@ public struct TopologyGenerator {
             if neighbors != d.neighbors { parts.append("--neighbors \(neighbors)") }
             if extraLinks != d.extraLinks { parts.append("--extra-links \(extraLinks)") }
             if backboneTier != d.backboneTier { parts.append("--backbone-tier \(backboneTier.rawValue)") }
+            if backboneCapacity != d.backboneCapacity { parts.append("--backbone-capacity \(backboneCapacity.rawValue)") }
+            if backboneCapacity == .mix, tierMix.map(\.weight) != d.tierMix.map(\.weight) || tierMix.map(\.tier) != d.tierMix.map(\.tier) {
+                parts.append("--tier-mix " + tierMix.map { "\($0.tier.rawValue):\($0.weight)" }.joined(separator: ","))
+            }
+            if let degree { parts.append("--degree \(degree)") }
             if edgeTier != d.edgeTier { parts.append("--edge-tier \(edgeTier.rawValue)") }
             if accessTier != d.accessTier { parts.append("--access-tier \(accessTier.rawValue)") }
             if duration != d.duration { parts.append("--duration \(duration)") }
@@ -57,6 +72,18 @@ public struct TopologyGenerator {
             if !probes { parts.append("--no-probes") }
             return parts.joined(separator: " ")
         }
+    }
+
+    /// How backbone capacities are chosen.
+    public enum BackboneCapacity: String, CaseIterable, Sendable {
+        /// All at `--backbone-tier`.
+        case uniform
+        /// By length: 2,000 km and longer 2.5gbps (long-haul trunks), 500 km and longer 1gbps, shorter 100mbps.
+        case distance
+        /// By the smaller city's population: both ends among the largest third 2.5gbps, one among the smallest third 100mbps, else 1gbps.
+        case population
+        /// Drawn per link from `--tier-mix` (seeded).
+        case mix
     }
 
     public enum GeneratorError: Error, CustomStringConvertible, Equatable {
@@ -87,6 +114,12 @@ public struct TopologyGenerator {
         guard (1...1000).contains(o.edgesPerSite) else { throw GeneratorError.invalidOption("--edges-per-site must be between 1 and 1000") }
         guard (0...1000).contains(o.neighbors), (0...1_000_000).contains(o.extraLinks) else {
             throw GeneratorError.invalidOption("--neighbors must be 0…1000 and --extra-links 0…1000000")
+        }
+        if let d = o.degree, !(d >= 1 && d <= 1000) {
+            throw GeneratorError.invalidOption("--degree must be between 1 and 1000 (the mean number of backbone links per site)")
+        }
+        guard !o.tierMix.isEmpty, o.tierMix.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }), o.tierMix.contains(where: { $0.weight > 0 }) else {
+            throw GeneratorError.invalidOption("--tier-mix needs TIER:WEIGHT entries with weights ≥ 0, at least one above 0")
         }
         guard o.duration > .zero else { throw GeneratorError.invalidOption("--duration must be longer than zero") }
         for r in o.regions where !CityCatalog.regions.contains(r) {
@@ -150,11 +183,12 @@ public struct TopologyGenerator {
             }
         }
 
-        let pairs = Self.backbonePairs(cities, neighbors: o.neighbors, extra: o.extraLinks, seed: o.seed)
+        let pairs = Self.backbonePairs(cities, neighbors: o.neighbors, extra: o.extraLinks, degree: o.degree, seed: o.seed)
         if !pairs.isEmpty {
             out.line("backbones:")
-            for (a, b) in pairs {
-                out.line("  - {sites: [\(slugs[a]), \(slugs[b])], tier: \(o.backboneTier.rawValue)}")
+            let tiers = Self.backboneTiers(pairs, cities: cities, options: o)
+            for ((a, b), tier) in zip(pairs, tiers) {
+                out.line("  - {sites: [\(slugs[a]), \(slugs[b])], tier: \(tier.rawValue)}")
             }
         }
 
@@ -205,7 +239,7 @@ public struct TopologyGenerator {
 
     /// Site-index pairs (i < j), sorted: k nearest neighbours ∪ minimum
     /// spanning tree (connectivity) ∪ random extras.
-    static func backbonePairs(_ cities: [City], neighbors: Int, extra: Int, seed: UInt64) -> [(Int, Int)] {
+    static func backbonePairs(_ cities: [City], neighbors: Int, extra: Int, degree: Double? = nil, seed: UInt64) -> [(Int, Int)] {
         let n = cities.count
         guard n > 1 else { return [] }
         func km(_ i: Int, _ j: Int) -> Double {
@@ -227,6 +261,16 @@ public struct TopologyGenerator {
             add(next, best[next].1)
             for j in 0..<n where !inTree[j] && km(next, j) < best[j].0 { best[j] = (km(next, j), next) }
         }
+        // Partial mesh: the shortest missing links first, each raising the mean degree by 2/n.
+        if let degree, Double(2 * pairs.count) / Double(n) < degree {
+            var candidates: [(Double, Int, Int)] = []
+            for i in 0..<n { for j in (i + 1)..<n where !pairs.contains([i, j]) { candidates.append((km(i, j), i, j)) } }
+            candidates.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+            for (_, i, j) in candidates {
+                guard Double(2 * pairs.count) / Double(n) < degree else { break }
+                add(i, j)
+            }
+        }
         var rng = RandomStream(seed: seed, stream: "generator.links")
         let possible = n * (n - 1) / 2
         var added = 0, tries = 0
@@ -238,6 +282,38 @@ public struct TopologyGenerator {
             added += 1
         }
         return pairs.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map { ($0[0], $0[1]) }
+    }
+
+    /// The tier of each backbone pair, by `options.backboneCapacity`.
+    static func backboneTiers(_ pairs: [(Int, Int)], cities: [City], options o: Options) -> [LinkTier] {
+        switch o.backboneCapacity {
+        case .uniform:
+            return pairs.map { _ in o.backboneTier }
+        case .distance:
+            return pairs.map { a, b in
+                let km = Geography.greatCircleKilometers(lat1: cities[a].latitude, lon1: cities[a].longitude,
+                                                         lat2: cities[b].latitude, lon2: cities[b].longitude)
+                return km >= 2000 ? .gbps2_5 : km >= 500 ? .gbps1 : .mbps100
+            }
+        case .population:
+            // Sites are sorted by population, largest first: the index is the rank.
+            let third = max(1, cities.count / 3)
+            return pairs.map { a, b in
+                let worst = max(a, b), best = min(a, b)
+                return worst < third ? .gbps2_5 : (worst >= cities.count - third && best >= third ? .mbps100 : .gbps1)
+            }
+        case .mix:
+            var rng = RandomStream(seed: o.seed, stream: "generator.tiers")
+            let total = o.tierMix.reduce(0) { $0 + $1.weight }
+            return pairs.map { _ in
+                var u = rng.nextUnitDouble() * total
+                for entry in o.tierMix {
+                    u -= entry.weight
+                    if u < 0 { return entry.tier }
+                }
+                return o.tierMix.last?.tier ?? o.backboneTier
+            }
+        }
     }
 
     /// Up to `count` items spread evenly over `items` (first, …, last).

@@ -53,9 +53,7 @@ public enum TopologyParser {
         }
         let bytes: [UInt8]
         do {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            bytes = Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+            bytes = try YAMLReader.readFile(path: path, limits: limits)
         } catch {
             throw TopologyErrors([TopologyDiagnostic(at: start, "cannot read topology file: \(error.localizedDescription)",
                                                      hint: "check the path and that the file is UTF-8 text")])
@@ -65,6 +63,12 @@ public enum TopologyParser {
 
     public static func parse(bytes: [UInt8], file: String, limits: TopologyLimits = .standard) -> Result {
         TopologyBuilder(file: file, limits: limits).build(bytes: bytes)
+    }
+
+    /// Parses a YAML tree read with `ConfigDocument.read` (a sweep edits one
+    /// before parsing it); `file` names the topology for its defaults.
+    public static func parse(root: ConfigValue?, file: String, limits: TopologyLimits = .standard) -> Result {
+        TopologyBuilder(file: file, limits: limits).build(root: root)
     }
 
     /// Names show up in selectors (`role:client`, `site:fra`) and in generated
@@ -138,6 +142,7 @@ final class TopologyBuilder {
         var address: IPv6Address?
         var addressLocation: SourceLocation?
         var location: SourceLocation
+        var transport: ConfigMap?
     }
     private var nodes: [NodeDraft] = []
     private var nodeIndex: [String: Int] = [:]
@@ -159,7 +164,7 @@ final class TopologyBuilder {
     }
     private var linkDrafts: [LinkDraft] = []
 
-    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits",
+    static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology", "transport",
                                "sites", "nodes", "links", "backbones", "faults", "workloads"]
     static let linkFieldKeys = ["tier", "bandwidth", "latency", "loss", "queue"]
 
@@ -181,6 +186,12 @@ final class TopologyBuilder {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "cannot read the file as YAML: \(error)")])
         }
         errors += duplicateKeys
+        return build(root: root)
+    }
+
+    /// Builds from an already read (and possibly edited) YAML tree; values keep
+    /// the locations they carry, so an edit from another file is reported there.
+    func build(root: ConfigValue?) -> TopologyParser.Result {
         guard let root else {
             return .init(topology: nil, errors: [TopologyDiagnostic(at: fileStart, "the topology file is empty",
                                                                     hint: "a topology needs at least 'sites' and 'nodes'; see docs/topology-format.md")])
@@ -197,14 +208,18 @@ final class TopologyBuilder {
         attempt { try parseSettings(top) }
         let routing = attempt { try parseRouting(top) ?? RoutingConfig() } ?? RoutingConfig()
 
-        for (i, m) in items("sites", of: top, required: true) { attempt { try parseSite(m, index: i) } }
+        // An imported graph's sites, cores and links come first, as if written at the top of their sections.
+        let imported = attempt { try parseImport(top) } ?? nil
+        warnings += imported?.warnings ?? []
+        let siteItems = (imported?.sites ?? []) + items("sites", of: top, required: imported == nil).map(\.1)
+        for (i, m) in siteItems.enumerated() { attempt { try parseSite(m, index: i) } }
         assignPrefixes()
-        for (_, m) in items("nodes", of: top, required: true) { attempt { try parseNode(m) } }
+        for m in (imported?.nodes ?? []) + items("nodes", of: top, required: imported == nil).map(\.1) { attempt { try parseNode(m) } }
         if nodes.isEmpty, errors.isEmpty {
             errors.append(TopologyDiagnostic(at: top.location(of: "nodes"), "the topology has no nodes",
                                              hint: "add at least one node under 'nodes:'"))
         }
-        for (_, m) in items("links", of: top) { attempt { try parseLink(m) } }
+        for m in (imported?.links ?? []) + items("links", of: top).map(\.1) { attempt { try parseLink(m) } }
         for (_, m) in items("backbones", of: top) { attempt { try parseBackbone(m) } }
         let finalNodes = assignAddresses()
         let links = resolveLinks()
@@ -229,6 +244,7 @@ final class TopologyBuilder {
                                 sites: sites.map(\.site), nodes: finalNodes, links: links, faults: faults, workloads: workloads,
                                 routing: routing, warnings: Self.sorted(warnings))
         topology.limits = limits
+        topology.transport = attempt { try top.map("transport") } ?? nil
         topology.unresolvedNames = brokenNames
         return .init(topology: topology, errors: Self.sorted(errors))
     }
@@ -356,6 +372,33 @@ final class TopologyBuilder {
                                      hint: "it names runs/NAME-seedN: leave out '/', '\\', control characters and a leading '.'")
         }
         return name
+    }
+
+    /// `topology: {import: FILE, format: gml|graphml|json, tier-from: capacity|distance}`:
+    /// a published graph (docs/import.md), FILE relative to this file.
+    private func parseImport(_ top: ConfigMap) throws -> GraphImport.Entries? {
+        guard let t = try top.map("topology") else { return nil }
+        errors += t.unknownKeys(allowed: ["import", "format", "tier-from"], context: "'topology'")
+        let path = try t.requiredString("import", context: "'topology'")
+        let full = path.hasPrefix("/") ? path : ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+        let format = try t.string("format").map { text -> ImportedGraph.Format in
+            guard let f = ImportedGraph.Format(rawValue: text.lowercased()) else {
+                throw TopologyDiagnostic(at: t.location(of: "format"), "unknown graph format '\(excerpt(text))'",
+                                         hint: "formats: \(ImportedGraph.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return f
+        }
+        let source = try t.string("tier-from").map { text -> GraphImport.TierSource in
+            guard let s = GraphImport.TierSource(rawValue: text.lowercased()) else {
+                throw TopologyDiagnostic(at: t.location(of: "tier-from"), "'tier-from' must be capacity or distance; got '\(excerpt(text))'")
+            }
+            return s
+        } ?? .capacity
+        guard FileManager.default.isReadableFile(atPath: full) else {
+            throw TopologyDiagnostic(at: t.location(of: "import"), "cannot read graph file '\(excerpt(full))'",
+                                     hint: "the path is relative to this topology file")
+        }
+        return try GraphImport(tierSource: source).entries(of: ImportedGraph.read(path: full, format: format))
     }
 
     private func parseSeed(_ top: ConfigMap) throws -> UInt64? {
@@ -592,7 +635,8 @@ final class TopologyBuilder {
     // MARK: Nodes
 
     private func parseNode(_ m: ConfigMap) throws {
-        errors += m.unknownKeys(allowed: ["name", "site", "role", "address", "count", "uplink"], context: "node")
+        errors += m.unknownKeys(allowed: ["name", "site", "role", "address", "count", "uplink", "transport"], context: "node")
+        let transport = try m.map("transport")
         let name = try requiredName(m, context: "node")
         let context = "node '\(name.name)'"
         var names = [name]
@@ -639,7 +683,8 @@ final class TopologyBuilder {
             registered.append(n)
             nodeIndex[n.name] = nodes.count
             nodes.append(NodeDraft(name: n.name, nameLocation: n.location, site: sites[siteAt].site.name, role: role,
-                                   address: address, addressLocation: m["address"]?.location, location: m.location))
+                                   address: address, addressLocation: m["address"]?.location, location: m.location,
+                                   transport: transport))
         }
         if let up = m["uplink"] {
             for (_, u) in mappings(up, named: "uplink") {
@@ -692,7 +737,9 @@ final class TopologyBuilder {
                 address = IPv6Address(high: 0, low: 0)
             }
             owner[address] = owner[address] ?? i
-            result.append(NodeSpec(name: n.name, site: n.site, role: n.role, address: address, location: n.location))
+            var spec = NodeSpec(name: n.name, site: n.site, role: n.role, address: address, location: n.location)
+            spec.transport = n.transport
+            result.append(spec)
         }
         return result
     }

@@ -33,6 +33,14 @@ enum YAMLReader {
         return root.map { convert($0, file: file, duplicates: &duplicates) }
     }
 
+    /// At most `limits.fileBytes` + 1 bytes of the file: enough for `read` to
+    /// refuse an oversized one (or /dev/zero) without reading it all.
+    static func readFile(path: String, limits: TopologyLimits) throws -> [UInt8] {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        return Array(try handle.read(upToCount: limits.fileBytes + 1) ?? Data())
+    }
+
     /// The offset of the first byte that is not part of a valid UTF-8 sequence.
     static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
         // The standard library validates fast; the scalar walk below only finds where.

@@ -21,10 +21,23 @@ public struct TransportConfiguration: Sendable {
     public var maxUDPPayloadSize: Int = 1452
     /// Length of the connection IDs this endpoint issues (4…20).
     public var connectionIDLength: Int = 16
+    /// The sender's congestion controller (ngtcp2 0.12 provides all four).
+    public var congestionControl: CongestionControl = .cubic
+    /// RTT assumed before the first sample (ngtcp2's default, RFC 9002's 333 ms).
+    public var initialRTT: SimDuration = .milliseconds(333)
+    /// Longest this endpoint delays an ACK (transport parameter max_ack_delay, RFC 9000 §18.2).
+    public var maxAckDelay: SimDuration = .milliseconds(25)
+    /// Scale of the ACK Delay field: 2^exponent µs (ack_delay_exponent, 0…20).
+    public var ackDelayExponent: UInt64 = 3
     /// Count lost packets from ngtcp2's qlog "recovery:packet_lost" events
     /// (ngtcp2 0.12 has no loss counter). Costs qlog formatting on every
     /// packet; benchmarks turn it off.
     public var countLostPackets: Bool = true
 
     public init() {}
+}
+
+/// Congestion controllers of ngtcp2 0.12.
+public enum CongestionControl: String, CaseIterable, Sendable {
+    case reno, cubic, bbr, bbr2
 }

@@ -796,8 +796,10 @@ public final class HTTP3Server {
 }
 
 /// A handler serving the regular files under `root` (GET and HEAD): 200 with
-/// the bytes, 404 when missing, 400 for paths that could leave the root, 405
-/// for other methods. Files are read whole into memory.
+/// the bytes; 400 for malformed paths, 403 for paths that lead outside the
+/// root through a symbolic link, 404 when missing (see `ServedFile`); 405 for
+/// other methods. Refusals carry the reason as a text body. Files are read
+/// whole into memory.
 public enum HTTP3FileHandler {
     public static func serving(root: String) -> HTTP3Connection.Handler {
         { request in
@@ -806,13 +808,17 @@ public enum HTTP3FileHandler {
             }
             var path = Substring(request.path)
             if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<q] }
-            let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-            guard path.hasPrefix("/"), !parts.isEmpty,
-                  !parts.contains(where: { $0 == ".." || $0 == "." || $0.contains("\0") }) else {
-                return HTTP3Response(status: 400, body: Array("bad path\n".utf8))
+            let fd: Int32
+            switch ServedFile.open(path, under: root) {
+            case .success(let opened): fd = opened
+            case .failure(let refusal):
+                let status = refusal == .badPath ? 400 : refusal == .outsideRoot ? 403 : 404
+                return HTTP3Response(status: status, headers: [HTTP3Header("content-type", "text/plain")],
+                                     body: Array("\(refusal)\n".utf8))
             }
-            guard let bytes = readFile(root + "/" + parts.joined(separator: "/")) else {
-                return HTTP3Response(status: 404, body: Array("not found\n".utf8))
+            defer { close(fd) }
+            guard let bytes = ServedFile.readAll(fd) else {
+                return HTTP3Response(status: 500, body: Array("read error\n".utf8))
             }
             let headers = [HTTP3Header("content-type", "application/octet-stream")]
             if request.method == "HEAD" {
@@ -820,24 +826,5 @@ public enum HTTP3FileHandler {
             }
             return HTTP3Response(status: 200, headers: headers, body: bytes)
         }
-    }
-
-    /// A regular file's bytes, or nil.
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        var out = [UInt8](repeating: 0, count: Int(st.st_size))
-        var done = 0
-        while done < out.count {
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            done += n
-        }
-        out.removeLast(out.count - done)
-        return out
     }
 }

@@ -32,6 +32,8 @@ public final class QuicConnection {
     var awaitingDelivery = false
     public private(set) var handshakeConfirmed = false
     private let countLostPackets: Bool
+    /// Where this connection's qlog goes (`run --qlog`); nil writes none.
+    var qlogSink: QlogSink?
     public let localAddress: SocketAddress
     public let remoteAddress: SocketAddress
     /// The name the client dialled and verifies (nil on servers).
@@ -120,17 +122,20 @@ public final class QuicConnection {
 
     deinit {
         if let conn { ngtcp2_conn_del(conn) }
+        qlogSink?.finish()
         tls = nil   // after the ngtcp2_conn: it holds the session as its native handle
         native.deallocate()
     }
 
     /// A client connection; the endpoint registers its connection IDs.
     static func client(endpoint: QuicEndpoint, remote: SocketAddress, serverName: String,
-                       tlsConfig: ClientTLSConfiguration, now: SimTime) throws -> QuicConnection {
-        let config = endpoint.configuration
+                       tlsConfig: ClientTLSConfiguration, configuration: TransportConfiguration? = nil,
+                       label: String? = nil, now: SimTime) throws -> QuicConnection {
+        let config = configuration ?? endpoint.configuration
         let c = QuicConnection(role: .client, local: endpoint.localAddress, remote: remote, serverName: serverName,
                                now: now, countLostPackets: config.countLostPackets)
         c.endpoint = endpoint
+        c.qlogSink = endpoint.qlogSink?(.client, label)
         let credentials: TLSCredentials
         var verify = false
         switch tlsConfig.verification {
@@ -165,6 +170,7 @@ public final class QuicConnection {
         let c = QuicConnection(role: .server, local: endpoint.localAddress, remote: remote, serverName: nil,
                                now: now, countLostPackets: config.countLostPackets)
         c.endpoint = endpoint
+        c.qlogSink = endpoint.qlogSink?(.server, nil)
         c.installConnRef()
         // A client's certificate is verified inside read_pkt too: on the simulated timeline if configured.
         c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
@@ -207,15 +213,27 @@ public final class QuicConnection {
         s.max_tx_udp_payload_size = config.maxUDPPayloadSize
         s.max_window = config.maxConnectionWindow
         s.max_stream_window = config.maxStreamWindow
+        s.initial_rtt = UInt64(max(1, config.initialRTT.nanoseconds))
+        switch config.congestionControl {
+        case .reno: s.cc_algo = NGTCP2_CC_ALGO_RENO
+        case .cubic: s.cc_algo = NGTCP2_CC_ALGO_CUBIC
+        case .bbr: s.cc_algo = NGTCP2_CC_ALGO_BBR
+        case .bbr2: s.cc_algo = NGTCP2_CC_ALGO_BBR2
+        }
         // The rand callback finds the endpoint's seeded stream through us (unretained, as above).
         s.rand_ctx.native_handle = Unmanaged.passUnretained(self).toOpaque()
-        if countLostPackets {
+        if countLostPackets || qlogSink != nil {
             s.qlog.odcid = qlogODCID
-            s.qlog.write = { userData, _, data, length in
+            s.qlog.write = { userData, flags, data, length in
                 guard let userData, let data else { return }
                 let c = Unmanaged<QuicConnection>.fromOpaque(userData).takeUnretainedValue()
-                if QuicConnection.contains(UnsafeRawBufferPointer(start: data, count: length), QuicConnection.packetLostMarker) {
+                let chunk = UnsafeRawBufferPointer(start: data, count: length)
+                if c.countLostPackets, QuicConnection.contains(chunk, QuicConnection.packetLostMarker) {
                     c.packetsLost += 1
+                }
+                if let sink = c.qlogSink {
+                    sink.write(chunk)
+                    if flags & UInt32(NGTCP2_QLOG_WRITE_FLAG_FIN) != 0 { sink.finish() }
                 }
             }
         }
@@ -240,6 +258,8 @@ public final class QuicConnection {
         p.initial_max_streams_bidi = config.maxBidirectionalStreams
         p.initial_max_streams_uni = config.maxUnidirectionalStreams
         p.max_idle_timeout = UInt64(max(0, config.idleTimeout.nanoseconds))
+        p.max_ack_delay = UInt64(max(0, config.maxAckDelay.nanoseconds))
+        p.ack_delay_exponent = config.ackDelayExponent
         return p
     }
 

@@ -73,9 +73,17 @@ public final class QuicEndpoint {
 
     /// Starts a handshake with `remote`, verifying it as `serverName` (a DNS name or an IPv6 literal).
     /// `alpn` replaces the client configuration's protocols for this
-    /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node); `tls`
-    /// replaces the configuration itself (e.g. no client certificate for a public service).
+    /// connection (e.g. ["h3"] for an HTTP/3 service on a STOQ node).
+    /// Gives each new connection (its role, and the label `connect` was given)
+    /// a place for its qlog; nil, or nil returned, writes none.
+    public var qlogSink: ((QuicConnection.Role, String?) -> QlogSink?)?
+
+    /// `configuration` replaces the endpoint's transport settings for this
+    /// connection only (a workload's congestion controller, windows, …);
+    /// `tls` its client TLS configuration (e.g. no client certificate for a
+    /// public service); `label` names it for its qlog.
     public func connect(to remote: SocketAddress, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil,
+                        configuration: TransportConfiguration? = nil, label: String? = nil,
                         at now: SimTime) throws -> QuicConnection {
         guard var clientTLS = tls ?? clientTLS else {
             throw TransportError.certificate("this endpoint has no client TLS configuration; pass `client:` to QuicEndpoint.init")
@@ -84,7 +92,8 @@ public final class QuicEndpoint {
             throw TransportError.invalidAddress("\(remote) is an IPv4-mapped address; STOQ is IPv6-only")
         }
         if let alpn { clientTLS.alpn = alpn }
-        let c = try QuicConnection.client(endpoint: self, remote: remote, serverName: serverName, tlsConfig: clientTLS, now: now)
+        let c = try QuicConnection.client(endpoint: self, remote: remote, serverName: serverName, tlsConfig: clientTLS,
+                                          configuration: configuration, label: label, now: now)
         adopt(c)
         return c
     }

@@ -5,10 +5,21 @@ import Glibc
 /// A minimal file service over raw QUIC streams, until HTTP/3 arrives: the
 /// client opens a bidirectional stream and sends "GET /path\r\n" (then FIN);
 /// the server answers with the file's bytes and FIN, or resets the stream with
-/// error code 404 (no such file) or 400 (malformed request).
+/// error code 404 (no such file), 403 (the path leads outside the served
+/// directory through a symbolic link) or 400 (malformed request).
 public enum RawFileProtocol {
     public static let notFound: UInt64 = 404
+    public static let forbidden: UInt64 = 403
     public static let badRequest: UInt64 = 400
+
+    /// The reset code that tells the client why its request was refused.
+    public static func code(for refusal: ServedFile.Refusal) -> UInt64 {
+        switch refusal {
+        case .badPath: return badRequest
+        case .outsideRoot: return forbidden
+        case .notFound, .notAFile: return notFound
+        }
+    }
     public static func request(path: String) -> [UInt8] { Array("GET \(path)\r\n".utf8) }
 }
 
@@ -68,27 +79,20 @@ public final class RawFileServer {
     private func start(_ line: String, stream id: Int64, on c: QuicConnection) {
         var text = Substring(line)
         if text.hasSuffix("\r") { text = text.dropLast() }
-        guard text.hasPrefix("GET /"), let path = resolve(String(text.dropFirst(4))) else {
+        guard text.hasPrefix("GET /") else {
             try? c.resetStream(id, errorCode: RawFileProtocol.badRequest)
             return
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        var st = stat()
-        guard fd >= 0, fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            if fd >= 0 { close(fd) }
-            try? c.resetStream(id, errorCode: RawFileProtocol.notFound)
+        let fd: Int32
+        switch ServedFile.open(text.dropFirst(4), under: root) {
+        case .success(let opened): fd = opened
+        case .failure(let refusal):
+            try? c.resetStream(id, errorCode: RawFileProtocol.code(for: refusal))
             return
         }
         requestsServed += 1
         transfers.append(Transfer(connection: c, stream: id, fd: fd))
         pump()
-    }
-
-    /// Maps "/a/b" to a file under root; nil for anything that could climb out.
-    private func resolve(_ path: String) -> String? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." || $0.contains("\0") }) else { return nil }
-        return root + "/" + parts.joined(separator: "/")
     }
 
     /// Tops up every active transfer to `window` unsent bytes.

@@ -8,20 +8,33 @@ struct Compare: ParsableCommand {
 
     @Argument(help: "Run directories; the first is the baseline.") var directories: [String]
     @Option(help: "Write compare.md and compare.html into this directory instead of printing Markdown.") var out: String?
+    @Option(name: .customLong("label"), help: ArgumentHelp("Name a run in the tables, NAME=DIR (repeatable); by default runs are named by what differs between them: topology, strategy, seed, backend.", valueName: "name=dir"))
+    var labelAssignments: [String] = []
 
     func validate() throws {
         guard directories.count >= 2 else { throw ValidationError("compare needs at least two run directories") }
+        for a in labelAssignments {
+            guard let eq = a.firstIndex(of: "="), eq != a.startIndex, directories.contains(String(a[a.index(after: eq)...])) else {
+                throw ValidationError("--label '\(a)' must be NAME=DIR with DIR one of the compared directories")
+            }
+        }
     }
 
     func run() throws {
-        var runs: [(label: String, summary: RunSummary)] = []
+        var summaries: [RunSummary] = []
         for d in directories {
-            do { runs.append((d, try RunReport.loadSummary(directory: d))) } catch {
+            do { summaries.append(try RunReport.loadSummary(directory: d)) } catch {
                 printError("\(d): \(error)")
                 throw ExitCode(badInputExitCode)
             }
         }
-        let comparison = RunComparison(runs: runs)
+        var overrides: [String: String] = [:]
+        for a in labelAssignments {
+            let eq = a.firstIndex(of: "=")!
+            overrides[String(a[a.index(after: eq)...])] = String(a[..<eq])
+        }
+        let labels = RunComparison.labels(for: summaries, directories: directories, overrides: overrides)
+        let comparison = RunComparison(runs: Array(zip(labels, summaries)).map { (label: $0.0, summary: $0.1) })
         guard let out else {
             print(comparison.markdown(), terminator: "")
             return

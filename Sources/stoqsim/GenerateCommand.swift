@@ -4,6 +4,7 @@ import StoqEngine
 import StoqTopology
 
 extension LinkTier: ExpressibleByArgument {}
+extension TopologyGenerator.BackboneCapacity: ExpressibleByArgument {}
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,11 @@ struct Generate: ParsableCommand {
     @Option(help: "Edge nodes per site.") var edgesPerSite: Int = 2
     @Option(help: "Backbone links from each site to its K nearest sites.") var neighbors: Int = 2
     @Option(help: "Random extra backbone links between distant sites.") var extraLinks: Int = 0
-    @Option(help: "Tier of site-to-site links.") var backboneTier: LinkTier = .gbps2_5
+    @Option(help: "Tier of site-to-site links (with --backbone-capacity uniform).") var backboneTier: LinkTier = .gbps2_5
+    @Option(help: "Backbone capacities: uniform (--backbone-tier), distance (longer links faster), population (bigger cities faster) or mix (--tier-mix).")
+    var backboneCapacity: TopologyGenerator.BackboneCapacity = .uniform
+    @Option(help: "Tier draw for --backbone-capacity mix, e.g. 100mbps:0.3,1gbps:0.4,2.5gbps:0.3.") var tierMix: String?
+    @Option(help: "Add the shortest missing backbone links until the mean site degree reaches D (a partial mesh).") var degree: Double?
     @Option(help: "Tier of edge-to-core links.") var edgeTier: LinkTier = .gbps1
     @Option(help: "Tier of client-to-edge links.") var accessTier: LinkTier = .mbps100
     @Option(help: "Simulated duration, e.g. 30s.") var duration: String = "30s"
@@ -35,6 +40,17 @@ struct Generate: ParsableCommand {
         o.neighbors = neighbors
         o.extraLinks = extraLinks
         o.backboneTier = backboneTier
+        o.backboneCapacity = backboneCapacity
+        o.degree = degree
+        if let tierMix {
+            o.tierMix = try tierMix.split(separator: ",").map { entry in
+                let parts = entry.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, let tier = LinkTier(rawValue: parts[0].lowercased()), let w = Double(parts[1]) else {
+                    throw ValidationError("--tier-mix takes TIER:WEIGHT,… with tiers \(LinkTier.allCases.map(\.rawValue).joined(separator: ", ")); got '\(entry)'")
+                }
+                return (tier, w)
+            }
+        }
         o.edgeTier = edgeTier
         o.accessTier = accessTier
         guard let d = Units.parseDuration(duration), d > .zero else {

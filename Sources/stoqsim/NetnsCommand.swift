@@ -8,20 +8,21 @@ struct Netns: ParsableCommand {
 }
 
 /// A run removes its namespaces itself, also on errors and SIGINT/SIGTERM;
-/// this is for what a killed (SIGKILL) or crashed run left behind.
+/// this is for what a killed (SIGKILL) or crashed run left behind (the next
+/// `stoqsim run --backend netns` does the same before it starts).
 struct NetnsCleanup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanup",
-        abstract: "Remove stoq-* namespaces left by crashed runs (and kill processes still in them).")
+        abstract: "Remove stoq-* namespaces left by killed or crashed runs (and kill processes still in them).")
 
-    @Flag(help: "Also remove namespaces of stoqsim processes that are still running.") var all = false
+    @Flag(help: "Also remove namespaces of stoqsim runs that are still going.") var all = false
 
     func run() throws {
         #if os(Linux)
         let report = Namespaces.cleanupLeftovers(includeLive: all)
         for n in report.removed { print("removed \(n)") }
-        for n in report.skippedLive { print("kept \(n) (its stoqsim process is still running; --all removes it)") }
-        if report.killedProcesses > 0 { print("killed \(report.killedProcesses) processes still inside") }
+        for n in report.skippedLive { print("kept \(n) (its run is still going; --all removes it)") }
+        for line in report.messages { printError(line) }
         if report.removed.isEmpty && report.skippedLive.isEmpty && report.failed.isEmpty { print("nothing to clean up") }
         if !report.failed.isEmpty {
             printError("could not remove: \(report.failed.joined(separator: ", ")) (are you root?)")

@@ -17,7 +17,7 @@ struct NodeServe: ParsableCommand {
         commandName: "serve", abstract: "Serve the files under --root until SIGINT/SIGTERM.")
 
     @Option(help: "Address to listen on, e.g. [::1]:4433 (IPv6 only).") var listen: String
-    @Option(help: "Directory whose files are served.") var root: String = "."
+    @Option(help: "Directory whose files are served (symbolic links only as far as they stay inside it).") var root: String = "."
     @Option(help: "PEM certificate chain (leaf first).") var cert: String?
     @Option(help: "PEM private key (unencrypted).") var key: String?
     @Flag(help: "Generate a self-signed Ed25519 certificate for localhost, ::1 and the listen address.") var selfSigned = false
@@ -147,7 +147,12 @@ struct NodeGet: ParsableCommand {
                     c.close(errorCode: 0)
                 }
             case let .streamReset(_, code):
-                failure = code == RawFileProtocol.notFound ? "\(path): not found on the server" : "server reset the stream (code \(code))"
+                switch code {
+                case RawFileProtocol.notFound: failure = "\(path): not found on the server"
+                case RawFileProtocol.forbidden: failure = "\(path): refused by the server (it leads outside the served directory)"
+                case RawFileProtocol.badRequest: failure = "\(path): refused by the server as a malformed path"
+                default: failure = "server reset the stream (code \(code))"
+                }
                 c.close(errorCode: 0)
             case let .closed(reason):
                 if done == nil && failure == nil { failure = "\(reason)" }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StoqAnalyzer
+import StoqEmulation
 import StoqScenario
 import StoqTopology
 
@@ -76,6 +77,12 @@ struct Run: ParsableCommand {
     @Flag(help: "netns: do not run the engine thread under SCHED_FIFO.") var noRealtimePriority = false
     @Flag(help: "No progress lines.") var quiet = false
     @Option(help: "Also write each node's packets to DIR/NODE.pcapng.") var pcap: String?
+    @Option(help: "With --pcap: capture only these nodes (names or selectors such as role:core, comma-separated), with the packets they forward.")
+    var pcapNodes: String?
+    @Flag(help: "With --pcap: also one file per link direction, DIR/link-A-to-B.pcapng.") var pcapLinks = false
+    @Option(help: "Write one qlog file per QUIC connection into DIR (JSON-SEQ, open them in qvis).") var qlog: String?
+    @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
+    var keylog: String?
 
     @OptionGroup var limits: LimitOptions
 
@@ -85,7 +92,27 @@ struct Run: ParsableCommand {
             throw ValidationError("--lag-threshold '\(lagThreshold)' is not a duration (e.g. 1ms, 500us)")
         }
         var scenario = try loadScenario(file, limits: limits.limits(), backend: backend)
+        if let keylog {
+            // GnuTLS writes the NSS key log to SSLKEYLOGFILE, read at its first handshake.
+            guard FileManager.default.createFile(atPath: keylog, contents: nil) || FileManager.default.isWritableFile(atPath: keylog) else {
+                throw ValidationError("--keylog: cannot write \(keylog)")
+            }
+            setenv("SSLKEYLOGFILE", keylog, 1)
+        }
         if let seed { scenario.topology.seed = seed }
+        scenario.qlogDirectory = qlog
+        if pcapNodes != nil || pcapLinks {
+            guard pcap != nil else { throw ValidationError("--pcap-nodes and --pcap-links need --pcap DIR") }
+            let selectors = pcapNodes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let selectors {
+                do {
+                    _ = try NodeSelector.resolve(selectors, in: scenario.topology, at: SourceLocation(file: "--pcap-nodes", line: 1, column: 1))
+                } catch let d as TopologyDiagnostic {
+                    throw ValidationError("--pcap-nodes: " + d.message + (d.hint.map { " (\($0))" } ?? ""))
+                }
+            }
+            scenario.captureSelection = CaptureSelection(nodes: selectors, links: pcapLinks)
+        }
         if let strategy {
             do { try scenario.setStrategy(strategy) } catch let e as TopologyDiagnostic {
                 throw ValidationError(e.message + (e.hint.map { " (\($0))" } ?? ""))
@@ -103,6 +130,10 @@ struct Run: ParsableCommand {
             } else {
                 result = try scenario.run(outputDirectory: dir, pcapDirectory: pcap, progress: progress)
             }
+        } catch EmulationError.interrupted(let signal) {
+            // Stopped by the user before the run began; like a shell, exit 128 + the signal.
+            printError("run stopped: \(EmulationError.interrupted(signal: signal))")
+            throw ExitCode(128 + signal)
         } catch {
             printError("run failed: \(error)")
             throw ExitCode.failure
@@ -113,7 +144,12 @@ struct Run: ParsableCommand {
         for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.htmlFile] {
             print("wrote \((dir as NSString).appendingPathComponent(name))")
         }
-        if let pcap { print("wrote \(pcap)/NODE.pcapng for every node that sent or received a packet") }
+        if let pcap {
+            print("wrote \(pcap)/NODE.pcapng for every " + (pcapNodes == nil ? "node that sent or received a packet" : "selected node a packet passed")
+                  + (pcapLinks ? ", and \(pcap)/link-A-to-B.pcapng per link direction" : ""))
+        }
+        if let qlog { print("wrote \(qlog)/*.sqlog, one qlog per QUIC connection (transfers as WORKLOAD_FROM-to-TO_N)") }
+        if let keylog { print("wrote \(keylog) (TLS secrets: tshark -o tls.keylog_file:\(keylog) decrypts the QUIC packets)") }
         // Like a shell: a run stopped by a signal exits 128 + its number.
         if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }
     }

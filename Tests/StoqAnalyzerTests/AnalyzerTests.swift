@@ -63,6 +63,23 @@ final class AnalyzerTests: XCTestCase {
         XCTAssertTrue(RunReport.markdown(s).contains("cut short"))
     }
 
+    /// A run stopped by a signal ends with an end record naming it: the
+    /// summary is not complete and says why, and `interrupted_by` round-trips.
+    func testInterruptedRunIsIncompleteWithTheReason() throws {
+        let path = dir + "/interrupted.jsonl"
+        try writeSampleTrace(to: path)
+        let end = TraceRecord.end(.init(t: 3_200_000_000, events: 42, interruptedBy: "SIGINT"))
+        XCTAssertEqual(try TraceRecord.decode(Substring(end.jsonLine), lineNumber: 1), end)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropLast() + [Substring(end.jsonLine)]
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        let s = try TraceAnalyzer.summarize(tracePath: path)
+        XCTAssertFalse(s.complete)
+        XCTAssertEqual(s.incompleteReason, "interrupted by SIGINT at 3.200s simulated")
+        XCTAssertTrue(SummaryText.render(s).contains("WARNING: incomplete run: interrupted by SIGINT at 3.200s simulated"))
+        XCTAssertTrue(try summary().complete, "the sample trace's plain end record")
+        XCTAssertNil(try summary().incompleteReason)
+    }
+
     func testSummaryRoundTripsThroughJSON() throws {
         let s = try summary()
         try TraceAnalyzer.write(s, to: dir + "/summary.json")

@@ -72,18 +72,70 @@ final class NetnsEmulatorTests: XCTestCase {
         XCTAssertEqual(Namespaces.list(prefix: prefix), [])
     }
 
-    /// Leftovers of a "crashed" run (a namespace whose owner pid is gone) are
-    /// removed by the cleanup, together with a process still inside.
-    func testCleanupRemovesLeftoversOfDeadRuns() throws {
+    /// The cleanup removes what runs that are over left (their PID gone, or
+    /// reused by a program that does not hold the namespaces) and kills what
+    /// is still inside; it keeps the namespaces of live runs: this process's,
+    /// and another program's that holds its namespace open.
+    func testCleanupRemovesDeadRunsAndKeepsLiveOnes() throws {
         try requireNetns()
         let home = try HomeNamespace()
-        // pid 2^22+1 is above pid_max's default range, so no live process owns it.
-        let name = "stoq-4194305-1-0"
-        try Namespaces.create(name, home: home)
-        defer { Namespaces.remove(name) }
-        XCTAssertEqual(Namespaces.list(prefix: name), [name])
+        var made: [String] = []
+        var children: [Process] = []
+        defer {
+            for p in children where p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            for name in made { Namespaces.remove(name) }
+        }
+        func make(_ name: String) throws {
+            try Namespaces.create(name, home: home)
+            made.append(name)
+        }
+        func start(_ script: String) throws -> (Process, Pipe) {
+            let p = Process(), out = Pipe()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            p.standardOutput = out
+            try p.run()
+            children.append(p)
+            return (p, out)
+        }
+
+        // Above the largest pid_max (2^22), so no process has it: a run killed with SIGKILL.
+        // Random, so concurrent test runs on the machine do not collide.
+        let deadPID = Int.random(in: 4_194_305 ... 9_999_999)
+        let dead = ["stoq-\(deadPID)-1-0", "stoq-\(deadPID)-1-1"]
+        for name in dead { try make(name) }
+        // A program left inside a dead run's namespace, as an exec workload's would be.
+        let (inside, insideOut) = try start("exec ip netns exec \(dead[0]) sh -c 'echo in; exec sleep 60'")
+        XCTAssertEqual(String(decoding: insideOut.fileHandleForReading.availableData, as: UTF8.self), "in\n")
+        // A PID that is alive but now another program's (sleep's), which does not hold the namespace.
+        let (reused, _) = try start("exec sleep 60")
+        let reusedName = "stoq-\(reused.processIdentifier)-1-0"
+        try make(reusedName)
+        // Live: this process's own run, and another program holding its namespace open (fd 3).
+        let own = "stoq-\(getpid())-999-0"
+        try make(own)
+        let marker = try makeTemporaryDirectory() + "/made"
+        defer { try? FileManager.default.removeItem(atPath: (marker as NSString).deletingLastPathComponent) }
+        let (holder, holderOut) = try start(
+            "while [ ! -e \(marker) ]; do sleep 0.01; done; exec 3< /run/netns/stoq-$$-1-0; echo held; exec sleep 60")
+        let held = "stoq-\(holder.processIdentifier)-1-0"
+        try make(held)
+        XCTAssertTrue(FileManager.default.createFile(atPath: marker, contents: nil))
+        XCTAssertEqual(String(decoding: holderOut.fileHandleForReading.availableData, as: UTF8.self), "held\n")
+
         let report = Namespaces.cleanupLeftovers()
-        XCTAssertTrue(report.removed.contains(name))
-        XCTAssertEqual(Namespaces.list(prefix: name), [])
+        XCTAssertTrue(report.messages.contains(
+            "removed 2 namespaces left by run PID \(deadPID), which is no longer running, and killed 1 process still inside"),
+            "\(report.messages)")
+        XCTAssertTrue(report.messages.contains(
+            "removed 1 namespace left by run PID \(reused.processIdentifier), which is no longer running " +
+            "(PID \(reused.processIdentifier) now belongs to sleep)"), "\(report.messages)")
+        for name in dead + [reusedName] { XCTAssertEqual(Namespaces.list(prefix: name), [], name) }
+        inside.waitUntilExit()
+        XCTAssertEqual(inside.terminationReason, .uncaughtSignal, "the program inside was killed")
+        XCTAssertTrue(reused.isRunning, "only programs inside the namespaces are killed")
+        XCTAssertTrue(report.skippedLive.contains(own) && report.skippedLive.contains(held), "\(report.skippedLive)")
+        XCTAssertEqual(Namespaces.list(prefix: own), [own])
+        XCTAssertEqual(Namespaces.list(prefix: held), [held])
     }
 }

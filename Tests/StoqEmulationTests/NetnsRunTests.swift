@@ -110,11 +110,12 @@ final class NetnsRunTests: XCTestCase {
       - {kind: exec, name: ifaces, node: a, at: 100ms, command: [cat, /proc/net/if_inet6], timeout: 5s}
       - {kind: exec, name: slow, node: b, at: 100ms, command: [sleep, 30], timeout: 300ms}
       - {kind: exec, name: missing, node: b, command: [no-such-program-stoq], timeout: 1s}
+      - {kind: exec, name: fds, node: a, command: [ls, /proc/self/fd], timeout: 5s}
     """
 
     /// Programs run inside the node's namespace (they see its address), their
-    /// output lands in the run directory, and exit, timeout and failure to
-    /// start are traced.
+    /// output lands in the run directory, exit, timeout and failure to
+    /// start are traced, and they get no descriptor of the run's.
     func testExecWorkload() throws {
         try requireNetns()
         let scenario = try Scenario(topology: TopologyParser.parse(yaml: execYAML, file: "exec.yaml"))
@@ -131,6 +132,9 @@ final class NetnsRunTests: XCTestCase {
         XCTAssertEqual(execs["slow"]?.timedOut, true)
         XCTAssertNil(execs["slow"]?.exitCode)
         XCTAssertEqual(execs["missing"]?.exitCode, 127)
+        // Only its stdin, stdout, stderr (and ls's own directory fd): none of the run's descriptors leak in.
+        let fds = try String(contentsOfFile: dir + "/fds.stdout", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(fds, ["0", "1", "2", "3"])
     }
 
     /// gtlsclient (ngtcp2's example client over GnuTLS), started by an exec
@@ -246,8 +250,9 @@ final class NetnsRunTests: XCTestCase {
         }
     }
 
-    /// SIGTERM in the middle of a run stops it cleanly: the trace is complete,
-    /// the summary says so, and no namespace is left.
+    /// SIGTERM in the middle of a run stops it cleanly: the trace ends with
+    /// an end record that names the signal, summary.json says the run is not
+    /// complete and why, and no namespace is left.
     func testSIGTERMStopsAndCleansUp() throws {
         try requireNetns()
         let yaml = execYAML.components(separatedBy: "workloads:")[0].replacingOccurrences(of: "duration: 1s", with: "duration: 30s") + """
@@ -261,9 +266,16 @@ final class NetnsRunTests: XCTestCase {
         let result = try scenario.runOnNetns(outputDirectory: dir)
         guard case .end(let end)? = try records(dir).last else { return XCTFail("trace has no end record") }
         XCTAssertLessThan(end.t, 10_000_000_000, "the run did not stop on SIGTERM")
-        XCTAssertTrue(result.notes.contains { $0.contains("interrupted by signal 15") }, "\(result.notes)")
+        XCTAssertEqual(end.interruptedBy, "SIGTERM")
+        XCTAssertTrue(result.notes.contains { $0.contains("interrupted by SIGTERM") }, "\(result.notes)")
         XCTAssertEqual(result.interruptingSignal, SIGTERM, "stoqsim run exits 128 + this")
-        XCTAssertTrue(result.summary.complete)
+        let reason = "interrupted by SIGTERM at \(SummaryText.formatNs(end.t)) simulated"
+        XCTAssertFalse(result.summary.complete)
+        XCTAssertEqual(result.summary.incompleteReason, reason)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: result.summaryPath))) as? [String: Any]
+        XCTAssertEqual(json?["complete"] as? Bool, false)
+        XCTAssertEqual(json?["incompleteReason"] as? String, reason)
+        XCTAssertNotNil(json?["realtime"], "the netns figures are still added")
         XCTAssertEqual(Namespaces.list(prefix: "stoq-\(getpid())-"), [])
     }
 }

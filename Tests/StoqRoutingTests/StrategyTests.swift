@@ -413,6 +413,23 @@ final class RoutingConfigParsingTests: XCTestCase {
 }
 
 final class BundledTopologyRoutingTests: XCTestCase {
+    /// The strategies study (topologies/strategies-study.yaml) only means
+    /// something if the three strategies it compares route Madrid–Warsaw three ways.
+    func testStrategiesStudyRoutesEachStrategyItsOwnWay() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let topology = try TopologyParser.load(path: root.appendingPathComponent("topologies/strategies-study.yaml").path)
+        let g = RoutingGraph(topology: topology)
+        let from = try XCTUnwrap(g.index(ofNode: "client-mad-1")), to = try XCTUnwrap(g.index(ofNode: "client-war-1"))
+        var via: [String: [String]] = [:]
+        for name in ["latency", "hops", "weighted"] {
+            let tables = ForwardingTables(graph: g, strategy: try XCTUnwrap(RoutingStrategies.named(name, config: topology.routing)))
+            via[name] = try XCTUnwrap(tables.path(from: from, to: to)).map { topology.nodes[Int($0)].name }
+        }
+        XCTAssertEqual(via["latency"]?.dropFirst(2).first, "core-bcn", "\(via)")
+        XCTAssertEqual(via["hops"]?.dropFirst(2).first, "core-sto", "\(via)")
+        XCTAssertEqual(via["weighted"]?.dropFirst(2).first, "core-lon", "\(via)")
+    }
+
     /// Every strategy's forwarding tables reach every pair of the bundled
     /// 1,000-node topology; the full matrix (paths, stretch) is checked once,
     /// for the default strategy, since computing it per strategy in a debug

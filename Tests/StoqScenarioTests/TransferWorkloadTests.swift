@@ -57,6 +57,84 @@ final class TransferWorkloadTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(group.meanGoodputAfterSlowStartBps), try XCTUnwrap(group.meanGoodputBps))
     }
 
+    /// The congestion controller is a workload knob: on a lossy, long-RTT
+    /// path BBR (which does not read random loss as congestion) moves the same
+    /// bytes faster than CUBIC (which halves its window at each loss event).
+    func testCongestionControllersBehaveDifferentlyOnALossyLongPath() throws {
+        func run(_ congestion: String) throws -> TraceRecord.TransferResult {
+            let yaml = """
+            name: cc
+            seed: 5
+            duration: 20s
+            sites:
+              - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+              - {name: nyc, latitude: 40.71, longitude: -74.01, region: north-america}
+            nodes:
+              - {name: a, site: fra, role: edge}
+              - {name: b, site: nyc, role: edge}
+            links:
+              - {from: a, to: b, tier: 100mbps, latency: 40ms, loss: 2%}
+            workloads:
+              - {kind: transfer, from: a, to: b, size: 3MB, congestion: \(congestion), initial-rtt: 80ms, timeout: 20s}
+            """
+            return try XCTUnwrap(try transfers(yaml).records.first)
+        }
+        let cubic = try run("cubic"), bbr = try run("bbr")
+        XCTAssertEqual(cubic.congestion, "cubic")
+        XCTAssertEqual(bbr.congestion, "bbr")
+        XCTAssertEqual(bbr.transport, "initial-rtt=80ms", "knobs besides the controller are recorded")
+        let cubicTime = try XCTUnwrap(cubic.durationNs), bbrTime = try XCTUnwrap(bbr.durationNs)
+        XCTAssertGreaterThan(cubic.packetsLost, 10, "2 % loss on thousands of packets")
+        XCTAssertLessThan(Double(bbrTime), 0.8 * Double(cubicTime), "BBR \(bbrTime) ns vs CUBIC \(cubicTime) ns")
+    }
+
+    /// `transport:` at the top level sets every endpoint's knobs, a node's
+    /// own `transport:` wins over it, and a workload's knobs over both.
+    func testTransportDefaultsAtTheTopLevelAndPerNode() throws {
+        let yaml = """
+        name: defaults
+        duration: 2s
+        transport: {congestion: bbr, initial-rtt: 50ms}
+        sites:
+          - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+          - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
+        nodes:
+          - {name: a, site: fra, role: edge}
+          - {name: c, site: fra, role: edge, transport: {congestion: reno}}
+          - {name: b, site: par, role: edge}
+        links:
+          - {from: a, to: b, tier: 1gbps}
+          - {from: c, to: b, tier: 1gbps}
+        workloads:
+          - {kind: transfer, name: from-a, from: a, to: b, size: 100KB}
+          - {kind: transfer, name: from-c, from: c, to: b, size: 100KB}
+          - {kind: transfer, name: cubic, from: a, to: b, size: 100KB, congestion: cubic}
+        """
+        let records = try transfers(yaml).records
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: records.map { ($0.workload, $0.congestion) }),
+                       ["from-a": "bbr", "from-c": "reno", "cubic": "cubic"])
+        let bad = yaml.replacingOccurrences(of: "transport: {congestion: reno}", with: "transport: {congestoin: reno}")
+            .replacingOccurrences(of: "initial-rtt: 50ms", with: "initial-rtt: 50 parsecs")
+        XCTAssertThrowsError(try scenario(yaml: bad)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("test.yaml:3:") && text.contains("'initial-rtt'"), text)
+            XCTAssertTrue(text.contains("test.yaml:9:") && text.contains("unknown field 'congestoin' in 'transport'"), text)
+        }
+    }
+
+    func testBadTransportKnobsAreLocatedErrors() throws {
+        for (field, message) in [("congestion: vegas", "unknown congestion controller 'vegas'"),
+                                 ("initial-rtt: 0ms", "'initial-rtt' must be between"),
+                                 ("max-udp-payload: 100", "'max-udp-payload' must be between 1200 and 65527"),
+                                 ("max-ack-delay: 20s", "'max-ack-delay' must be between"),
+                                 ("stream-window: 2GiB", "'stream-window' must be between")] {
+            XCTAssertThrowsError(try scenario(yaml: yaml().replacingOccurrences(of: "streams: 1}", with: "streams: 1, \(field)}"))) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains("test.yaml:13:") && text.contains(message), "\(field): \(text)")
+            }
+        }
+    }
+
     func testLossShowsAsRetransmissionsNotAHang() throws {
         let (records, _, _) = try transfers(yaml(loss: "2%", size: "1MB", streams: 4))
         let t = try XCTUnwrap(records.first)

@@ -23,23 +23,31 @@ final class BundledTopologyTests: XCTestCase {
         XCTAssertEqual(fraSin.latency.milliseconds, 77, accuracy: 1)
     }
 
-    /// edge-1000.yaml is generator output; it must match what the generator
-    /// makes today. STOQ_REGENERATE_TOPOLOGIES=1 rewrites it.
-    func testEdge1000IsCurrentGeneratorOutput() throws {
-        var o = TopologyGenerator.Options()
-        o.nodes = 1000
-        o.seed = 1
-        o.name = "edge-1000"
-        let expected = try TopologyGenerator(options: o).generate()
-        let path = bundled("edge-1000.yaml")
-        if ProcessInfo.processInfo.environment["STOQ_REGENERATE_TOPOLOGIES"] == "1" {
-            try expected.write(toFile: path, atomically: true, encoding: .utf8)
+    /// edge-1000.yaml and mixed-backbone-300.yaml are generator output; they
+    /// must match what the generator makes today. STOQ_REGENERATE_TOPOLOGIES=1 rewrites them.
+    func testGeneratedTopologiesAreCurrentGeneratorOutput() throws {
+        var edge = TopologyGenerator.Options()
+        edge.nodes = 1000
+        edge.seed = 1
+        edge.name = "edge-1000"
+        var mixed = TopologyGenerator.Options()
+        mixed.nodes = 300
+        mixed.seed = 3
+        mixed.backboneCapacity = .mix
+        mixed.degree = 4
+        mixed.name = "mixed-backbone-300"
+        for (file, options) in [("edge-1000.yaml", edge), ("mixed-backbone-300.yaml", mixed)] {
+            let expected = try TopologyGenerator(options: options).generate()
+            let path = bundled(file)
+            if ProcessInfo.processInfo.environment["STOQ_REGENERATE_TOPOLOGIES"] == "1" {
+                try expected.write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), expected,
+                           "\(file): regenerate with STOQ_REGENERATE_TOPOLOGIES=1 swift test --filter BundledTopologyTests")
+            let t = try TopologyParser.load(path: path)
+            XCTAssertEqual(t.nodes.count, options.nodes, file)
+            XCTAssertTrue(t.warnings.isEmpty, "\(file): \(t.warnings)")
+            XCTAssertGreaterThan(Set(t.sites.map(\.region)).count, 3, file)
         }
-        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), expected,
-                       "regenerate with STOQ_REGENERATE_TOPOLOGIES=1 swift test --filter BundledTopologyTests")
-        let t = try TopologyParser.load(path: path)
-        XCTAssertEqual(t.nodes.count, 1000)
-        XCTAssertTrue(t.warnings.isEmpty, "\(t.warnings)")
-        XCTAssertGreaterThan(Set(t.sites.map(\.region)).count, 3)
     }
 }

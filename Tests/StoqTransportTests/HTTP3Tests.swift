@@ -130,6 +130,26 @@ final class HTTP3Tests: XCTestCase {
         XCTAssertEqual(post.status, 405)
     }
 
+    /// Symbolic links inside the served directory that lead out of it are
+    /// refused with 403 and the reason; links that stay inside are followed.
+    func testLinksOutOfTheRootAre403() throws {
+        let tree = try ServedTree()
+        defer { tree.remove() }
+        let (pair, client, _) = try makeHTTP3(handler: HTTP3FileHandler.serving(root: tree.root))
+        for path in ["/out.txt", "/out-absolute.txt", "/dir-out/secret.txt"] {
+            let refused = try XCTUnwrap(fetch(pair, client, path: path)).get()
+            XCTAssertEqual(refused.status, 403, path)
+            XCTAssertTrue(refused.text.contains("outside the served directory"), refused.text)
+            XCTAssertFalse(refused.text.contains(ServedTree.secret), path)
+        }
+        let climbing = try XCTUnwrap(fetch(pair, client, path: "/sub/../../outside/secret.txt")).get()
+        XCTAssertEqual(climbing.status, 400)
+        XCTAssertTrue(climbing.text.contains("bad path"), climbing.text)
+        let inside = try XCTUnwrap(fetch(pair, client, path: "/dir-in/nested.txt")).get()
+        XCTAssertEqual(inside.status, 200)
+        XCTAssertEqual(inside.text, "nested\n")
+    }
+
     func testConcurrentRequestsOnOneConnection() throws {
         // Fewer streams allowed than requests made: the rest wait for .streamsAvailable.
         var configuration = TransportConfiguration()

@@ -93,6 +93,124 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// Ctrl-C on the sim backend stops the run between slices of simulated
+    /// time; the trace, summary and reports cover what ran and say why it stopped.
+    func testInterruptedSimRunWritesAnIncompleteSummaryAndExits130() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir + "/long.yaml"
+            try """
+            name: long
+            duration: 3650d
+            sites:
+              - {name: fra, city: Frankfurt}
+              - {name: par, city: Paris}
+            nodes:
+              - {name: a, site: fra, role: core}
+              - {name: b, site: par, role: core, count: 4}
+            links:
+              - {from: a, to: b-1, tier: 1gbps}
+              - {from: a, to: b-2, tier: 1gbps}
+              - {from: a, to: b-3, tier: 1gbps}
+              - {from: a, to: b-4, tier: 1gbps}
+            workloads:
+              - {kind: probe, from: a, to: [b-1, b-2, b-3, b-4], interval: 1ms}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let c = try ChildStoqsim(["run", file, "--out", dir + "/run"])
+            // A progress line means the engine is under way (the first comes after a wall second).
+            XCTAssertTrue(c.wait(until: { c.stderr.contains("simulated") }), c.stderr)
+            c.signal(SIGINT)
+            XCTAssertEqual(c.finish(), 130, c.stderr)
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/run/summary.json"))
+            let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            XCTAssertEqual(summary["complete"] as? Bool, false)
+            let reason = try XCTUnwrap(summary["incompleteReason"] as? String)
+            XCTAssertTrue(reason.hasPrefix("interrupted by SIGINT at "), reason)
+            XCTAssertTrue(c.stdout.contains("interrupted by SIGINT: the run stopped early"), c.stdout)
+        }
+    }
+
+    /// `--pcap-nodes` captures routers too (what they forward), `--pcap-links`
+    /// each link direction; a selector naming nothing is bad input.
+    func testPcapAtCoresAndPerLinkDirection() throws {
+        try withTemporaryDirectory { dir in
+            let r = try stoqsim(["run", "topologies/quickstart.yaml", "--quiet", "--out", dir + "/run", "--pcap", dir + "/pcap",
+                                 "--pcap-nodes", "role:core", "--pcap-links"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/pcap"))
+            XCTAssertTrue(files.contains("core-fra.pcapng") && files.contains("link-core-fra-to-core-sin.pcapng"), "\(files.sorted())")
+            XCTAssertFalse(files.contains("client-fra-1.pcapng"), "only the selected nodes")
+            // core-fra forwards client-fra-1's probes to Paris and Singapore: a router's capture is not empty.
+            let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: dir + "/pcap/core-fra.pcapng")[.size] as? Int)
+            XCTAssertGreaterThan(size, 100 * 100, "hundreds of forwarded probes")
+            let bad = try stoqsim(["run", "topologies/quickstart.yaml", "--quiet", "--out", dir + "/bad", "--pcap", dir + "/p2",
+                                   "--pcap-nodes", "nobody"])
+            XCTAssertEqual(bad.status, 2)
+            XCTAssertTrue(bad.stderr.contains("--pcap-nodes: unknown node 'nobody'"), bad.stderr)
+        }
+    }
+
+    /// Two edges, Frankfurt and Paris, and one transfer workload from a to b.
+    func writeTransferTopology(_ path: String, transfer fields: String) throws {
+        try """
+        name: transfer
+        duration: 2s
+        sites:
+          - {name: fra, city: Frankfurt}
+          - {name: par, city: Paris}
+        nodes:
+          - {name: a, site: fra, role: edge}
+          - {name: b, site: par, role: edge}
+        links:
+          - {from: a, to: b, tier: 1gbps}
+        workloads:
+          - {kind: transfer, from: a, to: b, \(fields)}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// `run --qlog DIR`: one JSON-SEQ qlog per connection, a transfer's named
+    /// by workload, pair and number, the server's by node; every record parses.
+    func testQlogPerConnection() throws {
+        try withTemporaryDirectory { dir in
+            try writeTransferTopology(dir + "/t.yaml", transfer: "size: 20KB, count: 2, interval: 500ms")
+            let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--qlog", dir + "/qlog"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/qlog").sorted()
+            XCTAssertEqual(files, ["b-server-1.sqlog", "b-server-2.sqlog", "transfer-1_a-to-b_1.sqlog", "transfer-1_a-to-b_2.sqlog"])
+            for f in files {
+                let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/qlog/" + f))
+                let records = try data.split(separator: 0x1E).filter { !$0.allSatisfy { $0 == 0x0A } }
+                    .map { try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]) }
+                XCTAssertEqual(records.first?["qlog_format"] as? String, "JSON-SEQ", f)
+                let vantage = ((records.first?["trace"] as? [String: Any])?["vantage_point"] as? [String: Any])?["type"] as? String
+                XCTAssertEqual(vantage, f.hasPrefix("transfer") ? "client" : "server", f)
+                XCTAssertTrue(records.contains { $0["name"] as? String == "transport:packet_sent" }, f)
+            }
+        }
+    }
+
+    /// `run --keylog` writes the TLS secrets; with them tshark decrypts the
+    /// captured QUIC packets down to STREAM frames, without them it cannot.
+    func testKeylogLetsTsharkDecryptTheCapturedQUIC() throws {
+        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("tshark is not installed (tools/setup.sh installs it)")
+        }
+        try withTemporaryDirectory { dir in
+            try writeTransferTopology(dir + "/t.yaml", transfer: "size: 20KB")
+            let r = try stoqsim(["run", dir + "/t.yaml", "--quiet", "--out", dir + "/run", "--pcap", dir + "/pcap", "--keylog", dir + "/keys.txt"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let keys = try String(contentsOfFile: dir + "/keys.txt", encoding: .utf8)
+            XCTAssertTrue(keys.contains("CLIENT_TRAFFIC_SECRET_0"), keys)
+            func streamFrames(_ extra: [String]) throws -> Int {
+                let t = try StoqsimProcess.run(URL(fileURLWithPath: tshark),
+                                               ["-r", dir + "/pcap/a.pcapng"] + extra + ["-T", "fields", "-e", "quic.stream.stream_id"])
+                XCTAssertEqual(t.status, 0, t.stderr)
+                return t.stdout.split(separator: "\n").filter { !$0.isEmpty }.count
+            }
+            XCTAssertGreaterThan(try streamFrames(["-o", "tls.keylog_file:" + dir + "/keys.txt"]), 10, "20 KB of STREAM frames, decrypted")
+            XCTAssertEqual(try streamFrames([]), 0, "without the secrets the payload stays encrypted")
+        }
+    }
+
     func testGenerateWritesAFileThatValidates() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/gen.yaml"
@@ -101,6 +219,21 @@ final class CLITests: XCTestCase {
             let v = try stoqsim(["validate", file])
             XCTAssertEqual(v.status, 0, v.stderr)
             XCTAssertTrue(v.stdout.contains("60 nodes"), v.stdout)
+        }
+    }
+
+    func testImportWritesATopologyThatValidatesAndRefusesABrokenGraph() throws {
+        try withTemporaryDirectory { dir in
+            let out = dir + "/geant.yaml"
+            let r = try stoqsim(["import", "Tests/StoqTopologyTests/Fixtures/zoo/Geant2012.gml", "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("37 sites, 58 links"), r.stderr)
+            let v = try stoqsim(["validate", out])
+            XCTAssertEqual(v.status, 0, v.stderr)
+            try "graph [\n  node [ id 1 label \"A\" ]\n]\n".write(toFile: dir + "/bad.gml", atomically: true, encoding: .utf8)
+            let bad = try stoqsim(["import", dir + "/bad.gml"])
+            XCTAssertEqual(bad.status, 2)
+            XCTAssertTrue(bad.stderr.contains("bad.gml:2:8: error: node 'A' (id 1) has no usable coordinates"), bad.stderr)
         }
     }
 

@@ -12,41 +12,11 @@ final class TrustChainServeTests: XCTestCase {
     static let certtool = "/usr/bin/certtool"
     static let openssl = "/usr/bin/openssl"
 
-    var binary: URL {
-        get throws {
-            let bundle = Bundle(for: TrustChainServeTests.self).bundleURL
-            let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("stoqsim") }
-            guard let url = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-                throw XCTSkip("stoqsim binary not found in \(candidates.map(\.path))")
-            }
-            return url
-        }
-    }
+    var binary: URL { get throws { try StoqsimProcess.binary(near: TrustChainServeTests.self) } }
 
-    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+    func run(_ executable: URL, _ args: [String]) throws -> StoqsimProcess.Outcome { try StoqsimProcess.run(executable, args) }
 
-    func run(_ executable: URL, _ args: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = executable
-        p.arguments = args
-        p.currentDirectoryURL = Self.root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Read both pipes concurrently so neither can fill up and stall the child.
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errData = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData.data, as: UTF8.self))
-    }
-
-    func stoqsim(_ args: [String]) throws -> Outcome { try run(try binary, args) }
+    func stoqsim(_ args: [String]) throws -> StoqsimProcess.Outcome { try run(try binary, args) }
 
     /// A running `ca serve`: its stderr is collected as it comes.
     final class Server {
