@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "StoqEngineTests", dependencies: ["StoqEngine"]),
         .testTarget(name: "StoqTopologyTests", dependencies: ["StoqTopology"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology"]),
-        .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine",
+        .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine", "StoqTopology",
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "StoqDedupTests", dependencies: ["StoqDedup", "StoqEngine"]),
