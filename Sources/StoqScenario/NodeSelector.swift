@@ -82,7 +82,7 @@ public enum NodeSelector {
         } else {
             guard topology.node(named: selector) != nil else {
                 if topology.unresolvedNames.contains(selector) { throw UnresolvedReference(name: selector) }
-                throw TopologyDiagnostic(at: location, "unknown node '\(excerpt(selector))'", hint: "use \(help)")
+                throw TopologyDiagnostic(at: location, "unknown node '\(excerpt(selector))'", hint: unknownNodeHint(selector, in: topology))
             }
             matches = [selector]
         }
@@ -90,5 +90,17 @@ public enum NodeSelector {
             throw TopologyDiagnostic(at: location, "selector '\(selector)' matches no node")
         }
         return matches
+    }
+
+    /// What an unknown node name probably meant: a `count` template's stamped
+    /// nodes, or the closest node name.
+    static func unknownNodeHint(_ name: String, in topology: Topology) -> String {
+        let prefix = name + "-"
+        let stamped = topology.nodes.filter { $0.name.hasPrefix(prefix) && Int($0.name.dropFirst(prefix.count)) != nil }
+        if !stamped.isEmpty {
+            return "'\(excerpt(name))' has count: \(stamped.count), so its nodes are \(name)-1 … \(name)-\(stamped.count); name one of them, or use a selector such as site:SITE or role:ROLE"
+        }
+        if let guess = closest(to: name, in: topology.nodes.map(\.name)) { return "did you mean '\(guess)'? (or use \(help))" }
+        return "use \(help)"
     }
 }

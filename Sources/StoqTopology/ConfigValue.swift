@@ -190,7 +190,7 @@ public func excerpt(_ text: String, limit: Int = 64) -> String {
 
 /// Edit distance suggestion for misspelt keys and names. Words much longer
 /// than any real name get no suggestion: the distance is quadratic in length.
-func closest(to word: String, in candidates: [String]) -> String? {
+public func closest(to word: String, in candidates: [String]) -> String? {
     guard word.utf8.count <= 128 else { return nil }
     let w = Array(word.lowercased())
     let threshold = max(2, w.count / 3)

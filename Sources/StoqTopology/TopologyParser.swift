@@ -765,7 +765,9 @@ final class TopologyBuilder {
             }
             guard let tier = LinkTier(rawValue: tierText.lowercased()) else {
                 throw TopologyDiagnostic(at: m["tier"]!.location, "unknown tier '\(tierText)' in \(context)",
-                                         hint: "tiers are \(LinkTier.allCases.map(\.rawValue).joined(separator: ", ")); for another speed write 'bandwidth: \(tierText)'")
+                                         hint: "tiers are \(LinkTier.allCases.map(\.rawValue).joined(separator: ", ")); for another speed write "
+                                            // Only propose the text as a bandwidth when it is one ('100mpbs' is not).
+                                            + (Units.parseBandwidth(tierText) != nil ? "'bandwidth: \(excerpt(tierText))'" : "'bandwidth: <rate>' such as 40gbps"))
             }
             bandwidth = tier.bitsPerSecond
         } else if let b = try m.bandwidth("bandwidth") {

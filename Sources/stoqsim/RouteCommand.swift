@@ -18,7 +18,8 @@ struct RouteCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
     @Argument(help: "Topology file (YAML).") var file: String
-    @Option(help: "Routing strategy (overrides the file's; keeps its other routing settings).") var strategy: String?
+    @Option(help: "Routing strategy (overrides the file's; keeps its other routing settings): \(RoutingStrategies.names.joined(separator: ", ")).")
+    var strategy: String?
     @Option(help: "Source node.") var from: String?
     @Option(help: "Destination node.") var to: String?
     @Option(help: "Output format: table, json or csv.") var format: Format = .table

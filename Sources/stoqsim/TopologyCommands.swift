@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StoqAnalyzer
 import StoqEmulation
+import StoqRouting
 import StoqScenario
 import StoqTopology
 
@@ -70,7 +71,7 @@ struct Run: ParsableCommand {
     @Argument(help: "Topology file (YAML).") var file: String
     @Option(help: "Seed (overrides the file's).") var seed: UInt64?
     @Option(help: "Output directory (default: runs/NAME-seedN).") var out: String?
-    @Option(help: "Routing strategy (overrides the file's).") var strategy: String?
+    @Option(help: "Routing strategy (overrides the file's): \(RoutingStrategies.names.joined(separator: ", ")).") var strategy: String?
     @Option(help: "Backend: sim (virtual time) or netns (a Linux network namespace per node, real sockets; needs root).")
     var backend: String = "sim"
     @Option(help: "netns: flag the run when the engine's lag p99 exceeds this.") var lagThreshold: String = "1ms"

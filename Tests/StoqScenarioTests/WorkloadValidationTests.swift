@@ -31,6 +31,28 @@ final class WorkloadValidationTests: XCTestCase {
     func testUnknownKind() { assertError("  - {kind: pingg, from: a, to: b}", contains: "unknown workload kind 'pingg'") }
     func testUnknownField() { assertError("  - {kind: probe, from: a, to: b, intervall: 1s}", contains: "did you mean 'interval'") }
     func testUnknownNode() { assertError("  - {kind: probe, from: a, to: zz}", contains: "unknown node 'zz'") }
+    func testUnknownNodeSuggestsTheClosestName() { assertError("  - {kind: probe, from: a, to: slw}", contains: "did you mean 'slow'?") }
+
+    /// A `count` template's name in a workload points at its stamped nodes.
+    func testTemplateNameInAWorkloadNamesItsStampedNodes() throws {
+        let yaml = twoSiteYAML.components(separatedBy: "workloads:")[0]
+            .replacingOccurrences(of: "nodes:\n", with: "nodes:\n  - {name: client, site: fra, role: client, count: 3, uplink: {to: a, tier: 1gbps}}\n")
+            + "workloads:\n  - {kind: probe, from: client, to: b}\n"
+        XCTAssertThrowsError(try scenario(yaml: yaml, file: "w.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("'client' has count: 3, so its nodes are client-1 … client-3"), "\(error)")
+        }
+    }
+
+    /// The tier hint proposes the text as a bandwidth only when it is one.
+    func testTierHintNeverProposesAnInvalidBandwidth() throws {
+        for (tier, proposal) in [("40gbps", "'bandwidth: 40gbps'"), ("100mpbs", "'bandwidth: <rate>' such as 40gbps")] {
+            let yaml = twoSiteYAML.replacingOccurrences(of: "tier: 1gbps, latency: 1ms}", with: "tier: \(tier), latency: 1ms}")
+            XCTAssertThrowsError(try scenario(yaml: yaml)) { error in
+                XCTAssertTrue("\(error)".contains("for another speed write " + proposal), "\(error)")
+            }
+        }
+    }
+
     func testUnknownRoleSelector() { assertError("  - {kind: probe, from: role:server, to: b}", contains: "unknown role 'server'") }
     func testBadInterval() { assertError("  - {kind: probe, from: a, to: b, interval: 5 parsecs}", contains: "'interval' must be a duration") }
     func testTooSmallProbe() { assertError("  - {kind: probe, from: a, to: b, size: 8}", contains: "between 16 and 65487") }
