@@ -72,17 +72,36 @@ public struct Scenario {
 /// Reported about once per wall-clock second during long runs.
 public struct RunProgress: CustomStringConvertible {
     public var simulated: SimTime
+    /// The run's `duration`: the percentage is of this.
     public var end: SimTime
+    /// How far past `end` in-flight work may still run (a probe's timeout, a transfer's last bytes).
+    public var drainEnd: SimTime
     public var wallSeconds: Double
     public var events: UInt64
+
+    public init(simulated: SimTime, end: SimTime, drainEnd: SimTime? = nil, wallSeconds: Double, events: UInt64) {
+        self.simulated = simulated; self.end = end; self.drainEnd = drainEnd ?? end
+        self.wallSeconds = wallSeconds; self.events = events
+    }
 
     public var eventsPerSecond: Double { wallSeconds > 0 ? Double(events) / wallSeconds : 0 }
 
     public var description: String {
         let pct = end.nanosecondsSinceStart > 0 ? 100 * Double(simulated.nanosecondsSinceStart) / Double(end.nanosecondsSinceStart) : 100
-        return String(format: "[%5.1f%%] simulated %@ of %@, wall %.1fs, %.2fM events/s",
-                      min(pct, 100), "\(SimDuration(nanoseconds: simulated.nanosecondsSinceStart))",
-                      "\(SimDuration(nanoseconds: end.nanosecondsSinceStart))", wallSeconds, eventsPerSecond / 1e6)
+        let phase = simulated <= end ? "simulated \(Self.clock(simulated)) of \(Self.clock(end))"
+            : "simulated \(Self.clock(simulated)), past the end (\(Self.clock(end))) finishing in-flight work, at most to \(Self.clock(drainEnd))"
+        return String(format: "[%5.1f%%] %@, wall %.1fs, %.2fM events/s", min(pct, 100), phase, wallSeconds, eventsPerSecond / 1e6)
+    }
+
+    /// Simulated time for people: "850ms", "42.5s", "12m 3s", "3h 12m", "12d 3h".
+    public static func clock(_ t: SimTime) -> String {
+        let ns = t.nanosecondsSinceStart, s = ns / 1_000_000_000
+        switch s {
+        case ..<60: return "\(SimDuration(nanoseconds: ns))"
+        case ..<3600: return "\(s / 60)m \(s % 60)s"
+        case ..<86_400: return "\(s / 3600)h \(s % 3600 / 60)m"
+        default: return "\(s / 86_400)d \(s % 86_400 / 3600)h"
+        }
     }
 }
 

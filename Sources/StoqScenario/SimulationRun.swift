@@ -83,11 +83,15 @@ final class SimulationRun {
         let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
         var lastReport = wallStart
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
-        func reportProgress() {
+        var reported = false
+        func reportProgress(final: Bool = false) {
             let nowWall = DispatchTime.now().uptimeNanoseconds
-            guard let progress, nowWall - lastReport >= 1_000_000_000 else { return }
+            // A run long enough to show progress also ends with a line: its wall time and events/s.
+            guard let progress, nowWall - lastReport >= 1_000_000_000 || (final && reported) else { return }
+            reported = true
             lastReport = nowWall
-            progress(RunProgress(simulated: scheduler.now, end: finish, wallSeconds: wallSeconds(), events: scheduler.eventsExecuted))
+            progress(RunProgress(simulated: scheduler.now, end: end, drainEnd: finish, wallSeconds: wallSeconds(),
+                                 events: scheduler.eventsExecuted))
         }
         // Scheduled events hold their owners unowned (cycles would leak), so the
         // owners must outlive the loop; the optimizer would free them earlier.
@@ -96,11 +100,12 @@ final class SimulationRun {
         // in-flight work (a probe's reply, a transfer's last byte).
         while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
             let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish),
-                                          poll: reportProgress)
+                                          poll: { reportProgress() })
             reportProgress()
             if outcome == .idle || outcome == .stopped { break }
         }
         context.runEnded()
+        reportProgress(final: true)
         }
 
         for e in 0..<network.graph.edgeCount {

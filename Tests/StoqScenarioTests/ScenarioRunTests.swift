@@ -1,5 +1,6 @@
 import Foundation
 import StoqAnalyzer
+import StoqEngine
 import StoqNetwork
 import StoqScenario
 import StoqTopology
@@ -173,5 +174,19 @@ final class FailoverTraceTests: XCTestCase {
         XCTAssertTrue(before.allSatisfy { $0 >= 10_000_000 && $0 < 10_100_000 }, "\(Set(before))")
         XCTAssertTrue(after.allSatisfy { $0 >= 40_000_000 && $0 < 40_200_000 }, "\(Set(after))")
         XCTAssertTrue(probes.contains { $0.rttNs == nil && $0.seq >= 100 && $0.seq < 120 }, "probes during the outage are lost")
+    }
+
+    /// Progress lines: percent of the run's duration, simulated time in the
+    /// unit of its span, the drain past the end said as such.
+    func testProgressLinesSayWhereTheRunIs() {
+        func at(_ ns: Int64) -> SimTime { SimTime(nanosecondsSinceStart: ns) }
+        let second: Int64 = 1_000_000_000
+        let mid = RunProgress(simulated: at(5 * 3600 * second + 120 * second), end: at(2 * 86_400 * second),
+                              drainEnd: at(2 * 86_400 * second + 60 * second), wallSeconds: 2, events: 4_000_000)
+        XCTAssertEqual(mid.description, "[ 10.5%] simulated 5h 2m of 2d 0h, wall 2.0s, 2.00M events/s")
+        let draining = RunProgress(simulated: at(11 * second), end: at(10 * second), drainEnd: at(12 * second), wallSeconds: 1, events: 10)
+        XCTAssertEqual(draining.description,
+                       "[100.0%] simulated 11s, past the end (10s) finishing in-flight work, at most to 12s, wall 1.0s, 0.00M events/s")
+        XCTAssertEqual(RunProgress.clock(at(754 * second)), "12m 34s")
     }
 }
