@@ -211,6 +211,19 @@ final class CLITests: XCTestCase {
         }
     }
 
+    func testVersionNamesTheLibrariesAndCompletionScriptsAreWritten() throws {
+        let v = try stoqsim(["--version"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        XCTAssertTrue(v.stdout.hasPrefix("stoqsim "), v.stdout)
+        XCTAssertTrue(v.stdout.contains("ngtcp2 0.12") && v.stdout.contains("GnuTLS 3.") && v.stdout.contains("nghttp3 0.8"), v.stdout)
+        for shell in ["bash", "zsh", "fish"] {
+            let c = try stoqsim(["completion", shell])
+            XCTAssertEqual(c.status, 0, c.stderr)
+            XCTAssertTrue(c.stdout.contains("stoqsim") && c.stdout.contains("validate"), "\(shell): \(c.stdout.prefix(300))")
+        }
+        XCTAssertEqual(try stoqsim(["completion", "tcsh"]).status, 2)
+    }
+
     func testGenerateWritesAFileThatValidates() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/gen.yaml"
