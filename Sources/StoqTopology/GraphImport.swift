@@ -119,14 +119,10 @@ public struct GraphImport {
 
     static func decimal(_ v: Double) -> String { String(format: "%.4f", v) }
 
-    /// "New York" → "new-york"; accents dropped, anything else a dash; unique with -2, -3 ….
+    /// The generator's slug ("New York" → "new-york"), at most 60 characters, unique with -2, -3 ….
     static func uniqueSlug(_ label: String, fallback: String, used: inout Set<String>) -> String {
-        let folded = label.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
-        var slug = ""
-        for u in folded.unicodeScalars {
-            if (u >= "a" && u <= "z") || (u >= "0" && u <= "9") { slug.unicodeScalars.append(u) } else if !slug.hasSuffix("-") { slug += "-" }
-        }
-        slug = String(slug.trimmingCharacters(in: CharacterSet(charactersIn: "-")).prefix(60))
+        var slug = String(TopologyGenerator.slug(label).prefix(60))
+        if slug.hasSuffix("-") { slug.removeLast() }
         if slug.isEmpty { slug = fallback }
         var candidate = slug, k = 2
         while used.contains(candidate) { candidate = "\(slug)-\(k)"; k += 1 }

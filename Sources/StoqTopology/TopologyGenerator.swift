@@ -231,7 +231,8 @@ public struct TopologyGenerator {
         }
     }
 
-    static func slug(_ name: String) -> String {
+    /// "São Paulo" → "sao-paulo": a name usable for sites, nodes and run directories.
+    public static func slug(_ name: String) -> String {
         let folded = name.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil).lowercased()
         let mapped = folded.unicodeScalars.map { ("a"..."z").contains($0) || ("0"..."9").contains($0) ? Character($0) : "-" }
         return String(mapped).split(separator: "-").joined(separator: "-")

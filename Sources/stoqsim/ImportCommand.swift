@@ -28,7 +28,8 @@ struct Import: ParsableCommand {
             throw ExitCode(badInputExitCode)
         }
         let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        let yaml = GraphImport.yaml(entries, name: Self.slug(name ?? entries.name ?? stem), source: (file as NSString).lastPathComponent)
+        let slug = TopologyGenerator.slug(name ?? entries.name ?? stem)
+        let yaml = GraphImport.yaml(entries, name: slug.isEmpty ? "imported" : slug, source: (file as NSString).lastPathComponent)
         // What import writes must load: check it as `validate` would before anyone runs it.
         let topology: Topology
         do {
@@ -44,12 +45,5 @@ struct Import: ParsableCommand {
         } else {
             print(yaml, terminator: "")
         }
-    }
-
-    /// A topology name that can name a run directory.
-    static func slug(_ s: String) -> String {
-        let mapped = s.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "-_".unicodeScalars.contains($0) ? Character($0) : "-" }
-        let text = String(mapped).trimmingCharacters(in: CharacterSet(charactersIn: "-"))
-        return text.isEmpty ? "imported" : text
     }
 }
