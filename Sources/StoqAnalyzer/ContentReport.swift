@@ -18,6 +18,18 @@ extension RunReport {
         return Table(header: ["", ""], rows: rows)
     }
 
+    static func versionHeading(_ c: ContentSummary) -> String {
+        c.versions.count > pairRows
+            ? "The first \(pairRows) of \(SummaryText.grouped(c.versions.count)) object versions, in publishing order (the totals above cover all)"
+            : "Per object version"
+    }
+
+    static func contentLinksHeading(_ c: ContentSummary) -> String {
+        c.links.count > pairRows
+            ? "\(pairRows) of \(SummaryText.grouped(c.links.count)) links, ranked by content requested over them (the totals above cover all)"
+            : "Links carrying content, most first"
+    }
+
     static func versionTable(_ c: ContentSummary) -> Table {
         Table(header: ["object", "version", "size", "new bytes", "fetches", "requested", "sent", "dedup"],
               rows: c.versions.prefix(pairRows).map {
@@ -30,7 +42,8 @@ extension RunReport {
     static func edgeTable(_ c: ContentSummary) -> Table {
         Table(header: ["edge", "hits", "misses", "hit ratio", "served", "stored", "evicted (LRU / TTL)"],
               rows: c.edges.map {
-                  [$0.node, "\($0.hits)", "\($0.misses)", percent($0.hitRatio), SummaryText.formatBytes(UInt64($0.hitBytes)),
+                  [$0.node, "\($0.hits)", "\($0.misses)", $0.wasAsked ? percent($0.hitRatio) : "– (not asked)",
+                   SummaryText.formatBytes(UInt64($0.hitBytes)),
                    SummaryText.formatBytes(UInt64($0.bytesStored)), "\($0.evictedCapacity) / \($0.evictedExpired)"]
               })
     }
@@ -51,9 +64,9 @@ extension RunReport {
         var out = "\n## Content distribution and deduplication\n\n"
         out += "\"Requested\" is what would have crossed without deduplication; \"sent\" is the chunk payload that did.\n\n"
         out += Markdown.table(contentOverview(c), headerless: true)
-        out += "\nPer object version:\n\n" + Markdown.table(versionTable(c))
+        out += "\n" + versionHeading(c) + ":\n\n" + Markdown.table(versionTable(c))
         if !c.edges.isEmpty { out += "\nEdge caches:\n\n" + Markdown.table(edgeTable(c)) }
-        if !c.links.isEmpty { out += "\nLinks carrying the most content:\n\n" + Markdown.table(contentLinkTable(c)) }
+        if !c.links.isEmpty { out += "\n" + contentLinksHeading(c) + ":\n\n" + Markdown.table(contentLinkTable(c)) }
         return out
     }
 
@@ -68,34 +81,50 @@ extension RunReport {
                                          yLabel: "bytes (cumulative)", format: { SummaryText.formatBytes(UInt64($0)) }),
                          caption: "Dedup savings over time: cumulative content bytes requested vs sent")
             }
-            b.heading("Per object version")
+            b.heading(versionHeading(c))
             b.table(versionTable(c))
             if !c.edges.isEmpty {
                 b.heading("Edge caches")
                 b.table(edgeTable(c))
-                b.figure(Charts.bars(title: "cache hit ratio per edge", categories: c.edges.map(\.node),
-                                     series: [.init(name: "hit ratio", values: c.edges.map { $0.hitRatio * 100 })],
-                                     format: { String(format: "%.0f%%", $0) }),
-                         caption: "Share of chunks asked of each edge that it held")
+                let asked = c.edges.filter(\.wasAsked)
+                if !asked.isEmpty {
+                    b.figure(Charts.bars(title: "cache hit ratio per edge", categories: asked.map(\.node),
+                                         series: [.init(name: "hit ratio", values: asked.map { $0.hitRatio * 100 })],
+                                         yMax: 100, format: { String(format: "%.0f%%", $0) }),
+                             caption: "Share of chunks asked of each edge that it held" +
+                                 (asked.count < c.edges.count ? " (\(c.edges.count - asked.count) edges no client asked are left out)" : ""))
+                }
             }
             if !c.links.isEmpty {
-                b.heading("Links carrying the most content")
+                b.heading(contentLinksHeading(c))
                 b.table(contentLinkTable(c))
             }
         }
     }
 }
 
+extension ContentSummary.Edge {
+    /// An edge no client asked for a chunk has no hit ratio (not 0 %).
+    var wasAsked: Bool { hits + misses > 0 }
+}
+
 extension SummaryText {
     static func content(_ c: ContentSummary) -> String {
-        var out = "\ncontent distribution\n"
-        out += table(header: ["", ""], rows: RunReport.contentOverview(c).rows).split(separator: "\n").dropFirst()
-            .joined(separator: "\n") + "\n"
-        if !c.edges.isEmpty {
-            out += table(header: ["edge", "hit ratio", "stored", "evicted (LRU / TTL)"], rows: c.edges.map {
-                [$0.node, String(format: "%.1f%%", $0.hitRatio * 100), formatBytes(UInt64($0.bytesStored)),
-                 "\($0.evictedCapacity) / \($0.evictedExpired)"]
-            })
+        func saved(_ requested: some BinaryInteger, _ sent: some BinaryInteger) -> String {
+            "\(formatBytes(UInt64(requested))) → \(formatBytes(UInt64(sent))) " +
+                "(" + String(format: "%.1f%%", ContentSummary.ratio(saved: requested, sent: sent) * 100) + ")"
+        }
+        var out = "\ncontent distribution with deduplication\n"
+        out += "  fetched      \(c.versionsPublished) versions published, \(c.fetches) fetches" +
+            (c.fetchesFailed > 0 ? " (\(c.fetchesFailed) failed)" : "") +
+            (c.fetchNs.map { "  p50 \(formatNs($0.p50)), max \(formatNs($0.max))" } ?? "") + "\n"
+        out += "  dedup saved  end to end \(saved(c.bytesRequested, c.bytesSent)); on the backbone " +
+            "\(saved(c.backboneBytesRequested, c.backboneBytesSent))\n"
+        let asked = c.edges.filter(\.wasAsked)
+        if !asked.isEmpty {
+            out += "  edge caches  hit ratio " + asked.map { "\($0.node) " + String(format: "%.0f%%", $0.hitRatio * 100) }
+                .joined(separator: ", ") + "; clients got \(formatBytes(UInt64(c.bytesFromEdges))) from edges, " +
+                "\(formatBytes(UInt64(c.bytesFromOrigins))) from origins\n"
         }
         return out
     }

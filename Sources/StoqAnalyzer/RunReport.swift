@@ -78,6 +78,12 @@ public enum RunReport {
               })
     }
 
+    static func busiestLinksHeading(_ s: RunSummary) -> String {
+        truncationNote(shown: min(pairRows, s.links.count), total: s.links.count, noun: "link directions",
+                       rankedBy: "utilisation", coveredBy: "the tier table above")
+            ?? "Every link direction, busiest first."
+    }
+
     static func busiestLinks(_ s: RunSummary) -> Table {
         let top = s.links.enumerated().sorted { a, b in
             a.element.utilisation != b.element.utilisation ? a.element.utilisation > b.element.utilisation : a.offset < b.offset
@@ -135,7 +141,7 @@ public enum RunReport {
             out += "\n## Throughput per tier\n\nThroughput counts IPv6 and UDP headers; goodput only payload. " +
                 "Both are mean rates over \(SummaryText.formatNs(s.measuredNs)).\n\n"
             out += Markdown.table(tierTable(s))
-            out += "\n## Busiest links\n\n" + Markdown.table(busiestLinks(s))
+            out += "\n## Busiest links\n\n\(busiestLinksHeading(s))\n\n" + Markdown.table(busiestLinks(s))
         }
         if !s.stateChanges.isEmpty {
             out += "\n## Failures and recoveries\n\n" + Markdown.table(timelineTable(s))
@@ -165,7 +171,8 @@ public enum RunReport {
                     if !regional.isEmpty {
                         b.figure(Charts.cdf(title: "RTT CDF per region pair", percentiles: s.cdfPercentiles, series: Array(regional)),
                                  caption: "RTT distribution per region pair" +
-                                     (s.probeRegionPairs.count > cdfSeriesLimit ? " (first \(cdfSeriesLimit))" : ""))
+                                     (s.probeRegionPairs.count > cdfSeriesLimit
+                                         ? " (the first \(cdfSeriesLimit) of \(s.probeRegionPairs.count) in the table's order; the table has them all)" : ""))
                     }
                 }
                 let shown = slowestPairs(s)
@@ -209,7 +216,10 @@ public enum RunReport {
             }
         }
         if !s.links.isEmpty {
-            h.section("links", "Busiest links") { $0.table(busiestLinks(s)) }
+            h.section("links", "Busiest links") { b in
+                b.paragraph(busiestLinksHeading(s))
+                b.table(busiestLinks(s))
+            }
         }
         if let r = s.routes {
             h.section("routes", "Routes") { b in
@@ -252,10 +262,11 @@ struct HTMLPage {
     private let title: String
 
     static let style = """
-    body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222;padding:0 1em}
+    body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1600px;color:#222;padding:0 2em}
+    .scroll{overflow-x:auto;max-width:100%}svg{max-width:100%;height:auto}
     h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
     h3{font-size:1em}table{border-collapse:collapse;margin:.5em 0;font-size:.9em}
-    th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f3f5f8}
+    th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}th{background:#f3f5f8}
     td:first-child,th:first-child{text-align:left}figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
     .better{background:#d8f0d8}.worse{background:#f8d7d7}.changed{background:#fff3c4}.same{color:#888}
     """
@@ -276,12 +287,14 @@ struct HTMLPage {
         }
         /// Cells are (already escaped HTML, optional class).
         mutating func table(header: [String]?, rows: [[(String, String?)]]) {
-            html += "<table>\n"
+            // Cells never wrap (a node name stays on one line); a table wider
+            // than the window scrolls inside its box instead of widening the page.
+            html += "<div class=\"scroll\"><table>\n"
             if let header { html += "<tr>" + header.map { "<th>\(SVG.escape($0))</th>" }.joined() + "</tr>\n" }
             for r in rows {
                 html += "<tr>" + r.map { c in "<td\(c.1.map { " class=\"\($0)\"" } ?? "")>\(c.0)</td>" }.joined() + "</tr>\n"
             }
-            html += "</table>\n"
+            html += "</table></div>\n"
         }
         mutating func raw(_ s: String) { html += s }
     }

@@ -41,6 +41,21 @@ enum SVG {
         return r + "><title>\(escape(title))</title></rect>\n"
     }
 
+    /// Estimated width of `s` at font `size` in a sans-serif face: wide enough
+    /// for digits and lower case (about 0.55 em), so layouts that keep these
+    /// boxes apart keep the drawn text apart.
+    static func textWidth(_ s: String, size: Int) -> Double { Double(s.count) * Double(size) * 0.6 }
+
+    /// Width a legend column of `names` needs (swatch, gap, text, margin).
+    static func legendWidth(_ names: [String], size: Int = 11) -> Double {
+        26 + (names.map { textWidth($0, size: size) }.max() ?? 0) + 12
+    }
+
+    /// A y-axis title, rotated, centred on the plot's height.
+    static func yTitle(_ title: String, x: Double, centreY: Double) -> String {
+        text(x, centreY, title, anchor: "middle", extra: " class=\"y-title\" transform=\"rotate(-90 \(n(x)) \(n(centreY)))\"")
+    }
+
     static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                           "#bcbd22", "#17becf"]
 
@@ -49,7 +64,7 @@ enum SVG {
         "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\">" +
             "<title>\(escape(name))</title></polyline>\n" +
             line(legendX, legendY, legendX + 20, legendY, stroke: color, width: 3) +
-            text(legendX + 26, legendY + 4, name, extra: " font-family=\"sans-serif\"")
+            text(legendX + 26, legendY + 4, name, extra: " font-family=\"sans-serif\" class=\"legend\"")
     }
 
     /// About `count` round tick values (1, 2, 5 × 10^k) covering 0…max.
@@ -60,6 +75,31 @@ enum SVG {
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
         return (0...Int((max / step).rounded(.up))).map { Double($0) * step }
     }
+}
+
+/// A time axis in the unit that suits its span: a week reads 0, 1d, 2d …,
+/// ten seconds 0, 2s, 4s …, never 600000s or 0ns.
+struct TimeAxis {
+    static let units: [(ns: Double, suffix: String, name: String, upTo: Double)] = [
+        (1e3, "µs", "µs", 2e6), (1e6, "ms", "ms", 2e9), (1e9, "s", "s", 300e9), (60e9, "min", "minutes", 5 * 3600e9),
+        (3600e9, "h", "hours", 3 * 86400e9), (86400e9, "d", "days", .infinity),
+    ]
+    let unitNs: Double
+    let suffix: String
+    /// The unit spelled out, for the axis title.
+    let unitName: String
+    /// Tick positions in nanoseconds, from 0 past the span.
+    let ticksNs: [Double]
+
+    init(spanNs: Double) {
+        let unit = Self.units.first { spanNs <= $0.upTo } ?? Self.units.last!
+        unitNs = unit.ns; suffix = unit.suffix; unitName = unit.name
+        ticksNs = SVG.niceTicks(max: max(spanNs, 1) / unit.ns).map { $0 * unit.ns }
+    }
+
+    var maxNs: Double { ticksNs.last! }
+
+    func label(_ ns: Double) -> String { ns == 0 ? "0" : String(format: "%g", ns / unitNs) + suffix }
 }
 
 /// The charts of report.html.
@@ -73,8 +113,9 @@ enum Charts {
     /// Latency CDFs: x is the RTT (log scale when the values span more than a
     /// decade), y the fraction of probes at or below it.
     static func cdf(title: String, percentiles: [Double], series: [CDFSeries]) -> String {
-        let width = 760.0, height = 340.0, left = 56.0, right = 220.0, top = 16.0, bottom = 42.0
-        let plotW = width - left - right, plotH = height - top - bottom
+        let plotW = 484.0, left = 70.0, top = 16.0, bottom = 42.0, height = 340.0
+        let right = max(220, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
+        let plotH = height - top - bottom
         let all = series.flatMap(\.valuesNs).filter { $0 > 0 }
         let lo = Double(all.min() ?? 1), hi = Double(max(all.max() ?? 1, 1))
         let logScale = hi / max(lo, 1) > 10
@@ -107,6 +148,7 @@ enum Charts {
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
         s += SVG.text(left + plotW / 2, height - 6, "round-trip time" + (logScale ? " (log scale)" : ""), anchor: "middle")
+        s += SVG.yTitle("share of probes ≤ RTT", x: 14, centreY: top + plotH / 2)
         s += "</g>\n"
         for (i, ser) in series.enumerated() {
             let color = SVG.palette[i % SVG.palette.count]
@@ -116,8 +158,9 @@ enum Charts {
         return s + "</svg>\n"
     }
 
-    /// A short duration label for axis ticks: 10µs, 2.5ms, 1s.
+    /// A short duration label for axis ticks: 10µs, 2.5ms, 1s; 0 without a unit.
     static func tickLabel(_ ns: Double) -> String {
+        if ns == 0 { return "0" }
         let units: [(Double, String)] = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")]
         for (scale, unit) in units where ns >= scale { return String(format: "%g", ns / scale) + unit }
         return String(format: "%gns", ns)
@@ -128,23 +171,48 @@ enum Charts {
         var values: [Double]
     }
 
+    /// How category labels under bars are drawn: level when they fit their
+    /// slot, else rotated just enough that neighbours clear each other
+    /// (parallel labels `spacing` apart are `spacing × sin(angle)` apart
+    /// across their baselines, which must exceed the text's height).
+    struct CategoryLabels {
+        static let size = 12
+        var angle: Double
+        /// Height the labels take below the axis.
+        var depth: Double
+
+        init(_ categories: [String], spacing: Double) {
+            let widest = categories.map { SVG.textWidth($0, size: Self.size) }.max() ?? 0
+            if widest + 6 <= spacing {
+                angle = 0
+            } else {
+                let lineHeight = Double(Self.size) * 1.3
+                angle = [30.0, 45, 60].first { spacing * sin($0 * .pi / 180) >= lineHeight } ?? 90
+            }
+            depth = angle == 0 ? 24 : widest * sin(angle * .pi / 180) + 16
+        }
+    }
+
     /// Grouped vertical bars, one group per category; `errors` (half-widths,
-    /// same shape as the values) adds an error bar to each.
+    /// same shape as the values) adds an error bar to each. `yMax` fixes the
+    /// axis top (e.g. 100 for percentages) instead of fitting the data.
     static func bars(title: String, categories: [String], series: [BarSeries], errors: [[Double]]? = nil,
-                     format: (Double) -> String) -> String {
-        let width = 760.0, height = 320.0, left = 80.0, right = 150.0, top = 20.0, bottom = 40.0
-        let plotW = width - left - right, plotH = height - top - bottom
+                     yMax fixedMax: Double? = nil, format: (Double) -> String) -> String {
+        let plotW = 530.0, left = 80.0, top = 20.0, plotH = 260.0
+        let right = max(150, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
+        let groupW = plotW / Double(max(categories.count, 1))
+        let labels = CategoryLabels(categories, spacing: groupW)
+        let height = top + plotH + labels.depth
         let tops = series.enumerated().flatMap { k, ser in ser.values.enumerated().map { $1 + (errors?[k][$0] ?? 0) } }
-        let ticks = SVG.niceTicks(max: (tops.max() ?? 0) * 1.1)
-        let yMax = ticks.last!
-        func y(_ v: Double) -> Double { top + plotH * (1 - v / yMax) }
+        let ticks = fixedMax.map { SVG.niceTicks(max: $0) } ?? SVG.niceTicks(max: (tops.max() ?? 0) * 1.1)
+        let yMax = fixedMax ?? ticks.last!
+        func y(_ v: Double) -> Double { top + plotH * (1 - min(v, yMax) / yMax) }
         var s = SVG.open(width: width, height: height, label: title)
         s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
-        for t in ticks {
+        for t in ticks where t <= yMax {
             s += SVG.line(left, y(t), left + plotW, y(t), stroke: "#e3e3e3")
-            s += SVG.text(left - 6, y(t) + 4, format(t), anchor: "end")
+            s += SVG.text(left - 6, y(t) + 4, format(t), anchor: "end", extra: " class=\"y-tick\"")
         }
-        let groupW = plotW / Double(max(categories.count, 1))
         let barW = min(groupW * 0.8 / Double(max(series.count, 1)), 70)
         for (c, category) in categories.enumerated() {
             let gx = left + groupW * Double(c) + (groupW - barW * Double(series.count)) / 2
@@ -159,15 +227,22 @@ enum Charts {
                     s += SVG.line(cx, lo, cx, hi, stroke: "#222")
                     s += SVG.line(cx - 5, hi, cx + 5, hi, stroke: "#222") + SVG.line(cx - 5, lo, cx + 5, lo, stroke: "#222")
                 }
-                s += SVG.text(bx + barW / 2 - 1, y(v + e) - 4, format(v), anchor: "middle", size: 9)
+                // Values only where they fit over their bar; the bar's title has it anyway.
+                if SVG.textWidth(format(v), size: 9) <= barW + 2 {
+                    s += SVG.text(bx + barW / 2 - 1, y(v + e) - 4, format(v), anchor: "middle", size: 9)
+                }
             }
-            s += SVG.text(left + groupW * (Double(c) + 0.5), top + plotH + 18, category, anchor: "middle", size: 12)
+            let lx = left + groupW * (Double(c) + 0.5), ly = top + plotH + 18
+            s += labels.angle == 0
+                ? SVG.text(lx, ly, category, anchor: "middle", size: CategoryLabels.size, extra: " class=\"x-label\"")
+                : SVG.text(lx, ly - 6, category, anchor: "end", size: CategoryLabels.size,
+                           extra: " class=\"x-label\" transform=\"rotate(-\(SVG.n(labels.angle)) \(SVG.n(lx)) \(SVG.n(ly - 6)))\"")
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         for (k, ser) in series.enumerated() {
             let ly = top + 10 + Double(k) * 18
             s += SVG.rect(left + plotW + 16, ly - 8, 12, 12, fill: SVG.palette[k % SVG.palette.count])
-            s += SVG.text(left + plotW + 34, ly + 2, ser.name)
+            s += SVG.text(left + plotW + 34, ly + 2, ser.name, extra: " class=\"legend\"")
         }
         return s + "</g>\n</svg>\n"
     }
@@ -180,24 +255,13 @@ enum Charts {
 
     static func utilisationColor(_ u: Double) -> String { utilisationBins.first { u < $0.upTo }!.color }
 
-    /// Sites and inter-site links on an equirectangular projection, zoomed to
-    /// the sites; links coloured by their busiest direction's utilisation.
+    /// Sites and inter-site links on an equirectangular projection centred on
+    /// the sites (`MapProjection`); links are great-circle arcs coloured by
+    /// their busiest direction's utilisation, and site names are placed
+    /// where they overlap neither another name nor a site.
     static func worldMap(sites: [RunSummary.SiteInfo], links: [RunSummary.SiteLink]) -> String {
-        let width = 960.0, height = 480.0, legendH = 28.0
-        let lats = sites.map(\.latitude), lons = sites.map(\.longitude)
-        // A 2:1 window around the sites with a margin, inside the world.
-        var lonSpan = min(max((lons.max()! - lons.min()!) * 1.25 + 20, 40), 360)
-        var latSpan = lonSpan / 2
-        if (lats.max()! - lats.min()!) * 1.25 + 10 > latSpan {
-            latSpan = min((lats.max()! - lats.min()!) * 1.25 + 10, 180)
-            lonSpan = min(latSpan * 2, 360)
-            latSpan = lonSpan / 2
-        }
-        let lonC = min(max((lons.max()! + lons.min()!) / 2, -180 + lonSpan / 2), 180 - lonSpan / 2)
-        let latC = min(max((lats.max()! + lats.min()!) / 2, -90 + latSpan / 2), 90 - latSpan / 2)
-        let lon0 = lonC - lonSpan / 2, lat1 = latC + latSpan / 2
-        func x(_ lon: Double) -> Double { (lon - lon0) / lonSpan * width }
-        func y(_ lat: Double) -> Double { (lat1 - lat) / latSpan * height }
+        let map = MapProjection(sites: sites, width: 960, height: 480)
+        let width = map.width, height = map.height, legendH = 28.0
 
         var s = SVG.open(width: width, height: height + legendH, label: "map of sites and links")
         s += "<defs><clipPath id=\"map-area\"><rect x=\"0\" y=\"0\" width=\"\(SVG.n(width))\" height=\"\(SVG.n(height))\"/></clipPath></defs>\n"
@@ -205,47 +269,56 @@ enum Charts {
         s += SVG.rect(0, 0, width, height, fill: "#eef3f8")
         s += "<g class=\"land\" fill=\"#dde5d3\" stroke=\"#c5d1ba\" stroke-width=\"0.5\">\n"
         for outline in Continents.outlines {
-            let points = outline.map { "\(SVG.n(x($0.0))),\(SVG.n(y($0.1)))" }.joined(separator: " ")
-            s += "<polygon points=\"\(points)\"/>\n"
+            for copy in map.visibleCopies(map.unwrapped(outline.map { (lat: $0.1, lon: $0.0) })) {
+                s += "<polygon points=\"\(MapProjection.points(copy))\"/>\n"
+            }
         }
         s += "</g>\n"
-        let step = lonSpan > 120 ? 30.0 : (lonSpan > 50 ? 10.0 : 5.0)
         s += "<g class=\"graticule\" font-family=\"sans-serif\" fill=\"#8a9bb0\">\n"
-        for lon in stride(from: (lon0 / step).rounded(.up) * step, through: lon0 + lonSpan, by: step) {
-            s += SVG.line(x(lon), 0, x(lon), height, stroke: lon == 0 ? "#9fb3c8" : "#cfdae6")
-            s += SVG.text(x(lon) + 2, height - 4, String(format: "%.0f°", lon), size: 9)
+        for (x, lon) in map.meridians() {
+            s += SVG.line(x, 0, x, height, stroke: lon == 0 ? "#9fb3c8" : "#cfdae6")
+            s += SVG.text(x + 2, height - 4, String(format: "%.0f°", lon), size: 9)
         }
-        for lat in stride(from: ((lat1 - latSpan) / step).rounded(.up) * step, through: lat1, by: step) {
-            s += SVG.line(0, y(lat), width, y(lat), stroke: lat == 0 ? "#9fb3c8" : "#cfdae6")
-            s += SVG.text(2, y(lat) - 2, String(format: "%.0f°", lat), size: 9)
+        for (y, lat) in map.parallels() {
+            s += SVG.line(0, y, width, y, stroke: lat == 0 ? "#9fb3c8" : "#cfdae6")
+            s += SVG.text(2, y - 2, String(format: "%.0f°", lat), size: 9)
         }
         s += "</g>\n"
         let byName = Dictionary(sites.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        s += "<g class=\"links\">\n"
+        s += "<g class=\"links\" fill=\"none\" stroke-linecap=\"round\">\n"
         for l in links {
             guard let a = byName[l.from], let b = byName[l.to] else { continue }
             let w = l.tier == "2.5gbps" ? 3.5 : (l.tier == "1gbps" ? 2.5 : 1.5)
-            s += "<line x1=\"\(SVG.n(x(a.longitude)))\" y1=\"\(SVG.n(y(a.latitude)))\" x2=\"\(SVG.n(x(b.longitude)))\" " +
-                "y2=\"\(SVG.n(y(b.latitude)))\" stroke=\"\(utilisationColor(l.maxUtilisation))\" stroke-width=\"\(SVG.n(w))\" " +
-                "stroke-linecap=\"round\"><title>\(SVG.escape("\(l.from) – \(l.to) (\(l.tier)): max utilisation " + String(format: "%.2f%%", l.maxUtilisation * 100)))</title></line>\n"
+            let title = SVG.escape("\(l.from) – \(l.to) (\(l.tier)): max utilisation " + String(format: "%.2f%%", l.maxUtilisation * 100))
+            let arc = map.greatCircle(from: (a.latitude, a.longitude), to: (b.latitude, b.longitude))
+            for copy in map.visibleCopies(arc) {
+                s += "<polyline class=\"link\" points=\"\(MapProjection.points(copy))\" stroke=\"\(utilisationColor(l.maxUtilisation))\" " +
+                    "stroke-width=\"\(SVG.n(w))\"><title>\(title)</title></polyline>\n"
+            }
         }
         s += "</g>\n<g class=\"sites\" font-family=\"sans-serif\">\n"
-        let labelled = sites.count <= 60
+        let radius = { (site: RunSummary.SiteInfo) in min(3 + sqrt(Double(site.nodes)), 9) }
         for site in sites {
-            let r = min(3 + sqrt(Double(site.nodes)), 9)
-            s += "<circle cx=\"\(SVG.n(x(site.longitude)))\" cy=\"\(SVG.n(y(site.latitude)))\" r=\"\(SVG.n(r))\" " +
+            let (x, y) = map.point(lat: site.latitude, lon: site.longitude)
+            s += "<circle cx=\"\(SVG.n(x))\" cy=\"\(SVG.n(y))\" r=\"\(SVG.n(radius(site)))\" " +
                 "fill=\"#1f3b5c\" stroke=\"#fff\" stroke-width=\"1\"><title>\(SVG.escape("\(site.name) (\(site.region)): \(site.nodes) nodes"))</title></circle>\n"
-            if labelled {
-                s += SVG.text(x(site.longitude) + r + 2, y(site.latitude) - r, site.name, size: 11,
-                              extra: " fill=\"#1f3b5c\" font-weight=\"bold\"")
-            }
+        }
+        let placement = sites.count <= 60 ? MapLabels(sites: sites, map: map, radius: radius) : nil
+        for label in placement?.labels ?? [] {
+            s += SVG.text(label.x, label.y, label.name, anchor: label.anchor, size: MapLabels.size,
+                          extra: " class=\"site-label\" fill=\"#1f3b5c\" font-weight=\"bold\"")
         }
         s += "</g>\n</g>\n<g class=\"legend\" font-family=\"sans-serif\">\n"
         s += SVG.text(4, height + 19, "link utilisation (busiest direction):", size: 11)
         for (i, bin) in utilisationBins.enumerated() {
-            let lx = 230 + Double(i) * 90
+            let lx = 250 + Double(i) * 78
             s += SVG.line(lx, height + 15, lx + 24, height + 15, stroke: bin.color, width: 4)
             s += SVG.text(lx + 28, height + 19, bin.label, size: 11)
+        }
+        let unlabelled = placement.map { sites.count - $0.labels.count } ?? sites.count
+        if unlabelled > 0 {
+            s += SVG.text(width - 4, height + 19, "\(unlabelled) sites unlabelled (crowded): hover for names",
+                          anchor: "end", size: 11)
         }
         return s + "</g>\n</svg>\n"
     }
@@ -254,18 +327,20 @@ enum Charts {
     static func timeline(changes: [RunSummary.StateChange], measuredNs: Int64) -> String {
         var lanes = OrderedGroups<String, [RunSummary.StateChange]>()
         for c in changes { lanes.values[lanes.slot(c.target) { [] }].append(c) }
-        let width = 760.0, left = 170.0, right = 20.0, top = 10.0, laneH = 22.0, bottom = 30.0
+        let plotW = 570.0, right = 20.0, top = 10.0, laneH = 22.0, bottom = 44.0
+        let left = max(170, (lanes.keys.map { SVG.textWidth($0, size: 11) }.max() ?? 0) + 16), width = left + plotW + right
         let height = top + laneH * Double(lanes.keys.count) + bottom
-        let plotW = width - left - right
         let end = Double(max(measuredNs, changes.map(\.tNs).max() ?? 1, 1))
+        let axis = TimeAxis(spanNs: end)
         func x(_ t: Int64) -> Double { left + plotW * Double(t) / end }
         var s = SVG.open(width: width, height: height, label: "failures and recoveries")
         s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
-        for t in SVG.niceTicks(max: end / 1e9) where t * 1e9 <= end {
-            let tx = x(Int64(t * 1e9))
+        for t in axis.ticksNs where t <= end {
+            let tx = x(Int64(t))
             s += SVG.line(tx, top, tx, height - bottom, stroke: "#e3e3e3")
-            s += SVG.text(tx, height - bottom + 16, String(format: "%gs", t), anchor: "middle")
+            s += SVG.text(tx, height - bottom + 16, axis.label(t), anchor: "middle", extra: " class=\"x-tick\"")
         }
+        s += SVG.text(left + plotW / 2, height - 6, "simulated time (\(axis.unitName))", anchor: "middle")
         for (i, (target, events)) in lanes.pairs.enumerated() {
             let ly = top + laneH * Double(i)
             s += SVG.text(left - 8, ly + 15, target, anchor: "end")
@@ -328,11 +403,12 @@ extension Charts {
     /// of `timesNs` for each series (e.g. cumulative bytes).
     static func overTime(title: String, timesNs: [Int64], series: [LineSeries], yLabel: String,
                          format: (Double) -> String) -> String {
-        let width = 760.0, height = 320.0, left = 80.0, right = 170.0, top = 16.0, bottom = 42.0
-        let plotW = width - left - right, plotH = height - top - bottom
-        let xTicks = SVG.niceTicks(max: Double(timesNs.max() ?? 1))
+        let plotW = 500.0, height = 320.0, left = 90.0, top = 16.0, bottom = 42.0
+        let right = max(170, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
+        let plotH = height - top - bottom
+        let axis = TimeAxis(spanNs: Double(timesNs.max() ?? 1))
         let yTicks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.05)
-        func x(_ t: Double) -> Double { left + plotW * t / xTicks.last! }
+        func x(_ t: Double) -> Double { left + plotW * t / axis.maxNs }
         func y(_ v: Double) -> Double { top + plotH * (1 - v / yTicks.last!) }
         var s = SVG.open(width: width, height: height, label: title)
         s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
@@ -340,14 +416,14 @@ extension Charts {
             s += SVG.line(left, y(t), left + plotW, y(t), stroke: "#e3e3e3")
             s += SVG.text(left - 6, y(t) + 4, format(t), anchor: "end")
         }
-        for t in xTicks {
+        for t in axis.ticksNs {
             s += SVG.line(x(t), top, x(t), top + plotH, stroke: "#e3e3e3")
-            s += SVG.text(x(t), top + plotH + 16, tickLabel(t), anchor: "middle")
+            s += SVG.text(x(t), top + plotH + 16, axis.label(t), anchor: "middle", extra: " class=\"x-tick\"")
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
-        s += SVG.text(left + plotW / 2, height - 6, "simulated time", anchor: "middle")
-        s += SVG.text(14, top + plotH / 2, yLabel, anchor: "middle", extra: " transform=\"rotate(-90 14 \(SVG.n(top + plotH / 2)))\"")
+        s += SVG.text(left + plotW / 2, height - 6, "simulated time (\(axis.unitName))", anchor: "middle")
+        s += SVG.yTitle(yLabel, x: 14, centreY: top + plotH / 2)
         s += "</g>\n"
         for (i, ser) in series.enumerated() {
             let color = SVG.palette[i % SVG.palette.count]

@@ -1,61 +1,93 @@
 import Foundation
 
-/// The plain-text summary `stoqsim run` and `stoqsim analyze` print.
+/// The plain-text summary `stoqsim run` and `stoqsim analyze` print: one
+/// short block per part of the system that ran (certificates, transfers,
+/// content, probes, tiers, failures); the reports hold the details.
 public enum SummaryText {
-    public static let maxPairRows = 30
+    /// Probe pairs listed; the rest are counted, and the reports list them.
+    public static let maxPairRows = 10
 
     public static func render(_ s: RunSummary) -> String {
         var out = "run: \(s.topology)  seed \(s.seed)  backend \(s.backend)  routing \(s.strategy)  " +
             "\(s.nodes) nodes  \(formatNs(s.durationNs)) simulated  \(s.events) events\n"
         if !s.complete { out += "WARNING: incomplete run: \(s.incompleteReason ?? "the trace has no end record")\n" }
         if let r = s.realtime { out += "real time: " + r.text + "\n" }
-        if !s.probes.isEmpty {
-            out += "\nprobe round-trip times\n"
-            // Big runs have thousands of pairs: the terminal gets the first ones, the reports all.
-            let rows = s.probes.prefix(maxPairRows).map { p -> [String] in
-                let d = p.rttNs
-                return [p.workload, "\(p.from) → \(p.to)", "\(p.size) B", "\(p.sent)", "\(p.lost)",
-                        d.map { formatNs($0.p50) } ?? "-", d.map { formatNs($0.p99) } ?? "-", d.map { formatNs($0.max) } ?? "-"]
-            }
-            out += table(header: ["workload", "pair", "size", "sent", "lost", "p50", "p99", "max"], rows: rows)
-            if s.probes.count > maxPairRows {
-                out += "  … \(s.probes.count - maxPairRows) more pairs in \(RunReport.markdownFile)\n"
-            }
-        }
-        if let transfers = s.transfers, !transfers.isEmpty {
-            out += "\nQUIC transfers\n"
-            let rows = transfers.prefix(maxPairRows).map { t -> [String] in
-                [t.workload, "\(t.from) → \(t.to)", formatBytes(UInt64(t.bytes)), "\(t.completed)/\(t.started)",
-                 t.handshakeNs.map { formatNs($0.p50) } ?? "-", t.durationNs.map { formatNs($0.p50) } ?? "-",
-                 t.meanGoodputBps.map(formatBps) ?? "-", t.meanGoodputAfterSlowStartBps.map(formatBps) ?? "-",
-                 "\(t.packetsRetransmitted)"]
-            }
-            out += table(header: ["workload", "pair", "size", "done", "handshake p50", "time p50", "goodput",
-                                  "after slow start", "retransmitted"],
-                         rows: rows)
-        }
+        if let c = s.certificates { out += certificates(c) }
+        if let t = s.transfers, !t.isEmpty { out += transfers(t) }
         if let c = s.content { out += content(c) }
-        if let c = s.certificates {
-            out += "\ncertificates (TrustChain)\n"
-            out += table(header: ["", ""], rows: RunReport.certificateTable(c).rows).split(separator: "\n").dropFirst()
-                .joined(separator: "\n") + "\n"
-        }
+        if !s.probes.isEmpty { out += probes(s) }
         if !s.tiers.isEmpty {
-            out += "\nthroughput per tier\n"
+            out += "\nthroughput per tier (mean over \(formatNs(s.measuredNs)))\n"
             out += table(header: ["tier", "links", "delivered", "throughput", "max util", "dropped"], rows: s.tiers.map {
                 [$0.tier, "\($0.linkDirections)", formatBytes($0.bytesDelivered), formatBps($0.throughputBps),
                  String(format: "%.1f%%", $0.maxUtilisation * 100), "\($0.packetsDropped)"]
             })
         }
-        if !s.stateChanges.isEmpty {
-            out += "\nfailures and recoveries\n"
-            for c in s.stateChanges { out += "  \(formatNs(c.tNs))  \(c.target) \(c.up ? "up" : "down")\n" }
-            for r in s.reconvergences ?? [] {
-                out += "  \(formatNs(r.tNs))  routes around \(r.target) after \(formatNs(r.reconvergenceNs)), " +
-                    "\(r.packetsLost) packets lost on it meanwhile\n"
-            }
+        if !s.stateChanges.isEmpty { out += failures(s) }
+        return out
+    }
+
+    static func certificates(_ c: CertificateSummary) -> String {
+        var out = "\nTrustChain certificates (HTTP/3 to the CA)\n"
+        out += "  enrolled     \(c.enrolled) of \(c.nodes) nodes" + (c.enrolmentNs.map { "  p50 \(formatNs($0.p50)), max \(formatNs($0.max))" } ?? "") +
+            "; \(c.renewed) rotations, \(c.failed) failed attempts\n"
+        if let p = c.proofNs {
+            out += "  own proofs   \(p.count) CT inclusion proofs fetched and checked  p50 \(formatNs(p.p50)), max \(formatNs(p.max))\n"
+        }
+        if let verified = c.peersVerified {
+            out += "  peers        \(verified) peer certificates' proofs checked after handshakes, \(c.peersFailed ?? 0) failed"
+            if let clients = c.clientsVerified { out += "; servers checked \(clients) clients', \(c.clientsFailed ?? 0) failed" }
+            out += "\n"
         }
         return out
+    }
+
+    static func transfers(_ groups: [RunSummary.TransferGroup]) -> String {
+        "\nQUIC transfers (\(groups.count) pairs)\n" +
+            table(header: ["workload", "pairs", "done", "delivered", "fastest", "slowest", "mean goodput", "retransmitted"],
+                  rows: TransferWorkloadTotals.of(groups).map { t in
+                      [t.workload, "\(t.pairs)", "\(t.completed)/\(t.started)", formatBytes(UInt64(t.bytesDelivered)),
+                       t.fastestNs.map(formatNs) ?? "-", t.slowestNs.map(formatNs) ?? "-",
+                       t.meanGoodputBps.map(formatBps) ?? "-", "\(t.packetsRetransmitted)"]
+                  })
+    }
+
+    static func probes(_ s: RunSummary) -> String {
+        var out = "\nprobe round-trip times\n"
+        // Big runs have thousands of pairs: the terminal gets the first ones, the reports all.
+        let rows = s.probes.prefix(maxPairRows).map { p -> [String] in
+            let d = p.rttNs
+            return [p.workload, "\(p.from) → \(p.to)", "\(p.size) B", "\(p.sent)", "\(p.lost)",
+                    d.map { formatNs($0.p50) } ?? "-", d.map { formatNs($0.p99) } ?? "-", d.map { formatNs($0.max) } ?? "-"]
+        }
+        out += table(header: ["workload", "pair", "size", "sent", "lost", "p50", "p99", "max"], rows: rows)
+        if s.probes.count > maxPairRows {
+            out += "  … \(grouped(s.probes.count - maxPairRows)) more pairs in \(RunReport.markdownFile)\n"
+        }
+        return out
+    }
+
+    /// Downs, ups and reconvergences in time order.
+    static func failures(_ s: RunSummary) -> String {
+        var lines: [(Int64, String)] = s.stateChanges.map { ($0.tNs, "\($0.target) \($0.up ? "up" : "down")") }
+        lines += (s.reconvergences ?? []).map {
+            ($0.tNs, "routes around \($0.target) after \(formatNs($0.reconvergenceNs)), " +
+                "\($0.packetsLost) packets lost on it meanwhile")
+        }
+        return "\nfailures and recoveries\n" + lines.enumerated().sorted { a, b in
+            a.element.0 != b.element.0 ? a.element.0 < b.element.0 : a.offset < b.offset
+        }.map { "  \(formatNs($0.element.0))  \($0.element.1)\n" }.joined()
+    }
+
+    /// 6195 as "6,195".
+    public static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
     }
 
     public static func formatNs(_ ns: Int64) -> String {

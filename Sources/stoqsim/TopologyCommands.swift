@@ -142,7 +142,7 @@ struct Run: ParsableCommand {
         print(SummaryText.render(result.summary))
         for note in result.notes { print(note) }
         print("wrote \(result.tracePath)")
-        for name in [RunReport.summaryFile, RunReport.markdownFile, RunReport.htmlFile] {
+        for name in [RunReport.summaryFile, RunReport.markdownFile] {
             print("wrote \((dir as NSString).appendingPathComponent(name))")
         }
         if let pcap {
@@ -151,6 +151,8 @@ struct Run: ParsableCommand {
         }
         if let qlog { print("wrote \(qlog)/*.sqlog, one qlog per QUIC connection (transfers as WORKLOAD_FROM-to-TO_N)") }
         if let keylog { print("wrote \(keylog) (TLS secrets: tshark -o tls.keylog_file:\(keylog) decrypts the QUIC packets)") }
+        // Last, where the eye lands: the report with the charts.
+        print("report: \((dir as NSString).appendingPathComponent(RunReport.htmlFile))")
         // Like a shell: a run stopped by a signal exits 128 + its number.
         if let signal = result.interruptingSignal { throw ExitCode(128 + signal) }
     }
