@@ -92,7 +92,7 @@ extension RunReport {
                                          series: [.init(name: "hit ratio", values: asked.map { $0.hitRatio * 100 })],
                                          yMax: 100, format: { String(format: "%.0f%%", $0) }),
                              caption: "Share of chunks asked of each edge that it held" +
-                                 (asked.count < c.edges.count ? " (\(c.edges.count - asked.count) edges no client asked are left out)" : ""))
+                                 (asked.count < c.edges.count ? " (left out: \(c.edges.filter { !$0.wasAsked }.map(\.node).joined(separator: ", ")), which no client asked)" : ""))
                 }
             }
             if !c.links.isEmpty {

@@ -119,19 +119,25 @@ struct MapProjection {
     }
 }
 
-/// Site names on the map, each at the first of right, left, above or below
-/// its site where its box overlaps no other name and no site's dot; a name
-/// with no free place is left out (its dot's hover title still names it).
+/// Site names on the map: each at the first free place around its site
+/// (right, left, above, below, then the diagonals; then the same further
+/// out, with a leader line back to the dot), free meaning its box overlaps
+/// no other name and no site's dot. A name with no free place is left out
+/// (its dot's hover title still names it).
 struct MapLabels {
     static let size = 11
     struct Label {
         var name: String
         var x: Double, y: Double
         var anchor: String
+        /// From the dot's edge to the label, for labels set apart from their site.
+        var leader: (from: MapProjection.Point, to: MapProjection.Point)? = nil
     }
     struct Box {
         var x0: Double, y0: Double, x1: Double, y1: Double
         func overlaps(_ o: Box) -> Bool { x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1 }
+        /// The point of the box nearest to (x, y).
+        func nearest(_ x: Double, _ y: Double) -> MapProjection.Point { (min(max(x, x0), x1), min(max(y, y0), y1)) }
     }
     private(set) var labels: [Label] = []
 
@@ -140,6 +146,28 @@ struct MapLabels {
         let w = SVG.textWidth(l.name, size: size), h = Double(size)
         let x0 = l.anchor == "end" ? l.x - w : (l.anchor == "middle" ? l.x - w / 2 : l.x)
         return Box(x0: x0, y0: l.y - h, x1: x0 + w, y1: l.y + h * 0.25)
+    }
+
+    static let directions: [(dx: Double, dy: Double)] = [(1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (1, 1), (-1, -1), (-1, 1)]
+    static let rings: [Double] = [0, 14, 28]
+
+    /// The places tried for a label of `name` at a dot of radius `r` centred at (x, y), in order.
+    static func candidates(_ name: String, x: Double, y: Double, r: Double) -> [Label] {
+        let h = Double(size)
+        return rings.flatMap { ring in
+            directions.map { d -> Label in
+                let gap = r + 3 + ring
+                let lx = x + d.dx * gap
+                let ly = d.dy < 0 ? y - gap + (d.dx == 0 ? 0 : h * 0.35) : (d.dy > 0 ? y + gap + h * (d.dx == 0 ? 0.9 : 0.6) : y + h * 0.35)
+                var label = Label(name: name, x: lx, y: ly, anchor: d.dx > 0 ? "start" : (d.dx < 0 ? "end" : "middle"))
+                if ring > 0 {
+                    let to = box(label).nearest(x, y)
+                    let dist = max(hypot(to.x - x, to.y - y), 1e-9)
+                    label.leader = ((x + (to.x - x) / dist * r, y + (to.y - y) / dist * r), to)
+                }
+                return label
+            }
+        }
     }
 
     init(sites: [RunSummary.SiteInfo], map: MapProjection, radius: (RunSummary.SiteInfo) -> Double) {
@@ -151,13 +179,8 @@ struct MapLabels {
         // Bigger sites choose first.
         let order = sites.indices.sorted { sites[$0].nodes != sites[$1].nodes ? sites[$0].nodes > sites[$1].nodes : $0 < $1 }
         for i in order {
-            let site = sites[i], r = radius(site), (x, y) = map.point(lat: site.latitude, lon: site.longitude)
-            let h = Double(Self.size)
-            let candidates = [Label(name: site.name, x: x + r + 3, y: y + h * 0.35, anchor: "start"),
-                              Label(name: site.name, x: x - r - 3, y: y + h * 0.35, anchor: "end"),
-                              Label(name: site.name, x: x, y: y - r - 3, anchor: "middle"),
-                              Label(name: site.name, x: x, y: y + r + h + 1, anchor: "middle")]
-            guard let free = candidates.first(where: { c in
+            let site = sites[i], (x, y) = map.point(lat: site.latitude, lon: site.longitude)
+            guard let free = Self.candidates(site.name, x: x, y: y, r: radius(site)).first(where: { c in
                 let b = Self.box(c)
                 return b.x0 >= bounds.x0 && b.x1 <= bounds.x1 && b.y0 >= bounds.y0 && b.y1 <= bounds.y1
                     && !taken.enumerated().contains { $0.offset != i && $0.element.overlaps(b) }

@@ -48,7 +48,7 @@ enum SVG {
 
     /// Width a legend column of `names` needs (swatch, gap, text, margin).
     static func legendWidth(_ names: [String], size: Int = 11) -> Double {
-        26 + (names.map { textWidth($0, size: size) }.max() ?? 0) + 12
+        14 + 26 + (names.map { textWidth($0, size: size) }.max() ?? 0) + 8
     }
 
     /// A y-axis title, rotated, centred on the plot's height.
@@ -180,6 +180,8 @@ enum Charts {
         var angle: Double
         /// Height the labels take below the axis.
         var depth: Double
+        /// How far the first label reaches left of its slot's centre.
+        var reachLeft: Double
 
         init(_ categories: [String], spacing: Double) {
             let widest = categories.map { SVG.textWidth($0, size: Self.size) }.max() ?? 0
@@ -190,6 +192,8 @@ enum Charts {
                 angle = [30.0, 45, 60].first { spacing * sin($0 * .pi / 180) >= lineHeight } ?? 90
             }
             depth = angle == 0 ? 24 : widest * sin(angle * .pi / 180) + 16
+            reachLeft = angle == 0 ? (categories.first.map { SVG.textWidth($0, size: Self.size) } ?? 0) / 2
+                                   : widest * cos(angle * .pi / 180)
         }
     }
 
@@ -198,10 +202,12 @@ enum Charts {
     /// axis top (e.g. 100 for percentages) instead of fitting the data.
     static func bars(title: String, categories: [String], series: [BarSeries], errors: [[Double]]? = nil,
                      yMax fixedMax: Double? = nil, format: (Double) -> String) -> String {
-        let plotW = 530.0, left = 80.0, top = 20.0, plotH = 260.0
-        let right = max(150, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
+        let plotW = 530.0, top = 20.0, plotH = 260.0
         let groupW = plotW / Double(max(categories.count, 1))
         let labels = CategoryLabels(categories, spacing: groupW)
+        // Room on the left for the y ticks and for the first (rotated) label.
+        let left = max(80, labels.reachLeft - groupW / 2 + 8)
+        let right = max(150, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
         let height = top + plotH + labels.depth
         let tops = series.enumerated().flatMap { k, ser in ser.values.enumerated().map { $1 + (errors?[k][$0] ?? 0) } }
         let ticks = fixedMax.map { SVG.niceTicks(max: $0) } ?? SVG.niceTicks(max: (tops.max() ?? 0) * 1.1)
@@ -305,6 +311,7 @@ enum Charts {
         }
         let placement = sites.count <= 60 ? MapLabels(sites: sites, map: map, radius: radius) : nil
         for label in placement?.labels ?? [] {
+            if let (from, to) = label.leader { s += SVG.line(from.x, from.y, to.x, to.y, stroke: "#1f3b5c", width: 0.7) }
             s += SVG.text(label.x, label.y, label.name, anchor: label.anchor, size: MapLabels.size,
                           extra: " class=\"site-label\" fill=\"#1f3b5c\" font-weight=\"bold\"")
         }

@@ -75,12 +75,15 @@ final class ScenarioRunTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let s = try Scenario.load(path: repositoryRoot + "/topologies/quickstart.yaml")
         let result = try s.run(outputDirectory: dir)
-        func p50(_ to: String) throws -> Double {
-            let g = try XCTUnwrap(result.summary.probes.first { $0.from == "client-fra-1" && $0.to == to })
-            XCTAssertEqual(g.lost, 0)
-            return Double(try XCTUnwrap(g.rttNs).p50)
+        // The edges' probes: the median is before and after the Frankfurt–Paris
+        // failure (6–9 s), which only the tail sees (the detour through New York).
+        func rtt(_ to: String) throws -> Distribution {
+            let g = try XCTUnwrap(result.summary.probes.first { $0.from == "edge-fra" && $0.to == to })
+            XCTAssertLessThanOrEqual(g.lost, 1, "at most the probe in flight when the link failed")
+            return try XCTUnwrap(g.rttNs)
         }
-        let paris = try p50("client-par-1"), singapore = try p50("client-sin-1")
+        let paris = Double(try rtt("edge-par").p50), newYork = Double(try rtt("edge-nyc").p50)
+        XCTAssertGreaterThan(Double(try rtt("edge-par").p99), 10 * paris, "the detour shows in the tail")
         let t = s.topology
         let inflation = t.routeInflation
         func expectedRTT(_ a: String, _ b: String) -> Double {
@@ -91,15 +94,16 @@ final class ScenarioRunTests: XCTestCase {
         // Each RTT is the backbone's great-circle round trip plus access hops
         // and serialization: within 0.5 ms of the pure propagation figure.
         XCTAssertEqual(paris, expectedRTT("fra", "par"), accuracy: 500_000)
-        XCTAssertEqual(singapore, expectedRTT("fra", "sin"), accuracy: 500_000)
-        XCTAssertGreaterThan(singapore / paris, 5, "Frankfurt–Singapore is several times Frankfurt–Paris")
+        XCTAssertEqual(newYork, expectedRTT("fra", "nyc"), accuracy: 500_000)
+        XCTAssertGreaterThan(newYork / paris, 5, "Frankfurt–New York is several times Frankfurt–Paris")
         XCTAssertTrue(result.summary.complete)
         XCTAssertTrue(FileManager.default.fileExists(atPath: result.summaryPath))
 
-        // The probed pairs' routes: each over the backbone's inflated great circle, so stretch ≈ inflation.
+        // The probed and transferring pairs' routes: each over the backbone's
+        // inflated great circle, so stretch ≈ inflation.
         let routes = try XCTUnwrap(result.summary.routes)
-        XCTAssertEqual(routes.pairs, 4)
-        XCTAssertEqual(routes.mostStretched.count, 4)
+        XCTAssertGreaterThan(routes.pairs, 20)
+        XCTAssertEqual(routes.mostStretched.count, 20)
         XCTAssertEqual(routes.mostStretched.map(\.stretch), routes.mostStretched.map(\.stretch).sorted(by: >))
         for pair in routes.mostStretched {
             XCTAssertGreaterThanOrEqual(pair.stretch, inflation * 0.99, "\(pair)")

@@ -16,8 +16,11 @@ final class BundledTopologyTests: XCTestCase {
         XCTAssertEqual(Set(t.sites.map(\.region)).count, 3, "three continents")
         XCTAssertEqual(Set(t.links.map(\.tier)), [.mbps100, .gbps1, .gbps2_5])
         XCTAssertEqual(t.nodes.filter { $0.role == .ca }.count, 1)
-        XCTAssertEqual(t.workloads.map(\.kind), ["probe", "probe"])
-        XCTAssertEqual(try t.workloads.map { try $0.fields.byteCount("size") }, [64, 1200])
+        // Every part of the system: certificates, transfers, content, probes, a failure.
+        XCTAssertEqual(t.workloads.map(\.kind),
+                       ["trustchain", "transfer", "transfer", "transfer", "publish", "update", "fetch", "probe", "probe"])
+        XCTAssertEqual(t.faults.count, 1)
+        XCTAssertTrue(t.links.contains { $0.lossRate > 0 }, "a lossy link, so probes lose some")
         XCTAssertNotNil(t.node(named: "client-fra-1"))
         let fraSin = t.links.first { Set([$0.from, $0.to]) == ["core-fra", "core-sin"] }!
         XCTAssertEqual(fraSin.latency.milliseconds, 77, accuracy: 1)

@@ -55,8 +55,14 @@ final class CLITests: XCTestCase {
         try withTemporaryDirectory { dir in
             let r = try stoqsim(["run", "topologies/quickstart.yaml", "--out", dir, "--quiet"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertTrue(r.stdout.contains("client-fra-1 → client-sin-1"), r.stdout)
+            // The quickstart shows every part of the system, one block each, then the report.
+            for block in ["TrustChain certificates", "QUIC transfers", "content distribution with deduplication",
+                          "probe round-trip times", "throughput per tier", "failures and recoveries"] {
+                XCTAssertTrue(r.stdout.contains("\n" + block), "no '\(block)' block: \(r.stdout)")
+            }
+            XCTAssertTrue(r.stdout.contains("client-fra-2 → client-sin-2"), r.stdout)
             XCTAssertTrue(r.stdout.contains("\(dir)/summary.json"))
+            XCTAssertEqual(r.stdout.split(separator: "\n").last.map(String.init), "report: \(dir)/report.html")
             let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))
             let a = try stoqsim(["analyze", dir])
             XCTAssertEqual(a.status, 0, a.stderr)
@@ -77,7 +83,7 @@ final class CLITests: XCTestCase {
             }
             let p = Process()
             p.executableURL = URL(fileURLWithPath: tshark)
-            p.arguments = ["-r", dir + "/pcap/client-fra-1.pcapng", "-T", "fields", "-e", "ipv6.src", "-e", "udp.dstport"]
+            p.arguments = ["-r", dir + "/pcap/client-fra-2.pcapng", "-T", "fields", "-e", "ipv6.src", "-e", "udp.dstport"]
             let out = Pipe(), err = Pipe()
             p.standardOutput = out
             p.standardError = err
@@ -87,7 +93,7 @@ final class CLITests: XCTestCase {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0, stderr)
             let rows = stdout.split(separator: "\n")
-            // client-fra-1 probes two peers every 100 ms for 10 s: requests out, echoes back.
+            // client-fra-2 probes two peers every 50 ms for 10 s: requests out, echoes back.
             XCTAssertGreaterThan(rows.count, 300)
             XCTAssertTrue(rows.contains { $0.hasSuffix("\t7") }, "probes go to the echo port 7: \(rows.prefix(3))")
         }
@@ -139,7 +145,7 @@ final class CLITests: XCTestCase {
             let files = Set(try FileManager.default.contentsOfDirectory(atPath: dir + "/pcap"))
             XCTAssertTrue(files.contains("core-fra.pcapng") && files.contains("link-core-fra-to-core-sin.pcapng"), "\(files.sorted())")
             XCTAssertFalse(files.contains("client-fra-1.pcapng"), "only the selected nodes")
-            // core-fra forwards client-fra-1's probes to Paris and Singapore: a router's capture is not empty.
+            // core-fra forwards client-fra-2's probes to Paris and Singapore: a router's capture is not empty.
             let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: dir + "/pcap/core-fra.pcapng")[.size] as? Int)
             XCTAssertGreaterThan(size, 100 * 100, "hundreds of forwarded probes")
             let bad = try stoqsim(["run", "topologies/quickstart.yaml", "--quiet", "--out", dir + "/bad", "--pcap", dir + "/p2",
