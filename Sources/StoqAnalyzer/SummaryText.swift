@@ -28,16 +28,18 @@ public enum SummaryText {
     }
 
     static func certificates(_ c: CertificateSummary) -> String {
-        var out = "\nTrustChain certificates (HTTP/3 to the CA)\n"
-        out += "  enrolled     \(c.enrolled) of \(c.nodes) nodes" + (c.enrolmentNs.map { "  p50 \(formatNs($0.p50)), max \(formatNs($0.max))" } ?? "") +
+        var out = "\nTrustChain certificates\n"
+        let overHTTP3 = c.requestNs.map { " (\($0.count) over HTTP/3 to the CA)" } ?? ""
+        out += "  enrolled     \(c.enrolled) of \(c.nodes) nodes\(overHTTP3)" +
+            (c.enrolmentNs.map { "  p50 \(formatNs($0.p50)), max \(formatNs($0.max))" } ?? "") +
             "; \(c.renewed) rotations, \(c.failed) failed attempts\n"
         if let p = c.proofNs {
-            out += "  own proofs   \(p.count) CT inclusion proofs fetched and checked  p50 \(formatNs(p.p50)), max \(formatNs(p.max))\n"
+            out += "  CT proofs    \(p.count) own inclusion proofs fetched and checked  p50 \(formatNs(p.p50)), max \(formatNs(p.max))\n"
         }
-        if let verified = c.peersVerified {
-            out += "  peers        \(verified) peer certificates' proofs checked after handshakes, \(c.peersFailed ?? 0) failed"
-            if let clients = c.clientsVerified { out += "; servers checked \(clients) clients', \(c.clientsFailed ?? 0) failed" }
-            out += "\n"
+        if let servers = c.peersVerified {
+            let failed = (c.peersFailed ?? 0) + (c.clientsFailed ?? 0)
+            out += "  peers        \(servers) server" + (c.clientsVerified.map { " and \($0) client" } ?? "") +
+                " certificates checked after handshakes (SCT, inclusion proof, revocation), \(failed) failed\n"
         }
         return out
     }

@@ -45,7 +45,7 @@ final class ReportTests: XCTestCase {
         let doc = parseXML(html)
         XCTAssertEqual(doc.ids, ["overview", "latency", "throughput", "map", "links", "timeline"])
         XCTAssertEqual(doc.elements["svg"], 5, "two CDFs, tier bars, map, timeline")
-        XCTAssertEqual(doc.elements["polyline"], 4, "2 workloads + 2 region pairs")
+        XCTAssertEqual(doc.elements["polyline"], 5, "2 workloads + 2 region pairs + the map's one arc")
         XCTAssertEqual(doc.elements["circle"], 2, "one per site")
         XCTAssertNil(doc.elements["script"])
         XCTAssertFalse(hasNonFinite(html))
