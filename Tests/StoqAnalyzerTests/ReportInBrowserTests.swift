@@ -31,16 +31,18 @@ final class ReportInBrowserTests: XCTestCase {
         """
         let page = dir + "/report.html"
         try html.replacingOccurrences(of: "</body>", with: probe + "</body>").write(toFile: page, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: browser)
-        p.arguments = ["--headless", "--disable-gpu", "--no-sandbox", "--user-data-dir=\(dir)/profile", "--hide-scrollbars",
-                       "--window-size=\(windowWidth),900", "--dump-dom", "file://\(page)"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let dom = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        // The DOM after the script ran goes to a file (no pipe to drain while waiting).
+        let dump = dir + "/dom.html"
+        FileManager.default.createFile(atPath: dump, contents: nil)
+        let chromium = Process()
+        chromium.executableURL = URL(fileURLWithPath: browser)
+        chromium.arguments = ["--headless", "--disable-gpu", "--no-sandbox", "--user-data-dir=\(dir)/profile", "--hide-scrollbars",
+                              "--window-size=\(windowWidth),900", "--dump-dom", "file://\(page)"]
+        chromium.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dump))
+        chromium.standardError = FileHandle.nullDevice
+        try chromium.run()
+        chromium.waitUntilExit()
+        let dom = try String(contentsOfFile: dump, encoding: .utf8)
         let marker = try XCTUnwrap(dom.range(of: #"data-overflow="[^"]*""#, options: .regularExpression), "the page did not render")
         let value = dom[marker].dropFirst("data-overflow=\"".count).dropLast()
         return value == "none" ? [] : value.split(separator: " ").map(String.init)
