@@ -12,9 +12,16 @@ struct MapProjection {
     /// Centre and extent of the window, degrees.
     let lonCentre: Double, lonSpan: Double, latCentre: Double, latSpan: Double
 
-    init(sites: [RunSummary.SiteInfo], width: Double, height: Double) {
+    /// The window for `sites`, tall enough for the great-circle arcs of
+    /// `links` too (a New York–Singapore link runs over the Arctic).
+    init(sites: [RunSummary.SiteInfo], links: [RunSummary.SiteLink] = [], width: Double, height: Double) {
         self.width = width; self.height = height
-        let lons = sites.map(\.longitude).sorted(), lats = sites.map(\.latitude)
+        let byName = Dictionary(sites.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let arcLatitudes = links.flatMap { l -> [Double] in
+            guard let a = byName[l.from], let b = byName[l.to] else { return [] }
+            return Self.greatCirclePath(from: (a.latitude, a.longitude), to: (b.latitude, b.longitude)).map(\.lat)
+        }
+        let lons = sites.map(\.longitude).sorted(), lats = sites.map(\.latitude) + arcLatitudes.map { min(max($0, -80), 80) }
         // The widest gap between neighbouring site longitudes, the one across ±180° included.
         var gapStart = lons.last ?? 0, gap = 360 - ((lons.last ?? 0) - (lons.first ?? 0))
         for (a, b) in zip(lons, lons.dropFirst()) where b - a > gap { gap = b - a; gapStart = a }
@@ -79,6 +86,11 @@ struct MapProjection {
     /// The great-circle arc from `a` to `b` (the shortest way over the
     /// sphere), in steps of at most 2°, unwrapped for drawing.
     func greatCircle(from a: (lat: Double, lon: Double), to b: (lat: Double, lon: Double)) -> [Point] {
+        unwrapped(Self.greatCirclePath(from: a, to: b))
+    }
+
+    /// Points of the great-circle arc from `a` to `b`, at most 2° apart.
+    static func greatCirclePath(from a: (lat: Double, lon: Double), to b: (lat: Double, lon: Double)) -> [(lat: Double, lon: Double)] {
         func vector(_ p: (lat: Double, lon: Double)) -> (Double, Double, Double) {
             let la = p.lat * .pi / 180, lo = p.lon * .pi / 180
             return (cos(la) * cos(lo), cos(la) * sin(lo), sin(la))
@@ -95,7 +107,7 @@ struct MapProjection {
             let v = (wa * va.0 + wb * vb.0, wa * va.1 + wb * vb.1, wa * va.2 + wb * vb.2)
             path.append((atan2(v.2, sqrt(v.0 * v.0 + v.1 * v.1)) * 180 / .pi, atan2(v.1, v.0) * 180 / .pi))
         }
-        return unwrapped(path)
+        return path
     }
 
     var graticuleStep: Double { lonSpan > 120 ? 30 : (lonSpan > 50 ? 10 : 5) }

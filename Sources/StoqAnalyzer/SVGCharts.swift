@@ -266,7 +266,7 @@ enum Charts {
     /// their busiest direction's utilisation, and site names are placed
     /// where they overlap neither another name nor a site.
     static func worldMap(sites: [RunSummary.SiteInfo], links: [RunSummary.SiteLink]) -> String {
-        let map = MapProjection(sites: sites, width: 960, height: 480)
+        let map = MapProjection(sites: sites, links: links, width: 960, height: 480)
         let width = map.width, height = map.height, legendH = 28.0
 
         var s = SVG.open(width: width, height: height + legendH, label: "map of sites and links")

@@ -158,7 +158,7 @@ final class ReportLayoutTests: XCTestCase {
         let links = [RunSummary.SiteLink(from: "sfo", to: "tyo", tier: "2.5gbps", linkDirections: 2, bytesDelivered: 1, maxUtilisation: 0)]
         let svg = Charts.worldMap(sites: sites, links: links)
         _ = parseXML(svg)
-        let map = MapProjection(sites: sites, width: 960, height: 480)
+        let map = MapProjection(sites: sites, links: links, width: 960, height: 480)
         let drawn = linkPolylines(svg, "sfo", "tyo")
         XCTAssertFalse(drawn.isEmpty)
         var visiblePoints = 0
@@ -176,11 +176,11 @@ final class ReportLayoutTests: XCTestCase {
 
         // Only the two Pacific sites: the map is centred on the Pacific and the arc is one piece.
         let pacific = [site("sfo", 37.77, -122.42), site("tyo", 35.68, 139.69)]
-        let centred = MapProjection(sites: pacific, width: 960, height: 480)
+        let centred = MapProjection(sites: pacific, links: links, width: 960, height: 480)
         XCTAssertTrue(centred.lonCentre > 150 || centred.lonCentre < -150, "centre \(centred.lonCentre)")
         let one = linkPolylines(Charts.worldMap(sites: pacific, links: links), "sfo", "tyo")
         XCTAssertEqual(one.count, 1)
-        XCTAssertTrue(one[0].allSatisfy { $0.0 >= 0 && $0.0 <= 960 }, "the arc stays inside the window")
+        XCTAssertTrue(one[0].allSatisfy { $0.0 >= 0 && $0.0 <= 960 && $0.1 >= 0 && $0.1 <= 480 }, "the arc stays inside the window")
     }
 
     func testNearbySiteLabelsDoNotOverlap() throws {
