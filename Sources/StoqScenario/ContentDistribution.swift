@@ -145,7 +145,10 @@ public final class ContentDistribution {
 
     /// A client fetches the newest version of `objectID`: from the nearest
     /// replica edge (distance weighted by load), the chunks that edge lacks
-    /// from the origin; from the origin alone when no edge has the object.
+    /// from the origin. An edge that cannot be reached (or lacks the object)
+    /// gives way to the next nearest replica, and the client skips an
+    /// unreachable edge for `unreachableHold`, as a CDN client would; from
+    /// the origin alone when no replica serves.
     func fetch(objectID: String, client: String, workload: String, done: @escaping () -> Void) {
         guard let object = objects[objectID] else {
             context.trace(.fetch(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: workload, client: client,
@@ -155,52 +158,72 @@ public final class ContentDistribution {
         }
         let manifest = object.latest
         let started = context.scheduler.now
-        let edge = nearestEdge(to: client, among: object.replicas)
+        var candidates = nearestEdges(to: client, among: object.replicas)
+            .filter { (unreachableUntil[EdgeFromClient(client: client, edge: $0)] ?? started) <= started }
+        var source = object.origin
         var fromEdge = 0, fromOrigin = 0
         let clientNode = node(client)
 
         func record(_ error: String?) {
             context.trace(.fetch(.init(t: context.scheduler.now.nanosecondsSinceStart, workload: workload, client: client,
-                                       object: objectID, version: manifest.version, source: edge ?? object.origin,
+                                       object: objectID, version: manifest.version, source: source,
                                        bytes: manifest.totalSize, bytesFromEdge: fromEdge, bytesFromOrigin: fromOrigin,
                                        durationNs: error == nil ? (context.scheduler.now - started).nanoseconds : nil,
                                        error: error)))
             done()
         }
         func fromOriginAlone() {
+            source = object.origin
             let s = ContentSession.fetch(objectID: objectID, version: manifest.version, into: clientNode)
             start(s, operation: "fetch", client: client, server: object.origin, workload: workload, manifest: manifest) { r in
                 fromOrigin += r.session.stats.payloadBytes
                 record(r.error)
             }
         }
-        guard let edge else { return fromOriginAlone() }
-        let s = ContentSession.fetch(objectID: objectID, version: manifest.version, into: clientNode)
-        start(s, operation: "fetch", client: client, server: edge, workload: workload, manifest: manifest) { [unowned self] r in
-            fromEdge += r.session.stats.payloadBytes
-            if r.session.outcome == .notFound || r.error != nil { return fromOriginAlone() }
-            let missing = r.session.stats.missing
-            guard !missing.isEmpty else { return record(nil) }
-            let rest = ContentSession.fetchChunks(missing, into: clientNode)
-            self.start(rest, operation: "fetch-missing", client: client, server: object.origin, workload: workload,
-                       manifest: manifest) { r in
-                fromOrigin += r.session.stats.payloadBytes
-                record(r.error)
+        func fromNextEdge() {
+            guard !candidates.isEmpty else { return fromOriginAlone() }
+            let edge = candidates.removeFirst()
+            source = edge
+            let s = ContentSession.fetch(objectID: objectID, version: manifest.version, into: clientNode)
+            start(s, operation: "fetch", client: client, server: edge, workload: workload, manifest: manifest) { [unowned self] r in
+                fromEdge += r.session.stats.payloadBytes
+                if r.error != nil {
+                    self.unreachableUntil[EdgeFromClient(client: client, edge: edge)] = self.context.scheduler.now + Self.unreachableHold
+                }
+                if r.session.outcome == .notFound || r.error != nil { return fromNextEdge() }
+                let missing = r.session.stats.missing
+                guard !missing.isEmpty else { return record(nil) }
+                let rest = ContentSession.fetchChunks(missing, into: clientNode)
+                self.start(rest, operation: "fetch-missing", client: client, server: object.origin, workload: workload,
+                           manifest: manifest) { r in
+                    fromOrigin += r.session.stats.payloadBytes
+                    record(r.error)
+                }
             }
         }
+        fromNextEdge()
     }
 
-    /// The replica edge with the lowest distance × (1 + load); nil when there is none.
-    private func nearestEdge(to client: String, among replicas: [String]) -> String? {
-        guard let here = location(of: client) else { return nil }
-        var best: (cost: Double, name: String)?
+    /// How long a client skips an edge it could not reach.
+    static let unreachableHold = SimDuration.seconds(60)
+
+    private struct EdgeFromClient: Hashable {
+        let client: String
+        let edge: String
+    }
+    /// Edges a client could not reach, and until when it leaves them out.
+    private var unreachableUntil: [EdgeFromClient: SimTime] = [:]
+
+    /// The replica edges by distance × (1 + load), lowest first (ties by name).
+    private func nearestEdges(to client: String, among replicas: [String]) -> [String] {
+        guard let here = location(of: client) else { return [] }
+        var ranked: [(cost: Double, name: String)] = []
         for r in replicas where r != client {
             guard let there = location(of: r) else { continue }
             let load = min(1, Double(node(r).serving) / Self.servingCapacity)
-            let cost = selector.cost(distanceKm: greatCircleKm(here, there), load: load)
-            if best == nil || (cost, r) < (best!.cost, best!.name) { best = (cost, r) }
+            ranked.append((selector.cost(distanceKm: greatCircleKm(here, there), load: load), r))
         }
-        return best?.name
+        return ranked.sorted { ($0.cost, $0.name) < ($1.cost, $1.name) }.map(\.name)
     }
 
     /// Concurrent exchanges at which an edge counts as fully loaded.

@@ -135,6 +135,32 @@ final class ContentWorkloadTests: XCTestCase {
         XCTAssertTrue(html.contains("Dedup savings over time") && html.contains("cache hit ratio per edge"))
     }
 
+    func testClientsOfAFailedEdgeMoveToTheNextReplicaAndSkipItAfterwards() throws {
+        // Every edge holds the object; client-fra sits beside edge-fra (both on
+        // core-fra), so the edge's failure at 3 s leaves the client connected.
+        var text = yaml(replication: 3, updateVersions: 0,
+                        fetch: "{kind: fetch, of: data, clients: client-fra, start: 2s, interval: 6s, count: 4}")
+        text = text.replacingOccurrences(of: "duration: 9s", with: "duration: 30s")
+            .replacingOccurrences(of: "{name: client-fra, site: fra, role: client, uplink: {to: edge-fra, tier: 100mbps}}",
+                                  with: "{name: client-fra, site: fra, role: client, uplink: {to: core-fra, tier: 100mbps}}")
+            + "\nfaults:\n  - {node: edge-fra, down: 3s}\n"
+        let r = try run(text)
+        // In the order they started (a fetch that waited out a timeout ends after a later one).
+        let fetches = r.fetches.filter { $0.client == "client-fra" }.sorted { $0.t - ($0.durationNs ?? 0) < $1.t - ($1.durationNs ?? 0) }
+        XCTAssertEqual(fetches.count, 4)
+        XCTAssertTrue(fetches.allSatisfy { $0.error == nil }, "\(fetches)")
+        XCTAssertEqual(fetches.first?.source, "edge-fra", "the nearest replica, before it fails")
+        for f in fetches.dropFirst() {
+            XCTAssertTrue(["edge-nyc", "edge-sin"].contains(f.source), "after the failure another replica serves, not the origin: \(f)")
+        }
+        // The rounds at 8 s and 14 s each found edge-fra dead (a handshake timeout);
+        // the round at 20 s, after the first failure was noted, did not try it.
+        let triedDeadEdge = r.exchanges.filter { $0.to == "client-fra" && $0.from == "edge-fra" && $0.error != nil }
+        XCTAssertEqual(triedDeadEdge.count, 2, "\(triedDeadEdge)")
+        let last = try XCTUnwrap(fetches.last?.durationNs)
+        XCTAssertLessThan(last, 1_000_000_000, "the last fetch went straight to a live replica")
+    }
+
     func testExpiredEdgeChunksComeFromTheOrigin() throws {
         // Chunks live 1 s at the edges; the push to Singapore ends by about 2.1 s
         // (slow start over a long round trip): a fetch at 5 s finds them all expired.
