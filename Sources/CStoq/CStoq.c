@@ -35,6 +35,11 @@ void cstoq_ngtcp2_transport_params_default(ngtcp2_transport_params *params) {
     ngtcp2_transport_params_default(params);
 }
 
+void cstoq_ngtcp2_conn_set_early_remote_transport_params(ngtcp2_conn *conn,
+                                                         const ngtcp2_transport_params *params) {
+    ngtcp2_conn_set_early_remote_transport_params(conn, params);
+}
+
 int cstoq_ngtcp2_conn_client_new(ngtcp2_conn **pconn, const ngtcp2_cid *dcid,
                                  const ngtcp2_cid *scid, const ngtcp2_path *path,
                                  uint32_t version, const ngtcp2_callbacks *callbacks,

@@ -7,7 +7,7 @@ import StoqTransport
 /// range-checked with a located error; unset ones keep the endpoint's values.
 struct TransportKnobs: Equatable {
     static let fields = ["congestion", "initial-rtt", "stream-window", "connection-window", "max-udp-payload",
-                         "idle-timeout", "max-ack-delay"]
+                         "idle-timeout", "max-ack-delay", "pacing", "key-update-interval", "resumption"]
 
     var congestion: CongestionControl?
     var initialRTT: SimDuration?
@@ -16,6 +16,9 @@ struct TransportKnobs: Equatable {
     var maxUDPPayload: Int?
     var idleTimeout: SimDuration?
     var maxAckDelay: SimDuration?
+    var pacing: Bool?
+    var keyUpdateInterval: SimDuration?
+    var resumption: Bool?
 
     init() {}
 
@@ -48,6 +51,10 @@ struct TransportKnobs: Equatable {
         idleTimeout = try duration("idle-timeout", .milliseconds(1)...(.seconds(86_400)), "a connection with no packets this long closes (default 30s)")
         // RFC 9000 §18.2: values of 2^14 ms and above are invalid.
         maxAckDelay = try duration("max-ack-delay", .zero...(.milliseconds(16_383)), "the longest a receiver delays an ACK (default 25ms)")
+        pacing = try f.bool("pacing")
+        keyUpdateInterval = try duration("key-update-interval", .milliseconds(1)...(.seconds(86_400)),
+                                         "how often each side starts a QUIC key update once the handshake is confirmed (default: never)")
+        resumption = try f.bool("resumption")
     }
 
     var isEmpty: Bool { self == TransportKnobs() }
@@ -90,6 +97,9 @@ struct TransportKnobs: Equatable {
         if let maxUDPPayload { c.maxUDPPayloadSize = maxUDPPayload }
         if let idleTimeout { c.idleTimeout = idleTimeout }
         if let maxAckDelay { c.maxAckDelay = maxAckDelay }
+        if let pacing { c.pacing = pacing }
+        if let keyUpdateInterval { c.keyUpdateInterval = keyUpdateInterval }
+        if let resumption { c.resumption = resumption }
         return c
     }
 
@@ -103,6 +113,9 @@ struct TransportKnobs: Equatable {
         if let maxUDPPayload { parts.append("max-udp-payload=\(maxUDPPayload)") }
         if let idleTimeout { parts.append("idle-timeout=\(idleTimeout)") }
         if let maxAckDelay { parts.append("max-ack-delay=\(maxAckDelay)") }
+        if let pacing { parts.append("pacing=\(pacing)") }
+        if let keyUpdateInterval { parts.append("key-update-interval=\(keyUpdateInterval)") }
+        if let resumption { parts.append("resumption=\(resumption)") }
         return parts.isEmpty ? nil : parts.joined(separator: " ")
     }
 }

@@ -33,6 +33,19 @@ public struct TransportConfiguration: Sendable {
     /// (ngtcp2 0.12 has no loss counter). Costs qlog formatting on every
     /// packet; benchmarks turn it off.
     public var countLostPackets: Bool = true
+    /// Session resumption with TLS 1.3 tickets and 0-RTT (RFC 9001 §4.5–4.6):
+    /// a client keeps the latest ticket and transport parameters of each
+    /// server and offers them on its next connection there, whose streams may
+    /// then carry data in 0-RTT packets, one round trip before the handshake
+    /// completes; a server endpoint with it on issues one ticket per handshake.
+    /// Off by default: tickets add packets and change handshake sizes.
+    public var resumption: Bool = false
+    /// Start a QUIC key update (RFC 9001 §6) this often once the handshake is
+    /// confirmed; nil never starts one (the peer's updates are still followed).
+    public var keyUpdateInterval: SimDuration? = nil
+    /// Space packets with ngtcp2's pacer (on by default); off sends what the
+    /// congestion window allows at once, in bursts.
+    public var pacing: Bool = true
 
     public init() {}
 }

@@ -32,6 +32,8 @@ public final class QuicConnection {
     var awaitingDelivery = false
     public private(set) var handshakeConfirmed = false
     private let countLostPackets: Bool
+    /// Whether ngtcp2's pacer spaces packets (`TransportConfiguration.pacing`).
+    private let pacing: Bool
     /// Where this connection's qlog goes (`run --qlog`); nil writes none.
     var qlogSink: QlogSink?
     public let localAddress: SocketAddress
@@ -80,6 +82,9 @@ public final class QuicConnection {
     private var lastStream: StreamState?
     private var sendQueue: [StreamState] = []
     private var pendingClose: PendingClose?
+    /// Boxed: most connections neither resume nor update keys on a schedule.
+    private var resumption: ResumptionAttempt?
+    private var keyUpdateSchedule: KeyUpdateSchedule?
 
     private var handshakeStarted: SimTime
     private var handshakeCompletedAt: SimTime?
@@ -97,13 +102,15 @@ public final class QuicConnection {
     // MARK: Creation
 
     private init(role: Role, local: SocketAddress, remote: SocketAddress, serverName: String?,
-                 now: SimTime, countLostPackets: Bool) {
+                 now: SimTime, config: TransportConfiguration) {
         self.role = role
+        self.pacing = config.pacing
+        if let interval = config.keyUpdateInterval { keyUpdateSchedule = KeyUpdateSchedule(interval: interval) }
         self.localAddress = local
         self.remoteAddress = remote
         self.serverName = serverName
         self.handshakeStarted = now
-        self.countLostPackets = countLostPackets
+        self.countLostPackets = config.countLostPackets
         native = .allocate(capacity: 1)
         native.initialize(to: NativeState())
         ts = Self.timestamp(now)
@@ -133,7 +140,7 @@ public final class QuicConnection {
                        label: String? = nil, now: SimTime) throws -> QuicConnection {
         let config = configuration ?? endpoint.configuration
         let c = QuicConnection(role: .client, local: endpoint.localAddress, remote: remote, serverName: serverName,
-                               now: now, countLostPackets: config.countLostPackets)
+                               now: now, config: config)
         c.endpoint = endpoint
         c.qlogSink = endpoint.qlogSink?(.client, label)
         let credentials: TLSCredentials
@@ -144,8 +151,13 @@ public final class QuicConnection {
         }
         c.installConnRef()
         c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
+        // Resumption: an earlier session with this server, and a place for the tickets this one brings.
+        let resumptionKey = config.resumption ? ResumptionKey(remote: remote, serverName: serverName, alpn: tlsConfig.alpn) : nil
+        let earlier = resumptionKey.flatMap { endpoint.resumableSession(for: $0) }
+        if let resumptionKey { c.resumption = ResumptionAttempt(key: resumptionKey, offered: earlier != nil) }
         c.tls = try TLSSession(isServer: false, credentials: credentials, priority: endpoint.priority, alpn: tlsConfig.alpn,
-                               serverName: serverName, verify: verify, connRef: c.connRef)
+                               serverName: serverName, verify: verify, resumeFrom: earlier?.sessionData,
+                               captureTickets: resumptionKey != nil, connRef: c.connRef)
         var dcid = endpoint.makeConnectionID(length: 18)
         var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
         var settings = c.makeSettings(config, now: now, qlogODCID: dcid)
@@ -157,6 +169,11 @@ public final class QuicConnection {
         guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_client_new", rv) }
         c.conn = pconn
         ngtcp2_conn_set_tls_native_handle(pconn, UnsafeMutableRawPointer(c.tls!.handle))
+        if let earlier {
+            // The server's remembered limits let streams open and carry 0-RTT data before it answers.
+            var remembered = earlier.parameters.ngtcp2
+            cstoq_ngtcp2_conn_set_early_remote_transport_params(pconn, &remembered)
+        }
         endpoint.register(ConnectionIDKey(scid), for: c)
         c.needsTransmit = true
         c.refreshDeadline()
@@ -168,7 +185,7 @@ public final class QuicConnection {
                        tlsConfig: ServerTLSConfiguration, now: SimTime) throws -> QuicConnection {
         let config = endpoint.configuration
         let c = QuicConnection(role: .server, local: endpoint.localAddress, remote: remote, serverName: nil,
-                               now: now, countLostPackets: config.countLostPackets)
+                               now: now, config: config)
         c.endpoint = endpoint
         c.qlogSink = endpoint.qlogSink?(.server, nil)
         c.installConnRef()
@@ -176,7 +193,7 @@ public final class QuicConnection {
         c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
         c.tls = try TLSSession(isServer: true, credentials: tlsConfig.credentials, priority: endpoint.priority,
                                alpn: tlsConfig.alpn, serverName: nil, verify: false, clientCertificates: tlsConfig.clientCertificates,
-                               connRef: c.connRef)
+                               tickets: try endpoint.sessionTicketIssuer(), connRef: c.connRef)
         var header = hd
         // Our first CID, the client's original DCID and the one NEW_CONNECTION_ID: exactly sized.
         c.registeredIDs.reserveCapacity(3)
@@ -268,6 +285,16 @@ public final class QuicConnection {
     // MARK: Public API
 
     public var isHandshakeComplete: Bool { handshakeCompletedAt != nil }
+    /// Whether the handshake resumed an earlier session with a ticket
+    /// (`TransportConfiguration.resumption`); known once it completed.
+    public var isResumed: Bool { isHandshakeComplete && (tls?.isResumed ?? false) }
+    /// Whether data sent in 0-RTT was taken (client: the server accepted
+    /// early data; server: early data arrived and was accepted); nil before the
+    /// handshake completed or when no earlier session was offered (client).
+    public var earlyDataAccepted: Bool? {
+        guard isHandshakeComplete, role == .server || resumption?.offered == true else { return nil }
+        return tls?.earlyDataAccepted
+    }
     public var isClosed: Bool { if case .closed = state { return true } else { return false } }
 
     /// The ALPN protocol both sides agreed on (after the handshake).
@@ -445,21 +472,34 @@ public final class QuicConnection {
         bytesReceived += UInt64(packet.count)
         datagramsReceived += 1
         // The peer's certificate is verified inside read_pkt: on the simulated timeline if configured.
-        if let epoch = certificateEpochUnixMilliseconds {
-            cstoq_tls_set_clock((epoch + now.nanosecondsSinceStart / 1_000_000) / 1000)
+        let rv = withTLSClock(at: now) {
+            cstoq_ngtcp2_conn_read_pkt(conn, &path.pointee.path, base.assumingMemoryBound(to: UInt8.self), packet.count, ts)
         }
-        defer { if certificateEpochUnixMilliseconds != nil { cstoq_tls_set_clock(-1) } }
-        let rv = cstoq_ngtcp2_conn_read_pkt(conn, &path.pointee.path,
-                                            base.assumingMemoryBound(to: UInt8.self), packet.count, ts)
         if rv != 0 { handleFailure(rv, operation: "ngtcp2_conn_read_pkt") }
         needsTransmit = true
         refreshDeadline()
     }
 
-    /// Runs ngtcp2's timers (loss detection, ACK delay, idle, pacing) when due.
+    /// GnuTLS reads its clock inside ngtcp2 calls (certificate dates, ticket
+    /// ages): on the simulated timeline when the configuration dates
+    /// certificates on it, the machine's clock otherwise.
+    private func withTLSClock<R>(at now: SimTime, _ body: () -> R) -> R {
+        guard let epoch = certificateEpochUnixMilliseconds else { return body() }
+        cstoq_tls_set_clock((epoch + now.nanosecondsSinceStart / 1_000_000) / 1000)
+        defer { cstoq_tls_set_clock(-1) }
+        return body()
+    }
+
+    /// Runs ngtcp2's timers (loss detection, ACK delay, idle, pacing) and a
+    /// scheduled key update when due.
     func handleDeadline(at now: SimTime) {
         guard let conn, !isClosed else { return }
         ts = Self.timestamp(now)
+        if let schedule = keyUpdateSchedule, let due = schedule.next, due <= now {
+            // Refused while the previous update is unfinished: try again an interval later.
+            if ngtcp2_conn_initiate_key_update(conn, ts) == 0 { schedule.initiated += 1 }
+            schedule.next = now + schedule.interval
+        }
         let rv = ngtcp2_conn_handle_expiry(conn, ts)
         if rv != 0 { handleFailure(Int32(rv), operation: "ngtcp2_conn_handle_expiry") }
         needsTransmit = true
@@ -480,7 +520,20 @@ public final class QuicConnection {
             finish(close.reason)
             return
         }
-        let maxPackets = max(1, min(64, ngtcp2_conn_get_send_quantum(conn) / max(1, ngtcp2_conn_get_max_tx_udp_payload_size(conn))))
+        // The client's first flight carries a ticket's age: GnuTLS dates it on the run's clock too.
+        if !isHandshakeComplete && certificateEpochUnixMilliseconds != nil {
+            return withTLSClock(at: now) { writePackets(conn, now: now, buffer: buffer, capacity: capacity, vecs: vecs, emit: emit) }
+        }
+        writePackets(conn, now: now, buffer: buffer, capacity: capacity, vecs: vecs, emit: emit)
+    }
+
+    private func writePackets(_ conn: OpaquePointer, now: SimTime, buffer: UnsafeMutablePointer<UInt8>, capacity: Int,
+                              vecs: UnsafeMutablePointer<ngtcp2_vec>, emit: (Int) -> Void) {
+        // Paced: a send quantum per turn, and ngtcp2's pacer sets the next turn.
+        // Unpaced: everything the congestion window allows, at once.
+        let maxPackets = pacing
+            ? max(1, min(64, ngtcp2_conn_get_send_quantum(conn) / max(1, ngtcp2_conn_get_max_tx_udp_payload_size(conn))))
+            : Int.max
         var packets = 0
         var queueIndex = 0
         while packets < maxPackets {
@@ -534,7 +587,7 @@ public final class QuicConnection {
                 sendQueue.append(sendQueue.removeFirst())
             }
         }
-        ngtcp2_conn_update_pkt_tx_time(conn, ts)
+        if pacing { ngtcp2_conn_update_pkt_tx_time(conn, ts) }
         refreshDeadline()
     }
 
@@ -564,11 +617,10 @@ public final class QuicConnection {
     private func refreshDeadline() {
         guard let conn, !isClosed else { deadline = nil; return }
         let expiry = ngtcp2_conn_get_expiry(conn)
-        if expiry == UInt64.max {
-            deadline = nil
-        } else {
-            deadline = SimTime(nanosecondsSinceStart: Int64(clamping: expiry > Self.timestampOffset ? expiry - Self.timestampOffset : 0))
-        }
+        var next: SimTime? = expiry == UInt64.max ? nil
+            : SimTime(nanosecondsSinceStart: Int64(clamping: expiry > Self.timestampOffset ? expiry - Self.timestampOffset : 0))
+        if let keyUpdate = keyUpdateSchedule?.next { next = min(next ?? keyUpdate, keyUpdate) }
+        deadline = next
     }
 
     /// ngtcp2 reported an error from read/write/expiry: end the connection the way the error asks.
@@ -632,6 +684,39 @@ public final class QuicConnection {
         guard !handshakeConfirmed else { return }
         handshakeConfirmed = true
         events.append(.handshakeConfirmed)
+        // Key updates are allowed from here on (RFC 9001 §6).
+        if let schedule = keyUpdateSchedule { schedule.next = lastCallTime + schedule.interval }
+    }
+
+    /// Server: issues one session ticket when resumption is on for this endpoint.
+    private func issueSessionTicket() {
+        guard endpoint?.issuesSessionTickets == true, let tls else { return }
+        do { try tls.sendSessionTicket() } catch { handleFailure(NGTCP2_ERR_CALLBACK_FAILURE, operation: "\(error)") }
+    }
+
+    /// Client, at handshake completion: a server that refused our 0-RTT data
+    /// made ngtcp2 forget the streams it carried; open them again (same IDs, in
+    /// the same order) and send their data from the start in 1-RTT packets.
+    private func recoverRejectedEarlyData() {
+        guard let conn, let attempt = resumption, attempt.offered, tls?.earlyDataAccepted == false else { return }
+        guard ngtcp2_conn_early_data_rejected(conn) == 0 else { return }
+        for s in streams.values.sorted(by: { $0.id < $1.id }) where ngtcp2_conn_is_local_stream(conn, s.id) != 0 {
+            var id: Int64 = -1
+            let bidirectional = s.id & 0x2 == 0
+            _ = bidirectional ? ngtcp2_conn_open_bidi_stream(conn, &id, nil) : ngtcp2_conn_open_uni_stream(conn, &id, nil)
+            guard id == s.id else { continue }
+            s.rewindUnacknowledged()
+            if s.hasUnsent && !s.inSendQueue && !s.blocked { s.inSendQueue = true; sendQueue.append(s) }
+        }
+        needsTransmit = true
+    }
+
+    /// Client: a NewSessionTicket arrived (GnuTLS hook, inside read_pkt):
+    /// remember it with the server's transport parameters for the next connection.
+    func sessionTicketArrived() {
+        guard let conn, let key = resumption?.key, let data = tls?.resumptionData,
+              let params = ngtcp2_conn_get_remote_transport_params(conn) else { return }
+        endpoint?.rememberSession(ResumptionState(sessionData: data, parameters: RememberedTransportParameters(params.pointee)), for: key)
     }
 
     private func giveCredit(_ s: StreamState, _ n: Int) {
@@ -725,6 +810,9 @@ public final class QuicConnection {
             if c.role == .server {
                 c.confirmHandshake()
                 c.forgetOriginalDestinationID()
+                c.issueSessionTicket()
+            } else {
+                c.recoverRejectedEarlyData()
             }
             return 0
         }
@@ -918,5 +1006,34 @@ final class StreamState {
         head = 0
         cursor = 0
     }
+
+    /// The peer never got what was sent (0-RTT data it refused): send again from
+    /// the lowest unacknowledged byte (all of it: nothing was acknowledged).
+    func rewindUnacknowledged() {
+        sentOffset = chunks.indices.contains(head) ? chunks[head].offset : queuedOffset
+        cursor = head
+        finSent = false
+    }
+}
+
+/// A client connection's part in session resumption.
+final class ResumptionAttempt {
+    let key: ResumptionKey
+    /// Whether an earlier session was offered (and 0-RTT data possibly sent).
+    let offered: Bool
+
+    init(key: ResumptionKey, offered: Bool) {
+        self.key = key
+        self.offered = offered
+    }
+}
+
+/// `TransportConfiguration.keyUpdateInterval` at work: when the next update is due.
+final class KeyUpdateSchedule {
+    let interval: SimDuration
+    var next: SimTime?
+    var initiated = 0
+
+    init(interval: SimDuration) { self.interval = interval }
 }
 

@@ -44,6 +44,16 @@ public final class QuicEndpoint {
     /// Datagrams dropped because no connection matched and they could not start one.
     public private(set) var unroutableDatagrams = 0
 
+    /// Server: send each client a session ticket when its handshake completes
+    /// and accept tickets (and 0-RTT data) from earlier connections. Starts as
+    /// the configuration's `resumption`; a workload that resumes connections to
+    /// this node turns it on. Off, no ticket is sent (packet sizes as before).
+    public var issuesSessionTickets: Bool
+    private var ticketIssuer: SessionTicketIssuer?
+    /// Client: the latest ticket from each server, used once (a new connection
+    /// brings a fresh one).
+    private var resumableSessions: [ResumptionKey: ResumptionState] = [:]
+
     /// `client` to dial out, `server` to accept; either or both.
     public init(localAddress: SocketAddress, configuration: TransportConfiguration = TransportConfiguration(),
                 client: ClientTLSConfiguration? = nil, server: ServerTLSConfiguration? = nil,
@@ -56,6 +66,7 @@ public final class QuicEndpoint {
         self.clientTLS = client
         self.serverTLS = server
         self.random = random
+        issuesSessionTickets = configuration.resumption
         priority = try TLSPriority()
         buffer = .allocate(capacity: bufferCapacity)
         vecs = .allocate(capacity: QuicConnection.maxVecs)
@@ -303,6 +314,25 @@ public final class QuicEndpoint {
             i += n
         }
     }
+
+    /// The endpoint's ticket key and anti-replay record, made on first use; nil while tickets are off.
+    func sessionTicketIssuer() throws -> SessionTicketIssuer? {
+        guard issuesSessionTickets else { return nil }
+        if let ticketIssuer { return ticketIssuer }
+        let issuer = try SessionTicketIssuer()
+        ticketIssuer = issuer
+        return issuer
+    }
+
+    /// Server: seals new tickets with a fresh key. Tickets issued before can
+    /// no longer be opened: their clients fall back to a full handshake, and
+    /// the 0-RTT data they sent is refused and sent again in 1-RTT packets.
+    public func rotateSessionTicketKey() { ticketIssuer = nil }
+
+    func rememberSession(_ state: ResumptionState, for key: ResumptionKey) { resumableSessions[key] = state }
+
+    /// The session to resume with `key`'s server, taken out of the cache (tickets are single-use).
+    func resumableSession(for key: ResumptionKey) -> ResumptionState? { resumableSessions.removeValue(forKey: key) }
 
     func emptyClientCredentials() throws -> TLSCredentials {
         if let emptyCredentials { return emptyCredentials }

@@ -187,13 +187,25 @@ final class TLSSession {
     /// GnuTLS keeps the pointer given to gnutls_session_set_verify_cert (no copy): we own this copy.
     private var expectedName: UnsafeMutablePointer<CChar>?
 
+    /// `tickets` (servers): issue and accept this endpoint's session tickets,
+    /// one ticket sent when the handshake completes (`sendSessionTicket`);
+    /// without it a server sends none, so runs without resumption keep their
+    /// packet sizes. `resumeFrom` (clients): session data of an earlier
+    /// connection to resume. `captureTickets` (clients): hand each ticket the
+    /// server sends to the connection (`QuicConnection.sessionTicketArrived`).
     init(isServer: Bool, credentials: TLSCredentials, priority: TLSPriority, alpn: [String],
          serverName: String?, verify: Bool, clientCertificates: ClientCertificatePolicy = .none,
+         tickets: SessionTicketIssuer? = nil, resumeFrom sessionData: [UInt8]? = nil, captureTickets: Bool = false,
          connRef: UnsafeMutablePointer<ngtcp2_crypto_conn_ref>) throws {
         var s: gnutls_session_t?
-        // Flags ngtcp2_crypto_gnutls expects; servers send no session tickets (no resumption yet, and tickets add randomness to sizes).
+        // Flags ngtcp2_crypto_gnutls expects; a server sends tickets only when
+        // resumption is on, and then only when told to (not as GnuTLS would, at once).
         var flags: UInt32 = GNUTLS_ENABLE_EARLY_DATA.rawValue | GNUTLS_NO_END_OF_EARLY_DATA.rawValue
-        flags |= isServer ? GNUTLS_SERVER.rawValue | GNUTLS_NO_TICKETS.rawValue : GNUTLS_CLIENT.rawValue
+        if isServer {
+            flags |= GNUTLS_SERVER.rawValue | (tickets == nil ? GNUTLS_NO_TICKETS.rawValue : GNUTLS_NO_AUTO_SEND_TICKET.rawValue)
+        } else {
+            flags |= GNUTLS_CLIENT.rawValue
+        }
         try checkTLS("gnutls_init", gnutls_init(&s, flags))
         handle = s!
         self.credentials = credentials
@@ -212,6 +224,20 @@ final class TLSSession {
             try setALPN(alpn, server: isServer)
             if isServer && clientCertificates != .none {
                 _ = cstoq_gnutls_verify_client_certificate(handle, clientCertificates == .require ? 1 : 0)
+            }
+            if isServer, let tickets { try tickets.enable(on: handle) }
+            if !isServer, var data = sessionData {
+                let rv = data.withUnsafeMutableBytes { gnutls_session_set_data(handle, $0.baseAddress, $0.count) }
+                try checkTLS("gnutls_session_set_data", rv)
+            }
+            if !isServer && captureTickets {
+                gnutls_handshake_set_hook_function(handle, UInt32(GNUTLS_HANDSHAKE_NEW_SESSION_TICKET.rawValue), GNUTLS_HOOK_POST) { session, _, _, _, _ in
+                    // The session's pointer is the conn_ref whose user_data is the connection (see QuicConnection).
+                    guard let session, let ref = gnutls_session_get_ptr(session)?.assumingMemoryBound(to: ngtcp2_crypto_conn_ref.self),
+                          let user = ref.pointee.user_data else { return 0 }
+                    Unmanaged<QuicConnection>.fromOpaque(user).takeUnretainedValue().sessionTicketArrived()
+                    return 0
+                }
             }
             if var name = serverName, !isServer {
                 // "[::1]" (URL form) → "::1", the form GnuTLS matches against SAN iPAddress.
@@ -252,6 +278,24 @@ final class TLSSession {
         }
         try checkTLS("gnutls_alpn_set_protocols", rv)
     }
+
+    /// Server: sends one NewSessionTicket (in 1-RTT CRYPTO frames) now that the handshake is done.
+    func sendSessionTicket() throws {
+        try checkTLS("gnutls_session_ticket_send", gnutls_session_ticket_send(handle, 1, 0))
+    }
+
+    /// Client: what resumes this session later (holds the latest ticket); nil before one arrived.
+    var resumptionData: [UInt8]? {
+        var datum = gnutls_datum_t()
+        guard gnutls_session_get_data2(handle, &datum) == 0, let data = datum.data else { return nil }
+        defer { cstoq_gnutls_free(data) }
+        return Array(UnsafeBufferPointer(start: data, count: Int(datum.size)))
+    }
+
+    /// Whether this handshake resumed an earlier session (PSK), and whether
+    /// the server took 0-RTT data (client: the server said so; server: it did).
+    var isResumed: Bool { gnutls_session_is_resumed(handle) != 0 }
+    var earlyDataAccepted: Bool { gnutls_session_get_flags(handle) & GNUTLS_SFLAGS_EARLY_DATA.rawValue != 0 }
 
     /// The protocol ALPN settled on, if any.
     var selectedALPN: String? {

@@ -127,7 +127,10 @@ final class TransferWorkloadTests: XCTestCase {
                                  ("initial-rtt: 0ms", "'initial-rtt' must be between"),
                                  ("max-udp-payload: 100", "'max-udp-payload' must be between 1200 and 65527"),
                                  ("max-ack-delay: 20s", "'max-ack-delay' must be between"),
-                                 ("stream-window: 2GiB", "'stream-window' must be between")] {
+                                 ("stream-window: 2GiB", "'stream-window' must be between"),
+                                 ("key-update-interval: 0s", "'key-update-interval' must be between"),
+                                 ("pacing: sometimes", "'pacing'"),
+                                 ("resumption: 3", "'resumption'")] {
             XCTAssertThrowsError(try scenario(yaml: yaml().replacingOccurrences(of: "streams: 1}", with: "streams: 1, \(field)}"))) { error in
                 let text = "\(error)"
                 XCTAssertTrue(text.contains("test.yaml:13:") && text.contains(message), "\(field): \(text)")

@@ -67,6 +67,11 @@ ngtcp2_ssize cstoq_ngtcp2_conn_write_connection_close(
 /* ngtcp2_conn_get_conn_stat is a macro (conn-stat version). */
 void cstoq_ngtcp2_conn_get_conn_stat(ngtcp2_conn *conn, ngtcp2_conn_stat *cstat);
 
+/* ngtcp2_conn_set_early_remote_transport_params is a macro (transport-params
+ * version): a resuming client gives the server's remembered parameters. */
+void cstoq_ngtcp2_conn_set_early_remote_transport_params(ngtcp2_conn *conn,
+                                                         const ngtcp2_transport_params *params);
+
 /* ---- nghttp3: as with ngtcp2, the versioned API sits behind function-like
  * macros that pass the struct versions; Swift imports none of them. ---- */
 
