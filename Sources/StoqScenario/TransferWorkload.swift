@@ -146,6 +146,7 @@ public final class TransferWorkload: Workload {
         let t = Transfer(number: number, pair: pair, started: context.scheduler.now, streams: streams)
         transfers[number] = t
         sink.expect(number, streams: streams, progress: { [unowned self] bytes in
+            t.bytesReceived = bytes     // what a transfer that times out reports
             if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, bytes) }
         }, done: { [unowned self] bytes in
             t.bytesReceived = bytes
