@@ -264,8 +264,8 @@ public final class TransferWorkload: Workload {
     }
 }
 
-/// The receiving side of transfers: counts each stream's bytes in place (they
-/// are never copied out of the connection), reports each transfer's running
+/// The receiving side of transfers: counts each stream's bytes (after its
+/// header, they are never copied out of their packets), reports each transfer's running
 /// total as it grows, answers each stream's end with its own, and reports a
 /// transfer done when all its streams have ended. Its bookkeeping goes with
 /// the transfer (done or forgotten) and with the connection (closed).
@@ -324,6 +324,7 @@ final class TransferSink {
                 return
             }
             streamTransfer[key, default: [:]][id] = n
+            connection.discardArriving(stream: id)   // the payload is only counted: never copied
         }
         let (payloadBytes, fin) = connection.discard(stream: id)
         if fin {

@@ -376,7 +376,7 @@ public final class QuicConnection {
         var out: [UInt8] = []
         swap(&out, &s.received)
         s.readableNotified = false
-        let fin = s.receivedFin
+        let fin = s.receivedFin && s.uncopied == 0
         if fin { s.finRead = true }
         giveCredit(s, out.count)
         forgetIfDone(s)
@@ -394,7 +394,7 @@ public final class QuicConnection {
     public func withReadableBytes(stream id: Int64,
                                   _ body: (UnsafeRawBufferPointer, _ fin: Bool) throws -> Int) rethrows -> (count: Int, fin: Bool) {
         guard let s = existingStream(id) else { return (0, false) }
-        let wanted = try s.received.withUnsafeBytes { try body($0, s.receivedFin) }
+        let wanted = try s.received.withUnsafeBytes { try body($0, s.receivedFin && s.uncopied == 0) }
         return consume(s, min(max(0, wanted), s.received.count))
     }
 
@@ -404,23 +404,34 @@ public final class QuicConnection {
     @discardableResult
     public func discard(stream id: Int64, count: Int = .max) -> (count: Int, fin: Bool) {
         guard let s = existingStream(id) else { return (0, false) }
-        return consume(s, min(max(0, count), s.received.count))
+        let kept = min(max(0, count), s.received.count)
+        return consume(s, kept, uncopied: min(max(0, count) - kept, s.uncopied))
     }
 
-    /// Drops the first `n` received bytes, returns their credit, and re-arms `.streamReadable`.
-    private func consume(_ s: StreamState, _ n: Int) -> (count: Int, fin: Bool) {
+    /// From now on the stream's arriving bytes are only counted, never copied
+    /// out of their packets: for a reader that counts and nothing else (a
+    /// sink). `discard` consumes them and returns their credit as before, so
+    /// the peer still sends no faster than this reader goes; `read` and
+    /// `withReadableBytes` see only bytes that arrived before.
+    public func discardArriving(stream id: Int64) {
+        existingStream(id)?.keepsArriving = false
+    }
+
+    /// Drops the first `n` kept and `uncopied` counted bytes, returns their credit, and re-arms `.streamReadable`.
+    private func consume(_ s: StreamState, _ n: Int, uncopied: Int = 0) -> (count: Int, fin: Bool) {
         if n == s.received.count {
             // A small buffer is kept for the next packet's bytes; a big one (a burst) is let go.
             s.received.removeAll(keepingCapacity: s.received.capacity <= Self.keptReceiveCapacity)
         } else if n > 0 {
             s.received.removeFirst(n)
         }
+        s.uncopied -= uncopied
         s.readableNotified = false
-        let fin = s.receivedFin && s.received.isEmpty
+        let fin = s.receivedFin && !s.hasUnread
         if fin { s.finRead = true }
-        giveCredit(s, n)
+        giveCredit(s, n + uncopied)
         forgetIfDone(s)
-        return (n, fin)
+        return (n + uncopied, fin)
     }
 
     private static let keptReceiveCapacity = 256 << 10
@@ -470,7 +481,7 @@ public final class QuicConnection {
     }
 
     /// Streams with readable data or an unread end.
-    public var readableStreams: [Int64] { streams.values.filter { !$0.received.isEmpty || ($0.receivedFin && !$0.finRead) }.map(\.id).sorted() }
+    public var readableStreams: [Int64] { streams.values.filter { $0.hasUnread || ($0.receivedFin && !$0.finRead) }.map(\.id).sorted() }
 
     /// Starts a QUIC key update (allowed once the handshake is confirmed and the previous update finished).
     public func initiateKeyUpdate(at now: SimTime) throws {
@@ -730,7 +741,7 @@ public final class QuicConnection {
     }
 
     private func forgetIfDone(_ s: StreamState) {
-        if s.closed && s.received.isEmpty && (s.finRead || !s.receivedFin) {
+        if s.closed && !s.hasUnread && (s.finRead || !s.receivedFin) {
             streams[s.id] = nil
             if lastStream === s { lastStream = nil }
         }
@@ -821,7 +832,9 @@ public final class QuicConnection {
         cb.recv_stream_data = { _, flags, streamID, _, data, length, userData, _ in
             let c = QuicConnection.from(userData)
             let s = c.stream(streamID)
-            if length > 0, let data { s.received.append(contentsOf: UnsafeBufferPointer(start: data, count: length)) }
+            if length > 0, let data {
+                if s.keepsArriving { s.received.append(contentsOf: UnsafeBufferPointer(start: data, count: length)) } else { s.uncopied += length }
+            }
             if flags & UInt32(NGTCP2_STREAM_DATA_FLAG_FIN) != 0 { s.receivedFin = true }
             if !s.readableNotified {
                 s.readableNotified = true
@@ -966,8 +979,11 @@ final class StreamState {
     var blocked = false
     /// The send buffer filled up: raise `.streamWritable` once it has drained to half.
     var wantsWritable = false
-    // Receive side.
+    // Receive side: kept bytes, then (once the reader asked for it) bytes only counted.
     var received: [UInt8] = []
+    var keepsArriving = true
+    var uncopied = 0
+    var hasUnread: Bool { !received.isEmpty || uncopied > 0 }
     var receivedFin = false
     var finRead = false
     var readableNotified = false

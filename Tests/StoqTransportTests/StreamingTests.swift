@@ -134,4 +134,32 @@ final class StreamingTests: XCTestCase {
         XCTAssertTrue(fin)
         XCTAssertEqual(s.discard(stream: id, count: -5).count, 0, "a negative count drops nothing")
     }
+
+    /// A counting reader that asked for arriving bytes not to be kept still
+    /// gets every byte counted and returns credit for them: a stream 16 times
+    /// the window finishes.
+    func testDiscardArrivingCountsWithoutKeeping() throws {
+        let size = 4 << 20
+        let pair = try InMemoryPair.verified(oneWayDelay: .milliseconds(2), configuration: Self.smallWindows())
+        let (c, s) = try XCTUnwrap(pair.establish())
+        var counted = 0, finished = false, kept = 0
+        s.onEvent = { [unowned s] event in
+            guard case .streamReadable(let id) = event else { return }
+            if counted == 0 {
+                kept = s.withReadableBytes(stream: id) { bytes, _ in bytes.count }.count   // what came first is kept
+                counted = kept
+                s.discardArriving(stream: id)
+            }
+            let (n, fin) = s.discard(stream: id)
+            counted += n
+            XCTAssertTrue(s.read(stream: id).bytes.isEmpty, "nothing arriving is kept")
+            if fin { finished = true }
+        }
+        let id = try c.openStream()
+        try c.write(stream: id, [UInt8](repeating: 7, count: size), fin: true)
+        XCTAssertTrue(pair.run(until: { finished }), "counted \(counted) of \(size)")
+        XCTAssertEqual(counted, size)
+        XCTAssertGreaterThan(kept, 0)
+        XCTAssertEqual(s.metrics.streamBytesRead, UInt64(size))
+    }
 }
