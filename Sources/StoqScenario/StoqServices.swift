@@ -156,7 +156,7 @@ public final class StoqServices {
         let key = ObjectIdentifier(connection)
         switch event {
         case .streamReadable(let id):
-            if let owner = streamOwners[key]?[id] { return dispatch(owner, connection, id) }
+            if let owner = streamOwners[key]?[id] { handlers[owner]?(connection, id); return }
             // Read in place: the tag is taken once its 4 bytes are all in (they may arrive split).
             var tag: UInt32?
             var endedEarly = false
@@ -174,7 +174,7 @@ public final class StoqServices {
                 return
             }
             streamOwners[key, default: [:]][id] = tag
-            dispatch(tag, connection, id)
+            handlers[tag]?(connection, id)
         case .streamClosed(let id):
             streamOwners[key]?[id] = nil
             if streamOwners[key]?.isEmpty == true { streamOwners[key] = nil }
@@ -184,10 +184,6 @@ public final class StoqServices {
         default:
             break
         }
-    }
-
-    private func dispatch(_ tag: UInt32, _ connection: QuicConnection, _ id: Int64) {
-        handlers[tag]?(connection, id)
     }
 }
 
