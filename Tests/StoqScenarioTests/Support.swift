@@ -46,9 +46,14 @@ func transferPairYAML(seed: Int = 3, duration: String = "3s", loss: String = "0"
     name: transfer-test
     seed: \(seed)
     duration: \(duration)
-    sites: [{name: fra, latitude: 50.11, longitude: 8.68, region: europe}, {name: par, latitude: 48.86, longitude: 2.35, region: europe}]
-    nodes: [{name: a, site: fra, role: edge}, {name: b, site: par, role: edge}]
-    links: [{from: a, to: b, tier: 1gbps, latency: 5ms, loss: \(loss)}]
+    sites:
+      - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+      - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
+    nodes:
+      - {name: a, site: fra, role: edge}
+      - {name: b, site: par, role: edge}
+    links:
+      - {from: a, to: b, tier: 1gbps, latency: 5ms, loss: \(loss)}
     workloads:
       - {kind: transfer, from: a, to: b, \(fields)}
     """
