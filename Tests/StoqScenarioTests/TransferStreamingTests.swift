@@ -16,6 +16,7 @@ final class TransferStreamingTests: XCTestCase {
         let context: ScenarioContext
         let workloads: [Workload]
         var transfers: [(at: SimTime, record: TraceRecord.TransferResult)] = []
+        var fetches: [TraceRecord.FetchResult] = []
 
         init(_ yaml: String) throws {
             let topology = try TopologyParser.parse(yaml: yaml, file: "streaming.yaml")
@@ -28,6 +29,7 @@ final class TransferStreamingTests: XCTestCase {
             workloads = made.workloads
             recorded = { [unowned self] in
                 if case .transfer(let t) = $0 { self.transfers.append((self.scheduler.now, t)) }
+                if case .fetch(let f) = $0 { self.fetches.append(f) }
             }
             for w in workloads { try w.start(in: context) }
         }
@@ -139,5 +141,31 @@ final class TransferStreamingTests: XCTestCase {
         XCTAssertEqual(record.streams, 250)
         XCTAssertEqual(record.bytesReceived, 3_000_000)
         XCTAssertNotNil(record.durationNs)
+    }
+
+    /// Content exchanges (another service on the same nodes) leave no server
+    /// sessions or stream owners once their connections have closed.
+    func testContentExchangesLeaveNoServerSessions() throws {
+        let h = try Harness("""
+            name: content-bookkeeping
+            seed: 2
+            duration: 3s
+            sites:
+              - {name: fra, city: Frankfurt}
+            nodes:
+              - {name: origin, site: fra, role: core}
+              - {name: edge, site: fra, role: edge, uplink: {to: origin, tier: 1gbps}}
+              - {name: client, site: fra, role: client, uplink: {to: edge, tier: 100mbps}}
+            workloads:
+              - {name: data, kind: publish, origin: origin, replication: 1, chunking: small, content: {generate: versions, size: 256KiB}}
+              - {kind: fetch, of: data, clients: client, start: 500ms, interval: 500ms, count: 3}
+            """)
+        XCTAssertTrue(h.run(limit: .seconds(5), until: {
+            h.fetches.count == 3 && !h.workloads.contains { $0.hasOutstandingWork }
+        }), "\(h.fetches.count) fetches")
+        XCTAssertTrue(h.fetches.allSatisfy { $0.error == nil }, "\(h.fetches)")
+        _ = h.scheduler.run(until: h.scheduler.now + .milliseconds(100))   // the last CONNECTION_CLOSE crosses
+        XCTAssertEqual(h.context.content.connectionsWithSessions, 0)
+        XCTAssertEqual(h.context.stoq.connectionsWithStreams, 0)
     }
 }
