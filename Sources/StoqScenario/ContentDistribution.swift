@@ -82,7 +82,9 @@ public final class ContentDistribution {
 
     init(context: ScenarioContext) {
         self.context = context
-        context.stoq.register(service: Self.serviceTag) { [unowned self] connection, id, bytes, fin in
+        context.stoq.register(service: Self.serviceTag, closed: { [unowned self] in self.connectionClosed($0) }) {
+            [unowned self] connection, id in
+            let (bytes, fin) = connection.read(stream: id)
             self.serve(connection, stream: id, bytes: bytes, fin: fin)
         }
         context.atRunEnd { [unowned self] in self.traceTotals() }
@@ -283,6 +285,15 @@ public final class ContentDistribution {
             if serverSessions[key]?.isEmpty == true { serverSessions[key] = nil }
         }
     }
+
+    /// A server connection ended: sessions it left unfinished stop counting as load.
+    private func connectionClosed(_ connection: QuicConnection) {
+        guard let sessions = serverSessions.removeValue(forKey: ObjectIdentifier(connection)) else { return }
+        for (_, entry) in sessions { entry.node.serving -= 1 }
+    }
+
+    /// Connections with server sessions in progress, for tests.
+    var connectionsWithSessions: Int { serverSessions.count }
 
     /// Traces the exchange and charges its bytes to the links of its route (sender → receiver).
     private func account(_ run: ContentExchangeRun, error: String?) {

@@ -6,17 +6,25 @@ import StoqTransport
 /// The STOQ endpoints of a run, one per node on `StoqPorts.quic`, made when a
 /// workload first needs them, and the services they answer. A stream opened
 /// to a node starts with a 4-byte service tag; the node hands the stream to
-/// the service registered for that tag and resets streams with unknown tags.
+/// the service registered for that tag and closes connections that use an
+/// unknown tag (or end a stream before its tag).
 public final class StoqServices {
-    public typealias StreamHandler = (QuicConnection, Int64, _ bytes: [UInt8], _ fin: Bool) -> Void
+    /// A tagged stream has bytes after its tag (or its end) to read: the
+    /// service reads them from the connection itself, in place
+    /// (`withReadableBytes`, `discard`) or by taking them (`read`).
+    public typealias StreamHandler = (QuicConnection, _ stream: Int64) -> Void
+    /// A connection a service may keep state for has closed: forget it (its
+    /// identity may be reused by a later connection).
+    public typealias ClosedHandler = (QuicConnection) -> Void
 
     private unowned let context: ScenarioContext
     private var endpoints: [String: StoqNodeEndpoint] = [:]
     private var certificates: NodeCertificateSource?
     private var handlers: [UInt32: StreamHandler] = [:]
-    /// Which service owns each server-side stream, by connection identity and stream id.
+    private var closedHandlers: [ClosedHandler] = []
+    /// Which service owns each server-side stream, by connection identity and
+    /// stream id; a connection's entries go when it closes.
     private var streamOwners: [ObjectIdentifier: [Int64: UInt32]] = [:]
-    private var pendingTags: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
     /// ALPN protocols a node's server accepts after "stoq" (e.g. "h3"), by
     /// node; read when the node's endpoint is made (`register(application:)` sets it).
     public private(set) var extraServerALPN: [String: [String]] = [:]
@@ -31,11 +39,17 @@ public final class StoqServices {
         self.context = context
     }
 
-    /// Registers the handler of streams tagged `tag` (e.g. "XFER"). The handler
-    /// gets the bytes after the tag, as they arrive.
-    public func register(service tag: String, _ handler: @escaping StreamHandler) {
-        handlers[Self.tagValue(tag)] = handler
+    /// Registers the handler of streams tagged `tag` (e.g. "XFER"), called
+    /// whenever such a stream has bytes after the tag to read; `closed`, when
+    /// a server connection of any node ends.
+    public func register(service tag: String, closed: ClosedHandler? = nil, _ readable: @escaping StreamHandler) {
+        handlers[Self.tagValue(tag)] = readable
+        if let closed { closedHandlers.append(closed) }
     }
+
+    /// Connections with streams in progress (their owners are known): what a
+    /// run's end may still hold, for tests.
+    var connectionsWithStreams: Int { streamOwners.count }
 
     /// Serves `alpn` (e.g. "h3") on `node` besides STOQ's tagged streams: a
     /// connection that agrees on it is handed to `accept` when its handshake
@@ -142,31 +156,31 @@ public final class StoqServices {
         let key = ObjectIdentifier(connection)
         switch event {
         case .streamReadable(let id):
-            var (bytes, fin) = connection.read(stream: id)
-            var owner = streamOwners[key]?[id]
-            if owner == nil {
-                // The tag may arrive split over packets: collect 4 bytes first.
-                var head = (pendingTags[key]?[id] ?? []) + bytes
-                guard head.count >= 4 else {
-                    pendingTags[key, default: [:]][id] = head
-                    return
-                }
-                pendingTags[key]?[id] = nil
-                let tag = head[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                head.removeFirst(4)
-                bytes = head
-                guard handlers[tag] != nil else {
-                    connection.close(errorCode: 0x10c, reason: "unknown service tag")   // application error
-                    return
-                }
-                streamOwners[key, default: [:]][id] = tag
-                owner = tag
+            if let owner = streamOwners[key]?[id] { handlers[owner]?(connection, id); return }
+            // Read in place: the tag is taken once its 4 bytes are all in (they may arrive split).
+            var tag: UInt32?
+            var endedEarly = false
+            connection.withReadableBytes(stream: id) { bytes, fin in
+                guard bytes.count >= 4 else { endedEarly = fin; return 0 }
+                tag = bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                return 4
             }
-            handlers[owner!]?(connection, id, bytes, fin)
-            if fin { streamOwners[key]?[id] = nil }
+            guard let tag else {
+                if endedEarly { connection.close(errorCode: 0x10c, reason: "stream ended before its service tag") }
+                return
+            }
+            guard handlers[tag] != nil else {
+                connection.close(errorCode: 0x10c, reason: "unknown service tag")   // application error
+                return
+            }
+            streamOwners[key, default: [:]][id] = tag
+            handlers[tag]?(connection, id)
+        case .streamClosed(let id):
+            streamOwners[key]?[id] = nil
+            if streamOwners[key]?.isEmpty == true { streamOwners[key] = nil }
         case .closed:
             streamOwners[key] = nil
-            pendingTags[key] = nil
+            for h in closedHandlers { h(connection) }
         default:
             break
         }

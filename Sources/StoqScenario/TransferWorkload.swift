@@ -6,7 +6,12 @@ import StoqTransport
 /// Bulk transfers over real QUIC: each source opens a STOQ connection to each
 /// destination, sends `size` bytes spread over `streams` streams, and the
 /// transfer completes when the receiver has read the last byte of every
-/// stream. Completion time runs from the connection attempt to that moment;
+/// stream. The sender makes its payload as the streams' send buffers drain
+/// (`.streamWritable`), so a transfer holds about its windows, whatever its
+/// size. The receiver answers each stream's end with its own (FIN), and the
+/// sender closes the connection once every answer arrived: the end travels
+/// over the network. Completion time runs from the connection attempt to the
+/// receiver's last byte;
 /// goodput is the payload over that time. Goodput after slow start is the
 /// payload that arrived after the receiver had half of it, over the time from
 /// then to the last byte.
@@ -34,6 +39,7 @@ public final class TransferWorkload: Workload {
     /// QUIC settings of this workload's connections (the sender's congestion controller, windows, …).
     let knobs: TransportKnobs
     public var drainTime: SimDuration { timeout }
+    /// Transfers whose connection has not closed yet (a finished one waits for the receiver's answers).
     public var hasOutstandingWork: Bool { !transfers.isEmpty }
 
     public init(spec: WorkloadSpec, name: String, topology: Topology) throws {
@@ -71,17 +77,24 @@ public final class TransferWorkload: Workload {
         let started: SimTime
         var connection: QuicConnection?
         var handshakeDone: SimTime?
-        var streamsDone = 0
+        /// Streams still to open (the peer's stream limit may hold some back).
+        var streamsToOpen: Int
+        /// Payload bytes each open stream has still to write.
+        var unwritten: [Int64: Int] = [:]
+        /// Streams whose end the receiver has not answered yet.
+        var answersAwaited: Int
         var bytesReceived = 0
         /// When the receiver first had at least half the payload, and how much it had then.
         var halfReceived: (at: SimTime, bytes: Int)?
         var finished = false
         /// The give-up event, cancelled when the transfer ends first.
         var timeout: EventHandle?
-        init(number: UInt64, pair: Int, started: SimTime) {
+        init(number: UInt64, pair: Int, started: SimTime, streams: Int) {
             self.number = number
             self.pair = pair
             self.started = started
+            streamsToOpen = streams
+            answersAwaited = streams
         }
     }
 
@@ -92,8 +105,9 @@ public final class TransferWorkload: Workload {
     public func start(in context: ScenarioContext) throws {
         self.context = context
         // Transfer numbers are global to the run so one sink serves every transfer workload.
-        context.stoq.register(service: Self.serviceTag) { connection, id, bytes, fin in
-            TransferSink.shared(in: context).receive(connection: connection, stream: id, bytes: bytes, fin: fin)
+        let sink = TransferSink.shared(in: context)
+        context.stoq.register(service: Self.serviceTag, closed: { sink.connectionClosed($0) }) { connection, id in
+            sink.readable(connection: connection, stream: id)
         }
         for (from, to) in pairs {
             context.traceRoute(from: from, to: to)
@@ -129,11 +143,15 @@ public final class TransferWorkload: Workload {
         let (from, to) = pairs[pair]
         let sink = TransferSink.shared(in: context)
         let number = sink.allocateNumber()
-        let t = Transfer(number: number, pair: pair, started: context.scheduler.now)
+        let t = Transfer(number: number, pair: pair, started: context.scheduler.now, streams: streams)
         transfers[number] = t
         sink.expect(number, streams: streams, progress: { [unowned self] bytes in
+            t.bytesReceived = bytes     // what a transfer that times out reports
             if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, bytes) }
-        }, done: { [unowned self] bytes in self.receiverDone(t, bytes: bytes) })
+        }, done: { [unowned self] bytes in
+            t.bytesReceived = bytes
+            self.record(t, completed: self.context.scheduler.now)
+        })
         do {
             let client = try context.stoq.endpoint(on: from)
             let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to),
@@ -147,51 +165,77 @@ public final class TransferWorkload: Workload {
                 switch event {
                 case .handshakeCompleted:
                     t.handshakeDone = self.context.scheduler.now
-                    self.send(t, on: c)
+                    self.openStreams(t, on: c)
                     client.flush()
+                case .streamsAvailable(bidirectional: true):
+                    self.openStreams(t, on: c)
+                case .streamWritable(let id):
+                    self.fill(t, stream: id, on: c)
+                case .streamReadable(let id):
+                    // The receiver's answer: no bytes, only its end once it has read ours.
+                    guard c.discard(stream: id).fin else { break }
+                    t.answersAwaited -= 1
+                    if t.answersAwaited == 0 { c.close() }
                 case .closed:
                     if !t.finished { self.record(t, completed: nil) }
+                    self.transfers[t.number] = nil
                 default:
                     break
                 }
             }
         } catch {
             record(t, completed: nil)
+            transfers[number] = nil
         }
         t.timeout = context.scheduler.schedule(after: timeout) { [unowned self] in
-            if !t.finished { self.record(t, completed: nil) }
+            guard !t.finished else { return }
+            self.record(t, completed: nil)
+            if let c = t.connection, !c.isClosed {
+                c.close(errorCode: Self.timedOut, reason: "transfer timed out")
+                try? self.context.stoq.endpoint(on: self.pairs[t.pair].from).flush()
+            }
         }
     }
 
-    /// Writes the payload: the service tag and transfer number, then the bytes.
-    private func send(_ t: Transfer, on c: QuicConnection) {
+    /// Application error code of a connection closed because its transfer timed out.
+    static let timedOut: UInt64 = 0x10e
+
+    /// Opens the streams the peer allows now: each starts with the service tag
+    /// and the transfer's number, then as much payload as its buffer takes.
+    private func openStreams(_ t: Transfer, on c: QuicConnection) {
         let perStream = size / streams, extra = size % streams
         var header = Array(Self.serviceTag.utf8)
         for i in 0..<8 { header.append(UInt8(truncatingIfNeeded: t.number >> (8 * UInt64(i)))) }
-        let piece = [UInt8](repeating: 0x5a, count: 64 * 1024)
         do {
-            for s in 0..<streams {
-                let id = try c.openStream()
+            while t.streamsToOpen > 0 {
+                let id: Int64
+                do { id = try c.openStream() } catch TransportError.streamLimitReached { return }   // more at .streamsAvailable
+                let s = streams - t.streamsToOpen
+                t.streamsToOpen -= 1
                 try c.write(stream: id, header)
-                var left = perStream + (s < extra ? 1 : 0)
-                while left > 0 {
-                    let n = min(left, piece.count)
-                    try c.write(stream: id, piece[0..<n], fin: n == left)
-                    left -= n
-                }
-                if perStream + (s < extra ? 1 : 0) == 0 { try c.finish(stream: id) }
+                t.unwritten[id] = perStream + (s < extra ? 1 : 0)
+                fill(t, stream: id, on: c)
             }
         } catch {
             c.close(errorCode: 0x10d, reason: "transfer could not write: \(error)")
         }
     }
 
-    private func receiverDone(_ t: Transfer, bytes: Int) {
-        t.bytesReceived = bytes
-        record(t, completed: context.scheduler.now)
-        t.connection?.close()
-        try? context.stoq.endpoint(on: pairs[t.pair].from).flush()
+    /// Writes as much of a stream's payload as its send buffer takes, made in
+    /// place; the rest waits for `.streamWritable`. The last piece ends the stream.
+    private func fill(_ t: Transfer, stream id: Int64, on c: QuicConnection) {
+        guard let left = t.unwritten[id] else { return }
+        let n = min(left, c.writableBytes(stream: id))
+        guard n > 0 || left == 0 else { return }
+        do {
+            try c.write(stream: id, count: n, fin: n == left) { $0.initializeMemory(as: UInt8.self, repeating: Self.payloadByte) }
+        } catch {
+            return c.close(errorCode: 0x10d, reason: "transfer could not write: \(error)")
+        }
+        t.unwritten[id] = n == left ? nil : left - n
     }
+
+    static let payloadByte: UInt8 = 0x5a
 
     /// The controller of the sender's endpoint (its node's or the topology's `transport:`).
     private func senderCongestion(_ node: String) -> CongestionControl {
@@ -216,13 +260,15 @@ public final class TransferWorkload: Workload {
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
             congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText)))
-        transfers[t.number] = nil
+        if completed == nil { TransferSink.shared(in: context).forget(t.number) }
     }
 }
 
-/// The receiving side of transfers: counts each stream's bytes, reports each
-/// transfer's running total as it grows, and reports a transfer done when all
-/// its streams have ended.
+/// The receiving side of transfers: counts each stream's bytes (after its
+/// header, they are never copied out of their packets), reports each transfer's running
+/// total as it grows, answers each stream's end with its own, and reports a
+/// transfer done when all its streams have ended. Its bookkeeping goes with
+/// the transfer (done or forgotten) and with the connection (closed).
 final class TransferSink {
     private struct Expected {
         var streamsLeft: Int
@@ -231,15 +277,17 @@ final class TransferSink {
         let done: (Int) -> Void
     }
     private var expected: [UInt64: Expected] = [:]
-    /// Per server-side stream: the transfer it belongs to, once its number arrived.
+    /// Per server-side connection and stream: the transfer it belongs to, once its number arrived.
     private var streamTransfer: [ObjectIdentifier: [Int64: UInt64]] = [:]
-    private var partialHeaders: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
     private var nextNumber: UInt64 = 0
 
     /// One sink per run (per context); dropped with the context's services.
     static func shared(in context: ScenarioContext) -> TransferSink {
         context.stoq.transferSink
     }
+
+    /// Transfers awaited and connections with streams in progress: 0 and 0 once all are over.
+    var entries: (transfers: Int, connections: Int) { (expected.count, streamTransfer.count) }
 
     func allocateNumber() -> UInt64 {
         nextNumber += 1
@@ -251,27 +299,43 @@ final class TransferSink {
         expected[number] = Expected(streamsLeft: streams, progress: progress, done: done)
     }
 
-    func receive(connection: QuicConnection, stream id: Int64, bytes: [UInt8], fin: Bool) {
+    /// The transfer is over without completing (timed out, failed): what still arrives for it is dropped.
+    func forget(_ number: UInt64) {
+        expected[number] = nil
+    }
+
+    func connectionClosed(_ connection: QuicConnection) {
+        streamTransfer[ObjectIdentifier(connection)] = nil
+    }
+
+    /// A transfer stream has bytes after its service tag: first its number, then payload.
+    func readable(connection: QuicConnection, stream id: Int64) {
         let key = ObjectIdentifier(connection)
-        var payloadBytes = bytes.count
         var number = streamTransfer[key]?[id]
         if number == nil {
-            let head = (partialHeaders[key]?[id] ?? []) + bytes
-            guard head.count >= TransferWorkload.headerSize else {
-                partialHeaders[key, default: [:]][id] = head
+            // Read in place: the number is taken once its 8 bytes are all in.
+            connection.withReadableBytes(stream: id) { bytes, _ in
+                guard bytes.count >= TransferWorkload.headerSize else { return 0 }
+                number = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+                return TransferWorkload.headerSize
+            }
+            guard let n = number else {
+                if connection.discard(stream: id).fin { try? connection.finish(stream: id) }   // shorter than a header
                 return
             }
-            partialHeaders[key]?[id] = nil
-            let n = (0..<8).reduce(UInt64(0)) { $0 | UInt64(head[$1]) << (8 * UInt64($1)) }
             streamTransfer[key, default: [:]][id] = n
-            number = n
-            payloadBytes = head.count - TransferWorkload.headerSize
+            connection.discardArriving(stream: id)   // the payload is only counted: never copied
+        }
+        let (payloadBytes, fin) = connection.discard(stream: id)
+        if fin {
+            streamTransfer[key]?[id] = nil
+            if streamTransfer[key]?.isEmpty == true { streamTransfer[key] = nil }
+            try? connection.finish(stream: id)   // the answer: the sender learns over the network that all arrived
         }
         guard let n = number, expected[n] != nil else { return }
         expected[n]!.bytes += payloadBytes
         if payloadBytes > 0 { expected[n]!.progress(expected[n]!.bytes) }
         if fin {
-            streamTransfer[key]?[id] = nil
             expected[n]!.streamsLeft -= 1
             if expected[n]!.streamsLeft == 0, let e = expected.removeValue(forKey: n) {
                 e.done(e.bytes)

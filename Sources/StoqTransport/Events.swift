@@ -38,6 +38,11 @@ public enum ConnectionEvent: Equatable, Sendable {
     /// Data or the end of a stream can be read. Edge-triggered: raised again
     /// only after `read(stream:)` drained what was there.
     case streamReadable(Int64)
+    /// A stream whose send buffer a write filled (`writableBytes` was 0) has
+    /// sent half of it: write more. Raised once per filling, so a producer
+    /// that writes `writableBytes(stream:)` at a time and waits for this holds
+    /// at most the buffer, however long the stream.
+    case streamWritable(Int64)
     /// The peer reset its sending side of the stream.
     case streamReset(Int64, errorCode: UInt64)
     /// The stream is finished in both directions and ngtcp2 forgot it.

@@ -322,10 +322,12 @@ public final class QuicConnection {
     }
 
     /// Queues `bytes` on a stream (copied; freed once the peer acknowledges them).
-    /// `fin` ends our side of the stream after these bytes.
+    /// `fin` ends our side of the stream after these bytes. The whole of
+    /// `bytes` is taken whatever the send buffer holds: a writer of more than
+    /// a message should write `writableBytes(stream:)` at a time and go on at
+    /// `.streamWritable`.
     public func write<C: Collection>(stream id: Int64, _ bytes: C, fin: Bool = false) throws where C.Element == UInt8 {
-        guard !isClosed else { throw TransportError.connectionClosed }
-        guard let s = existingStream(id), !s.finQueued else { throw TransportError.unknownStream(id) }
+        let s = try writableStream(id)
         // Copied in pieces below glibc's mmap threshold, so freed pieces are reused
         // from the heap instead of costing an mmap, page faults and munmap each.
         var rest = bytes[...]
@@ -334,8 +336,39 @@ public final class QuicConnection {
             s.appendChunk(SendChunk(copying: piece, offset: s.queuedOffset))
             rest = rest[piece.endIndex...]
         }
-        streamBytesWritten += UInt64(bytes.count)
+        queued(bytes.count, on: s, fin: fin)
+    }
+
+    /// Queues `count` bytes that `fill` writes in place (each call fills one
+    /// piece of the buffer ngtcp2 will send from; together they are the
+    /// `count` bytes in order): a producer makes its payload straight into the
+    /// send buffer, with no copy. `fin` ends our side after them.
+    public func write(stream id: Int64, count: Int, fin: Bool = false,
+                      fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        let s = try writableStream(id)
+        var left = max(0, count)
+        while left > 0 {
+            let n = min(left, Self.sendChunkSize)
+            let chunk = SendChunk(count: n, offset: s.queuedOffset)
+            try fill(UnsafeMutableRawBufferPointer(start: chunk.base, count: n))
+            s.appendChunk(chunk)
+            left -= n
+        }
+        queued(count, on: s, fin: fin)
+    }
+
+    private func writableStream(_ id: Int64) throws -> StreamState {
+        guard !isClosed else { throw TransportError.connectionClosed }
+        guard let s = existingStream(id), !s.finQueued else { throw TransportError.unknownStream(id) }
+        return s
+    }
+
+    private func queued(_ count: Int, on s: StreamState, fin: Bool) {
+        streamBytesWritten += UInt64(count)
         if fin { s.finQueued = true }
+        // A full buffer: the writer waits for `.streamWritable`, raised once it has drained to half.
+        if s.unsentBytes >= streamSendBufferSize { s.wantsWritable = true }
+        if s.finQueued { s.wantsWritable = false }
         if !s.inSendQueue && !s.blocked { s.inSendQueue = true; sendQueue.append(s) }
         needsTransmit = true
         endpoint?.noteNeedsTransmit(self)
@@ -343,6 +376,24 @@ public final class QuicConnection {
 
     /// Ends our side of a stream without more data.
     public func finish(stream id: Int64) throws { try write(stream: id, EmptyCollection<UInt8>(), fin: true) }
+
+    /// Unsent bytes a stream may hold before it counts as full (`writableBytes`
+    /// is 0 and `.streamWritable` follows once half of it is sent). Bytes sent
+    /// and not yet acknowledged are held too, but those the congestion and
+    /// flow-control windows bound. The default keeps a 2.5 Gbit/s link busy
+    /// between two transmit turns many times over.
+    public var streamSendBufferSize = 1 << 20
+
+    /// How many more bytes a stream's send buffer takes before it is full;
+    /// 0 for streams we cannot write (unknown, finished, or the connection closed).
+    public func writableBytes(stream id: Int64) -> Int {
+        guard !isClosed, let s = existingStream(id), !s.finQueued else { return 0 }
+        return max(0, streamSendBufferSize - s.unsentBytes)
+    }
+
+    /// Application bytes the connection holds for sending: unsent, or sent and
+    /// not yet acknowledged (ngtcp2 resends from them), over all streams.
+    public var bufferedSendBytes: Int { streams.values.reduce(0) { $0 + $1.heldBytes } }
 
     /// Takes the bytes received so far on a stream, and hands the same amount
     /// of credit back to the peer: a reader that stops reading stalls its sender
@@ -352,26 +403,65 @@ public final class QuicConnection {
         var out: [UInt8] = []
         swap(&out, &s.received)
         s.readableNotified = false
-        let fin = s.receivedFin
+        let fin = s.receivedFin && s.uncopied == 0
         if fin { s.finRead = true }
         giveCredit(s, out.count)
         forgetIfDone(s)
         return (out, fin)
     }
 
-    /// Like `read`, but drops the bytes: counts them and returns credit. For sinks and benchmarks.
+    /// Reads in place: lends `body` the bytes received so far on a stream (valid
+    /// during the call only) and whether the peer's end follows them; `body`
+    /// returns how many it consumed from the front. Consumed bytes are dropped
+    /// and their credit goes back to the peer, as with `read`; the rest stay
+    /// for the next call, which a `.streamReadable` announces when more
+    /// arrives (consume 0 to wait for a whole header). Returns the bytes
+    /// consumed, and whether that reached the peer's end.
     @discardableResult
-    public func discard(stream id: Int64) -> (count: Int, fin: Bool) {
+    public func withReadableBytes(stream id: Int64,
+                                  _ body: (UnsafeRawBufferPointer, _ fin: Bool) throws -> Int) rethrows -> (count: Int, fin: Bool) {
         guard let s = existingStream(id) else { return (0, false) }
-        let n = s.received.count
-        s.received.removeAll(keepingCapacity: true)
-        s.readableNotified = false
-        let fin = s.receivedFin
-        if fin { s.finRead = true }
-        giveCredit(s, n)
-        forgetIfDone(s)
-        return (n, fin)
+        let wanted = try s.received.withUnsafeBytes { try body($0, s.receivedFin && s.uncopied == 0) }
+        return consume(s, min(max(0, wanted), s.received.count))
     }
+
+    /// Drops up to `count` received bytes of a stream unread (all by default),
+    /// returning their credit: for readers that only count. Returns the bytes
+    /// dropped, and whether that reached the peer's end.
+    @discardableResult
+    public func discard(stream id: Int64, count: Int = .max) -> (count: Int, fin: Bool) {
+        guard let s = existingStream(id) else { return (0, false) }
+        let kept = min(max(0, count), s.received.count)
+        return consume(s, kept, uncopied: min(max(0, count) - kept, s.uncopied))
+    }
+
+    /// From now on the stream's arriving bytes are only counted, never copied
+    /// out of their packets: for a reader that counts and nothing else (a
+    /// sink). `discard` consumes them and returns their credit as before, so
+    /// the peer still sends no faster than this reader goes; `read` and
+    /// `withReadableBytes` see only bytes that arrived before.
+    public func discardArriving(stream id: Int64) {
+        existingStream(id)?.keepsArriving = false
+    }
+
+    /// Drops the first `n` kept and `uncopied` counted bytes, returns their credit, and re-arms `.streamReadable`.
+    private func consume(_ s: StreamState, _ n: Int, uncopied: Int = 0) -> (count: Int, fin: Bool) {
+        if n == s.received.count {
+            // A small buffer is kept for the next packet's bytes; a big one (a burst) is let go.
+            s.received.removeAll(keepingCapacity: s.received.capacity <= Self.keptReceiveCapacity)
+        } else if n > 0 {
+            s.received.removeFirst(n)
+        }
+        s.uncopied -= uncopied
+        s.readableNotified = false
+        let fin = s.receivedFin && !s.hasUnread
+        if fin { s.finRead = true }
+        giveCredit(s, n + uncopied)
+        forgetIfDone(s)
+        return (n + uncopied, fin)
+    }
+
+    private static let keptReceiveCapacity = 256 << 10
 
     /// Abandons a stream in both directions with an application error code (RESET_STREAM + STOP_SENDING).
     public func resetStream(_ id: Int64, errorCode: UInt64) throws {
@@ -414,12 +504,11 @@ public final class QuicConnection {
     /// Bytes written to a stream that ngtcp2 has not taken yet: writers keep this
     /// bounded instead of queueing a whole file.
     public func unsentBytes(stream id: Int64) -> Int {
-        guard let s = existingStream(id) else { return 0 }
-        return Int(s.queuedOffset - s.sentOffset)
+        existingStream(id)?.unsentBytes ?? 0
     }
 
     /// Streams with readable data or an unread end.
-    public var readableStreams: [Int64] { streams.values.filter { !$0.received.isEmpty || ($0.receivedFin && !$0.finRead) }.map(\.id).sorted() }
+    public var readableStreams: [Int64] { streams.values.filter { $0.hasUnread || ($0.receivedFin && !$0.finRead) }.map(\.id).sorted() }
 
     /// Starts a QUIC key update (allowed once the handshake is confirmed and the previous update finished).
     public func initiateKeyUpdate(at now: SimTime) throws {
@@ -549,10 +638,7 @@ public final class QuicConnection {
             var accepted: ngtcp2_ssize = -1
             let n = cstoq_ngtcp2_conn_writev_stream(conn, nil, buffer, capacity, &accepted, flags,
                                                     stream?.id ?? -1, vecs, vecCount, ts)
-            if let s = stream, accepted >= 0 {
-                s.sentOffset += UInt64(accepted)
-                if flags & UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) != 0 && s.sentOffset == s.queuedOffset { s.finSent = true }
-            }
+            if let s = stream, accepted >= 0 { sent(accepted, of: s, fin: flags & UInt32(NGTCP2_WRITE_STREAM_FLAG_FIN) != 0) }
             if n < 0 {
                 switch Int32(n) {
                 case NGTCP2_ERR_WRITE_MORE:
@@ -589,6 +675,17 @@ public final class QuicConnection {
         }
         if pacing { ngtcp2_conn_update_pkt_tx_time(conn, ts) }
         refreshDeadline()
+    }
+
+    /// ngtcp2 took `accepted` more bytes of `s` (and its FIN with them if `fin`):
+    /// a writer waiting on a full buffer hears once it has drained to half.
+    private func sent(_ accepted: ngtcp2_ssize, of s: StreamState, fin: Bool) {
+        s.sentOffset += UInt64(accepted)
+        if fin && s.sentOffset == s.queuedOffset { s.finSent = true }
+        if s.wantsWritable && s.unsentBytes <= streamSendBufferSize / 2 {
+            s.wantsWritable = false
+            events.append(.streamWritable(s.id))
+        }
     }
 
     private func sent(_ n: Int, _ emit: (Int) -> Void) {
@@ -729,7 +826,7 @@ public final class QuicConnection {
     }
 
     private func forgetIfDone(_ s: StreamState) {
-        if s.closed && s.received.isEmpty && (s.finRead || !s.receivedFin) {
+        if s.closed && !s.hasUnread && (s.finRead || !s.receivedFin) {
             streams[s.id] = nil
             if lastStream === s { lastStream = nil }
         }
@@ -823,7 +920,9 @@ public final class QuicConnection {
         cb.recv_stream_data = { _, flags, streamID, _, data, length, userData, _ in
             let c = QuicConnection.from(userData)
             let s = c.stream(streamID)
-            if length > 0, let data { s.received.append(contentsOf: UnsafeBufferPointer(start: data, count: length)) }
+            if length > 0, let data {
+                if s.keepsArriving { s.received.append(contentsOf: UnsafeBufferPointer(start: data, count: length)) } else { s.uncopied += length }
+            }
             if flags & UInt32(NGTCP2_STREAM_DATA_FLAG_FIN) != 0 { s.receivedFin = true }
             if !s.readableNotified {
                 s.readableNotified = true
@@ -936,6 +1035,13 @@ final class SendChunk {
         }
     }
 
+    /// Uninitialized room for `count` bytes, for a producer to fill.
+    init(count: Int, offset: UInt64) {
+        self.count = count
+        self.offset = offset
+        base = .allocate(byteCount: max(count, 1), alignment: 1)
+    }
+
     deinit { base.deallocate() }
 
     var end: UInt64 { offset + UInt64(count) }
@@ -944,19 +1050,28 @@ final class SendChunk {
 /// Send and receive state of one stream.
 final class StreamState {
     let id: Int64
-    // Send side: chunks[head...] hold bytes from the lowest unacknowledged offset.
-    private var chunks: [SendChunk] = []
+    // Send side: chunks[head...] hold bytes from the lowest unacknowledged
+    // offset; acknowledged chunks are let go at once (nil) and their slots
+    // dropped in batches.
+    private var chunks: [SendChunk?] = []
     private var head = 0
     /// Index of the chunk holding `sentOffset` (≥ head).
     private var cursor = 0
+    /// Bytes in the chunks still held (unsent, or sent and unacknowledged).
+    private(set) var heldBytes = 0
     var sentOffset: UInt64 = 0
     var queuedOffset: UInt64 = 0
     var finQueued = false
     var finSent = false
     var inSendQueue = false
     var blocked = false
-    // Receive side.
+    /// The send buffer filled up: raise `.streamWritable` once it has drained to half.
+    var wantsWritable = false
+    // Receive side: kept bytes, then (once the reader asked for it) bytes only counted.
     var received: [UInt8] = []
+    var keepsArriving = true
+    var uncopied = 0
+    var hasUnread: Bool { !received.isEmpty || uncopied > 0 }
     var receivedFin = false
     var finRead = false
     var readableNotified = false
@@ -965,21 +1080,23 @@ final class StreamState {
     init(id: Int64) { self.id = id }
 
     var hasUnsent: Bool { sentOffset < queuedOffset || (finQueued && !finSent) }
+    var unsentBytes: Int { Int(queuedOffset - sentOffset) }
 
     func appendChunk(_ chunk: SendChunk) {
         chunks.append(chunk)
         queuedOffset = chunk.end
+        heldBytes += chunk.count
     }
 
     /// Points `vecs` at unsent bytes; returns the count and whether they run to the end of what is queued.
     /// Stops once `bytesWanted` are gathered: more than one datagram can carry is never written.
     func gather(into vecs: UnsafeMutablePointer<ngtcp2_vec>, max: Int, bytesWanted: Int) -> (Int, Bool) {
-        while cursor < chunks.count && chunks[cursor].end <= sentOffset { cursor += 1 }
+        while cursor < chunks.count && (chunks[cursor]?.end ?? 0) <= sentOffset { cursor += 1 }   // nil: acknowledged
         var n = 0
         var i = cursor
         var position = sentOffset
         while n < max && i < chunks.count && position - sentOffset < UInt64(bytesWanted) {
-            let chunk = chunks[i]
+            let chunk = chunks[i]!
             let skip = Int(position - chunk.offset)
             vecs[n] = ngtcp2_vec(base: chunk.base.assumingMemoryBound(to: UInt8.self) + skip, len: chunk.count - skip)
             position = chunk.end
@@ -991,8 +1108,12 @@ final class StreamState {
 
     /// Frees chunks whose bytes the peer has all acknowledged.
     func acknowledge(upTo offset: UInt64) {
-        while head < chunks.count && chunks[head].end <= offset { head += 1 }
-        // Drop freed chunks in batches so the array does not shift on every ACK.
+        while head < chunks.count, let chunk = chunks[head], chunk.end <= offset {
+            heldBytes -= chunk.count
+            chunks[head] = nil
+            head += 1
+        }
+        // Drop freed slots in batches so the array does not shift on every ACK.
         if head >= 64 || head == chunks.count {
             chunks.removeFirst(head)
             cursor -= head
@@ -1005,6 +1126,7 @@ final class StreamState {
         chunks.removeAll()
         head = 0
         cursor = 0
+        heldBytes = 0
     }
 
     /// The peer never got what was sent (0-RTT data it refused): send again from
@@ -1036,4 +1158,3 @@ final class KeyUpdateSchedule {
 
     init(interval: SimDuration) { self.interval = interval }
 }
-

@@ -38,3 +38,23 @@ workloads:
   - {kind: probe, name: far, from: a, to: b, interval: 20ms, size: 64}
   - {kind: probe, name: tiers, from: a, to: [fast, slow], interval: 50ms, size: 1200}
 """
+
+/// Nodes a (Frankfurt) and b (Paris) joined by one 1 Gbit/s link, 5 ms each
+/// way, and one transfer workload from a to b with `fields` (e.g. "size: 2MB").
+func transferPairYAML(seed: Int = 3, duration: String = "3s", loss: String = "0", workload fields: String) -> String {
+    """
+    name: transfer-test
+    seed: \(seed)
+    duration: \(duration)
+    sites:
+      - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
+      - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
+    nodes:
+      - {name: a, site: fra, role: edge}
+      - {name: b, site: par, role: edge}
+    links:
+      - {from: a, to: b, tier: 1gbps, latency: 5ms, loss: \(loss)}
+    workloads:
+      - {kind: transfer, from: a, to: b, \(fields)}
+    """
+}

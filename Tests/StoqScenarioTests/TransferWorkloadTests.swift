@@ -9,21 +9,7 @@ import XCTest
 /// the simulated network.
 final class TransferWorkloadTests: XCTestCase {
     func yaml(loss: String = "0", size: String = "2MB", streams: Int = 1) -> String {
-        """
-        name: transfer-test
-        seed: 3
-        duration: 3s
-        sites:
-          - {name: fra, latitude: 50.11, longitude: 8.68, region: europe}
-          - {name: par, latitude: 48.86, longitude: 2.35, region: europe}
-        nodes:
-          - {name: a, site: fra, role: edge}
-          - {name: b, site: par, role: edge}
-        links:
-          - {from: a, to: b, tier: 1gbps, latency: 5ms, loss: \(loss)}
-        workloads:
-          - {kind: transfer, from: a, to: b, size: \(size), streams: \(streams)}
-        """
+        transferPairYAML(loss: loss, workload: "size: \(size), streams: \(streams)")
     }
 
     func transfers(_ yaml: String) throws -> (records: [TraceRecord.TransferResult], trace: Data, summary: RunSummary) {
