@@ -112,7 +112,9 @@ public final class TransferWorkload: Workload {
         for (from, to) in pairs {
             context.traceRoute(from: from, to: to)
             _ = try context.stoq.endpoint(on: from)
-            _ = try context.stoq.endpoint(on: to)
+            let server = try context.stoq.endpoint(on: to)
+            // The servers of resuming transfers issue the tickets their next connections offer.
+            if knobs.resumption == true { server.endpoint.issuesSessionTickets = true }
         }
         if rate != nil {
             random = context.randomStream("transfer:" + name)
@@ -183,6 +185,9 @@ public final class TransferWorkload: Workload {
                     break
                 }
             }
+            // Resuming with a ticket, streams open (and data leaves in 0-RTT) before the
+            // handshake completes; otherwise the peer's limit is 0 until then and nothing opens.
+            if c.configurationResumes { openStreams(t, on: c) }
         } catch {
             record(t, completed: nil)
             transfers[number] = nil

@@ -285,6 +285,9 @@ public final class QuicConnection {
     // MARK: Public API
 
     public var isHandshakeComplete: Bool { handshakeCompletedAt != nil }
+    /// Whether this client connection offered an earlier session's ticket, so
+    /// streams may open and carry 0-RTT data before the handshake completes.
+    public var configurationResumes: Bool { resumption?.offered == true }
     /// Whether the handshake resumed an earlier session with a ticket
     /// (`TransportConfiguration.resumption`); known once it completed.
     public var isResumed: Bool { isHandshakeComplete && (tls?.isResumed ?? false) }
@@ -1132,7 +1135,7 @@ final class StreamState {
     /// The peer never got what was sent (0-RTT data it refused): send again from
     /// the lowest unacknowledged byte (all of it: nothing was acknowledged).
     func rewindUnacknowledged() {
-        sentOffset = chunks.indices.contains(head) ? chunks[head].offset : queuedOffset
+        sentOffset = chunks.indices.contains(head) ? chunks[head]?.offset ?? queuedOffset : queuedOffset
         cursor = head
         finSent = false
     }
