@@ -295,6 +295,11 @@ public final class CertificateManager {
     }
 
     public func serverCredentials(now: SimTime) throws -> TLSCredentials { try TLSCredentials.server(bundle(now: now)) }
+
+    /// This node's key with `der` as its certificate, whatever the CA issued (a rogue node's tampered one, in runs).
+    public func bundle(presenting der: [UInt8]) throws -> CertificateBundle {
+        CertificateBundle(certificateChainPEM: PEMDocument(type: "CERTIFICATE", derBytes: der).pemString + "\n", privateKeyPEM: try key.pem())
+    }
 }
 
 extension NodeIdentity {

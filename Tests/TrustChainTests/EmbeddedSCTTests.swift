@@ -12,11 +12,7 @@ import XCTest
 final class EmbeddedSCTTests: XCTestCase {
     /// A certificate like `issued` from the same CA, with its SCT list replaced.
     private func reissue(_ issued: Certificate, by ca: CertificateAuthority, scts: [SignedCertificateTimestamp]) throws -> Certificate {
-        let kept = issued.extensions.filter { $0.oid != CTObjectIdentifier.sctList }
-        return try Certificate(version: .v3, serialNumber: issued.serialNumber, publicKey: issued.publicKey,
-                               notValidBefore: issued.notValidBefore, notValidAfter: issued.notValidAfter,
-                               issuer: issued.issuer, subject: issued.subject, signatureAlgorithm: issued.signatureAlgorithm,
-                               extensions: try Certificate.Extensions(kept + [EmbeddedSCT.listExtension(scts)]), issuerPrivateKey: ca.key.privateKey)
+        try EmbeddedSCT.reissue(issued, signedBy: ca.key, scts: scts)
     }
 
     private func failure(_ cert: Certificate, _ f: Fixture) -> Rejection? {
