@@ -131,6 +131,8 @@ public final class TrustChainWorkload: Workload {
     private var server: HTTP3Server?
     var members: [String: Member] = [:]
     private var trust: TrustChainTrust!
+    /// Every node trusts the same root and log: each SCT and tree head signature is checked once.
+    private let checkedSignatures = CheckedSignatures()
     /// Calls to the CA in flight, kept alive here until they end.
     private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
 
@@ -172,6 +174,7 @@ public final class TrustChainWorkload: Workload {
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
             let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
                                              identity: identity, key: key, epoch: epoch, renewalMargin: renewalMargin)
+            manager.checkedSignatures = checkedSignatures
             let placeholder = CertificateManager(mode: .localhostTesting, identity: identity, key: key, epoch: epoch)
             placeholder.refresh(now: context.scheduler.now)
             let m = Member(node: node, manager: manager, client: client, peerClient: peerClient, placeholder: placeholder,
