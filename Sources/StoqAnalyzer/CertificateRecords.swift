@@ -75,6 +75,10 @@ public struct CertificateSummary: Codable, Equatable {
     public var clientProofNs: Distribution?
     /// Certificates the CA revoked during the run.
     public var revoked: Int?
+    /// Failed peer and client checks (both directions, in the handshake or after it), by reason.
+    public var checkFailures: [Failure]?
+    /// Rogue nodes' attempts (`rogue:`), by attack and outcome: "replay refused: replayed_request", "stake-reuse accepted".
+    public var attacks: [Failure]?
     /// Running totals of enrolments, renewals and failed attempts over time.
     public var timeline: [Point]?
 
@@ -91,8 +95,7 @@ public final class CertificateAccumulator: TraceAccumulator {
     private var enrolled = 0, renewed = 0, failed = 0, peersVerified = 0, peersFailed = 0, revoked = 0
     private var peerProof = LatencyStats(), clientProof = LatencyStats()
     private var clientsVerified = 0, clientsFailed = 0
-    private var failureOrder: [String] = []
-    private var failures: [String: Int] = [:]
+    private var failures = ReasonCounts(), checkFailures = ReasonCounts(), attacks = ReasonCounts()
     private var rotations: [String: Int] = [:]
     private var overTime = CumulativeTimeline(series: 3)
 
@@ -107,6 +110,7 @@ public final class CertificateAccumulator: TraceAccumulator {
             return
         case "peer-failed":
             peersFailed += 1
+            checkFailures.add(c.reason ?? "unknown")
             return
         case "client-verified":
             clientsVerified += 1
@@ -114,9 +118,16 @@ public final class CertificateAccumulator: TraceAccumulator {
             return
         case "client-failed":
             clientsFailed += 1
+            checkFailures.add(c.reason ?? "unknown")
             return
         case "revoked":
             revoked += 1
+            return
+        case let e where e.hasSuffix("-refused"):
+            attacks.add(String(e.dropLast("-refused".count)) + " refused: " + (c.reason ?? "unknown"))
+            return
+        case let e where e.hasSuffix("-accepted"):
+            attacks.add(String(e.dropLast("-accepted".count)) + " accepted")
             return
         default:
             break
@@ -134,9 +145,7 @@ public final class CertificateAccumulator: TraceAccumulator {
             rotations[c.node, default: 0] += 1
         default:
             failed += 1
-            let reason = c.reason ?? "unknown"
-            if failures[reason] == nil { failureOrder.append(reason) }
-            failures[reason, default: 0] += 1
+            failures.add(c.reason ?? "unknown")
             return
         }
         if let r = c.requestNs { request.record(r) }
@@ -147,14 +156,26 @@ public final class CertificateAccumulator: TraceAccumulator {
         guard !rotations.isEmpty else { return }
         summary.certificates = CertificateSummary(
             nodes: rotations.count, enrolled: enrolled, renewed: renewed, failed: failed,
-            failures: failureOrder.map { .init(reason: $0, count: failures[$0]!) },
+            failures: failures.list,
             enrolmentNs: Distribution(enrolment), renewalNs: Distribution(renewal), requestNs: Distribution(request),
             proofNs: Distribution(proof), minRotations: rotations.values.min() ?? 0, maxRotations: rotations.values.max() ?? 0,
             peersVerified: peersVerified, peersFailed: peersFailed, peerProofNs: Distribution(peerProof),
             clientsVerified: clientsVerified + clientsFailed > 0 ? clientsVerified : nil, clientsFailed: clientsVerified + clientsFailed > 0 ? clientsFailed : nil,
             clientProofNs: Distribution(clientProof), revoked: revoked,
+            checkFailures: checkFailures.list.isEmpty ? nil : checkFailures.list, attacks: attacks.list.isEmpty ? nil : attacks.list,
             timeline: overTime.points(context: context).map { .init(tNs: $0.tNs, enrolled: $0.totals[0], renewed: $0.totals[1], failed: $0.totals[2]) })
     }
+}
+
+/// Counts by reason, in the order reasons first appeared.
+struct ReasonCounts {
+    private var order: [String] = []
+    private var counts: [String: Int] = [:]
+    mutating func add(_ reason: String) {
+        if counts[reason] == nil { order.append(reason) }
+        counts[reason, default: 0] += 1
+    }
+    var list: [CertificateSummary.Failure] { order.map { .init(reason: $0, count: counts[$0]!) } }
 }
 
 extension RunReport {
@@ -164,7 +185,7 @@ extension RunReport {
         }
         var rows = [["nodes", "\(c.nodes)"], ["enrolled", "\(c.enrolled)"],
                     ["renewed (rotations)", "\(c.renewed) (per node \(c.minRotations)–\(c.maxRotations))"],
-                    ["failed attempts", c.failed == 0 ? "0" : "\(c.failed): " + c.failures.map { "\($0.reason) × \($0.count)" }.joined(separator: ", ")],
+                    ["failed attempts", c.failed == 0 ? "0" : "\(c.failed): " + byReason(c.failures)],
                     ["enrolment time", d(c.enrolmentNs)], ["renewal time", d(c.renewalNs)],
                     ["CA request round trip", d(c.requestNs)], ["inclusion proof fetch + check", d(c.proofNs)]]
         if c.renewed == 0 { rows.remove(at: 5) }
@@ -175,7 +196,13 @@ extension RunReport {
         if let verified = c.clientsVerified {
             rows.append(["clients checked by servers (mutual TLS)", "\(verified) verified, \(c.clientsFailed ?? 0) failed; \(d(c.clientProofNs))"])
         }
+        if let f = c.checkFailures { rows.append(["failed checks by reason", byReason(f)]) }
+        if let a = c.attacks { rows.append(["rogue nodes' attempts", byReason(a)]) }
         return Table(header: ["", ""], rows: rows)
+    }
+
+    private static func byReason(_ counts: [CertificateSummary.Failure]) -> String {
+        counts.map { "\($0.reason) × \($0.count)" }.joined(separator: ", ")
     }
 
     static let certificateNote = "TrustChain: nodes enrol at the CA over STOQ with a CSR and a consensus proof, check the " +

@@ -87,6 +87,13 @@ public final class StoqServices {
     }
     private var handshakeHook: ((String, QuicConnection) -> Void)?
 
+    /// The same for handshakes that fail on the node's own side (a server refusing a client's certificate), with the reason.
+    func onHandshakeFailed(_ body: @escaping (String, QuicConnection, String) -> Void) {
+        handshakeFailedHook = body
+        for (node, e) in endpoints { e.endpoint.onHandshakeFailed = { body(node, $0, $1) } }
+    }
+    private var handshakeFailedHook: ((String, QuicConnection, String) -> Void)?
+
     public enum ServiceError: Error, CustomStringConvertible {
         case endpointAlreadyMade(node: String, alpn: String)
         case certificatesAfterEndpoints([String])
@@ -147,6 +154,7 @@ public final class StoqServices {
             }
         }
         if let hook = handshakeHook { endpoint.onHandshakeCompleted = { hook(node, $0) } }
+        if let hook = handshakeFailedHook { endpoint.onHandshakeFailed = { hook(node, $0, $1) } }
         endpoints[node] = driver
         return driver
     }

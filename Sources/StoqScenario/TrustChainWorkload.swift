@@ -15,7 +15,7 @@ import TrustChain
 /// on the CA node). Every outcome is a `cert` trace record.
 public final class TrustChainWorkload: Workload {
     public static let kind = "trustchain"
-    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke", "mutual-tls"]
+    public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke", "mutual-tls", "rogue"]
     /// How long a peer's "not revoked" answer is trusted before it is asked again (as OCSP responses are cached).
     static let revocationCacheTime = SimDuration.seconds(3600)
     /// Certificates are dated on this axis (fixed, so runs are reproducible).
@@ -34,6 +34,8 @@ public final class TrustChainWorkload: Workload {
     let revocations: [(node: String, at: SimDuration)]
     /// Node-to-node STOQ is mutual TLS (the default): servers verify clients as clients verify servers.
     let mutualTLS: Bool
+    /// Nodes that attack during the run (TrustChainRogue.swift).
+    let rogues: [RoguePlan]
     public var drainTime: SimDuration { .seconds(60) }
     public var hasOutstandingWork: Bool { !calls.isEmpty }
 
@@ -68,6 +70,7 @@ public final class TrustChainWorkload: Workload {
         }
         revocations = try Self.revocations(f, nodes: nodes, topology: topology)
         mutualTLS = try f.bool("mutual-tls") ?? true
+        rogues = try RoguePlan.parse(f, nodes: nodes, ca: ca, mutualTLS: mutualTLS, topology: topology)
     }
 
     /// `revoke: [{node: edge-fra, at: 2h}, …]`: the node's certificate in force at `at` is revoked.
@@ -104,6 +107,9 @@ public final class TrustChainWorkload: Workload {
         let peerClient: StoqTrustChainClient
         /// A self-signed certificate the node presents until it is enrolled (no peer trusts it).
         let placeholder: CertificateManager
+        let prover: ConsensusProver
+        /// A rogue node whose attack time came before it had a certificate: it attacks once enrolled.
+        var attackPending: RoguePlan?
         var peerChecks: Set<String> = []
         /// Peers' certificates known not to be revoked, until when.
         var notRevokedUntil: [String: SimTime] = [:]
@@ -113,18 +119,20 @@ public final class TrustChainWorkload: Workload {
         var attemptStarted = SimTime.zero
         var backoff: SimDuration
         init(node: String, manager: CertificateManager, client: StoqTrustChainClient, peerClient: StoqTrustChainClient,
-             placeholder: CertificateManager, backoff: SimDuration) {
+             placeholder: CertificateManager, prover: ConsensusProver, backoff: SimDuration) {
             self.node = node; self.manager = manager; self.client = client; self.peerClient = peerClient
-            self.placeholder = placeholder; self.backoff = backoff
+            self.placeholder = placeholder; self.prover = prover; self.backoff = backoff
         }
     }
 
-    private var context: ScenarioContext!
-    private var authority: CertificateAuthority!
+    var context: ScenarioContext!
+    var authority: CertificateAuthority!
     /// The CA node's HTTP/3 server (the endpoint's connections hold it weakly).
     private var server: HTTP3Server?
-    private var members: [String: Member] = [:]
+    var members: [String: Member] = [:]
     private var trust: TrustChainTrust!
+    /// Every node trusts the same root and log: each SCT and tree head signature is checked once.
+    private let checkedSignatures = CheckedSignatures()
     /// Calls to the CA in flight, kept alive here until they end.
     private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
 
@@ -166,10 +174,11 @@ public final class TrustChainWorkload: Workload {
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
             let manager = CertificateManager(mode: .trustchain(client: client, trust: trust, prover: prover),
                                              identity: identity, key: key, epoch: epoch, renewalMargin: renewalMargin)
+            manager.checkedSignatures = checkedSignatures
             let placeholder = CertificateManager(mode: .localhostTesting, identity: identity, key: key, epoch: epoch)
             placeholder.refresh(now: context.scheduler.now)
             let m = Member(node: node, manager: manager, client: client, peerClient: peerClient, placeholder: placeholder,
-                           backoff: firstRetry)
+                           prover: prover, backoff: firstRetry)
             manager.onChange = { [unowned self, unowned m] _ in
                 let now = self.context.scheduler.now
                 guard let bundle = try? m.manager.bundle(now: now), let credentials = try? self.serverCredentials(bundle) else { return }
@@ -183,6 +192,7 @@ public final class TrustChainWorkload: Workload {
         try context.stoq.use(certificates: TrustChainNodeCertificates(workload: self))
         try context.stoq.register(application: "h3", on: ca) { connection in server.accept(connection) }
         context.stoq.onHandshakeCompleted { [unowned self] node, connection in self.checkPeer(of: connection, at: node) }
+        context.stoq.onHandshakeFailed { [unowned self] node, connection, why in self.handshakeRefused(connection, at: node, why: why) }
         // The CA node is certified by its own CA before it serves anyone.
         if let m = members[ca] { attempt(m) }
         _ = try context.stoq.endpoint(on: ca)
@@ -192,6 +202,9 @@ public final class TrustChainWorkload: Workload {
         }
         for r in revocations {
             context.scheduler.schedule(at: .zero + r.at) { [unowned self] in self.revoke(r.node) }
+        }
+        for plan in rogues {
+            context.scheduler.schedule(at: .zero + plan.at) { [unowned self] in self.attackWhenEnrolled(plan) }
         }
     }
 
@@ -239,7 +252,7 @@ public final class TrustChainWorkload: Workload {
     }
 
     /// What a node's client uses: the TrustChain root, validity on the run's
-    /// timeline, and (mutual TLS) its enrolled certificate, none before enrolment.
+    /// timeline, and (mutual TLS) its enrolled certificate (or `bundle`), none before enrolment.
     func clientTLS(presenting bundle: CertificateBundle?) throws -> ClientTLSConfiguration {
         ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: trust.rootPEM, certificate: mutualTLS ? bundle : nil)),
                                certificateEpochUnixMilliseconds: Self.epoch.unixMilliseconds)
@@ -277,6 +290,26 @@ public final class TrustChainWorkload: Workload {
         guard !(m.manager.verifiedFingerprints.contains(fingerprint) && fresh),
               m.peerChecks.insert(Self.checkKey(fingerprint, inbound: inbound)).inserted else { return }
         checkPeer(der, fingerprint: fingerprint, inbound: inbound, for: m, connection: connection, attempt: 1, started: context.scheduler.now)
+    }
+
+    /// A server's GnuTLS refused a client inside the handshake (mutual TLS: no
+    /// certificate, an untrusted chain, an expired one): recorded as the
+    /// server's `client-failed`, as a refusal after the handshake would be.
+    private func handshakeRefused(_ connection: QuicConnection, at node: String, why: String) {
+        guard mutualTLS, connection.role == .server, let m = members[node] else { return }
+        let der = connection.peerCertificate
+        let fingerprint = der.map { LogEntry(timestamp: 0, certificateDER: $0).fingerprint } ?? ""
+        peerChecked(m, fingerprint, inbound: true, nil, 0, context.scheduler.now, failure: Self.handshakeRefusal(why, presented: der != nil))
+    }
+
+    /// A rejection code for GnuTLS's words on a refused client certificate.
+    static func handshakeRefusal(_ why: String, presented: Bool) -> String {
+        let w = why.lowercased()
+        guard w.contains("certificate") else { return "handshake_failed" }
+        if !presented { return "no_client_certificate" }
+        if w.contains("expired") { return "expired_certificate" }
+        if w.contains("not activated") || w.contains("not yet") { return "certificate_not_yet_valid" }
+        return "untrusted_certificate"
     }
 
     private static let peerCheckAttempts = 6
@@ -346,6 +379,10 @@ public final class TrustChainWorkload: Workload {
                 }
                 m.attempt = 0
                 m.backoff = self.firstRetry
+                if let plan = m.attackPending {
+                    m.attackPending = nil
+                    self.attack(plan, by: m)
+                }
                 // Renewal is due once strictly less than the margin remains: one nanosecond after `nextRenewal`.
                 if let due = m.manager.nextRenewal {
                     self.context.scheduler.schedule(at: max(due, now) + .nanoseconds(1)) { [unowned self] in self.attempt(m) }
@@ -388,6 +425,8 @@ final class StoqTrustChainClient: TrustChainClient {
     /// (and consistency) requests summed.
     private(set) var enrolmentRoundTrip: SimDuration?
     private(set) var proofRoundTrips: SimDuration?
+    /// The last enrolment request sent, byte for byte (what a rogue node replays).
+    private(set) var lastEnrolment: TrustChainRequest?
 
     /// The CA node's own client calls its CA in process.
     private let local: TrustChainAPI?
@@ -411,6 +450,7 @@ final class StoqTrustChainClient: TrustChainClient {
     }
 
     func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
+        if request.path == "/ca/certificate" { lastEnrolment = request }
         if let local { return completion(.success(local.handle(request, now: context.scheduler.now))) }
         let started = context.scheduler.now
         let http: HTTP3Connection

@@ -712,6 +712,7 @@ public final class QuicConnection {
         swap(&batch, &events)
         for e in batch { handler(e) }
         if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
+        if case .closed(.handshakeFailed(let why))? = batch.last { endpoint?.onHandshakeFailed?(self, why) }
     }
 
     private func refreshDeadline() {

@@ -23,6 +23,11 @@ public final class QuicEndpoint {
     /// its handshake, after the connection's own handler saw it: e.g. to check
     /// the peer's certificate against a transparency log.
     public var onHandshakeCompleted: ((QuicConnection) -> Void)?
+    /// Called when a connection of this endpoint ends because its own TLS
+    /// handshake failed (e.g. a server refused the client's certificate), after
+    /// the connection's handler saw the close, with the reason in words. Not
+    /// called when the peer refused us: that arrives as the peer's close.
+    public var onHandshakeFailed: ((QuicConnection, String) -> Void)?
 
     let priority: TLSPriority
     /// The node's seeded stream: connection IDs, reset tokens and ngtcp2's own draws.

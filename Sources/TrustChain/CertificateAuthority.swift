@@ -99,10 +99,8 @@ public final class CertificateAuthority {
     public private(set) var revocations: [String: Revocation] = [:]
     /// Refused enrolment requests by rejection code (replays included): nothing was issued for them.
     public private(set) var refusals: [String: Int] = [:]
-    /// Time proofs (CSR hash ‖ nonce) of issued requests → their timestamps. Kept
-    /// while TimeProofPolicy would still accept them; older ones it refuses anyway.
-    private var acceptedTimeProofs: [String: Int64] = [:]
-    private var pruneAt = 1024
+    /// Time proofs of issued requests (in the state directory when there is one, so a restart remembers them).
+    private var replays: ReplayMemory
     private let store: CAStore?
 
     public var epoch: WallEpoch { configuration.epoch }
@@ -126,6 +124,7 @@ public final class CertificateAuthority {
         self.log = log
         self.policies = policies
         self.store = store
+        replays = try ReplayMemory(file: store?.acceptedProofsFile)
         if let store { for r in try store.loadRevocations() { revocations[r.fingerprint] = r } }
         // A new log starts with a signed head for the empty tree, so GET /ct/sth always has an answer.
         if log.treeHeads.isEmpty { try log.signTreeHead(timestamp: configuration.epoch.milliseconds(at: now)) }
@@ -193,38 +192,32 @@ public final class CertificateAuthority {
     }
 
     /// Checks, issues and logs. A request whose time proof (CSR hash and nonce)
-    /// was already accepted is a replay: refused 409, nothing issued.
+    /// was already accepted is a replay: refused 409, nothing issued. The proof
+    /// is remembered (synced to the state directory) before the certificate is
+    /// issued, so no crash lets the same request be issued twice.
     public func enroll(_ request: EnrollmentRequest, now: SimTime) -> Result<IssuedCertificate, Rejection> {
         let result: Result<IssuedCertificate, Rejection>
         switch evaluate(request, now: now) {
         case let .failure(r): result = .failure(r)
         case let .success(candidate):
-            let replayKey = candidate.request.consensusProof.map { $0.time.csrSHA256.lowercased() + ":" + $0.time.nonce.lowercased() }
-            if let key = replayKey, let first = acceptedTimeProofs[key] {
+            let time = candidate.request.consensusProof?.time
+            let replayKey = time.map { $0.csrSHA256.lowercased() + ":" + $0.nonce.lowercased() }
+            if let key = replayKey, let first = replays.firstUse(of: key) {
                 result = .failure(Rejection(409, "replayed_request", "this request's time proof (CSR \(key.prefix(16))…, nonce \(key.suffix(32)), "
                                             + "timestamp \(first) ms) was already used for a certificate; a new request needs a new nonce"))
             } else {
                 do {
-                    let issued = try issue(candidate, now: now)
-                    if let key = replayKey { remember(key, timestamp: candidate.request.consensusProof!.time.timestamp, now: now) }
-                    result = .success(issued)
+                    if let key = replayKey, let time {
+                        // Proofs older than the time window are refused by TimeProofPolicy anyway: those are forgotten.
+                        let window = policies.compactMap { ($0 as? TimeProofPolicy)?.window.nanoseconds }.max().map { $0 / 1_000_000 }
+                        try replays.remember(key, timestamp: time.timestamp, nowMs: epoch.milliseconds(at: now), windowMs: window)
+                    }
+                    result = .success(try issue(candidate, now: now))
                 } catch { result = .failure(Rejection(500, "internal_error", "issuing failed: \(error)")) }
             }
         }
         if case let .failure(r) = result { refusals[r.code, default: 0] += 1 }
         return result
-    }
-
-    /// Records an accepted time proof, dropping (amortised) those TimeProofPolicy would now refuse as too old.
-    private func remember(_ key: String, timestamp: Int64, now: SimTime) {
-        acceptedTimeProofs[key] = timestamp
-        guard acceptedTimeProofs.count >= pruneAt else { return }
-        let windows = policies.compactMap { ($0 as? TimeProofPolicy)?.window.nanoseconds }
-        if let window = windows.max() {
-            let oldest = epoch.milliseconds(at: now) - window / 1_000_000
-            acceptedTimeProofs = acceptedTimeProofs.filter { $0.value >= oldest }
-        }
-        pruneAt = max(1024, acceptedTimeProofs.count * 2)
     }
 
     /// notBefore is set this far before issuance: verifiers whose clocks lag
@@ -325,6 +318,7 @@ struct CAStore {
     }
 
     var revocationsFile: URL { file("revocations.jsonl") }
+    var acceptedProofsFile: URL { file(ReplayMemory.fileName) }
     func loadRevocations() throws -> [Revocation] { try JSONLines.read(revocationsFile, as: Revocation.self) }
     func append(_ r: Revocation) throws { try appendLine(try JSONLines.encode(r), to: revocationsFile) }
 

@@ -56,6 +56,30 @@ public enum CertificateMode {
     case trustchain(client: TrustChainClient, trust: TrustChainTrust, prover: ConsensusProver)
 }
 
+/// Signature checks already done under one trust (root and log key): the
+/// embedded SCTs of certificates, by fingerprint, with the log leaf hash each
+/// SCT promised, and signed tree heads. In a run the same certificate is
+/// checked by every node that meets it (an edge's by hundreds of clients) and
+/// the same tree head comes with every proof while no certificate is issued,
+/// so the nodes share one of these and verify each signature once. Only
+/// successes are kept: a bad one is refused again, with its reason, each time.
+public final class CheckedSignatures {
+    private var leafHashes: [String: Hash] = [:]
+    private var treeHeads: Set<TreeHeadKey> = []
+    private struct TreeHeadKey: Hashable { var size: Int; var timestamp: Int64; var root: Hash; var signature: [UInt8] }
+    public init() {}
+    func leafHash(of fingerprint: String) -> Hash? { leafHashes[fingerprint] }
+    func remember(_ fingerprint: String, leafHash: Hash) { leafHashes[fingerprint] = leafHash }
+    /// `sth.verify(logKey:)`, once per distinct head.
+    func verify(_ sth: SignedTreeHead, logKey: Certificate.PublicKey) -> Bool {
+        let key = TreeHeadKey(size: sth.treeSize, timestamp: sth.timestamp, root: sth.rootHash, signature: sth.signature)
+        if treeHeads.contains(key) { return true }
+        guard sth.verify(logKey: logKey) else { return false }
+        treeHeads.insert(key)
+        return true
+    }
+}
+
 /// One node's certificate: obtained at start-up, cached until it expires,
 /// renewed when less than `renewalMargin` of validity remains, all on SimTime,
 /// so a multi-day virtual run rotates certificates on schedule.
@@ -77,6 +101,8 @@ public final class CertificateManager {
     public private(set) var treeHead: SignedTreeHead?
     /// Fingerprints whose inclusion proofs verified (own and peers').
     public private(set) var verifiedFingerprints: Set<String> = []
+    /// Embedded SCTs and tree heads already checked, shared by the managers that trust the same root and log (a run's nodes).
+    public var checkedSignatures: CheckedSignatures?
 
     public init(mode: CertificateMode, identity: NodeIdentity, key: SigningKey, epoch: WallEpoch,
                 renewalMargin: SimDuration = .seconds(6 * 3600)) {
@@ -204,20 +230,25 @@ public final class CertificateManager {
                                 completion: @escaping (Result<Void, Rejection>) -> Void) {
         let fp = Encoding.hex(Encoding.sha256(der))
         if verifiedFingerprints.contains(fp) { return completion(.success(())) }
-        let entry: LogEntry
-        do {
-            let cert: Certificate
-            do { cert = try Certificate(derEncoded: der) } catch { throw Rejection(403, "bad_certificate", "the certificate does not parse: \(error)") }
-            entry = try EmbeddedSCT.verify(cert, issuer: trust.root.publicKey, logKey: trust.logKey).entry
-        } catch { return completion(.failure(Self.rejection(error))) }
+        let leafHash: Hash
+        if let known = checkedSignatures?.leafHash(of: fp) {
+            leafHash = known
+        } else {
+            do {
+                let cert: Certificate
+                do { cert = try Certificate(derEncoded: der) } catch { throw Rejection(403, "bad_certificate", "the certificate does not parse: \(error)") }
+                leafHash = try EmbeddedSCT.verify(cert, issuer: trust.root.publicKey, logKey: trust.logKey).entry.leafHash
+            } catch { return completion(.failure(Self.rejection(error))) }
+            checkedSignatures?.remember(fp, leafHash: leafHash)
+        }
         client.send(TrustChainRequest(method: "GET", path: "/ct/proof/" + fp)) { [self] result in
             do {
                 let proof = try Self.decode(ProofBody.self, result)
-                guard proof.sth.verify(logKey: trust.logKey) else { throw Rejection(502, "bad_sth", "the tree head's signature does not verify") }
+                guard checkedSignatures?.verify(proof.sth, logKey: trust.logKey) ?? proof.sth.verify(logKey: trust.logKey) else { throw Rejection(502, "bad_sth", "the tree head's signature does not verify") }
                 let path = proof.auditPath.compactMap(Encoding.unbase64)
                 guard path.count == proof.auditPath.count, proof.treeSize == proof.sth.treeSize else { throw Rejection(502, "bad_proof", "malformed inclusion proof") }
                 do {
-                    try MerkleVerifier.verifyInclusion(leafHash: entry.leafHash, leafIndex: proof.leafIndex, treeSize: proof.treeSize,
+                    try MerkleVerifier.verifyInclusion(leafHash: leafHash, leafIndex: proof.leafIndex, treeSize: proof.treeSize,
                                                        proof: path, rootHash: proof.sth.rootHash)
                 } catch { throw Rejection(502, "bad_proof", "inclusion proof of \(fp) fails: \(error)") }
                 advance(to: proof.sth, client: client) { advanced in
@@ -295,6 +326,11 @@ public final class CertificateManager {
     }
 
     public func serverCredentials(now: SimTime) throws -> TLSCredentials { try TLSCredentials.server(bundle(now: now)) }
+
+    /// This node's key with `der` as its certificate, whatever the CA issued (a rogue node's tampered one, in runs).
+    public func bundle(presenting der: [UInt8]) throws -> CertificateBundle {
+        CertificateBundle(certificateChainPEM: PEMDocument(type: "CERTIFICATE", derBytes: der).pemString + "\n", privateKeyPEM: try key.pem())
+    }
 }
 
 extension NodeIdentity {

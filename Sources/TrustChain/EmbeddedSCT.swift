@@ -53,6 +53,18 @@ public enum EmbeddedSCT {
         return Certificate.Extension(oid: CTObjectIdentifier.sctList, critical: false, value: ArraySlice(derTLV(0x04, w.bytes)))
     }
 
+    /// A certificate like `certificate`, signed by `issuerKey`, with its SCT list
+    /// replaced: what a CA key used outside the log (stolen, or a mis-issuance)
+    /// gives. Chains verify as before; the SCT check is what catches it (rogue
+    /// nodes in runs, tests).
+    public static func reissue(_ certificate: Certificate, signedBy issuerKey: SigningKey, scts: [SignedCertificateTimestamp]) throws -> Certificate {
+        let kept = certificate.extensions.filter { $0.oid != CTObjectIdentifier.sctList }
+        return try Certificate(version: .v3, serialNumber: certificate.serialNumber, publicKey: certificate.publicKey,
+                               notValidBefore: certificate.notValidBefore, notValidAfter: certificate.notValidAfter,
+                               issuer: certificate.issuer, subject: certificate.subject, signatureAlgorithm: certificate.signatureAlgorithm,
+                               extensions: try Certificate.Extensions(kept + [listExtension(scts)]), issuerPrivateKey: issuerKey.privateKey)
+    }
+
     /// The SCTs a certificate carries (empty without the extension).
     public static func scts(in certificate: Certificate) throws -> [SignedCertificateTimestamp] {
         guard let ext = certificate.extensions[oid: CTObjectIdentifier.sctList] else { return [] }

@@ -161,6 +161,11 @@ final class TrustChainWorkloadTests: XCTestCase {
         XCTAssertTrue(refused.transfers.allSatisfy { $0.durationNs == nil }, "\(refused.transfers)")
         let atCA = refused.certificates.filter { $0.node == "ca" && $0.event == "client-failed" }
         XCTAssertEqual(atCA.map(\.reason), ["no_client_certificate"])
+        // edge-fra requires a certificate: GnuTLS refuses the client inside the handshake, and edge-fra records it too.
+        let atEdge = refused.certificates.filter { $0.node == "edge-fra" && $0.event == "client-failed" }
+        XCTAssertFalse(atEdge.isEmpty, "\(refused.certificates)")
+        XCTAssertTrue(atEdge.allSatisfy { $0.reason == "no_client_certificate" && $0.fingerprint == nil }, "\(atEdge)")
+        XCTAssertEqual(refused.summary.certificates?.checkFailures?.map(\.reason), ["no_client_certificate"])
 
         let text = yaml(duration: "3h", extra: ", nodes: [edge-fra, client-sin-1], revoke: [{node: client-sin-1, at: 1h}]")
             + "\n  - {kind: transfer, from: client-sin-1, to: edge-fra, size: 2MB, start: 5s, count: 2, interval: 2h}"
@@ -204,6 +209,51 @@ final class TrustChainWorkloadTests: XCTestCase {
         XCTAssertEqual([summary.revoked, summary.peersVerified, summary.peersFailed, summary.failed], [1, 1, 1, 0])
         XCTAssertThrowsError(try scenario(yaml: yaml(extra: ", nodes: [edge-fra], revoke: [{node: edge-sin, at: 1s}]"))) {
             XCTAssertTrue("\($0)".contains("does not enrol in this trustchain workload"), "\($0)")
+        }
+    }
+
+    /// A rogue node replays its enrolment, reuses its stake proof for a new key
+    /// and presents a peer a CA-signed certificate with a tampered SCT, across
+    /// the simulated network: each is refused for its own reason, nothing is
+    /// issued for it, and the report counts the refusals by reason.
+    func testARogueNodesAttacksAreEachRefusedForTheirReason() throws {
+        let text = yaml(duration: "60s", extra: ", nodes: [edge-fra, client-sin-1], rogue: [{node: client-sin-1, peer: edge-fra, at: 20s}]")
+        let result = try run(text)
+        let attacks = result.certificates.filter { $0.node == "client-sin-1" && $0.event.contains("-") && $0.event != "peer-verified" }
+        XCTAssertEqual(Set(attacks.map(\.event)), ["replay-refused", "stake-reuse-refused", "tampered-sct-refused"], "\(attacks)")
+        XCTAssertEqual(attacks.count, 3)
+        func reason(_ event: String) -> String? { attacks.first { $0.event == event }?.reason }
+        XCTAssertEqual(reason("replay-refused"), "replayed_request")
+        XCTAssertEqual(reason("stake-reuse-refused"), "stake_proof_failed")
+        XCTAssertEqual(reason("tampered-sct-refused"), "bad_sct")
+        XCTAssertTrue(attacks.allSatisfy { $0.t >= 20_000_000_000 }, "\(attacks)")
+        // The peer's side: GnuTLS accepted the CA-signed chain, the SCT check refused it and dropped the connection.
+        let tampered = try XCTUnwrap(attacks.first { $0.event == "tampered-sct-refused" }?.fingerprint)
+        let atPeer = result.certificates.filter { $0.node == "edge-fra" && $0.event == "client-failed" }
+        XCTAssertEqual(atPeer.map(\.reason), ["bad_sct"])
+        XCTAssertEqual(atPeer.first?.fingerprint, tampered)
+        // Nothing was issued for an attack: one certificate per node (and the CA's own).
+        XCTAssertEqual(result.certificates.filter { ["enrolled", "renewed"].contains($0.event) }.count, 3)
+        let c = try XCTUnwrap(result.summary.certificates)
+        XCTAssertEqual([c.enrolled, c.failed], [3, 0], "attacks are not enrolment attempts")
+        XCTAssertEqual(c.attacks?.map(\.reason).sorted(), ["replay refused: replayed_request", "stake-reuse refused: stake_proof_failed",
+                                                           "tampered-sct refused: bad_sct"])
+        XCTAssertEqual(c.checkFailures?.map(\.reason), ["bad_sct"])
+        XCTAssertTrue(RunReport.markdown(result.summary).contains("replay refused: replayed_request × 1"))
+        XCTAssertEqual(result.trace, try run(text).trace, "same seed, same attacks")
+
+        // Attacking before it has a certificate: the node attacks once enrolled.
+        let early = try run(yaml(duration: "60s", extra: ", nodes: [edge-fra, client-sin-1], rogue: [{node: client-sin-1, peer: edge-fra, at: 0s}]"))
+        XCTAssertEqual(early.summary.certificates?.attacks?.count, 3, "\(String(describing: early.summary.certificates?.attacks))")
+        XCTAssertNil(early.summary.certificates?.attacks?.first { $0.reason.contains("accepted") })
+
+        for (extra, expected) in [(", nodes: [edge-fra], rogue: [{node: edge-sin, peer: edge-fra, at: 1s}]", "does not enrol"),
+                                  (", nodes: [edge-fra], rogue: [{node: edge-fra, peer: edge-fra, at: 1s}]", "another node"),
+                                  (", mutual-tls: false, rogue: [{node: edge-fra, peer: ca, at: 1s}]", "needs mutual-tls"),
+                                  (", rogue: [{node: edge-fra, peer: ca}]", "needs 'at'")] {
+            XCTAssertThrowsError(try scenario(yaml: yaml(extra: extra)), extra) {
+                XCTAssertTrue("\($0)".contains(expected), "\($0)")
+            }
         }
     }
 

@@ -12,11 +12,7 @@ import XCTest
 final class EmbeddedSCTTests: XCTestCase {
     /// A certificate like `issued` from the same CA, with its SCT list replaced.
     private func reissue(_ issued: Certificate, by ca: CertificateAuthority, scts: [SignedCertificateTimestamp]) throws -> Certificate {
-        let kept = issued.extensions.filter { $0.oid != CTObjectIdentifier.sctList }
-        return try Certificate(version: .v3, serialNumber: issued.serialNumber, publicKey: issued.publicKey,
-                               notValidBefore: issued.notValidBefore, notValidAfter: issued.notValidAfter,
-                               issuer: issued.issuer, subject: issued.subject, signatureAlgorithm: issued.signatureAlgorithm,
-                               extensions: try Certificate.Extensions(kept + [EmbeddedSCT.listExtension(scts)]), issuerPrivateKey: ca.key.privateKey)
+        try EmbeddedSCT.reissue(issued, signedBy: ca.key, scts: scts)
     }
 
     private func failure(_ cert: Certificate, _ f: Fixture) -> Rejection? {
@@ -61,6 +57,29 @@ final class EmbeddedSCTTests: XCTestCase {
         node.verifyInclusion(of: try reissue(issued.certificate, by: f.ca, scts: [bad]).derBytes(), client: client, trust: f.trust) { outcome = $0 }
         XCTAssertEqual(try XCTUnwrap(outcome).failureCode, "bad_sct")
         XCTAssertTrue(client.requests.isEmpty)
+    }
+
+    /// Nodes sharing their signature checks (a run's) check each SCT once, still
+    /// fetch and check every inclusion proof, and still refuse a tampered SCT.
+    func testSharedSignatureChecksStillRefuseATamperedSCT() throws {
+        let f = try Fixture()
+        let issued = try f.ca.enroll(try f.request(), now: .zero).get()
+        let client = LocalTrustChainClient(api: f.api, clock: { .zero })
+        let shared = CheckedSignatures()
+        func check(_ der: [UInt8], by key: UInt64) -> Result<Void, Rejection>? {
+            let node = f.manager(key: f.key(key), mode: .localhostTesting)
+            node.checkedSignatures = shared
+            var outcome: Result<Void, Rejection>?
+            node.verifyInclusion(of: der, client: client, trust: f.trust) { outcome = $0 }
+            return outcome
+        }
+        XCTAssertNoThrow(try XCTUnwrap(check(issued.der, by: 5)).get())
+        XCTAssertEqual(shared.leafHash(of: issued.fingerprint), f.ca.log.entries[0].leafHash)
+        XCTAssertNoThrow(try XCTUnwrap(check(issued.der, by: 6)).get())
+        XCTAssertEqual(client.requests.count, 2, "each node fetched the inclusion proof")
+        var bad = issued.sct
+        bad.signature[5] ^= 1
+        XCTAssertEqual(check(try EmbeddedSCT.reissue(issued.certificate, signedBy: f.ca.key, scts: [bad]).derBytes(), by: 7)?.failureCode, "bad_sct")
     }
 
     /// openssl reads the extension as an RFC 6962 SCT list from a P-256 log (RFC 6962 §2.1.4

@@ -9,6 +9,9 @@ import XCTest
 /// for the client's certificate and verifies its chain, purpose and validity
 /// on the simulated timeline in the handshake.
 final class MutualTLSTests: XCTestCase {
+    /// What the server endpoint's `onHandshakeFailed` reported.
+    private var serverRefusals: [(QuicConnection, String)] = []
+
     private func enrolled(_ f: Fixture, _ node: NodeIdentity, key: SigningKey, at now: SimTime) throws -> CertificateManager {
         let client = LocalTrustChainClient(api: f.api, clock: { now })
         let m = f.manager(node, key: key, mode: .trustchain(client: client, trust: f.trust, prover: try f.prover(node, key: key)))
@@ -28,7 +31,8 @@ final class MutualTLSTests: XCTestCase {
         let pair = try InMemoryPair(clientTLS: clientTLS, serverTLS: serverTLS)
         pair.run(for: now - pair.now)
         var accepted: QuicConnection?
-        pair.server.onNewConnection = { accepted = $0 }
+        pair.server.onNewConnection = { c in accepted = c; c.onEvent = { _ in } }
+        pair.server.onHandshakeFailed = { [unowned self] c, why in self.serverRefusals.append((c, why)) }
         let c = try pair.connect(serverName: "edge-1.stoq")
         pair.run(until: { (c.isHandshakeComplete && accepted?.isHandshakeComplete == true) || c.isClosed || accepted?.isClosed == true })
         pair.run(for: .milliseconds(50))   // let a refusal's CONNECTION_CLOSE arrive
@@ -63,9 +67,14 @@ final class MutualTLSTests: XCTestCase {
         XCTAssertNotEqual(refused.client.state, .established)
         XCTAssertNotEqual(refused.server?.state, .established)
         XCTAssertTrue(failure(refused.server)?.contains("certificate") ?? false, "\(String(describing: refused.server?.state))")
+        // The server's endpoint hears of it (onHandshakeFailed), with the same words.
+        XCTAssertEqual(serverRefusals.count, 1)
+        XCTAssertTrue(serverRefusals.first?.0 === refused.server)
+        XCTAssertEqual(serverRefusals.first?.1, failure(refused.server))
         let requested = try handshake(f, server: server, client: nil, policy: .request, at: now)
         XCTAssertEqual(requested.server?.state, .established)
         XCTAssertNil(requested.server?.peerCertificate)
+        XCTAssertEqual(serverRefusals.count, 1, "an accepted client is no refusal")
     }
 
     func testAnUntrustedOrExpiredClientCertificateFailsTheHandshake() throws {
