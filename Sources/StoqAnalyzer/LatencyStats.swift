@@ -48,6 +48,30 @@ public struct LatencyStats {
         }
     }
 
+    /// Adds everything `other` recorded, as if its values had been recorded
+    /// here: the exact samples give way to a histogram past `exactLimit` values
+    /// in total, and histograms merge bucket by bucket, so percentiles come out
+    /// the same as from one pass (what the parallel analysis relies on).
+    public mutating func merge(_ other: LatencyStats) {
+        precondition(significantDigits == other.significantDigits, "merging latency statistics of different precision")
+        guard other.count > 0 else { return }
+        count += other.count
+        sum &+= other.sum
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+        if histogram == nil, other.histogram == nil, samples.count + other.samples.count <= Self.exactLimit {
+            samples += other.samples
+            return
+        }
+        if histogram == nil {
+            var h = Histogram<UInt64>(numberOfSignificantValueDigits: significantDigits)
+            for s in samples { h.record(UInt64(s)) }
+            histogram = h
+            samples = []
+        }
+        if let o = other.histogram { histogram!.add(o) } else { for s in other.samples { histogram!.record(UInt64(s)) } }
+    }
+
     /// Values at the given percentiles (0…100), nearest-rank: exact for small
     /// samples, else within the histogram's precision (0.1%) of exact.
     public func percentiles(_ ps: [Double]) -> [Int64] {
