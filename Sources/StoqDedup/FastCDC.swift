@@ -134,14 +134,21 @@ public struct FastCDC: Sendable {
         return cutPoint(base.assumingMemoryBound(to: UInt8.self), count: data.count)
     }
 
+    /// Where the chunk of an object with `n` bytes left may end: before
+    /// `normal` under MaskS, before `limit` under MaskL; nil when all `n`
+    /// bytes are one chunk (no more than `minSize`).
+    @inline(__always)
+    func cutRange(remaining n: Int) -> (limit: Int, normal: Int)? {
+        guard n > parameters.minSize else { return nil }
+        let limit = Swift.min(n, parameters.maxSize)
+        return (limit, Swift.min(limit, parameters.avgSize))
+    }
+
     @usableFromInline
     func cutPoint(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
-        let minSize = parameters.minSize
-        if n <= minSize { return n }
-        let limit = Swift.min(n, parameters.maxSize)
-        let normal = Swift.min(limit, parameters.avgSize)
+        guard case let (limit, normal)? = cutRange(remaining: n) else { return n }
         var h: UInt64 = 0
-        var i = minSize
+        var i = parameters.minSize
         let strict = scan(p, &i, normal, &h, maskS)
         if strict >= 0 { return strict }
         let loose = scan(p, &i, limit, &h, maskL)
@@ -233,10 +240,8 @@ public struct FastCDC: Sendable {
     /// decides from fewer than 64 rolled bytes (see `CutCandidates`): the
     /// cut, or -1 when none of those positions cuts.
     func cutInWarmUp(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
+        guard case let (limit, normal)? = cutRange(remaining: n) else { return n }
         let minSize = parameters.minSize
-        if n <= minSize { return n }
-        let limit = Swift.min(n, parameters.maxSize)
-        let normal = Swift.min(limit, parameters.avgSize)
         var h: UInt64 = 0
         for i in minSize..<Swift.min(minSize + CutCandidates.window - 1, limit) {
             h = (h << 1) &+ gearTable[Int(p[i])]
@@ -307,8 +312,7 @@ struct CutCandidates {
         var start = 0
         while start < count {
             var len = cdc.cutInWarmUp(base + start, count: count - start)
-            if len < 0 {
-                let limit = Swift.min(count - start, p.maxSize), normal = Swift.min(limit, p.avgSize)
+            if len < 0, case let (limit, normal)? = cdc.cutRange(remaining: count - start) {
                 let first = start + p.minSize + Self.window - 1
                 while next < candidates.count, Int(candidates[next] >> 2) < first { next += 1 }
                 len = limit

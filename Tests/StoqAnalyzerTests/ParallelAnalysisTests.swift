@@ -26,10 +26,10 @@ final class ParallelAnalysisTests: XCTestCase {
         }
         lines += header.map(\.jsonLine)
         let names = ["a", "b", "c", "d", "e", "f", "a"]
-        for i in 0..<12_000 {
+        for i in 0..<6_000 {
             let t = Int64(i) * 1_000_000
-            // With `lateNode`, node g (listed at line ~2,000) sends probes from line ~6,000 on.
-            let from = lateNode && i > 6_000 && i % 5 == 0 ? "g" : names[Int(rng.next() % 7)], to = names[Int(rng.next() % 6)]
+            // With `lateNode`, node g (listed at line ~1,000) sends probes from line ~3,000 on.
+            let from = lateNode && i > 3_000 && i % 5 == 0 ? "g" : names[Int(rng.next() % 7)], to = names[Int(rng.next() % 6)]
             switch i % 50 {
             case 7:
                 lines.append(TraceRecord.transfer(.init(t: t, workload: "bulk", from: from, to: to, bytes: 1 << 20, streams: 2,
@@ -106,7 +106,7 @@ final class ParallelAnalysisTests: XCTestCase {
         var text = try String(contentsOfFile: path)
         let late = TraceRecord.node(.init(name: "g", site: "s9", region: "mars", role: "edge", address: "fd00::99", latitude: 0, longitude: 0)).jsonLine
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        text = (lines[..<2000] + [Substring(late)] + lines[2000...]).joined(separator: "\n")
+        text = (lines[..<1000] + [Substring(late)] + lines[1000...]).joined(separator: "\n")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let results = try summaries(path, threads: [1, 2])
         XCTAssertTrue(results[0].0.probeRegionPairs.contains { $0.from == "mars" }, "g's probes have a region once g is listed")
@@ -118,13 +118,13 @@ final class ParallelAnalysisTests: XCTestCase {
         let path = dir + "/bad.jsonl"
         try writeEveryKindTrace(to: path)
         var lines = try String(contentsOfFile: path).split(separator: "\n", omittingEmptySubsequences: false)
-        lines[8_000] = #"{"t":1,"type":"probe","workload":"w","from":"a"}"#
-        lines[10_000] = "not json"
+        lines[4_000] = #"{"t":1,"type":"probe","workload":"w","from":"a"}"#
+        lines[5_000] = "not json"
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         for threads in [1, 2, 4] {
             XCTAssertThrowsError(try TraceAnalyzer.summarize(tracePath: path, accumulators: TraceAnalyzer.defaultAccumulators(),
                                                              threads: threads, parallelFromBytes: 0)) { e in
-                XCTAssertEqual((e as? TraceRecord.DecodeError)?.line, 8_001, "\(threads) threads: \(e)")
+                XCTAssertEqual((e as? TraceRecord.DecodeError)?.line, 4_001, "\(threads) threads: \(e)")
                 XCTAssertTrue("\(e)".contains("missing field 'to'"), "\(e)")
             }
         }
