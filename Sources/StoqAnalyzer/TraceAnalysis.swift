@@ -71,13 +71,18 @@ struct TraceAnalysis {
         }
     }
 
-    /// Decodes a line the fast paths do not take and hands it to the accumulators reading its kind.
-    @inline(__always)
-    private func decodeForOthers(_ fields: TraceRecord.Fields, context: AnalysisContext) throws {
-        guard let record = try TraceRecord.decode(fields: fields) else { return }
+    /// Decodes a line the fast paths do not take and hands it to the accumulators
+    /// reading its kind. Returns the record's kind (nil for unknown types).
+    @inline(__always) @discardableResult
+    private func decodeForOthers(_ fields: TraceRecord.Fields, context: AnalysisContext) throws -> TraceRecord.Kinds? {
+        guard let record = try TraceRecord.decode(fields: fields) else { return nil }
         context.observe(record)
         let kind = record.kind
         for o in others where o.kinds.contains(kind) { o.accumulator.consume(record, context: context) }
+        // A probe or transfer whose type the fast check missed (written with escapes).
+        if kind == .probe { probes?.consume(record, context: context) }
+        if kind == .transfer { transfers?.consume(record, context: context) }
+        return kind
     }
 
     // MARK: Parallel
@@ -120,7 +125,7 @@ struct TraceAnalysis {
         // probe and transfer lines as records and notices a description
         // record among the events (the segments could not have seen it).
         var restFailure: Error?
-        var lateDescription = false
+        var lateDescription = false, outOfOrder = false
         let group = DispatchGroup()
         Self.spawn(group) {
             var parser = FlatJSONObject()
@@ -141,7 +146,17 @@ struct TraceAnalysis {
                         return true
                     }
                     if let kind, TraceRecord.Kinds.description.contains(kind) { lateDescription = true }
-                    try decodeForOthers(TraceRecord.Fields(json: parser, line: lineNumber), context: context)
+                    guard let record = try TraceRecord.decode(fields: TraceRecord.Fields(json: parser, line: lineNumber)) else {
+                        return true
+                    }
+                    context.observe(record)
+                    let decoded = record.kind
+                    if decoded == .probe || decoded == .transfer {
+                        // Its type is escaped, so the segments skipped it: fold in order instead.
+                        outOfOrder = true
+                        return true
+                    }
+                    for o in others where o.kinds.contains(decoded) { o.accumulator.consume(record, context: context) }
                     return true
                 }
             } catch {
@@ -154,9 +169,10 @@ struct TraceAnalysis {
         group.wait()
 
         if let failure = try firstFailure(segments, prefixLines: prefixLines, rest: restFailure) { throw failure }
-        if lateDescription {
-            // Nodes or links listed after the first event: segments resolved
-            // pairs without them, so take probes and transfers again in one pass.
+        if lateDescription || outOfOrder {
+            // Nodes or links listed after the first event (segments resolved
+            // pairs without them), or a probe the segments could not see:
+            // take probes and transfers again in one ordered pass.
             try refoldInOrder(file)
             return
         }
@@ -227,12 +243,15 @@ struct TraceAnalysis {
         _ = try file.forEachLine(in: 0..<file.size) { line, index in
             guard parser.parse(line) else { return true }
             let fields = TraceRecord.Fields(json: parser, line: index + 1)
-            switch TraceRecord.kind(of: parser) {
-            case .probe?: try probes?.consume(parsed: fields, context: context)
-            case .transfer?: try transfers?.consume(parsed: fields)
-            case let kind? where TraceRecord.Kinds.description.contains(kind):
-                if let record = try TraceRecord.decode(fields: fields) { context.observe(record) }
-            default: break
+            let kind = TraceRecord.kind(of: parser)
+            if kind == .probe {
+                try probes?.consume(parsed: fields, context: context)
+            } else if kind == .transfer {
+                try transfers?.consume(parsed: fields)
+            } else if kind == nil || TraceRecord.Kinds.description.contains(kind!), let record = try TraceRecord.decode(fields: fields) {
+                context.observe(record)
+                if case .probe = record { probes?.consume(record, context: context) }
+                if case .transfer = record { transfers?.consume(record, context: context) }
             }
             return true
         }

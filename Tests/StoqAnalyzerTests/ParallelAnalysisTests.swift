@@ -73,10 +73,10 @@ final class ParallelAnalysisTests: XCTestCase {
 
     func summaries(_ path: String, threads: [Int]) throws -> [(RunSummary, Bool)] {
         try threads.map { t in
-            let accumulators = TraceAnalyzer.defaultAccumulators()
-            let run = try TraceAnalysis(accumulators).run(path: path, threads: t, parallelFromBytes: 0)
-            return (try TraceAnalyzer.summarize(tracePath: path, accumulators: accumulators, threads: t, parallelFromBytes: 0),
-                    run.parallel)
+            // The first pass only tells whether the analysis ran in parallel; the summary comes from fresh accumulators.
+            let parallel = try TraceAnalysis(TraceAnalyzer.defaultAccumulators()).run(path: path, threads: t, parallelFromBytes: 0).parallel
+            return (try TraceAnalyzer.summarize(tracePath: path, accumulators: TraceAnalyzer.defaultAccumulators(), threads: t,
+                                                parallelFromBytes: 0), parallel)
         }
     }
 
@@ -110,6 +110,19 @@ final class ParallelAnalysisTests: XCTestCase {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let results = try summaries(path, threads: [1, 2])
         XCTAssertTrue(results[0].0.probeRegionPairs.contains { $0.from == "mars" }, "g's probes have a region once g is listed")
+        XCTAssertEqual(results[1].0, results[0].0)
+    }
+
+    /// A probe whose type is written with an escape (legal JSON, not what
+    /// stoqsim writes) is still a probe, on one thread and on several.
+    func testEscapedTypeIsStillAProbe() throws {
+        let path = dir + "/escaped.jsonl"
+        try writeEveryKindTrace(to: path)
+        var lines = try String(contentsOfFile: path).split(separator: "\n", omittingEmptySubsequences: false)
+        lines.insert(#"{"t":5,"type":"pr\u006fbe","workload":"odd","from":"a","to":"b","seq":1,"size":64,"rtt_ns":777}"#, at: 4_000)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let results = try summaries(path, threads: [1, 2])
+        XCTAssertEqual(results[0].0.probeWorkloads.first { $0.workload == "odd" }?.sent, 1)
         XCTAssertEqual(results[1].0, results[0].0)
     }
 
