@@ -85,7 +85,9 @@ public final class ProbeAccumulator: TraceAccumulator {
     /// struct inside the groups array was copied, histogram and all, per record).
     final class Group {
         var sent = 0
-        var sizes = Set<Int>()
+        /// The probes' size while they all have one (a set per group hashed every probe).
+        var size: Int?
+        var mixedSizes = false
         var rtt: LatencyStats
 
         init(significantDigits: SignificantDigits) { rtt = LatencyStats(significantDigits: significantDigits) }
@@ -93,19 +95,25 @@ public final class ProbeAccumulator: TraceAccumulator {
         @inline(__always)
         func add(size: Int, rttNs: Int64?) {
             sent += 1
-            if sizes.count < 2 { sizes.insert(size) }
+            note(size: size)
             if let r = rttNs { rtt.record(r) }
+        }
+
+        @inline(__always)
+        private func note(size s: Int) {
+            if let size { mixedSizes = mixedSizes || size != s } else { size = s }
         }
 
         /// Adds a later segment's group of the same key.
         func merge(_ later: Group) {
             sent += later.sent
-            for s in later.sizes where sizes.count < 2 { sizes.insert(s) }
+            if let s = later.size { note(size: s) }
+            mixedSizes = mixedSizes || later.mixedSizes
             rtt.merge(later.rtt)
         }
 
         func summary(workload: String, from: String, to: String, cdf: Bool) -> RunSummary.ProbeGroup {
-            .init(workload: workload, from: from, to: to, size: sizes.count == 1 ? sizes.first! : -1, sent: sent,
+            .init(workload: workload, from: from, to: to, size: mixedSizes ? -1 : size ?? -1, sent: sent,
                   lost: sent - rtt.count, rttNs: Distribution(rtt),
                   cdfNs: cdf && !rtt.isEmpty ? rtt.percentiles(RunSummary.cdfPercentiles) : nil)
         }
