@@ -7,10 +7,17 @@ import Histogram
 /// handshakes, certificates, dedup, routing) gets its own accumulator and
 /// summary fields; nothing else changes.
 public protocol TraceAccumulator: AnyObject {
-    /// Called for every record, in trace order, after `context` has seen it.
+    /// Called for every record of `recordKinds`, in trace order, after `context` has seen it.
     func consume(_ record: TraceRecord, context: AnalysisContext)
     /// Writes this concern's results into `summary`.
     func finish(into summary: inout RunSummary, context: AnalysisContext)
+    /// The kinds of record `consume` reads (default: all). The analyzer
+    /// decodes a line only when some accumulator reads its kind.
+    var recordKinds: TraceRecord.Kinds { get }
+}
+
+extension TraceAccumulator {
+    public var recordKinds: TraceRecord.Kinds { .all }
 }
 
 /// What every accumulator may need: the run header and end, and the static
@@ -25,6 +32,16 @@ public final class AnalysisContext {
     public private(set) var records: UInt64 = 0
 
     public init() {}
+
+    /// A copy for one segment of a parallel analysis: the description so far, no records counted.
+    func copyForSegment() -> AnalysisContext {
+        let c = AnalysisContext()
+        c.header = header; c.end = end; c.nodes = nodes; c.nodeOrder = nodeOrder; c.links = links
+        return c
+    }
+
+    /// Counts a record an accumulator read without it going through `observe` (kinds the context ignores).
+    func count(records n: UInt64) { records += n }
 
     func observe(_ record: TraceRecord) {
         records += 1
@@ -68,31 +85,49 @@ public final class ProbeAccumulator: TraceAccumulator {
     /// struct inside the groups array was copied, histogram and all, per record).
     final class Group {
         var sent = 0
-        var sizes = Set<Int>()
+        /// The probes' size while they all have one (a set per group hashed every probe).
+        var size: Int?
+        var mixedSizes = false
         var rtt: LatencyStats
 
         init(significantDigits: SignificantDigits) { rtt = LatencyStats(significantDigits: significantDigits) }
 
-        func add(_ p: TraceRecord.ProbeResult) {
+        @inline(__always)
+        func add(size: Int, rttNs: Int64?) {
             sent += 1
-            if sizes.count < 2 { sizes.insert(p.size) }
-            if let r = p.rttNs { rtt.record(r) }
+            note(size: size)
+            if let r = rttNs { rtt.record(r) }
+        }
+
+        @inline(__always)
+        private func note(size s: Int) {
+            if let size { mixedSizes = mixedSizes || size != s } else { size = s }
+        }
+
+        /// Adds a later segment's group of the same key.
+        func merge(_ later: Group) {
+            sent += later.sent
+            if let s = later.size { note(size: s) }
+            mixedSizes = mixedSizes || later.mixedSizes
+            rtt.merge(later.rtt)
         }
 
         func summary(workload: String, from: String, to: String, cdf: Bool) -> RunSummary.ProbeGroup {
-            .init(workload: workload, from: from, to: to, size: sizes.count == 1 ? sizes.first! : -1, sent: sent,
+            .init(workload: workload, from: from, to: to, size: mixedSizes ? -1 : size ?? -1, sent: sent,
                   lost: sent - rtt.count, rttNs: Distribution(rtt),
                   cdfNs: cdf && !rtt.isEmpty ? rtt.percentiles(RunSummary.cdfPercentiles) : nil)
         }
     }
-    struct PairKey: Hashable { var workload, from, to: String; var size: Int }
-    struct RegionKey: Hashable { var workload, from, to: String }
+    /// Names are ids in `names`: a probe's key is hashed and compared as integers.
+    struct PairKey: Hashable { var workload, from, to: Int32; var size: Int }
+    struct RegionKey: Hashable { var workload: Int32; var from, to: String }
     /// Where a pair's samples also go, resolved once per pair.
     struct PairSlots { var workload: Int; var region: Int? }
 
+    private let names = NameTable()
     private var pairs = OrderedGroups<PairKey, Group>()
     private var pairSlots: [PairSlots] = []
-    private var workloads = OrderedGroups<String, Group>()
+    private var workloads = OrderedGroups<Int32, Group>()
     private var regions = OrderedGroups<RegionKey, Group>()
     // Consecutive probes often share a pair; skip the hash lookup then.
     private var lastKey: PairKey?
@@ -100,33 +135,76 @@ public final class ProbeAccumulator: TraceAccumulator {
 
     public init() {}
 
+    public var recordKinds: TraceRecord.Kinds { .probe }
+
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .probe(let p) = record else { return }
-        let key = PairKey(workload: p.workload, from: p.from, to: p.to, size: p.size)
+        add(PairKey(workload: names.id(p.workload), from: names.id(p.from), to: names.id(p.to), size: p.size),
+            rttNs: p.rttNs, context: context)
+    }
+
+    /// The analyzer's fast path: the probe of a parsed line, read straight
+    /// from its bytes, checked field by field as the decoder checks them.
+    func consume(parsed f: TraceRecord.Fields, context: AnalysisContext) throws {
+        _ = try f.int64("t")
+        let workload = try f.nameID("workload", in: names), from = try f.nameID("from", in: names)
+        let to = try f.nameID("to", in: names)
+        _ = try f.int("seq")
+        let size = try f.int("size")
+        add(PairKey(workload: workload, from: from, to: to, size: size), rttNs: try f.optionalInt64("rtt_ns"), context: context)
+    }
+
+    @inline(__always)
+    private func add(_ key: PairKey, rttNs: Int64?, context: AnalysisContext) {
         let slot: Int
         if key == lastKey { slot = lastSlot } else {
-            slot = pairs.slot(key) { Group(significantDigits: .two) }
-            if slot == pairSlots.count {
-                let w = workloads.slot(p.workload) { Group(significantDigits: .three) }
-                var r: Int?
-                if let a = context.nodes[p.from], let b = context.nodes[p.to] {
-                    r = regions.slot(RegionKey(workload: p.workload, from: a.region, to: b.region)) { Group(significantDigits: .three) }
-                }
-                pairSlots.append(PairSlots(workload: w, region: r))
-            }
+            slot = self.slot(for: key, context: context)
             lastKey = key
             lastSlot = slot
         }
-        pairs.values[slot].add(p)
+        pairs.values[slot].add(size: key.size, rttNs: rttNs)
         let s = pairSlots[slot]
-        workloads.values[s.workload].add(p)
-        if let r = s.region { regions.values[r].add(p) }
+        workloads.values[s.workload].add(size: key.size, rttNs: rttNs)
+        if let r = s.region { regions.values[r].add(size: key.size, rttNs: rttNs) }
+    }
+
+    /// The pair's slot; a new pair also gets its workload and region-pair groups.
+    private func slot(for key: PairKey, context: AnalysisContext) -> Int {
+        let slot = pairs.slot(key) { Group(significantDigits: .two) }
+        if slot == pairSlots.count {
+            let w = workloads.slot(key.workload) { Group(significantDigits: .three) }
+            var r: Int?
+            if let a = context.nodes[names[key.from]], let b = context.nodes[names[key.to]] {
+                r = regions.slot(RegionKey(workload: key.workload, from: a.region, to: b.region)) { Group(significantDigits: .three) }
+            }
+            pairSlots.append(PairSlots(workload: w, region: r))
+        }
+        return slot
+    }
+
+    /// Folds in the accumulator of the trace segment right after this one's
+    /// (same context): groups keep first-seen order, so the result is what one
+    /// pass over both segments gives.
+    func absorb(_ later: ProbeAccumulator, context: AnalysisContext) {
+        let ids = later.names.names.map { names.id($0) }
+        for (w, g) in later.workloads.pairs {
+            workloads.values[workloads.slot(ids[Int(w)]) { Group(significantDigits: .three) }].merge(g)
+        }
+        for (k, g) in later.regions.pairs {
+            let key = RegionKey(workload: ids[Int(k.workload)], from: k.from, to: k.to)
+            regions.values[regions.slot(key) { Group(significantDigits: .three) }].merge(g)
+        }
+        for (k, g) in later.pairs.pairs {
+            let key = PairKey(workload: ids[Int(k.workload)], from: ids[Int(k.from)], to: ids[Int(k.to)], size: k.size)
+            pairs.values[slot(for: key, context: context)].merge(g)
+        }
+        lastKey = nil
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
-        summary.probes = pairs.pairs.map { $1.summary(workload: $0.workload, from: $0.from, to: $0.to, cdf: false) }
-        summary.probeWorkloads = workloads.pairs.map { $1.summary(workload: $0, from: "*", to: "*", cdf: true) }
-        summary.probeRegionPairs = regions.pairs.map { $1.summary(workload: $0.workload, from: $0.from, to: $0.to, cdf: true) }
+        summary.probes = pairs.pairs.map { $1.summary(workload: names[$0.workload], from: names[$0.from], to: names[$0.to], cdf: false) }
+        summary.probeWorkloads = workloads.pairs.map { $1.summary(workload: names[$0], from: "*", to: "*", cdf: true) }
+        summary.probeRegionPairs = regions.pairs.map { $1.summary(workload: names[$0.workload], from: $0.from, to: $0.to, cdf: true) }
     }
 }
 
@@ -135,6 +213,8 @@ public final class LinkUsageAccumulator: TraceAccumulator {
     private var stats: [TraceRecord.LinkStats] = []
 
     public init() {}
+
+    public var recordKinds: TraceRecord.Kinds { .linkStats }
 
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         if case .linkStats(let s) = record { stats.append(s) }
@@ -198,6 +278,8 @@ public final class LinkUsageAccumulator: TraceAccumulator {
 /// Sites (with their coordinates and node counts) from the `node` records.
 public final class SiteAccumulator: TraceAccumulator {
     public init() {}
+
+    public var recordKinds: TraceRecord.Kinds { [] }
     public func consume(_ record: TraceRecord, context: AnalysisContext) {}
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
@@ -218,6 +300,8 @@ public final class TimelineAccumulator: TraceAccumulator {
     private var changes: [RunSummary.StateChange] = []
 
     public init() {}
+
+    public var recordKinds: TraceRecord.Kinds { [.linkState, .reconverged] }
 
     private var reconvergences: [RunSummary.Reconvergence] = []
 
@@ -242,46 +326,92 @@ public final class TimelineAccumulator: TraceAccumulator {
 /// Bulk transfers per workload and pair. Transfers are few (each moves many
 /// packets), so their times are kept exactly.
 public final class TransferAccumulator: TraceAccumulator {
-    private struct Key: Hashable { var workload, from, to: String }
-    private struct Group {
+    private struct Key: Hashable { var workload, from, to: Int32 }
+    private final class Group {
         var bytes = 0, streams = 0, started = 0
         var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = [], afterSlowStart: [Double] = []
         var lost: UInt64 = 0, retransmitted: UInt64 = 0
-        var congestion: String?, transport: String?
+        var congestion: Int32?, transport: Int32?
+
+        /// Adds a later segment's group of the same key (its last values win, as they would in one pass).
+        func merge(_ later: Group, ids: [Int32]) {
+            bytes = later.bytes; streams = later.streams; started += later.started
+            durations += later.durations; handshakes += later.handshakes
+            goodputs += later.goodputs; afterSlowStart += later.afterSlowStart
+            lost += later.lost; retransmitted += later.retransmitted
+            congestion = later.congestion.map { ids[Int($0)] }; transport = later.transport.map { ids[Int($0)] }
+        }
     }
-    private var order: [Key] = []
-    private var groups: [Key: Group] = [:]
+    private let names = NameTable()
+    private var groups = OrderedGroups<Key, Group>()
 
     public init() {}
 
+    public var recordKinds: TraceRecord.Kinds { .transfer }
+
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .transfer(let t) = record else { return }
-        let key = Key(workload: t.workload, from: t.from, to: t.to)
-        if groups[key] == nil { order.append(key); groups[key] = Group() }
-        groups[key]!.bytes = t.bytes
-        groups[key]!.streams = t.streams
-        groups[key]!.started += 1
-        if let d = t.durationNs { groups[key]!.durations.append(d) }
-        if let h = t.handshakeNs { groups[key]!.handshakes.append(h) }
-        if let g = t.goodputBps { groups[key]!.goodputs.append(g) }
-        if let g = t.secondHalfGoodputBps { groups[key]!.afterSlowStart.append(g) }
-        groups[key]!.lost += t.packetsLost
-        groups[key]!.retransmitted += t.packetsRetransmitted
-        groups[key]!.congestion = t.congestion
-        groups[key]!.transport = t.transport
+        let g = group(Key(workload: names.id(t.workload), from: names.id(t.from), to: names.id(t.to)))
+        g.bytes = t.bytes
+        g.streams = t.streams
+        g.started += 1
+        if let d = t.durationNs { g.durations.append(d) }
+        if let h = t.handshakeNs { g.handshakes.append(h) }
+        if let x = t.goodputBps { g.goodputs.append(x) }
+        if let x = t.secondHalfGoodputBps { g.afterSlowStart.append(x) }
+        g.lost += t.packetsLost
+        g.retransmitted += t.packetsRetransmitted
+        g.congestion = t.congestion.map { names.id($0) }
+        g.transport = t.transport.map { names.id($0) }
+    }
+
+    /// The analyzer's fast path: the transfer of a parsed line, names read
+    /// from its bytes, fields checked in the decoder's order.
+    func consume(parsed f: TraceRecord.Fields) throws {
+        _ = try f.int64("t")
+        let key = Key(workload: try f.nameID("workload", in: names), from: try f.nameID("from", in: names),
+                      to: try f.nameID("to", in: names))
+        let bytes = try f.int("bytes"), streams = try f.int("streams")
+        _ = try f.int("bytes_received")
+        let handshake = try f.optionalInt64("handshake_ns"), duration = try f.optionalInt64("duration_ns")
+        let goodput = try f.optionalDouble("goodput_bps"), afterSlowStart = try f.optionalDouble("second_half_goodput_bps")
+        let lost = try f.uint64("packets_lost"), retransmitted = try f.uint64("packets_retransmitted")
+        _ = try f.int64("srtt_ns")
+        let congestion = try f.optionalNameID("congestion", in: names), transport = try f.optionalNameID("transport", in: names)
+        let g = group(key)
+        g.bytes = bytes
+        g.streams = streams
+        g.started += 1
+        if let duration { g.durations.append(duration) }
+        if let handshake { g.handshakes.append(handshake) }
+        if let goodput { g.goodputs.append(goodput) }
+        if let afterSlowStart { g.afterSlowStart.append(afterSlowStart) }
+        g.lost += lost
+        g.retransmitted += retransmitted
+        g.congestion = congestion
+        g.transport = transport
+    }
+
+    private func group(_ key: Key) -> Group { groups.values[groups.slot(key) { Group() }] }
+
+    /// Folds in the accumulator of the trace segment right after this one's.
+    func absorb(_ later: TransferAccumulator) {
+        let ids = later.names.names.map { names.id($0) }
+        for (k, g) in later.groups.pairs {
+            group(Key(workload: ids[Int(k.workload)], from: ids[Int(k.from)], to: ids[Int(k.to)])).merge(g, ids: ids)
+        }
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
-        guard !order.isEmpty else { return }
-        summary.transfers = order.map { k in
-            let g = groups[k]!
-            return .init(workload: k.workload, from: k.from, to: k.to, bytes: g.bytes, streams: g.streams,
-                         started: g.started, completed: g.durations.count,
-                         durationNs: Distribution(g.durations), handshakeNs: Distribution(g.handshakes),
-                         meanGoodputBps: Self.mean(g.goodputs),
-                         meanGoodputAfterSlowStartBps: Self.mean(g.afterSlowStart),
-                         packetsLost: g.lost, packetsRetransmitted: g.retransmitted,
-                         congestion: g.congestion, transport: g.transport)
+        guard !groups.keys.isEmpty else { return }
+        summary.transfers = groups.pairs.map { k, g in
+            .init(workload: names[k.workload], from: names[k.from], to: names[k.to], bytes: g.bytes, streams: g.streams,
+                  started: g.started, completed: g.durations.count,
+                  durationNs: Distribution(g.durations), handshakeNs: Distribution(g.handshakes),
+                  meanGoodputBps: Self.mean(g.goodputs),
+                  meanGoodputAfterSlowStartBps: Self.mean(g.afterSlowStart),
+                  packetsLost: g.lost, packetsRetransmitted: g.retransmitted,
+                  congestion: g.congestion.map { names[$0] }, transport: g.transport.map { names[$0] })
         }
     }
 

@@ -101,6 +101,8 @@ public final class CertificateAccumulator: TraceAccumulator {
 
     public init() {}
 
+    public var recordKinds: TraceRecord.Kinds { .certificate }
+
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .certificate(let c) = record else { return }
         switch c.event {

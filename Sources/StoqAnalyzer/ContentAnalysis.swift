@@ -87,6 +87,8 @@ public final class ContentAccumulator: TraceAccumulator {
 
     public init() {}
 
+    public var recordKinds: TraceRecord.Kinds { [.publish, .content, .fetch, .cache, .linkDedup] }
+
     private func version(_ object: String, _ version: UInt64) -> VersionKey {
         let key = VersionKey(object: object, version: version)
         if versions[key] == nil {

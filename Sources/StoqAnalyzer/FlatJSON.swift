@@ -21,6 +21,10 @@ struct FlatJSONObject {
 
     private(set) var fields: [Field] = []
     private(set) var bytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+    /// Where the next `field` lookup starts: decoders ask for fields in the
+    /// order the writer wrote them, so each lookup usually hits at once.
+    private let cursor = Cursor()
+    private final class Cursor { var next = 0 }
 
     init() { fields.reserveCapacity(16) }
 
@@ -28,6 +32,7 @@ struct FlatJSONObject {
     /// stay valid while values are read.
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
         fields.removeAll(keepingCapacity: true)
+        cursor.next = 0
         bytes = line
         guard let b = line.baseAddress else { return false }
         let n = line.count
@@ -112,14 +117,32 @@ struct FlatJSONObject {
         return memcmp(bytes.baseAddress! + i, word.utf8Start, len) == 0
     }
 
-    /// The field named `key`; records have about ten fields, so a linear scan
-    /// beats hashing.
+    /// The field named `key`; records have about ten fields, so a scan from
+    /// the cursor beats hashing. (A key repeated in one line, which JSON
+    /// leaves undefined and no writer of ours produces, reads one of its values.)
     func field(_ key: StaticString) -> Field? {
+        let n = fields.count
+        guard n > 0 else { return nil }
         let len = key.utf8CodeUnitCount
-        for f in fields where f.keyLength == len {
-            if memcmp(bytes.baseAddress! + f.keyStart, key.utf8Start, len) == 0 { return f }
+        let start = cursor.next < n ? cursor.next : 0
+        return fields.withUnsafeBufferPointer { fs in
+            var i = start
+            repeat {
+                let f = fs[i]
+                if f.keyLength == len, memcmp(bytes.baseAddress! + f.keyStart, key.utf8Start, len) == 0 {
+                    cursor.next = i + 1
+                    return f
+                }
+                i = i + 1 == n ? 0 : i + 1
+            } while i != start
+            return nil
         }
-        return nil
+    }
+
+    /// The raw bytes of a field's value; for strings, between the quotes (escapes left as they are).
+    func valueBytes(_ f: Field) -> UnsafeBufferPointer<UInt8> {
+        f.kind == .string ? UnsafeBufferPointer(rebasing: bytes[(f.valueStart + 1)..<(f.valueEnd - 1)])
+                          : UnsafeBufferPointer(rebasing: bytes[f.valueStart..<f.valueEnd])
     }
 
     func string(_ f: Field) -> String {

@@ -40,12 +40,47 @@ public struct LatencyStats {
         } else if samples.count < Self.exactLimit {
             samples.append(v)
         } else {
-            var h = Histogram<UInt64>(numberOfSignificantValueDigits: significantDigits)
+            var h = makeHistogram()
             for s in samples { h.record(UInt64(s)) }
             h.record(UInt64(v))
             histogram = h
             samples = []
         }
+    }
+
+    /// Adds everything `other` recorded, as if its values had been recorded
+    /// here: the exact samples give way to a histogram past `exactLimit` values
+    /// in total, and histograms merge bucket by bucket, so percentiles come out
+    /// the same as from one pass (what the parallel analysis relies on).
+    public mutating func merge(_ other: LatencyStats) {
+        precondition(significantDigits == other.significantDigits, "merging latency statistics of different precision")
+        guard other.count > 0 else { return }
+        count += other.count
+        sum &+= other.sum
+        min = Swift.min(min, other.min)
+        max = Swift.max(max, other.max)
+        if histogram == nil, other.histogram == nil, samples.count + other.samples.count <= Self.exactLimit {
+            samples += other.samples
+            return
+        }
+        if histogram == nil {
+            var h = makeHistogram()
+            for s in samples { h.record(UInt64(s)) }
+            histogram = h
+            samples = []
+        }
+        if let o = other.histogram { histogram!.add(o) } else { for s in other.samples { histogram!.record(UInt64(s)) } }
+    }
+
+    /// A histogram sized for the values seen so far: growing one from the
+    /// smallest size value by value resized it again and again, which took a
+    /// fifth of a big analysis. The bucket layout depends only on the lowest
+    /// value (1) and the digits, so the percentiles are the same either way.
+    private func makeHistogram() -> Histogram<UInt64> {
+        var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Swift.max(2, UInt64(Swift.max(max, 0))),
+                                  numberOfSignificantValueDigits: significantDigits)
+        h.autoResize = true
+        return h
     }
 
     /// Values at the given percentiles (0…100), nearest-rank: exact for small

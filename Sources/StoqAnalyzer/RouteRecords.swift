@@ -56,6 +56,8 @@ public final class RouteAccumulator: TraceAccumulator {
 
     public init() {}
 
+    public var recordKinds: TraceRecord.Kinds { .route }
+
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .route(let r) = record else { return }
         count += 1

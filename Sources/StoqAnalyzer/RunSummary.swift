@@ -177,6 +177,13 @@ public struct RunSummary: Codable, Equatable {
     }
 }
 
+extension RealtimeAccumulator {
+    // Declared here, with the other accumulators' kinds in mind: it reads one
+    // record, and an accumulator that claimed every kind would keep probes off
+    // their fast path and the analysis on one thread.
+    public var recordKinds: TraceRecord.Kinds { .realtime }
+}
+
 public enum TraceAnalyzer {
     public struct AnalysisError: Error, CustomStringConvertible {
         public var description: String
@@ -190,13 +197,16 @@ public enum TraceAnalyzer {
 
     /// Streams the trace at `path` into a summary; memory is bounded by the
     /// number of distinct keys (pairs, links), not by the number of records.
+    /// Large traces are read by several threads at once (`TraceAnalysis`);
+    /// the summary is the same either way.
     public static func summarize(tracePath: String,
                                  accumulators: [TraceAccumulator] = defaultAccumulators()) throws -> RunSummary {
-        let context = AnalysisContext()
-        try TraceReader.forEach(path: tracePath) { record in
-            context.observe(record)
-            for a in accumulators { a.consume(record, context: context) }
-        }
+        try summarize(tracePath: tracePath, accumulators: accumulators, threads: TraceAnalysis.defaultThreads)
+    }
+
+    static func summarize(tracePath: String, accumulators: [TraceAccumulator], threads: Int,
+                          parallelFromBytes: Int = TraceAnalysis.parallelFromBytes) throws -> RunSummary {
+        let context = try TraceAnalysis(accumulators).run(path: tracePath, threads: threads, parallelFromBytes: parallelFromBytes).context
         guard let header = context.header else {
             throw AnalysisError(description: "\(tracePath): no run header; is this a stoqsim trace?")
         }

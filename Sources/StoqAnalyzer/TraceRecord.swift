@@ -225,6 +225,19 @@ public enum TraceRecord: Equatable {
 
     public var jsonLine: String {
         var j = JSONLine()
+        encode(into: &j)
+        return j.string
+    }
+
+    /// Appends this record's line (without the newline) to `buffer`.
+    func appendJSONLine(to buffer: inout [UInt8]) {
+        var j = JSONLine(appendingTo: buffer)
+        buffer = []   // `j` now holds the only reference, so appending does not copy
+        encode(into: &j)
+        buffer = j.finish()
+    }
+
+    func encode(into j: inout JSONLine) {
         switch self {
         case .run(let r):
             j.add("type", "run"); j.add("schema", TraceRecord.schemaVersion); j.add("topology", r.topology)
@@ -288,7 +301,6 @@ public enum TraceRecord: Equatable {
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
             if let signal = e.interruptedBy { j.add("interrupted_by", signal) }
         }
-        return j.string
     }
 
     // MARK: Decoding
@@ -315,7 +327,7 @@ public enum TraceRecord: Equatable {
         return try decode(fields: Fields(json: parser, line: lineNumber))
     }
 
-    private static func decode(fields f: Fields) throws -> TraceRecord? {
+    static func decode(fields f: Fields) throws -> TraceRecord? {
         let type = try f.string("type")
         switch type {
         case "run":
@@ -447,6 +459,99 @@ public enum TraceRecord: Equatable {
             case .falseValue: return false
             default: throw DecodeError(line: line, message: "'\(k)' must be true or false")
             }
+        }
+    }
+}
+
+extension TraceRecord {
+    /// Sets of record kinds: what an accumulator reads, so the analyzer decodes
+    /// a line only for the accumulators that want it.
+    public struct Kinds: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+        public static let run = Kinds(rawValue: 1 << 0), link = Kinds(rawValue: 1 << 1), node = Kinds(rawValue: 1 << 2)
+        public static let probe = Kinds(rawValue: 1 << 3), linkState = Kinds(rawValue: 1 << 4), linkStats = Kinds(rawValue: 1 << 5)
+        public static let transfer = Kinds(rawValue: 1 << 6), reconverged = Kinds(rawValue: 1 << 7), exec = Kinds(rawValue: 1 << 8)
+        public static let realtime = Kinds(rawValue: 1 << 9), publish = Kinds(rawValue: 1 << 10), content = Kinds(rawValue: 1 << 11)
+        public static let fetch = Kinds(rawValue: 1 << 12), cache = Kinds(rawValue: 1 << 13), linkDedup = Kinds(rawValue: 1 << 14)
+        public static let certificate = Kinds(rawValue: 1 << 15), route = Kinds(rawValue: 1 << 16), end = Kinds(rawValue: 1 << 17)
+        public static let all = Kinds(rawValue: .max)
+        /// The static description written before any event.
+        public static let description: Kinds = [.run, .link, .node]
+    }
+
+    /// Each `type` name and its kind, the most frequent first (lookups scan in order).
+    static let typeNames: [(name: StaticString, kind: Kinds)] = [
+        ("probe", .probe), ("transfer", .transfer), ("content", .content), ("fetch", .fetch), ("cert", .certificate),
+        ("link_state", .linkState), ("node_state", .linkState), ("reconverged", .reconverged), ("route", .route),
+        ("link_stats", .linkStats), ("link_dedup", .linkDedup), ("cache", .cache), ("publish", .publish), ("exec", .exec),
+        ("realtime", .realtime), ("link", .link), ("node", .node), ("run", .run), ("end", .end),
+    ]
+
+    /// The kind a `type` value (raw bytes, no escapes) names; nil for types this version does not know.
+    static func kind(ofType name: UnsafeBufferPointer<UInt8>) -> Kinds? {
+        for t in typeNames where t.name.utf8CodeUnitCount == name.count {
+            if memcmp(name.baseAddress!, t.name.utf8Start, name.count) == 0 { return t.kind }
+        }
+        return nil
+    }
+
+    /// The kind of a parsed line: nil when its `type` is missing, not a plain
+    /// string or unknown (the full decoder then reports or skips it).
+    static func kind(of json: FlatJSONObject) -> Kinds? {
+        guard let f = json.field("type"), f.kind == .string, !f.escaped else { return nil }
+        let name = json.valueBytes(f)
+        return name.isEmpty ? nil : kind(ofType: name)
+    }
+
+    /// The kind of a line from its first bytes alone, without parsing it:
+    /// recognises what `TraceWriter` writes (`{"type":"…"` or `{"t":123,"type":"…"`)
+    /// and returns nil for anything else (the caller then parses the line).
+    static func quickKind(_ line: UnsafeBufferPointer<UInt8>) -> Kinds? {
+        let b = line.baseAddress!, n = line.count
+        var i = 0
+        @inline(__always) func take(_ s: StaticString) -> Bool {
+            let len = s.utf8CodeUnitCount
+            guard i + len <= n, memcmp(b + i, s.utf8Start, len) == 0 else { return false }
+            i += len
+            return true
+        }
+        if take(#"{"t":"#) {
+            if i < n, b[i] == 0x2d { i += 1 }
+            let digits = i
+            while i < n, b[i] &- 0x30 < 10 { i += 1 }
+            guard i > digits, take(#","type":""#) else { return nil }
+        } else if !take(#"{"type":""#) {
+            return nil
+        }
+        let start = i
+        while i < n, b[i] != 0x22 { if b[i] == 0x5c { return nil }; i += 1 }
+        guard i < n, i > start else { return nil }
+        return kind(ofType: UnsafeBufferPointer(start: b + start, count: i - start))
+    }
+
+    /// This record's kind.
+    public var kind: Kinds {
+        switch self {
+        case .run: .run
+        case .link: .link
+        case .node: .node
+        case .probe: .probe
+        case .linkState: .linkState
+        case .linkStats: .linkStats
+        case .transfer: .transfer
+        case .reconverged: .reconverged
+        case .exec: .exec
+        case .realtime: .realtime
+        case .publish: .publish
+        case .content: .content
+        case .fetch: .fetch
+        case .cache: .cache
+        case .linkDedup: .linkDedup
+        case .certificate: .certificate
+        case .route: .route
+        case .end: .end
         }
     }
 }

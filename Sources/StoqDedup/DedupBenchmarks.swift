@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,6 +19,11 @@ public struct ThroughputResult: Sendable, CustomStringConvertible {
     public var verified: Bool
 
     /// Decimal megabytes (10^6 bytes) per second.
+    public init(name: String, bytes: Int, wallSeconds: Double, cpuSeconds: Double, chunks: Int, verified: Bool) {
+        self.name = name; self.bytes = bytes; self.wallSeconds = wallSeconds; self.cpuSeconds = cpuSeconds
+        self.chunks = chunks; self.verified = verified
+    }
+
     public var megabytesPerSecond: Double { Double(bytes) / wallSeconds / 1e6 }
     public var megabytesPerCPUSecond: Double { Double(bytes) / cpuSeconds / 1e6 }
 
@@ -36,12 +42,13 @@ public enum DedupBenchmarks {
         ContentGenerator.randomBytes(bytes, seed: seed)
     }
 
-    /// FastCDC boundaries only.
-    public static func chunking(_ data: [UInt8], parameters: ChunkerParameters = .default) -> ThroughputResult {
+    /// FastCDC boundaries only, on `threads` cores (CPU time is the measuring thread's, so for one thread only).
+    public static func chunking(_ data: [UInt8], parameters: ChunkerParameters = .default, threads: Int = 1) -> ThroughputResult {
         let cdc = FastCDC(parameters)
         var boundaries: [ChunkBoundary] = []
-        let (wall, cpu) = timed { boundaries = cdc.boundaries(data) }
-        return ThroughputResult(name: "fastcdc \(sizesLabel(parameters))", bytes: data.count, wallSeconds: wall, cpuSeconds: cpu,
+        let (wall, cpu) = timed { boundaries = cdc.boundaries(data, threads: threads) }
+        return ThroughputResult(name: "fastcdc \(sizesLabel(parameters))" + (threads > 1 ? ", \(threads) threads" : ", 1 thread"),
+                                bytes: data.count, wallSeconds: wall, cpuSeconds: cpu,
                                 chunks: boundaries.count, verified: check(boundaries, data.count, parameters))
     }
 
@@ -55,13 +62,34 @@ public enum DedupBenchmarks {
     }
 
     /// Boundaries plus a SHA-256 per chunk: what publishing an object costs.
-    public static func chunkAndHash(_ data: [UInt8], parameters: ChunkerParameters = .default) -> ThroughputResult {
+    public static func chunkAndHash(_ data: [UInt8], parameters: ChunkerParameters = .default, threads: Int = 1) -> ThroughputResult {
         let cdc = FastCDC(parameters)
         var chunks: [Chunk] = []
-        let (wall, cpu) = timed { chunks = cdc.chunks(data) }
+        let (wall, cpu) = timed { chunks = cdc.chunks(data, threads: threads) }
         let boundaries = chunks.map { ChunkBoundary(offset: $0.offset, length: $0.length) }
-        return ThroughputResult(name: "fastcdc+sha256 \(sizesLabel(parameters))", bytes: data.count, wallSeconds: wall, cpuSeconds: cpu,
+        return ThroughputResult(name: "fastcdc+sha256 \(sizesLabel(parameters))" + (threads > 1 ? ", \(threads) threads" : ", 1 thread"),
+                                bytes: data.count, wallSeconds: wall, cpuSeconds: cpu,
                                 chunks: chunks.count, verified: check(boundaries, data.count, parameters))
+    }
+
+    /// The whole `stoqsim chunk FILE --format json` process (this executable),
+    /// output discarded: reading, chunking, hashing and writing together.
+    public static func chunkCommand(file: String, bytes: Int) throws -> ThroughputResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        p.arguments = ["chunk", file, "--format", "json"]
+        p.standardOutput = FileHandle.nullDevice
+        func childCPU() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_CHILDREN.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        let w0 = now(CLOCK_MONOTONIC), c0 = childCPU()
+        try p.run()
+        p.waitUntilExit()
+        let wall = now(CLOCK_MONOTONIC) - w0
+        return ThroughputResult(name: "stoqsim chunk --format json (whole process, all threads' CPU)", bytes: bytes, wallSeconds: wall,
+                                cpuSeconds: childCPU() - c0, chunks: 0, verified: p.terminationStatus == 0)
     }
 
     static func sizesLabel(_ p: ChunkerParameters) -> String {

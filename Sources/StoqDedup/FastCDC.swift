@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import StoqEngine
 
 /// Sizes that drive FastCDC. Boundaries depend only on these and the content.
@@ -132,14 +134,21 @@ public struct FastCDC: Sendable {
         return cutPoint(base.assumingMemoryBound(to: UInt8.self), count: data.count)
     }
 
+    /// Where the chunk of an object with `n` bytes left may end: before
+    /// `normal` under MaskS, before `limit` under MaskL; nil when all `n`
+    /// bytes are one chunk (no more than `minSize`).
+    @inline(__always)
+    func cutRange(remaining n: Int) -> (limit: Int, normal: Int)? {
+        guard n > parameters.minSize else { return nil }
+        let limit = Swift.min(n, parameters.maxSize)
+        return (limit, Swift.min(limit, parameters.avgSize))
+    }
+
     @usableFromInline
     func cutPoint(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
-        let minSize = parameters.minSize
-        if n <= minSize { return n }
-        let limit = Swift.min(n, parameters.maxSize)
-        let normal = Swift.min(limit, parameters.avgSize)
+        guard case let (limit, normal)? = cutRange(remaining: n) else { return n }
         var h: UInt64 = 0
-        var i = minSize
+        var i = parameters.minSize
         let strict = scan(p, &i, normal, &h, maskS)
         if strict >= 0 { return strict }
         let loose = scan(p, &i, limit, &h, maskL)
@@ -173,8 +182,13 @@ public struct FastCDC: Sendable {
         return -1
     }
 
-    /// All boundaries of a complete object.
-    public func boundaries(_ data: UnsafeRawBufferPointer) -> [ChunkBoundary] {
+    /// All boundaries of a complete object. Large objects are scanned on
+    /// `threads` cores at once (see `CutCandidates`); the boundaries are the
+    /// same whatever the thread count.
+    public func boundaries(_ data: UnsafeRawBufferPointer, threads: Int = FastCDC.defaultThreads) -> [ChunkBoundary] {
+        if threads > 1, data.count >= Self.parallelFromBytes, let base = data.baseAddress {
+            return CutCandidates(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: threads).boundaries()
+        }
         var out: [ChunkBoundary] = []
         out.reserveCapacity(data.count / parameters.avgSize + 1)
         var offset = 0
@@ -186,21 +200,134 @@ public struct FastCDC: Sendable {
         return out
     }
 
-    public func boundaries(_ bytes: [UInt8]) -> [ChunkBoundary] {
-        bytes.withUnsafeBytes { boundaries($0) }
+    public func boundaries(_ bytes: [UInt8], threads: Int = FastCDC.defaultThreads) -> [ChunkBoundary] {
+        bytes.withUnsafeBytes { boundaries($0, threads: threads) }
     }
 
     /// Boundaries with each chunk's id. `hash` defaults to the Swift SHA-256;
-    /// a faster SHA-256 (e.g. GnuTLS's, from a module that links it) can be passed in.
-    public func chunks(_ data: UnsafeRawBufferPointer, hash: ChunkHasher = ChunkHash.sha256) -> [Chunk] {
-        boundaries(data).map { b in
-            Chunk(offset: b.offset, length: b.length,
-                  id: hash(UnsafeRawBufferPointer(rebasing: data[b.offset..<(b.offset + b.length)])))
+    /// a faster SHA-256 (e.g. GnuTLS's, from a module that links it) can be
+    /// passed in. Large objects are chunked and hashed on `threads` cores;
+    /// each id goes to its chunk's slot, so the result does not depend on them.
+    public func chunks(_ data: UnsafeRawBufferPointer, hash: ChunkHasher = ChunkHash.sha256,
+                       threads: Int = FastCDC.defaultThreads) -> [Chunk] {
+        let b = boundaries(data, threads: threads)
+        guard threads > 1, data.count >= Self.parallelFromBytes else {
+            return b.map { Chunk(offset: $0.offset, length: $0.length, id: hash(UnsafeRawBufferPointer(rebasing: data[$0.offset..<($0.offset + $0.length)]))) }
         }
+        var ids = [ChunkID](repeating: ChunkID(words: (0, 0, 0, 0)), count: b.count)
+        ids.withUnsafeMutableBufferPointer { ids in
+            // Interleaved so both threads get a fair share of big and small chunks.
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                var i = t
+                while i < b.count {
+                    ids[i] = hash(UnsafeRawBufferPointer(rebasing: data[b[i].offset..<(b[i].offset + b[i].length)]))
+                    i += threads
+                }
+            }
+        }
+        return zip(b, ids).map { Chunk(offset: $0.offset, length: $0.length, id: $1) }
     }
 
-    public func chunks(_ bytes: [UInt8], hash: ChunkHasher = ChunkHash.sha256) -> [Chunk] {
-        bytes.withUnsafeBytes { chunks($0, hash: hash) }
+    public func chunks(_ bytes: [UInt8], hash: ChunkHasher = ChunkHash.sha256, threads: Int = FastCDC.defaultThreads) -> [Chunk] {
+        bytes.withUnsafeBytes { chunks($0, hash: hash, threads: threads) }
+    }
+
+    public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// Below this, threads cost more than they save.
+    public static let parallelFromBytes = 4 << 20
+
+    /// The first possible cut of the chunk starting at `p` that the gear hash
+    /// decides from fewer than 64 rolled bytes (see `CutCandidates`): the
+    /// cut, or -1 when none of those positions cuts.
+    func cutInWarmUp(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
+        guard case let (limit, normal)? = cutRange(remaining: n) else { return n }
+        let minSize = parameters.minSize
+        var h: UInt64 = 0
+        for i in minSize..<Swift.min(minSize + CutCandidates.window - 1, limit) {
+            h = (h << 1) &+ gearTable[Int(p[i])]
+            if h & (i < normal ? maskS : maskL) == 0 { return i + 1 }
+        }
+        return -1
+    }
+}
+
+/// FastCDC over several cores with exactly the sequential cut points.
+///
+/// Bit k of the gear hash depends only on the last k + 1 bytes, so once a
+/// chunk has rolled 64 bytes its hash at any position is the hash of the 64
+/// bytes ending there, whatever the chunk's start. Threads therefore scan
+/// their share of the object for every position whose 64-byte hash passes the
+/// strict or the loose mask (a few per chunk), and one pass then walks the
+/// chunks: the first 63 positions after each chunk's minimum size are rolled
+/// exactly, the rest read off the candidates (strict before the normal size,
+/// loose after, the maximum size otherwise), as `cutPoint` would.
+struct CutCandidates {
+    static let window = 64
+    static let strict: UInt64 = 1, loose: UInt64 = 2
+
+    let cdc: FastCDC
+    let base: UnsafePointer<UInt8>
+    let count: Int
+    /// Positions p (the chunk would end after byte p) shifted left 2, with the masks they pass.
+    private var candidates: [UInt64] = []
+
+    init(_ cdc: FastCDC, _ base: UnsafePointer<UInt8>, count: Int, threads: Int) {
+        self.cdc = cdc
+        self.base = base
+        self.count = count
+        let segments = (0..<threads).map { count * $0 / threads..<count * ($0 + 1) / threads }
+        var found = [[UInt64]](repeating: [], count: threads)
+        found.withUnsafeMutableBufferPointer { found in
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                found[t] = Self.scan(base, segments[t], maskS: cdc.maskS, maskL: cdc.maskL)
+            }
+        }
+        candidates = found.flatMap { $0 }
+    }
+
+    /// Every position of `range` whose 64-byte gear hash passes either mask.
+    private static func scan(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, maskS: UInt64, maskL: UInt64) -> [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(range.count >> 12)
+        let g = gearTable
+        var h: UInt64 = 0
+        for i in Swift.max(0, range.lowerBound - window + 1)..<range.lowerBound { h = (h << 1) &+ g[Int(p[i])] }
+        var i = range.lowerBound
+        let end = range.upperBound
+        while i < end {
+            h = (h << 1) &+ g[Int(p[i])]
+            if h & maskL == 0 || h & maskS == 0 {
+                out.append(UInt64(i) << 2 | (h & maskS == 0 ? strict : 0) | (h & maskL == 0 ? loose : 0))
+            }
+            i &+= 1
+        }
+        return out
+    }
+
+    func boundaries() -> [ChunkBoundary] {
+        let p = cdc.parameters
+        var out: [ChunkBoundary] = []
+        out.reserveCapacity(count / p.avgSize + 1)
+        var next = 0   // first candidate not behind the current chunk
+        var start = 0
+        while start < count {
+            var len = cdc.cutInWarmUp(base + start, count: count - start)
+            if len < 0, case let (limit, normal)? = cdc.cutRange(remaining: count - start) {
+                let first = start + p.minSize + Self.window - 1
+                while next < candidates.count, Int(candidates[next] >> 2) < first { next += 1 }
+                len = limit
+                var k = next
+                while k < candidates.count {
+                    let at = Int(candidates[k] >> 2) - start
+                    if at >= limit { break }
+                    if candidates[k] & (at < normal ? Self.strict : Self.loose) != 0 { len = at + 1; break }
+                    k += 1
+                }
+            }
+            out.append(ChunkBoundary(offset: start, length: len))
+            start += len
+        }
+        return out
     }
 }
 

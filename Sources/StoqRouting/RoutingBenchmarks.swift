@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import StoqTopology
 
@@ -66,6 +67,35 @@ public enum RoutingBenchmarks {
         return Result(strategy: strategy.name, nodes: n, pairs: pairs, singlePairMicroseconds: single / Double(max(pairs, 1)) * 1e6,
                       allPairsSerialSeconds: serialTime, allPairsParallelSeconds: parallelTime, pairsReached: reached, identical: identical,
                       kPathsMicroseconds: kTime, k: k)
+    }
+
+    /// Writing the whole matrix as JSON or CSV (`stoqsim route FILE --format …`)
+    /// into memory: bytes formatted per second of wall time, on `threads` cores.
+    public static func matrixOutput(topology: Topology, format: RouteRowWriter.Format, threads: Int) throws -> String {
+        let graph = RoutingGraph(topology: topology)
+        let tables = ForwardingTables(graph: graph, policy: try RoutingPolicy(config: topology.routing, graph: graph))
+        var bytes = 0, lines = 0
+        let output = RoutingMatrixOutput(tables: tables, format: format)
+        var failure: Error?
+        let s = seconds {
+            do {
+                try output.write(threads: threads, to: { b in
+                    bytes += b.count
+                    var at = b.baseAddress!, left = b.count   // memchr: counting must not cost more than writing
+                    while left > 0, let nl = memchr(at, 0x0a, left) {
+                        lines += 1
+                        left -= at.distance(to: UnsafeRawPointer(nl)) + 1
+                        at = UnsafeRawPointer(nl) + 1
+                    }
+                })
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
+        // JSON: "[", a line per pair, "]"; CSV: the header and a line per pair.
+        let expected = output.pairs + (format == .json ? 2 : 1)
+        return "matrix as \(format == .json ? "JSON" : "CSV"), \(threads) thread\(threads == 1 ? "" : "s"): \(output.pairs) pairs, "
+            + "\(bytes >> 20) MiB in \(String(format: "%.3f", s)) s = \(String(format: "%.0f", Double(bytes) / s / 1e6)) MB/s"
+            + (lines == expected ? "" : " (LINE COUNT \(lines), EXPECTED \(expected))")
     }
 
     private static func seconds(_ body: () -> Void) -> Double {

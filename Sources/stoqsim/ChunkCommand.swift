@@ -62,24 +62,29 @@ struct ChunkFile: ParsableCommand {
             throw ExitCode(badInputExitCode)
         }
         defer { try? handle.close() }
-        var chunker = StreamingChunker(params)
         var rows: [Row] = []
         var seen = Set<ChunkID>()
         var uniqueBytes = 0
-        func take(_ c: Chunk, _: UnsafeRawBufferPointer) {
+        func take(_ c: Chunk) {
             rows.append(Row(offset: c.offset, length: c.length, id: c.id.hex))
             if seen.insert(c.id).inserted { uniqueBytes += c.length }
         }
         do {
-            // Streamed in 4 MiB reads so the file never has to fit in memory twice.
-            while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
-                data.withUnsafeBytes { chunker.feed($0, take) }
+            if let mapped = try? Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped) {
+                // A regular file: mapped, chunked and hashed on all cores (same chunks as one core gives).
+                mapped.withUnsafeBytes { for c in FastCDC(params).chunks($0) { take(c) } }
+            } else {
+                // A pipe or device: streamed in 4 MiB reads so it never has to fit in memory twice.
+                var chunker = StreamingChunker(params)
+                while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
+                    data.withUnsafeBytes { chunker.feed($0) { c, _ in take(c) } }
+                }
+                chunker.finish { c, _ in take(c) }
             }
         } catch {
             printError("\(file): read failed: \(error.localizedDescription)")
             throw ExitCode.failure
         }
-        chunker.finish(take)
 
         let sizes = rows.map(\.length)
         let total = sizes.reduce(0, +)

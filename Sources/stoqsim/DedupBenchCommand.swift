@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StoqDedup
 
 struct DedupBench: ParsableCommand {
@@ -25,5 +26,130 @@ struct DedupBench: ParsableCommand {
             { DedupBenchmarks.chunkAndHash(data, parameters: .default) },
         ]
         try reportMedians(cases, repetitions: repetitions, rank: \.cpuSeconds, verified: \.verified)
+    }
+}
+
+/// FastCDC against the `pyfastcdc` package (Cython, FastCDC 2020) on the same
+/// file, and the whole `stoqsim chunk --format json` process against the bare
+/// chunker. pyfastcdc goes into a throw-away venv; without network or Python
+/// the benchmark says so and measures the rest.
+struct ChunkerBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chunker",
+        abstract: "FastCDC (4/64/1024 KiB, normalization 2) side by side with pyfastcdc, and the chunk command end to end.")
+
+    @Option(help: "Input size in MiB (seeded random data, written to a temporary file).") var mebibytes: Int = 256
+    @Option(name: .customLong("repeat"), help: "Repetitions; the median (by wall time) is reported.") var repetitions: Int = 3
+    @Flag(help: "Skip pyfastcdc (no venv, no network).") var noPython = false
+
+    func run() throws {
+        guard mebibytes > 0, repetitions > 0 else { throw ValidationError("--mebibytes and --repeat must be positive") }
+        #if DEBUG
+        printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench chunker'")
+        #endif
+        let dir = NSTemporaryDirectory() + "stoqsim-bench-chunker-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/data.bin"
+        let data = DedupBenchmarks.makeData(bytes: mebibytes << 20, seed: 1)
+        try Data(data).write(to: URL(fileURLWithPath: file))
+
+        let python = noPython ? nil : PyFastCDC.install(in: dir)
+        var results: [ThroughputResult] = []
+        func median(_ runs: [ThroughputResult]) -> ThroughputResult { runs.sorted { $0.wallSeconds < $1.wallSeconds }[runs.count / 2] }
+        let serial = median((0..<repetitions).map { _ in DedupBenchmarks.chunking(data, parameters: .default, threads: 1) })
+        let cores = FastCDC.defaultThreads
+        let parallel = median((0..<repetitions).map { _ in DedupBenchmarks.chunking(data, parameters: .default, threads: cores) })
+        results += [serial, parallel]
+        let sha = median((0..<repetitions).map { _ in DedupBenchmarks.sha256(data) })
+        let both = median((0..<repetitions).map { _ in DedupBenchmarks.chunkAndHash(data, parameters: .default, threads: cores) })
+        results += [sha, both]
+        let command = median(try (0..<repetitions).map { _ in try DedupBenchmarks.chunkCommand(file: file, bytes: data.count) })
+        results.append(command)
+        for r in results { print("\(r)  (median of \(repetitions))") }
+
+        func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f×", a / b) }
+        print("stoqsim chunk --format json vs bare chunker (all cores): \(ratio(command.wallSeconds, parallel.wallSeconds)) the time (goal ≤ 1.5×)")
+        print("chunking + SHA-256 per chunk (all cores) vs SHA-256 alone (one core): \(ratio(both.wallSeconds, sha.wallSeconds)) the time"
+              + " (≤ 1.0×: limited by SHA-256, not by the chunker)")
+        var failed = results.contains { !$0.verified }
+        if let python {
+            do {
+                let py = try python.measure(file: file, repetitions: repetitions)
+                print(py)
+                print("FastCDC vs pyfastcdc, wall: \(ratio(parallel.megabytesPerSecond, py.megabytesPerSecond)) on all cores "
+                      + "(goal ≥ 1.5×), \(ratio(serial.megabytesPerSecond, py.megabytesPerSecond)) on one; "
+                      + "CPU: \(ratio(serial.megabytesPerCPUSecond, py.megabytesPerCPUSecond)) on one core")
+            } catch {
+                printError("pyfastcdc did not run: \(error)")
+                failed = true
+            }
+        }
+        if failed {
+            printError("a benchmark's own check failed: the figures above are not valid")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// pyfastcdc in a venv of its own, driven by a short script that times
+/// `cut_buf` over the file held in memory, as `DedupBenchmarks.chunking` does.
+struct PyFastCDC {
+    let python: String
+
+    /// Installs pyfastcdc into `dir/venv`; nil (having said why) when Python or PyPI is not there.
+    static func install(in dir: String) -> PyFastCDC? {
+        let venv = dir + "/venv"
+        printError("installing pyfastcdc into a throw-away venv (\(venv)) …")
+        guard (try? run(["python3", "-m", "venv", venv]))?.status == 0 else {
+            printError("pyfastcdc not measured: python3 -m venv failed (no Python 3 with venv here)")
+            return nil
+        }
+        guard (try? run([venv + "/bin/pip", "install", "--quiet", "--disable-pip-version-check", "pyfastcdc"]))?.status == 0 else {
+            printError("pyfastcdc not measured: pip could not install it (PyPI unreachable?)")
+            return nil
+        }
+        return PyFastCDC(python: venv + "/bin/python")
+    }
+
+    static let script = """
+    import sys, time, pyfastcdc
+    path, reps = sys.argv[1], int(sys.argv[2])
+    data = open(path, 'rb').read()
+    cdc = pyfastcdc.FastCDC(avg_size=64 << 10, min_size=4 << 10, max_size=1 << 20, normalized_chunking=2)
+    for _ in range(reps):
+        w, c = time.perf_counter(), time.thread_time()
+        n = sum(1 for _ in cdc.cut_buf(data))
+        print(time.perf_counter() - w, time.thread_time() - c, n, flush=True)
+    """
+
+    func measure(file: String, repetitions: Int) throws -> ThroughputResult {
+        let (status, output) = try Self.run([python, "-c", Self.script, file, "\(repetitions)"], capture: true)
+        let text = String(decoding: output, as: UTF8.self)
+        let runs = text.split(separator: "\n").compactMap { line -> (Double, Double, Int)? in
+            let f = line.split(separator: " ")
+            guard f.count == 3, let w = Double(f[0]), let c = Double(f[1]), let n = Int(f[2]) else { return nil }
+            return (w, c, n)
+        }.sorted { $0.0 < $1.0 }
+        guard status == 0, !runs.isEmpty else { throw ValidationError("pyfastcdc script failed (exit \(status)): \(text)") }
+        let m = runs[runs.count / 2]
+        let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+        return ThroughputResult(name: "pyfastcdc 4KiB/64KiB/1MiB, median of \(runs.count)", bytes: bytes, wallSeconds: m.0,
+                                cpuSeconds: m.1, chunks: m.2, verified: true)
+    }
+
+    /// Runs a program found in PATH; its output goes to stderr, or is returned with `capture`.
+    static func run(_ arguments: [String], capture: Bool = false) throws -> (status: Int32, output: Data) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = capture ? pipe : FileHandle.standardError
+        p.standardError = FileHandle.standardError
+        try p.run()
+        // Read before waiting, so a full pipe cannot stall the child.
+        let output = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
+        p.waitUntilExit()
+        return (p.terminationStatus, output)
     }
 }

@@ -56,16 +56,12 @@ struct RouteCommand: ParsableCommand {
         let route = policy.route(from: s, to: d, in: graph)
         let alternatives = (strategy as? KShortestStrategy)?.paths(from: s, to: d, in: graph) ?? []
         switch format {
-        case .json:
-            var out = OutputBuffer()
-            out.append(RouteLine.json(graph, s, d, route))
-            out.append("\n")
-            out.flush()
-        case .csv:
-            var out = OutputBuffer()
-            out.append(RouteLine.csvHeader)
-            out.append(RouteLine.csv(graph, s, d, route))
-            out.flush()
+        case .json, .csv:
+            let writer = RouteRowWriter(graph: graph, format: format == .json ? .json : .csv)
+            var out = format == .json ? [UInt8]() : Array(RouteRowWriter.csvHeader.utf8)
+            writer.append(from: s, to: d, route: route, to: &out)
+            if format == .json { out.append(0x0a) }
+            FileHandle.standardOutput.write(Data(out))
         case .table:
             print("\(graph.name(ofNode: s)) → \(graph.name(ofNode: d)) (\(strategy.name))")
             guard let route else {
@@ -93,24 +89,20 @@ struct RouteCommand: ParsableCommand {
         let n = Int32(graph.nodeCount)
         switch format {
         case .json, .csv:
-            // Streamed from the tables one pair at a time, through a bounded buffer.
-            var out = OutputBuffer()
-            out.append(format == .json ? "[\n" : RouteLine.csvHeader)
-            var first = true
-            for s in 0..<n {
-                for d in 0..<n where s != d {
-                    let route = tables.route(from: s, to: d)
-                    if format == .json {
-                        if !first { out.append(",\n") }
-                        out.append(RouteLine.json(graph, s, d, route))
-                    } else {
-                        out.append(RouteLine.csv(graph, s, d, route))
-                    }
-                    first = false
-                }
+            // Formatted on all cores a batch of sources at a time, written in order.
+            let output = RoutingMatrixOutput(tables: tables, format: format == .json ? .json : .csv)
+            var progress = MatrixProgress(pairs: output.pairs)
+            do {
+                try output.write(to: { bytes in
+                    try writeAll(bytes)
+                    progress.written += bytes.count
+                }, progress: { progress.update(pairsDone: $0) })
+            } catch {
+                // A closed pipe (`| head`) is not an error of ours; anything else is said.
+                if (error as? POSIXError)?.code != .EPIPE { printError("route: writing the matrix failed: \(error)") }
+                return
             }
-            if format == .json { out.append("\n]\n") }
-            out.flush()
+            progress.finish()
         case .table:
             let sum = RoutingMatrix(tables: tables).summary()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -135,29 +127,49 @@ struct RouteCommand: ParsableCommand {
     }
 }
 
-/// One pair as a JSON object or a CSV row.
-enum RouteLine {
-    static let csvHeader = "from,to,path,latency_us,hops,bottleneck_bps,stretch\n"
+/// Progress of a large matrix on stderr, about once a second (stdout carries the data).
+struct MatrixProgress {
+    let pairs: Int
+    var written = 0
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private var lastReport: UInt64 = 0
+    private var reported = false
+    /// Smaller matrices finish in well under a second: no progress for them.
+    static let fromPairs = 250_000
 
-    static func json(_ g: RoutingGraph, _ s: Int32, _ d: Int32, _ r: Route?) -> String {
-        let head = "{\"from\":\"\(g.name(ofNode: s))\",\"to\":\"\(g.name(ofNode: d))\","
-        guard let r else { return head + "\"path\":null,\"latency_us\":null,\"hops\":null,\"bottleneck_bps\":null,\"stretch\":null}" }
-        let path = r.nodes.map { "\"\(g.name(ofNode: $0))\"" }.joined(separator: ",")
-        return head + "\"path\":[\(path)],\"latency_us\":\(micro(r.latency)),\"hops\":\(r.hops),"
-            + "\"bottleneck_bps\":\(r.hops == 0 ? "null" : String(r.bottleneck)),\"stretch\":\(r.stretch.map { Human.fixed($0, 4) } ?? "null")}"
+    init(pairs: Int) {
+        self.pairs = pairs
+        lastReport = start
     }
 
-    static func csv(_ g: RoutingGraph, _ s: Int32, _ d: Int32, _ r: Route?) -> String {
-        let head = "\(g.name(ofNode: s)),\(g.name(ofNode: d)),"
-        guard let r else { return head + ",,,,\n" }
-        return head + r.nodes.map { g.name(ofNode: $0) }.joined(separator: " ") + ",\(micro(r.latency)),\(r.hops),"
-            + "\(r.hops == 0 ? "" : String(r.bottleneck)),\(r.stretch.map { Human.fixed($0, 4) } ?? "")\n"
+    private var seconds: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    mutating func update(pairsDone: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard pairs >= Self.fromPairs, now - lastReport >= 1_000_000_000, pairsDone < pairs else { return }
+        lastReport = now
+        reported = true
+        printError("route: \(pairsDone) of \(pairs) pairs (\(pairsDone * 100 / max(pairs, 1))%), "
+                   + "\(written >> 20) MiB written, \(Human.fixed(seconds, 1)) s")
     }
 
-    /// Nanoseconds as microseconds with three decimals, exactly.
-    static func micro(_ ns: Int64) -> String {
-        let frac = String(ns % 1000)
-        return "\(ns / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
+    func finish() {
+        guard reported else { return }
+        printError("route: \(pairs) pairs, \(written >> 20) MiB in \(Human.fixed(seconds, 1)) s "
+                   + "(\(Human.fixed(Double(written) / 1e6 / max(seconds, 1e-9), 0)) MB/s)")
+    }
+}
+
+/// Writes all of `bytes` to stdout; throws EPIPE-style errors as `POSIXError`.
+func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+    var at = 0
+    while at < bytes.count {
+        let n = write(STDOUT_FILENO, bytes.baseAddress! + at, bytes.count - at)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        at += n
     }
 }
 
@@ -170,24 +182,5 @@ enum Human {
 
     static func bandwidth(_ bps: UInt64) -> String {
         bps >= 1_000_000_000 ? fixed(Double(bps) / 1e9, 2) + " Gbps" : fixed(Double(bps) / 1e6, 1) + " Mbps"
-    }
-}
-
-/// stdout through a 64 KiB buffer, so streaming 10^6 lines neither holds them
-/// all nor makes a write call per line.
-struct OutputBuffer {
-    private var bytes: [UInt8] = []
-
-    init() { bytes.reserveCapacity(1 << 16) }
-
-    mutating func append(_ s: String) {
-        bytes.append(contentsOf: s.utf8)
-        if bytes.count >= 1 << 16 { flush() }
-    }
-
-    mutating func flush() {
-        guard !bytes.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(bytes))
-        bytes.removeAll(keepingCapacity: true)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StoqRouting
 import StoqTopology
 
@@ -10,6 +11,7 @@ struct RoutingBench: ParsableCommand {
     @Argument(help: "Topology file (default: topologies/edge-1000.yaml).") var file: String = "topologies/edge-1000.yaml"
     @Option(help: "Strategy to measure (default: every strategy).") var strategy: String?
     @Option(help: "Random pairs the single-pair time averages over.") var pairs: Int = 1000
+    @Flag(help: "Skip writing the all-pairs matrix as JSON and CSV.") var noOutput = false
 
     func run() throws {
         guard pairs > 0 else { throw ValidationError("--pairs must be positive") }
@@ -27,8 +29,17 @@ struct RoutingBench: ParsableCommand {
             failed = failed || !result.identical
             print(result)
         }
+        if !noOutput {
+            for format in [RouteRowWriter.Format.json, .csv] {
+                for threads in Set([1, ProcessInfo.processInfo.activeProcessorCount]).sorted() {
+                    let line = try RoutingBenchmarks.matrixOutput(topology: topology, format: format, threads: threads)
+                    failed = failed || line.contains("EXPECTED")
+                    print(line)
+                }
+            }
+        }
         if failed {
-            printError("serial and parallel routing differ: the figures above are not valid")
+            printError("serial and parallel routing differ, or the matrix output is short: the figures above are not valid")
             throw ExitCode.failure
         }
     }

@@ -1,0 +1,43 @@
+import StoqEngine
+import XCTest
+@testable import StoqDedup
+
+/// Chunking on several cores (cut candidates scanned per segment, then one
+/// walk over the chunks) gives exactly the sequential boundaries and ids.
+final class ParallelChunkingTests: XCTestCase {
+    func sequential(_ cdc: FastCDC, _ data: [UInt8]) -> [ChunkBoundary] { cdc.boundaries(data, threads: 1) }
+
+    func parallel(_ cdc: FastCDC, _ data: [UInt8], threads: Int) -> [ChunkBoundary] {
+        data.withUnsafeBufferPointer { CutCandidates(cdc, $0.baseAddress!, count: $0.count, threads: threads).boundaries() }
+    }
+
+    func testSameBoundariesForEveryPresetAndOddSizes() throws {
+        let random = ContentGenerator.randomBytes(3 << 20, seed: 9)
+        // Runs of one byte value and repeated blocks: long stretches without a cut, so max-size cuts and empty segments.
+        var repetitive = [UInt8](repeating: 7, count: 1 << 20) + Array(random.prefix(1 << 19))
+        repetitive += repetitive
+        let params = ChunkerParameters.presets.map(\.parameters) + [
+            try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 3),   // warm-up crosses the normal size
+            try ChunkerParameters(minSize: 333, avgSize: 1024, maxSize: 4097, normalization: 1),
+            try ChunkerParameters(minSize: 4096, avgSize: 8192, maxSize: 8192, normalization: 0),
+        ]
+        for p in params {
+            let cdc = FastCDC(p)
+            for data in [random, repetitive, Array(random.prefix(5000)), Array(random.prefix(p.minSize + 70))] {
+                let reference = sequential(cdc, data)
+                for threads in [1, 2, 3, 8] {
+                    XCTAssertEqual(parallel(cdc, data, threads: threads), reference, "\(p), \(data.count) bytes, \(threads) threads")
+                }
+            }
+        }
+    }
+
+    func testLargeObjectsTakeTheParallelPathWithTheSameChunks() {
+        let data = ContentGenerator.randomBytes(FastCDC.parallelFromBytes + 12345, seed: 3)
+        let cdc = FastCDC(.small)
+        XCTAssertEqual(cdc.boundaries(data, threads: 2), cdc.boundaries(data, threads: 1))
+        let chunks = cdc.chunks(data, threads: 2)
+        XCTAssertEqual(chunks, cdc.chunks(data, threads: 1))
+        XCTAssertEqual(chunks.map(\.id), chunks.map { c in data.withUnsafeBytes { SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[c.offset..<(c.offset + c.length)])) } })
+    }
+}
