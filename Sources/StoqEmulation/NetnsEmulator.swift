@@ -91,7 +91,7 @@ public final class NetnsEmulator {
             shutdown()
             throw error
         }
-        network.externalDelivery = { [unowned self] d, node in self.write(d, to: node) }
+        network.externalDelivery = { [unowned self] d, node in self.write(d.owned, to: node) }
         setupSeconds = Double(Int64(DispatchTime.now().uptimeNanoseconds) - start) / 1e9
     }
 
@@ -282,12 +282,12 @@ public final class NetnsEmulator {
         }
         var localAddress: IPv6Address { socket.localAddress }
         var localPort: UInt16 { socket.localPort }
-        var receiveHandler: ((Datagram) -> Void)? {
+        var receiveHandler: ((DatagramBatch) -> Void)? {
             get { socket.receiveHandler }
             set { socket.receiveHandler = newValue }
         }
-        func send(_ datagram: Datagram) {
-            socket.send(datagram)
+        func send(to destination: SocketAddress, _ payload: UnsafeRawBufferPointer) {
+            socket.send(to: destination, payload)
             afterSend()
         }
     }

@@ -42,11 +42,9 @@ public enum NetworkBenchmarks {
         var senders: [NetworkSocket] = []
         for name in names {
             let echo = try network.bind(node: name, port: echoPort)
-            echo.receiveHandler = { [unowned echo] d in
-                echo.send(Datagram(source: d.destination, destination: d.source, payload: d.payload))
-            }
+            echo.receiveEach { [unowned echo] d in echo.send(to: d.source, d.payload) }
             let sender = try network.bind(node: name, port: probePort)
-            sender.receiveHandler = { _ in echoed += 1 }
+            sender.receiveHandler = { batch in echoed += batch.count }
             senders.append(sender)
         }
         var random = RandomStream(seed: seed, stream: "probe-flood")
@@ -57,9 +55,9 @@ public enum NetworkBenchmarks {
                 let from = Int(random.next() % UInt64(nodeCount))
                 var to = Int(random.next() % UInt64(nodeCount - 1))
                 if to >= from { to += 1 }
-                senders[from].send(Datagram(source: SocketAddress(address: network.graph.nodeAddresses[from], port: probePort),
-                                            destination: SocketAddress(address: network.graph.nodeAddresses[to], port: echoPort),
-                                            payload: payload))
+                payload.withUnsafeBytes {
+                    senders[from].send(to: SocketAddress(address: network.graph.nodeAddresses[to], port: echoPort), $0)
+                }
                 sent += 1
             }
             if sent < probes { scheduler.schedule(after: waveInterval) { wave() } }

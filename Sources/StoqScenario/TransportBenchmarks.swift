@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CStoq
 import StoqEngine
+import StoqTransport
 
 /// One benchmark figure.
 public struct TransportBenchmarkResult: Sendable, CustomStringConvertible {
@@ -23,9 +24,11 @@ public struct TransportBenchmarkResult: Sendable, CustomStringConvertible {
 }
 
 /// Transport benchmarks: both ends in one process, no sockets, driven by
-/// `InMemoryPair` on a virtual clock, so the thread CPU time measured is spent
-/// in ngtcp2, GnuTLS and this module. Run them from a release build
-/// (`stoqsim bench transport`); they are not tests and assert nothing.
+/// `EndpointPair` on a virtual clock, so the thread CPU time measured is spent
+/// in ngtcp2, GnuTLS, StoqTransport and the path every `sim` run takes
+/// (`EndpointDriver`, `Network`'s sockets, payload slab and link). Run them
+/// from a release build (`stoqsim bench transport`); they are not tests and
+/// assert nothing.
 public enum TransportBenchmarks {
     /// Benchmarks count only what the transport must do: no qlog loss counting.
     static var configuration: TransportConfiguration {
@@ -36,10 +39,10 @@ public enum TransportBenchmarks {
 
     static func makePair(seed: UInt64, oneWayDelay: SimDuration = .milliseconds(1),
                          configuration: TransportConfiguration = TransportBenchmarks.configuration,
-                         algorithm: CertificateKeyAlgorithm = .ed25519) throws -> InMemoryPair {
+                         algorithm: CertificateKeyAlgorithm = .ed25519) throws -> EndpointPair {
         let ca = try CertificateAuthorityForTesting(commonName: "Bench Root", algorithm: algorithm)
         let bundle = try ca.issueLeaf(names: [.dns("localhost")], algorithm: algorithm)
-        return try InMemoryPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
+        return try EndpointPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
                                 clientTLS: ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: ca.rootCertificatePEM))),
                                 serverTLS: ServerTLSConfiguration(credentials: try .server(bundle)))
     }
@@ -134,7 +137,7 @@ public enum TransportBenchmarks {
             })
             return batch
         }
-        // One uncounted warm-up batch, so the in-memory path's buffers and the
+        // One uncounted warm-up batch, so the network's payload slab and the
         // shared state have grown to a batch's needs before measuring.
         let warmUp = try openBatch(batchSize)
         clients.reserveCapacity(pairs)
