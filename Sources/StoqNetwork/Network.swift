@@ -194,8 +194,10 @@ public final class Network {
         }
         if packet.destinationNode == node {
             // Loopback still goes through the scheduler so a receiver never runs
-            // inside its sender's `send`.
-            scheduler.schedule(at: now) { [unowned self] in self.arrive(packet, at: node) }
+            // inside its sender's `send`. The closure captures a constant copy:
+            // capturing the `var` would box it on the heap for every packet sent.
+            let looped = packet
+            scheduler.schedule(at: now) { [unowned self] in self.arrive(looped, at: node) }
             return
         }
         forward(packet, at: node)

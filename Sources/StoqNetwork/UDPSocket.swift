@@ -107,11 +107,10 @@ public final class IPv6UDPSocket: DatagramIO {
     /// Reads until the socket would block, handing the datagrams over in
     /// batches (one handler call, so one QUIC flush, per batch rather than per datagram).
     public func drain() {
-        var more = true
-        while more && !closed {
+        var drained = false
+        while !drained && !closed {
             batch.removeAll(keepingCapacity: true)
             var used = 0
-            more = false
             while batch.count < Self.batchLimit && used + Self.largestDatagram <= arena.count {
                 var from = sockaddr_in6()
                 var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
@@ -120,8 +119,9 @@ public final class IPv6UDPSocket: DatagramIO {
                         recvfrom(fileDescriptor, arena.baseAddress! + used, Self.largestDatagram, 0, $0, &len)
                     }
                 }
-                if n < 0 { break }   // EAGAIN (drained) or a transient error; epoll wakes us again
-                more = true
+                // EAGAIN (drained) or a transient error; epoll wakes us again. A
+                // batch that ends full reads on without this extra system call.
+                if n < 0 { drained = true; break }
                 guard from.sin6_family == sa_family_t(AF_INET6) else { continue }
                 let source = SocketAddress(from)
                 if source.address.isIPv4Mapped { continue }
