@@ -82,7 +82,7 @@ let package = Package(
         // Counts the test binary's heap allocations (interposed malloc) for the allocation test.
         .target(name: "CStoqAllocationCounter", path: "Tests/CStoqAllocationCounter"),
         .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology",
-                                                               "CStoqAllocationCounter"]),
+                                                               "StoqScenario", "CStoqAllocationCounter"]),
         .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine", "StoqTopology",
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),

@@ -83,21 +83,13 @@ public enum TransportBenchmarks {
         guard pair.run(until: { c.isHandshakeComplete && accepted?.isHandshakeComplete == true }), let s = accepted else {
             return TransportBenchmarkResult(name: "bulk goodput", value: 0, unit: "MB/s", cpuSeconds: 0, verified: false, detail: "handshake failed")
         }
-        var received = 0
-        var finished = false
-        s.onEvent = { event in
-            if case let .streamReadable(id) = event {
-                let (n, fin) = s.discard(stream: id)
-                received += n
-                if fin { finished = true }
-            }
-        }
+        let reader = DiscardingReader(s)
         let piece = [UInt8](repeating: 0xa5, count: 1 << 20)
         let id = try c.openStream(bidirectional: false)
         var written = 0
         let start = cpuNanoseconds()
-        while !finished {
-            while written < totalBytes && written - received < 32 << 20 {
+        while !reader.finished {
+            while written < totalBytes && written - reader.received < 32 << 20 {
                 let n = min(piece.count, totalBytes - written)
                 try c.write(stream: id, piece.prefix(n), fin: written + n == totalBytes)
                 written += n
@@ -106,9 +98,9 @@ public enum TransportBenchmarks {
         }
         let seconds = Double(cpuNanoseconds() - start) / 1e9
         let m = c.metrics
-        return TransportBenchmarkResult(name: "bulk goodput", value: Double(received) / seconds / 1e6, unit: "MB/s",
-                                        cpuSeconds: seconds, verified: finished && received == totalBytes,
-                                        detail: "\(received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
+        return TransportBenchmarkResult(name: "bulk goodput", value: Double(reader.received) / seconds / 1e6, unit: "MB/s",
+                                        cpuSeconds: seconds, verified: reader.finished && reader.received == totalBytes,
+                                        detail: "\(reader.received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
     }
 
     /// Heap bytes per established client+server connection pair: glibc's
@@ -169,5 +161,23 @@ public enum TransportBenchmarks {
     /// glibc's allocated heap bytes (mallinfo2): memory benchmarks and leak tests.
     public static func heapInUse() -> Int {
         Int(cstoq_heap_bytes_in_use())
+    }
+}
+
+/// A bulk receiver: counts and drops what arrives on a connection's streams
+/// (returning flow-control credit), as a sink that only counts would.
+public final class DiscardingReader {
+    public private(set) var received = 0
+    /// A stream's last byte arrived.
+    public private(set) var finished = false
+
+    public init(_ connection: QuicConnection) {
+        connection.onEvent = { [unowned self, unowned connection] event in
+            if case let .streamReadable(id) = event {
+                let (n, fin) = connection.discard(stream: id)
+                self.received += n
+                if fin { self.finished = true }
+            }
+        }
     }
 }

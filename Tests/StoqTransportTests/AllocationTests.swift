@@ -1,6 +1,7 @@
 import CStoqAllocationCounter
 import XCTest
 import StoqEngine
+import StoqScenario
 import StoqTestSupport
 
 /// The datagram path (driver → network socket → payload slab → link → socket →
@@ -21,25 +22,17 @@ final class AllocationTests: XCTestCase {
         configuration.countLostPackets = false   // qlog-based loss counting formats text per lost packet
         let pair = try InMemoryPair.verified(oneWayDelay: .milliseconds(1), bitsPerSecond: 1e9, configuration: configuration)
         let (c, s) = try XCTUnwrap(pair.establish())
-        var received = 0
-        var finished = false
-        s.onEvent = { event in
-            if case let .streamReadable(id) = event {
-                let (n, fin) = s.discard(stream: id)
-                received += n
-                if fin { finished = true }
-            }
-        }
+        let reader = DiscardingReader(s)
         let id = try c.openStream(bidirectional: false)
         // Queued up front, so the stream's send chunks are allocated here and
         // not while packets flow (writing is the application's allocation, not the path's).
         try c.write(stream: id, [UInt8](repeating: 0xa5, count: 96 << 20), fin: true)
         // Slow start and the buffers' growth to the flight size happen in the first third.
-        XCTAssertTrue(pair.run(until: { received >= 32 << 20 }))
+        XCTAssertTrue(pair.run(until: { reader.received >= 32 << 20 }))
 
         let datagramsBefore = c.metrics.datagramsSent + s.metrics.datagramsSent
         let allocationsBefore = cstoq_thread_allocations()
-        XCTAssertTrue(pair.run(until: { received >= 80 << 20 }))
+        XCTAssertTrue(pair.run(until: { reader.received >= 80 << 20 }))
         let allocations = cstoq_thread_allocations() - allocationsBefore
         let datagrams = c.metrics.datagramsSent + s.metrics.datagramsSent - datagramsBefore
 
@@ -48,7 +41,7 @@ final class AllocationTests: XCTestCase {
         // of buffers and ngtcp2's pools at most (a release build counts 9 over
         // 53,944 datagrams), nothing per packet.
         XCTAssertLessThanOrEqual(allocations, 32, "\(allocations) allocations over \(datagrams) datagrams")
-        XCTAssertTrue(pair.run(until: { finished }))
-        XCTAssertEqual(received, 96 << 20)
+        XCTAssertTrue(pair.run(until: { reader.finished }))
+        XCTAssertEqual(reader.received, 96 << 20)
     }
 }
