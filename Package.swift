@@ -35,19 +35,23 @@ let package = Package(
         .target(name: "CStoq", dependencies: ["CStoqSystem"],
                 linkerSettings: ["ngtcp2", "ngtcp2_crypto_gnutls", "gnutls", "nghttp3"].map { .linkedLibrary($0) }),
 
+        // The leaf every layer shares: time, seeded randomness, IPv6 and socket
+        // addresses, and the DatagramIO seam between node code and its carrier.
+        .target(name: "StoqCore", swiftSettings: hotPath),
         // epoll and timerfd for the real-time driver (Glibc's module lacks them).
         .target(name: "CStoqLinux"),
-        .target(name: "StoqEngine", dependencies: [.target(name: "CStoqLinux", condition: .when(platforms: [.linux]))],
+        .target(name: "StoqEngine", dependencies: ["StoqCore", .target(name: "CStoqLinux", condition: .when(platforms: [.linux]))],
                 swiftSettings: hotPath),
-        .target(name: "StoqTopology", dependencies: ["StoqEngine", .product(name: "Yams", package: "Yams")],
+        .target(name: "StoqTopology", dependencies: ["StoqCore", "StoqEngine", .product(name: "Yams", package: "Yams")],
                 resources: [.copy("Resources/cities.csv")]),
         .target(name: "StoqRouting", dependencies: ["StoqTopology"]),
-        .target(name: "StoqNetwork", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting"], swiftSettings: hotPath),
-        // QUIC over ngtcp2 + GnuTLS, sans-IO; the UDP socket adapter speaks StoqNetwork's DatagramIO seam.
-        .target(name: "StoqTransport", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork"],
+        .target(name: "StoqNetwork", dependencies: ["StoqCore", "StoqEngine", "StoqTopology", "StoqRouting"], swiftSettings: hotPath),
+        // QUIC over ngtcp2 + GnuTLS, sans-IO, and the EndpointDriver that joins an
+        // endpoint to any DatagramIO; StoqEngine only for the driver's Scheduler.
+        .target(name: "StoqTransport", dependencies: ["CStoq", "StoqCore", "StoqEngine"],
                 swiftSettings: hotPath),
-        // Pair harness and other helpers shared by test targets.
-        .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport"], path: "Tests/StoqTestSupport"),
+        // Pair harness (StoqScenario's EndpointPair as InMemoryPair) and other helpers shared by test targets.
+        .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport", "StoqScenario"], path: "Tests/StoqTestSupport"),
         // The netns backend: namespaces, TUN devices and real UDP sockets around the network model.
         .target(name: "CStoqEmulation"),
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
@@ -75,7 +79,10 @@ let package = Package(
         .testTarget(name: "CStoqTests", dependencies: ["CStoq"]),
         .testTarget(name: "StoqEngineTests", dependencies: ["StoqEngine"]),
         .testTarget(name: "StoqTopologyTests", dependencies: ["StoqTopology"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology"]),
+        // Counts the test binary's heap allocations (interposed malloc) for the allocation test.
+        .target(name: "CStoqAllocationCounter", path: "Tests/CStoqAllocationCounter"),
+        .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology",
+                                                               "StoqScenario", "CStoqAllocationCounter"]),
         .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine", "StoqTopology",
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),

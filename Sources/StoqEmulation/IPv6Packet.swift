@@ -67,30 +67,34 @@ public enum IPv6Packet {
     /// The IPv6 packet for `d`: UDP with a computed checksum, or the carried
     /// packet restored.
     public static func build(_ d: Datagram) -> [UInt8] {
-        if isCarried(d) {
-            let body = d.payload.count - 1
-            var packet = [UInt8](repeating: 0, count: headerSize + body)
-            writeHeader(&packet, payloadLength: body, nextHeader: d.payload[0], d)
-            packet.withUnsafeMutableBytes { out in
-                d.payload.withUnsafeBytes { src in
-                    UnsafeMutableRawBufferPointer(rebasing: out[headerSize...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[1...]))
-                }
-            }
-            return packet
-        }
-        let udpLength = udpHeaderSize + d.payload.count
-        var packet = [UInt8](repeating: 0, count: headerSize + udpLength)
-        writeHeader(&packet, payloadLength: udpLength, nextHeader: udpNextHeader, d)
-        put16(&packet, headerSize, d.source.port)
-        put16(&packet, headerSize + 2, d.destination.port)
-        put16(&packet, headerSize + 4, UInt16(truncatingIfNeeded: udpLength))
-        packet.withUnsafeMutableBytes { out in
-            d.payload.withUnsafeBytes { src in
-                if src.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + udpHeaderSize)...]).copyMemory(from: src) }
-            }
-        }
-        put16(&packet, headerSize + 6, udpChecksum(packet))
+        var packet: [UInt8] = []
+        d.payload.withUnsafeBytes { build(source: d.source, destination: d.destination, payload: $0, into: &packet) }
         return packet
+    }
+
+    /// Writes the IPv6 packet for a datagram into `packet`, replacing what it
+    /// held but keeping its capacity: the relay reuses one buffer for every
+    /// packet it writes to a TUN device, straight from the network's lent bytes.
+    public static func build(source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer,
+                             into packet: inout [UInt8]) {
+        let carried = destination.port == 0 && source.port == 0 && !payload.isEmpty
+        let body = carried ? payload.count - 1 : udpHeaderSize + payload.count
+        packet.removeAll(keepingCapacity: true)
+        packet.append(contentsOf: repeatElement(0, count: headerSize + body))
+        writeHeader(&packet, payloadLength: body, nextHeader: carried ? payload[0] : udpNextHeader, source: source.address,
+                    destination: destination.address)
+        packet.withUnsafeMutableBytes { out in
+            if carried {
+                UnsafeMutableRawBufferPointer(rebasing: out[headerSize...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[1...]))
+            } else if payload.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + udpHeaderSize)...]).copyMemory(from: payload)
+            }
+        }
+        guard !carried else { return }
+        put16(&packet, headerSize, source.port)
+        put16(&packet, headerSize + 2, destination.port)
+        put16(&packet, headerSize + 4, UInt16(truncatingIfNeeded: body))
+        put16(&packet, headerSize + 6, udpChecksum(packet))
     }
 
     /// RFC 8200 §8.1: one's-complement sum over the pseudo-header (addresses,
@@ -117,13 +121,18 @@ public enum IPv6Packet {
         return result == 0 ? 0xffff : result
     }
 
-    private static func writeHeader(_ packet: inout [UInt8], payloadLength: Int, nextHeader: UInt8, _ d: Datagram) {
+    private static func writeHeader(_ packet: inout [UInt8], payloadLength: Int, nextHeader: UInt8,
+                                    source: IPv6Address, destination: IPv6Address) {
         packet[0] = 0x60
         put16(&packet, 4, UInt16(truncatingIfNeeded: payloadLength))
         packet[6] = nextHeader
         packet[7] = hopLimit
-        packet.replaceSubrange(8..<24, with: d.source.address.bytes)
-        packet.replaceSubrange(24..<40, with: d.destination.address.bytes)
+        for i in 0..<8 {
+            packet[8 + i] = UInt8(truncatingIfNeeded: source.high >> (56 - 8 * UInt64(i)))
+            packet[16 + i] = UInt8(truncatingIfNeeded: source.low >> (56 - 8 * UInt64(i)))
+            packet[24 + i] = UInt8(truncatingIfNeeded: destination.high >> (56 - 8 * UInt64(i)))
+            packet[32 + i] = UInt8(truncatingIfNeeded: destination.low >> (56 - 8 * UInt64(i)))
+        }
     }
 
     private static func put16(_ p: inout [UInt8], _ at: Int, _ v: UInt16) {

@@ -64,6 +64,8 @@ public final class NetnsEmulator {
     private var workloadSockets: [Int32: [UInt16: IPv6UDPSocket]] = [:]
     private var children: [ChildProcess] = []
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    /// The packet being written to a TUN device (reused: no allocation per packet).
+    private var writeBuffer: [UInt8] = []
     private var isShutDown = false
 
     /// Creates every node's namespace. `interrupted` is polled between nodes
@@ -257,11 +259,12 @@ public final class NetnsEmulator {
         }
     }
 
-    private func write(_ d: Datagram, to node: Int32) {
+    /// Writes what the network delivered to `node` (bytes lent by the network) to its TUN device.
+    private func write(_ d: ReceivedDatagram, to node: Int32) {
         guard Int(node) < tunFDs.count else { return }
-        let packet = IPv6Packet.build(d)
-        let n = packet.withUnsafeBytes { Glibc.write(tunFDs[Int(node)], $0.baseAddress, $0.count) }
-        if n == packet.count {
+        IPv6Packet.build(source: d.source, destination: d.destination, payload: d.payload, into: &writeBuffer)
+        let n = writeBuffer.withUnsafeBytes { Glibc.write(tunFDs[Int(node)], $0.baseAddress, $0.count) }
+        if n == writeBuffer.count {
             stats.packetsOut += 1
             stats.bytesOut += UInt64(n)
             if let socket = workloadSockets[node]?[d.destination.port], socket.localAddress == d.destination.address {
@@ -282,12 +285,12 @@ public final class NetnsEmulator {
         }
         var localAddress: IPv6Address { socket.localAddress }
         var localPort: UInt16 { socket.localPort }
-        var receiveHandler: ((Datagram) -> Void)? {
+        var receiveHandler: ((DatagramBatch) -> Void)? {
             get { socket.receiveHandler }
             set { socket.receiveHandler = newValue }
         }
-        func send(_ datagram: Datagram) {
-            socket.send(datagram)
+        func send(to destination: SocketAddress, _ payload: UnsafeRawBufferPointer) {
+            socket.send(to: destination, payload)
             afterSend()
         }
     }

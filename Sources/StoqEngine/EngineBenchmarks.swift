@@ -1,3 +1,5 @@
+import StoqCore
+
 /// One benchmark measurement. Benchmarks are the only engine code that reads
 /// the wall clock; the setup (filling the queue) is not timed.
 public struct BenchmarkResult: Sendable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import StoqCore
 /// How late events fired in real-time mode: lag is the wall time at firing
 /// minus the event's scheduled time (both on CLOCK_MONOTONIC), never negative.
 public struct LagReport: Sendable, Equatable, CustomStringConvertible {

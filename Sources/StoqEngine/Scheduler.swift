@@ -1,3 +1,5 @@
+import StoqCore
+
 /// Identifies one scheduled event so it can be cancelled. Stale handles (the
 /// event already ran or was cancelled) are harmless: cancelling them does nothing.
 public struct EventHandle: Hashable, Sendable {

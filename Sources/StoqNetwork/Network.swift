@@ -25,8 +25,10 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 /// Each link direction is a FIFO served at its bandwidth, so a packet's arrival
 /// time at the far end is known when it enters the link: the network keeps the
 /// direction's packets in arrival order and one re-armable timer per direction
-/// fires for the earliest. A hop therefore costs no allocation beyond the queue
-/// slot, whatever the traffic.
+/// fires for the earliest. A packet is a plain value whose payload waits in one
+/// network-wide `PayloadSlab` from send to delivery, so a hop costs no
+/// allocation and no copy, whatever the traffic; sockets get the bytes lent
+/// (`DatagramIO`), as a batch.
 ///
 /// Keep the network alive while its scheduler runs: the events it schedules
 /// hold it unowned (so a network and its scheduler never form a cycle).
@@ -50,7 +52,8 @@ public final class Network {
     /// socket bound in the model there (the netns backend writes it to the
     /// node's TUN device; its sockets are real ones). nil: dropped as
     /// `portUnreachable`, as on the sim backend.
-    public var externalDelivery: ((Datagram, _ node: Int32) -> Void)?
+    /// The datagram is lent for the call, as to a socket's receive handler.
+    public var externalDelivery: ((ReceivedDatagram, _ node: Int32) -> Void)?
     /// How often link utilisation is measured and fed to `graph.edgeLoad`;
     /// tables are recomputed after each sample when a strategy uses load.
     /// Sampling runs only for such strategies, until the topology's duration.
@@ -63,6 +66,8 @@ public final class Network {
     public private(set) var counters = NetworkCounters()
 
     private var directions: [LinkDirection]
+    /// Payload bytes of every packet in the network (see `PayloadSlab`).
+    private let payloads = PayloadSlab()
     private var timers: [StoqEngine.Timer] = []
     private var sockets: [[UInt16: NetworkSocket]]
     private let nodeByAddress: [IPv6Address: Int32]
@@ -164,16 +169,20 @@ public final class Network {
 
     /// Puts a datagram that `node` sent outside the model (read from its TUN
     /// device) on the network, as a socket bound on `node` would.
-    public func inject(_ datagram: Datagram, from node: Int32) { send(datagram, from: node) }
+    public func inject(_ datagram: Datagram, from node: Int32) {
+        datagram.payload.withUnsafeBytes { send(from: node, source: datagram.source, destination: datagram.destination, payload: $0) }
+    }
 
-    func send(_ datagram: Datagram, from node: Int32) {
+    /// `payload` is copied into the slab here, the only copy on the way.
+    func send(from node: Int32, source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer) {
         let now = scheduler.now
-        var packet = Packet(id: nextPacketID, datagram: datagram, sourceNode: node,
-                            destinationNode: nodeByAddress[datagram.destination.address] ?? -1, sentAt: now)
+        let (slot, stored) = payloads.store(payload)
+        var packet = Packet(id: nextPacketID, source: source, destination: destination, payload: stored, slot: slot,
+                            sourceNode: node, destinationNode: nodeByAddress[destination.address] ?? -1, sentAt: now)
         nextPacketID &+= 1
         if tables.needsFlowLookup {
-            packet.flowHash = FlowHash.hash(source: datagram.source.address, sourcePort: datagram.source.port,
-                                            destination: datagram.destination.address, destinationPort: datagram.destination.port)
+            packet.flowHash = FlowHash.hash(source: source.address, sourcePort: source.port,
+                                            destination: destination.address, destinationPort: destination.port)
         }
         counters.packetsSent += 1
         counters.bytesSent += UInt64(packet.wireSize)
@@ -185,8 +194,10 @@ public final class Network {
         }
         if packet.destinationNode == node {
             // Loopback still goes through the scheduler so a receiver never runs
-            // inside its sender's `send`.
-            scheduler.schedule(at: now) { [unowned self] in self.arrive(packet, at: node) }
+            // inside its sender's `send`. The closure captures a constant copy:
+            // capturing the `var` would box it on the heap for every packet sent.
+            let looped = packet
+            scheduler.schedule(at: now) { [unowned self] in self.arrive(looped, at: node) }
             return
         }
         forward(packet, at: node)
@@ -208,14 +219,19 @@ public final class Network {
     }
 
     private func deliver(_ packet: Packet, at node: Int32) {
-        let socket = sockets[Int(node)][packet.datagram.destination.port]
+        let socket = sockets[Int(node)][packet.destination.port]
         guard socket != nil || externalDelivery != nil else {
             return drop(packet, .portUnreachable, at: .node(node))
         }
         counters.packetsDelivered += 1
         counters.bytesDelivered += UInt64(packet.wireSize)
         observer?.packetDelivered(packet, time: scheduler.now)
-        if let socket { socket.receiveHandler?(packet.datagram) } else { externalDelivery?(packet.datagram, node) }
+        if let socket {
+            if let handler = socket.receiveHandler { DatagramBatch.withSingle(packet.received, handler) }
+        } else {
+            externalDelivery?(packet.received, node)
+        }
+        payloads.release(packet.slot)
     }
 
     /// Offers `packet` to link direction `e`.
@@ -248,6 +264,7 @@ public final class Network {
         if case .link(let e) = location { directions[Int(e)].countDrop(packet, reason) }
         if !openOutages.isEmpty && (reason == .linkDown || reason == .nodeDown) { chargeOutage(location) }
         observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
+        payloads.release(packet.slot)
     }
 
     /// Bits over bandwidth, rounded to the nearest nanosecond (0 for a link
@@ -514,7 +531,7 @@ public final class NetworkSocket: DatagramIO {
     public let node: Int32
     public let localAddress: IPv6Address
     public let localPort: UInt16
-    public var receiveHandler: ((Datagram) -> Void)?
+    public var receiveHandler: ((DatagramBatch) -> Void)?
     public private(set) var isClosed = false
 
     init(network: Network, node: Int32, address: IPv6Address, port: UInt16) {
@@ -524,11 +541,9 @@ public final class NetworkSocket: DatagramIO {
         localPort = port
     }
 
-    public func send(_ datagram: Datagram) {
+    public func send(to destination: SocketAddress, _ payload: UnsafeRawBufferPointer) {
         guard !isClosed else { return }
-        var d = datagram
-        d.source = SocketAddress(address: localAddress, port: localPort)
-        network.send(d, from: node)
+        network.send(from: node, source: socketAddress, destination: destination, payload: payload)
     }
 
     /// Frees the port; later sends are ignored and nothing more is received.

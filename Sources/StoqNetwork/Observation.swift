@@ -1,10 +1,17 @@
 import StoqEngine
 
-/// A datagram on its way through the network, as observers see it.
-public struct Packet: Sendable {
+/// A datagram on its way through the network, as observers see it. A plain
+/// value (no references), so queues move it without reference counting.
+public struct Packet {
     /// Sequential per network, so traces of equal runs line up.
     public let id: UInt64
-    public let datagram: Datagram
+    public let source: SocketAddress
+    public let destination: SocketAddress
+    /// The payload in the network's `PayloadSlab`: valid while the packet is
+    /// in the network, so observers must copy what they keep (`datagram`).
+    public let payload: UnsafeRawBufferPointer
+    /// The slab slot holding `payload`, freed at delivery or drop.
+    let slot: PayloadSlab.Slot
     public let sourceNode: Int32
     /// -1 when the destination address belongs to no node.
     public let destinationNode: Int32
@@ -13,7 +20,12 @@ public struct Packet: Sendable {
     /// planes to choose from; 0 otherwise (nothing reads it then).
     public internal(set) var flowHash: UInt64 = 0
 
-    public var wireSize: Int { datagram.wireSize }
+    /// Bytes on the wire: what serialization and queues account for.
+    public var wireSize: Int { payload.count + Datagram.headerBytes }
+    /// An owned copy (e.g. for packet capture).
+    public var datagram: Datagram { Datagram(source: source, destination: destination, payload: Array(payload)) }
+    /// The packet as the receiving socket sees it (borrowed, like `payload`).
+    public var received: ReceivedDatagram { ReceivedDatagram(source: source, destination: destination, payload: payload) }
 }
 
 public enum DropReason: String, CaseIterable, Sendable {

@@ -29,10 +29,16 @@ public final class IPv6UDPSocket: DatagramIO {
     public let fileDescriptor: Int32
     public let localAddress: IPv6Address
     public let localPort: UInt16
-    public var receiveHandler: ((Datagram) -> Void)?
+    public var receiveHandler: ((DatagramBatch) -> Void)?
     /// Datagrams the kernel would not take (full buffer) or we refused (IPv4-mapped destination).
     public private(set) var sendFailures = 0
-    private var buffer = [UInt8](repeating: 0, count: 65536)
+    /// Where `drain` reads a batch: datagrams back to back, each read with
+    /// room for the largest one, so a batch holds at least `arenaBytes / 64 KiB` of them.
+    private let arena = UnsafeMutableRawBufferPointer.allocate(byteCount: IPv6UDPSocket.arenaBytes, alignment: 16)
+    private static let arenaBytes = 320 << 10
+    private static let largestDatagram = 65536
+    private static let batchLimit = 64
+    private var batch: [ReceivedDatagram] = []
     private weak var driver: RealTimeDriver?
     private var closed = false
 
@@ -60,9 +66,10 @@ public final class IPv6UDPSocket: DatagramIO {
         localPort = UInt16(bigEndian: bound.sin6_port)
     }
 
-    deinit { close() }
-
-    public var socketAddress: SocketAddress { SocketAddress(address: localAddress, port: localPort) }
+    deinit {
+        close()
+        arena.deallocate()
+    }
 
     /// Sets the kernel's send and receive buffers (a relay or a busy server
     /// needs more than the default to ride out bursts).
@@ -85,53 +92,52 @@ public final class IPv6UDPSocket: DatagramIO {
         Glibc.close(fileDescriptor)
     }
 
-    public func send(_ datagram: Datagram) {
-        guard !closed, !datagram.destination.address.isIPv4Mapped else { sendFailures += 1; return }
-        var sa = datagram.destination.sockaddr
-        let n = datagram.payload.withUnsafeBytes { payload in
-            withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fileDescriptor, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
+    public func send(to destination: SocketAddress, _ payload: UnsafeRawBufferPointer) {
+        guard !closed, !destination.address.isIPv4Mapped else { sendFailures += 1; return }
+        var sa = destination.sockaddr
+        let n = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fileDescriptor, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT), $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
             }
         }
         // UDP: a full send buffer drops the datagram, and QUIC recovers as from any loss.
         if n < 0 { sendFailures += 1 }
     }
 
-    /// Reads until the socket would block.
+    /// Reads until the socket would block, handing the datagrams over in
+    /// batches (one handler call, so one QUIC flush, per batch rather than per datagram).
     public func drain() {
-        while !closed {
-            var from = sockaddr_in6()
-            var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            let n = buffer.withUnsafeMutableBytes { buf in
-                withUnsafeMutablePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fileDescriptor, buf.baseAddress, buf.count, 0, $0, &len) }
+        var drained = false
+        while !drained && !closed {
+            batch.removeAll(keepingCapacity: true)
+            var used = 0
+            while batch.count < Self.batchLimit && used + Self.largestDatagram <= arena.count {
+                var from = sockaddr_in6()
+                var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+                let n = withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(fileDescriptor, arena.baseAddress! + used, Self.largestDatagram, 0, $0, &len)
+                    }
                 }
+                // EAGAIN (drained) or a transient error; epoll wakes us again. A
+                // batch that ends full reads on without this extra system call.
+                if n < 0 { drained = true; break }
+                guard from.sin6_family == sa_family_t(AF_INET6) else { continue }
+                let source = SocketAddress(from)
+                if source.address.isIPv4Mapped { continue }
+                batch.append(ReceivedDatagram(source: source, destination: socketAddress,
+                                              payload: UnsafeRawBufferPointer(start: arena.baseAddress! + used, count: n)))
+                used += (n + 15) & ~15
             }
-            if n < 0 { return }   // EAGAIN (drained) or a transient error; epoll wakes us again
-            guard from.sin6_family == sa_family_t(AF_INET6) else { continue }
-            let source = SocketAddress(address: IPv6Address(bytes: from.sin6_addr), port: UInt16(bigEndian: from.sin6_port))
-            if source.address.isIPv4Mapped { continue }
-            receiveHandler?(Datagram(source: source, destination: socketAddress, payload: Array(buffer[0..<n])))
+            if !batch.isEmpty, let handler = receiveHandler {
+                batch.withUnsafeBufferPointer { handler(DatagramBatch($0)) }
+            }
         }
     }
 
     private static func error(_ operation: String) -> SocketError {
         let e = errno
         return .system(operation: operation, errno: e, message: String(cString: strerror(e)))
-    }
-}
-
-extension IPv6Address {
-    public init(bytes a: in6_addr) {
-        var copy = a
-        var high: UInt64 = 0, low: UInt64 = 0
-        withUnsafeBytes(of: &copy) { raw in
-            for i in 0..<8 { high = high << 8 | UInt64(raw[i]) }
-            for i in 8..<16 { low = low << 8 | UInt64(raw[i]) }
-        }
-        self.init(high: high, low: low)
     }
 }
 
@@ -156,18 +162,4 @@ public func parseSocketAddress(_ text: String, what: String = "address") throws 
         throw SocketError.invalidAddress("\(what) '\(text)' is an IPv4-mapped address; STOQ is IPv6-only")
     }
     return SocketAddress(address: address, port: port)
-}
-
-extension SocketAddress {
-    /// The kernel's form of this address.
-    public var sockaddr: sockaddr_in6 {
-        var sa = sockaddr_in6()
-        sa.sin6_family = sa_family_t(AF_INET6)
-        sa.sin6_port = port.bigEndian
-        let bytes = address.bytes
-        withUnsafeMutableBytes(of: &sa.sin6_addr) { raw in
-            for i in 0..<16 { raw[i] = bytes[i] }
-        }
-        return sa
-    }
 }

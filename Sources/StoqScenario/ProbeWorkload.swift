@@ -61,7 +61,7 @@ public final class ProbeWorkload: Workload {
             try context.installEchoService(on: pair.to)
             if senders[pair.from] == nil {
                 let io = try context.bind(node: pair.from, port: context.ephemeralPort(for: pair.from))
-                io.receiveHandler = { [unowned self] d in self.receiveReply(d) }
+                io.receiveEach { [unowned self] d in self.receiveReply(d) }
                 senders[pair.from] = io
             }
             pairIndexByNode[pair.from, default: []].append(i)
@@ -81,9 +81,9 @@ public final class ProbeWorkload: Workload {
         ProbeHeader(pair: UInt32(pair), seq: UInt32(truncatingIfNeeded: seq), sentAt: scheduler.now).write(into: &payload)
         let key = UInt64(pair) << 32 | UInt64(UInt32(truncatingIfNeeded: seq))
         outstanding.insert(key)
-        senders[from]!.send(Datagram(source: SocketAddress(address: context.address(of: from), port: senders[from]!.localPort),
-                                     destination: SocketAddress(address: context.address(of: to), port: Self.echoPort),
-                                     payload: payload))
+        payload.withUnsafeBytes {
+            senders[from]!.send(to: SocketAddress(address: context.address(of: to), port: Self.echoPort), $0)
+        }
         scheduler.schedule(after: timeout) { [unowned self] in
             if self.outstanding.remove(key) != nil {
                 self.record(pair: pair, seq: seq, rtt: nil)
@@ -94,7 +94,7 @@ public final class ProbeWorkload: Workload {
         }
     }
 
-    private func receiveReply(_ d: Datagram) {
+    private func receiveReply(_ d: ReceivedDatagram) {
         guard let h = ProbeHeader(d.payload), Int(h.pair) < pairs.count else { return }
         let key = UInt64(h.pair) << 32 | UInt64(h.seq)
         guard outstanding.remove(key) != nil else { return }   // late reply: already counted lost
@@ -129,7 +129,7 @@ struct ProbeHeader {
         self.sentAt = sentAt
     }
 
-    init?(_ bytes: [UInt8]) {
+    init?<Bytes: RandomAccessCollection>(_ bytes: Bytes) where Bytes.Element == UInt8, Bytes.Index == Int {
         guard bytes.count >= ProbeWorkload.headerSize else { return nil }
         func get(_ offset: Int, _ width: Int) -> UInt64 {
             (0..<width).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }

@@ -98,9 +98,7 @@ public final class ScenarioContext {
     public func installEchoService(on node: String) throws {
         guard echoServices[node] == nil else { return }
         let io = try bind(node: node, port: ProbeWorkload.echoPort)
-        io.receiveHandler = { [unowned io] d in
-            io.send(Datagram(source: d.destination, destination: d.source, payload: d.payload))
-        }
+        io.receiveEach { [unowned io] d in io.send(to: d.source, d.payload) }
         echoServices[node] = io
     }
 }

@@ -17,6 +17,8 @@ public struct TierBenchmarkResult: CustomStringConvertible {
     /// Virtual time the run covered (until just after the last byte).
     public var simulated: SimDuration
     public var wallSeconds: Double
+    /// CPU time of the whole process over the run (trace writing included).
+    public var cpuSeconds: Double
     /// The transfer completed and its goodput after slow start reached
     /// `TierBenchmarks.requiredShare` of the link's bit rate.
     public var verified: Bool
@@ -31,7 +33,7 @@ public struct TierBenchmarkResult: CustomStringConvertible {
             + "attempt to last byte \(bps(goodputBps)) (\(share(goodputBps)) of the link), "
             + "after slow start \(bps(secondHalfGoodputBps)) (\(share(secondHalfGoodputBps)), "
             + "check ≥ \(Int(TierBenchmarks.requiredShare * 100)) %); "
-            + String(format: "%.2f s simulated, %.2f s wall", simulated.seconds, wallSeconds)
+            + String(format: "%.2f s simulated, %.2f s wall, %.2f s CPU", simulated.seconds, wallSeconds, cpuSeconds)
             + (verified ? "" : " [CHECK FAILED]")
     }
 }
@@ -77,14 +79,52 @@ public enum TierBenchmarks {
     public static func run(tier: LinkTier, bytes: Int, seed: UInt64) throws -> TierBenchmarkResult {
         let directory = NSTemporaryDirectory() + "stoqsim-tier-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try scenario(tier: tier, bytes: bytes, seed: seed).run(outputDirectory: directory)
+        let scenario = try scenario(tier: tier, bytes: bytes, seed: seed)
+        let cpuStart = processCPUSeconds()
+        let run = try scenario.run(outputDirectory: directory)
+        let cpu = processCPUSeconds() - cpuStart
         var transfer: TraceRecord.TransferResult?
         try TraceReader.forEach(path: run.tracePath) { if case .transfer(let t) = $0 { transfer = t } }
         let afterSlowStart = transfer?.secondHalfGoodputBps
         let complete = transfer?.durationNs != nil && transfer?.bytesReceived == bytes
         return TierBenchmarkResult(
             tier: tier, bytes: bytes, goodputBps: transfer?.goodputBps, secondHalfGoodputBps: afterSlowStart,
-            simulated: .nanoseconds(run.summary.measuredNs), wallSeconds: run.wallSeconds,
+            simulated: .nanoseconds(run.summary.measuredNs), wallSeconds: run.wallSeconds, cpuSeconds: cpu,
             verified: complete && (afterSlowStart ?? 0) >= requiredShare * Double(tier.bitsPerSecond))
+    }
+
+    /// CPU seconds of the whole process so far.
+    static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// A `sim` run's bulk transfer against the transport benchmark's, measured
+    /// one after the other in this process: how much a run pays per byte on
+    /// top of QUIC over the bare path (issue #14's target: within 1.3×).
+    public static func compareWithTransport(tier: LinkTier = .gbps2_5, bytes: Int, seed: UInt64) throws -> TransportComparison {
+        let simulated = try run(tier: tier, bytes: bytes, seed: seed)
+        let transport = try TransportBenchmarks.bulkGoodput(totalBytes: bytes, seed: seed)
+        return TransportComparison(simulated: simulated, transport: transport)
+    }
+}
+
+/// Bytes per CPU second of a `sim` run's transfer and of the transport benchmark's.
+public struct TransportComparison: CustomStringConvertible {
+    public var simulated: TierBenchmarkResult
+    public var transport: TransportBenchmarkResult
+    public static let target = 1.3
+
+    /// Payload MB per CPU second of the whole run (scenario set-up and trace included).
+    public var simulatedMBps: Double { Double(simulated.bytes) / simulated.cpuSeconds / 1e6 }
+    /// How many times faster the bare transport path moves the same bytes.
+    public var ratio: Double { transport.value / simulatedMBps }
+    public var verified: Bool { simulated.verified && transport.verified }
+
+    public var description: String {
+        String(format: "sim run vs transport benchmark, %g MB each: run %.0f MB/s of CPU, transport %.0f MB/s of CPU: %.2f× (target ≤ %.1f×)",
+               Double(simulated.bytes) / 1e6, simulatedMBps, transport.value, ratio, Self.target)
+            + (verified ? "" : " [CHECK FAILED]")
     }
 }

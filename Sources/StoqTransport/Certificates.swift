@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CStoq
-import StoqTopology
+import StoqCore
 
 /// A name a certificate is valid for: what the client checks against the
 /// name it dialled.

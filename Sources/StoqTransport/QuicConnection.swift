@@ -3,8 +3,6 @@ import Glibc
 #endif
 import CStoq
 import StoqEngine
-import StoqNetwork
-import StoqTopology
 
 /// One QUIC connection (client or server) over ngtcp2 + GnuTLS, sans-IO: it
 /// takes datagrams and a time in and gives datagrams and a next deadline out,
@@ -687,7 +685,7 @@ public final class QuicConnection {
         if fin && s.sentOffset == s.queuedOffset { s.finSent = true }
         if s.wantsWritable && s.unsentBytes <= streamSendBufferSize / 2 {
             s.wantsWritable = false
-            events.append(.streamWritable(s.id))
+            appendEvent(.streamWritable(s.id))
         }
     }
 
@@ -707,12 +705,21 @@ public final class QuicConnection {
     func deliverEvents() {
         guard let handler = onEvent, !events.isEmpty else { return }
         // Swapped out rather than kept: an idle connection holds no event buffer
-        // (memory per connection counts more than one allocation per delivery).
+        // (memory per connection counts); the buffer goes back to the endpoint,
+        // which lends it to the next connection with an event (no allocation per delivery).
         var batch: [ConnectionEvent] = []
         swap(&batch, &events)
         for e in batch { handler(e) }
         if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
         if case .closed(.handshakeFailed(let why))? = batch.last { endpoint?.onHandshakeFailed?(self, why) }
+        batch.removeAll(keepingCapacity: true)
+        endpoint?.returnEventBuffer(batch)
+    }
+
+    /// Queues an event for `deliverEvents`, in a buffer borrowed from the endpoint.
+    private func appendEvent(_ event: ConnectionEvent) {
+        if events.capacity == 0, let endpoint { events = endpoint.lendEventBuffer() }
+        events.append(event)
     }
 
     private func refreshDeadline() {
@@ -768,7 +775,7 @@ public final class QuicConnection {
         deadline = nil
         sendQueue.removeAll()
         for s in streams.values { s.releaseAll() }
-        events.append(.closed(reason))
+        appendEvent(.closed(reason))
         endpoint?.connectionClosed(self)
     }
 
@@ -784,7 +791,7 @@ public final class QuicConnection {
     private func confirmHandshake() {
         guard !handshakeConfirmed else { return }
         handshakeConfirmed = true
-        events.append(.handshakeConfirmed)
+        appendEvent(.handshakeConfirmed)
         // Key updates are allowed from here on (RFC 9001 §6).
         if let schedule = keyUpdateSchedule { schedule.next = lastCallTime + schedule.interval }
     }
@@ -906,7 +913,7 @@ public final class QuicConnection {
             let c = QuicConnection.from(userData)
             c.handshakeCompletedAt = SimTime(nanosecondsSinceStart: Int64(c.ts - QuicConnection.timestampOffset))
             c.state = .established
-            c.events.append(.handshakeCompleted)
+            c.appendEvent(.handshakeCompleted)
             // A server's handshake is confirmed when it completes (RFC 9001 §4.1.2).
             if c.role == .server {
                 c.confirmHandshake()
@@ -930,7 +937,7 @@ public final class QuicConnection {
             if flags & UInt32(NGTCP2_STREAM_DATA_FLAG_FIN) != 0 { s.receivedFin = true }
             if !s.readableNotified {
                 s.readableNotified = true
-                c.events.append(.streamReadable(streamID))
+                c.appendEvent(.streamReadable(streamID))
             }
             return 0
         }
@@ -941,7 +948,7 @@ public final class QuicConnection {
         cb.stream_open = { _, streamID, userData in
             let c = QuicConnection.from(userData)
             _ = c.stream(streamID)
-            c.events.append(.streamOpened(streamID))
+            c.appendEvent(.streamOpened(streamID))
             return 0
         }
         cb.stream_close = { conn, _, streamID, _, userData, _ in
@@ -958,19 +965,19 @@ public final class QuicConnection {
             if ngtcp2_conn_is_local_stream(conn, streamID) == 0 {
                 if streamID & 0x2 == 0 { ngtcp2_conn_extend_max_streams_bidi(conn, 1) } else { ngtcp2_conn_extend_max_streams_uni(conn, 1) }
             }
-            c.events.append(.streamClosed(streamID))
+            c.appendEvent(.streamClosed(streamID))
             return 0
         }
         cb.stream_reset = { _, streamID, _, code, userData, _ in
-            QuicConnection.from(userData).events.append(.streamReset(streamID, errorCode: code))
+            QuicConnection.from(userData).appendEvent(.streamReset(streamID, errorCode: code))
             return 0
         }
         cb.extend_max_local_streams_bidi = { _, _, userData in
-            QuicConnection.from(userData).events.append(.streamsAvailable(bidirectional: true))
+            QuicConnection.from(userData).appendEvent(.streamsAvailable(bidirectional: true))
             return 0
         }
         cb.extend_max_local_streams_uni = { _, _, userData in
-            QuicConnection.from(userData).events.append(.streamsAvailable(bidirectional: false))
+            QuicConnection.from(userData).appendEvent(.streamsAvailable(bidirectional: false))
             return 0
         }
         cb.extend_max_stream_data = { _, streamID, _, userData, _ in

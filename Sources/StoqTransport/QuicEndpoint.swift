@@ -1,15 +1,16 @@
 import CStoq
-import StoqEngine
-import StoqNetwork
+import StoqCore
 
 /// A node's QUIC endpoint, sans-IO: one local address, any number of
 /// connections. It demultiplexes arriving datagrams by destination connection
 /// ID, accepts new server connections, and gathers what every connection has
 /// to send and the earliest deadline among them. The caller owns time and I/O:
 ///
-///     endpoint.receive(datagram, at: now)          // for every arriving datagram
+///     endpoint.receive(batch, at: now)             // for every batch of arriving datagrams
 ///     endpoint.handleDeadlines(at: now)            // when `nextDeadline` is reached
-///     endpoint.transmit(at: now) { io.send($0) }   // after either, and after app writes
+///     endpoint.transmitBytes(at: now) { io.send(to: $0, $1) }   // after either, and after app writes
+///
+/// `EndpointDriver` does exactly this over a `DatagramIO` and a scheduler.
 public final class QuicEndpoint {
     public let localAddress: SocketAddress
     public let configuration: TransportConfiguration
@@ -114,13 +115,9 @@ public final class QuicEndpoint {
         return c
     }
 
-    /// Feeds one arriving UDP datagram (its payload and source).
-    public func receive(_ datagram: Datagram, at now: SimTime) {
-        receive(payload: datagram.payload, from: datagram.source, at: now)
-    }
-
-    public func receive(payload: [UInt8], from remote: SocketAddress, at now: SimTime) {
-        payload.withUnsafeBytes { receive($0, from: remote, at: now) }
+    /// Feeds datagrams a `DatagramIO` handed over together (see `receiveBatch`).
+    public func receive(_ batch: DatagramBatch, at now: SimTime) {
+        receiveBatch(at: now) { feed in for d in batch { feed(d.payload, d.source) } }
     }
 
     /// Feeds one arriving UDP datagram's bytes (read during the call only).
@@ -162,17 +159,33 @@ public final class QuicEndpoint {
         feed { packet, remote in self.receive(packet, from: remote, at: now) }
         batchDepth -= 1
         guard batchDepth == 0 else { return }
-        var waiting: [QuicConnection] = []
-        swap(&waiting, &awaitingDelivery)
+        var waiting = Self.take(&awaitingDelivery, spare: &awaitingSpare)
         for c in waiting {
             c.awaitingDelivery = false
             c.deliverEvents()
         }
+        waiting.removeAll(keepingCapacity: true)
+        awaitingSpare = waiting
     }
 
     /// Inside `receiveBatch`, connections whose events wait for its end.
     private var batchDepth = 0
     private var awaitingDelivery: [QuicConnection] = []
+    /// Empty arrays with capacity that `take` swaps in, so the work lists of
+    /// the packet path (`awaitingDelivery`, `transmitList`, due deadlines)
+    /// reuse two buffers each instead of allocating one per call.
+    private var awaitingSpare: [QuicConnection] = []
+    private var transmitSpare: [QuicConnection] = []
+    private var dueSpare: [QuicConnection] = []
+
+    /// Returns `list`'s contents and leaves `list` empty with `spare`'s buffer.
+    /// The caller empties what it got back and returns it as the next spare.
+    private static func take(_ list: inout [QuicConnection], spare: inout [QuicConnection]) -> [QuicConnection] {
+        var taken: [QuicConnection] = []
+        swap(&taken, &spare)
+        swap(&taken, &list)
+        return taken
+    }
 
     private func deliverEvents(of c: QuicConnection) {
         guard batchDepth > 0 else { c.deliverEvents(); return }
@@ -195,7 +208,8 @@ public final class QuicEndpoint {
     /// Runs the timers of every connection whose deadline is at or before `now`,
     /// in creation order (as a scan of all connections would, but in O(due · log n)).
     public func handleDeadlines(at now: SimTime) {
-        var due: [QuicConnection] = []
+        var due = dueSpare
+        dueSpare = []
         while let top = deadlines.top, let d = top.deadline, d <= now {
             deadlines.remove(top)
             due.append(top)
@@ -210,6 +224,8 @@ public final class QuicEndpoint {
             // An unchanged deadline (due again at once) left it out of the heap: back in.
             if c.deadlineSlot < 0 && c.deadline != nil && !c.isClosed { deadlines.update(c) }
         }
+        due.removeAll(keepingCapacity: true)
+        dueSpare = due
         reap()
     }
 
@@ -222,20 +238,16 @@ public final class QuicEndpoint {
         if c.deadline != nil && !c.isClosed { deadlines.update(c) } else { deadlines.remove(c) }
     }
 
-    /// Hands every datagram the connections have ready to `send`.
-    public func transmit(at now: SimTime, _ send: (Datagram) -> Void) {
-        transmitBytes(at: now) { destination, bytes in
-            send(Datagram(source: localAddress, destination: destination, payload: Array(bytes)))
-        }
-    }
+    /// Whether some connection has something to send (`transmitBytes` would send).
+    public var hasPendingTransmit: Bool { !transmitList.isEmpty }
 
-    /// Like `transmit`, but hands each datagram as its destination and bytes
-    /// that are valid only during the call: for carriers that copy them
-    /// anyway (an in-memory path, a socket), so no array is made per datagram.
+    /// Hands every datagram the connections have ready to `send`, as its
+    /// destination and bytes that are valid only during the call (the
+    /// carrier copies them: `DatagramIO.send(to:_:)`), so no array is made per datagram.
     public func transmitBytes(at now: SimTime, _ send: (SocketAddress, UnsafeRawBufferPointer) -> Void) {
         while !transmitList.isEmpty {
-            var batch: [QuicConnection] = []
-            swap(&batch, &transmitList)
+            var batch = Self.take(&transmitList, spare: &transmitSpare)
+            defer { batch.removeAll(keepingCapacity: true); transmitSpare = batch }
             for c in batch { c.inTransmitList = false }
             for c in batch where c.needsTransmit {
                 let destination = c.remoteAddress
@@ -250,6 +262,16 @@ public final class QuicEndpoint {
     }
 
     // MARK: Used by connections
+
+    /// Empty event buffers with capacity, lent to connections while their
+    /// events wait for delivery (see `QuicConnection.appendEvent`).
+    private var eventBuffers: [[ConnectionEvent]] = []
+
+    func lendEventBuffer() -> [ConnectionEvent] { eventBuffers.popLast() ?? [] }
+
+    func returnEventBuffer(_ buffer: [ConnectionEvent]) {
+        if buffer.capacity > 0 && eventBuffers.count < 16 { eventBuffers.append(buffer) }
+    }
 
     func adopt(_ c: QuicConnection) {
         order.append(c)

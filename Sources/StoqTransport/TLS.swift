@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CStoq
-import StoqTopology
+import StoqCore
 
 /// Owns one GnuTLS certificate-credentials object: a server's certificate
 /// chain and key, or a client's trust anchors. One object serves any number

@@ -4,7 +4,7 @@ import StoqEngine
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure performance (release builds: swift run -c release stoqsim bench …).",
-        subcommands: [EngineBench.self, RoutingBench.self, DedupBench.self, AnalysisBench.self, ChunkerBench.self, TransportBench.self, TierBench.self, NetnsBench.self])
+        subcommands: [EngineBench.self, RoutingBench.self, DedupBench.self, AnalysisBench.self, ChunkerBench.self, TransportBench.self, TierBench.self, NetnsBench.self, NetworkBench.self])
 }
 
 struct EngineBench: ParsableCommand {

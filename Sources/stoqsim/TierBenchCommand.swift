@@ -21,6 +21,8 @@ struct TierBench: ParsableCommand {
     @Option(help: "The run's seed.") var seed: UInt64 = 1
     @Option(name: .customLong("repeat"), help: "Repetitions; the figures repeat exactly, the median wall time is reported.")
     var repetitions: Int = 1
+    @Flag(inversion: .prefixedNo, help: "Also time the 2.5 Gbps transfer against `bench transport`'s bulk path with as many bytes and print the ratio.")
+    var compareTransport = true
 
     func run() throws {
         guard seconds > 0, repetitions > 0 else { throw ValidationError("--seconds and --repeat must be positive") }
@@ -36,5 +38,9 @@ struct TierBench: ParsableCommand {
         try reportMedians(tiers.map { t in
             { try TierBenchmarks.run(tier: t, bytes: TierBenchmarks.bytes(for: t, seconds: seconds), seed: seed) }
         }, repetitions: repetitions, rank: \.wallSeconds, verified: \.verified)
+        guard compareTransport else { return }
+        // The same 2.5 Gbps transfer again, then the bare transport path with as many bytes, back to back.
+        try reportMedians([{ try TierBenchmarks.compareWithTransport(bytes: TierBenchmarks.bytes(for: .gbps2_5, seconds: seconds), seed: seed) }],
+                          repetitions: repetitions, rank: \.ratio, verified: \.verified)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StoqScenario
 import StoqTransport
 
 struct TransportBench: ParsableCommand {

@@ -25,13 +25,11 @@ final class NetnsEmulatorTests: XCTestCase {
         XCTAssertEqual(Namespaces.list(prefix: emulator.prefix + "-").count, 3)
 
         let server = try emulator.bind(node: "b", port: 7)
-        server.receiveHandler = { [unowned server] d in
-            server.send(Datagram(source: d.destination, destination: d.source, payload: d.payload))
-        }
+        server.receiveEach { [unowned server] d in server.send(to: d.source, d.payload) }
         let client = try emulator.bind(node: "a", port: 0)
         let b = topology.node(named: "b")!.address
         var rtts: [SimDuration] = []
-        client.receiveHandler = { d in
+        client.receiveEach { d in
             XCTAssertEqual(d.source, SocketAddress(address: b, port: 7))
             let sent = SimTime(nanosecondsSinceStart: Int64(d.payload[0]) * 30_000_000 + 10_000_000)
             rtts.append(scheduler.now - sent)

@@ -69,7 +69,7 @@ private final class Harness {
     func socket(_ node: String, _ port: UInt16 = 9) -> NetworkSocket {
         if let s = sockets["\(node):\(port)"] { return s }
         let s = try! network.bind(node: node, port: port)
-        s.receiveHandler = { [unowned self] d in self.received.append((node, port, self.scheduler.now, d)) }
+        s.receiveEach { [unowned self] d in self.received.append((node, port, self.scheduler.now, d.owned)) }
         sockets["\(node):\(port)"] = s
         return s
     }
@@ -191,9 +191,7 @@ final class ForwardingTests: XCTestCase {
     func testSourceAddressIsStampedAndRepliesFindTheSender() {
         let h = Harness(topology(["a", "b"], [link("a", "b")]))
         let server = try! h.network.bind(node: "b", port: 443)
-        server.receiveHandler = { [unowned server] d in
-            server.send(Datagram(source: d.destination, destination: d.source, payload: d.payload))
-        }
+        server.receiveEach { [unowned server] d in server.send(to: d.source, d.payload) }
         let client = h.socket("a", 5000)
         h.scheduler.schedule(at: .zero) {
             client.send(Datagram(source: SocketAddress(address: IPv6Address(high: 1, low: 1), port: 1),

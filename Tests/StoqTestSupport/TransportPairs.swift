@@ -1,9 +1,14 @@
 import StoqEngine
+import StoqScenario
 @_exported import StoqTransport
 
-/// Certificates and pairs for transport tests. The pair harness itself is
-/// `InMemoryPair` in StoqTransport (the benchmarks drive it too); this adds
-/// ready-made TLS setups and small stream helpers on top.
+/// The transport tests' pair harness: two endpoints on a two-node `Network`,
+/// each behind an `EndpointDriver` (StoqScenario's `EndpointPair`, which the
+/// transport benchmarks drive too), so tests exercise the one path `sim` runs take.
+public typealias InMemoryPair = EndpointPair
+
+/// Certificates and pairs for transport tests: ready-made TLS setups and
+/// small stream helpers on top of `InMemoryPair`.
 public enum TestTLS {
     /// One CA (root → intermediate) shared by tests: key generation is the slow part.
     public static let authority: CertificateAuthorityForTesting = {
@@ -28,8 +33,6 @@ public enum TestTLS {
         .dns("localhost"), .ipv6(try! IPv6Address.parse("::1")), .ipv6(try! IPv6Address.parse("fd00::2")),
     ]
 }
-
-import StoqTopology
 
 extension InMemoryPair {
     /// A pair with verified certificates from `TestTLS`.

@@ -16,7 +16,7 @@ final class RealSocketTests: XCTestCase {
         try a.attach(to: driver); try b.attach(to: driver)
         XCTAssertNotEqual(b.localPort, 0)
         var got: [Datagram] = []
-        b.receiveHandler = { got.append($0); driver.stop() }
+        b.receiveEach { got.append($0.owned); driver.stop() }
         a.send(Datagram(source: a.socketAddress, destination: b.socketAddress, payload: [1, 2, 3]))
         driver.run(for: .seconds(5))
         XCTAssertEqual(got.first?.payload, [1, 2, 3])

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CStoq
 import StoqEngine
+import StoqTransport
 
 /// One benchmark figure.
 public struct TransportBenchmarkResult: Sendable, CustomStringConvertible {
@@ -23,9 +24,11 @@ public struct TransportBenchmarkResult: Sendable, CustomStringConvertible {
 }
 
 /// Transport benchmarks: both ends in one process, no sockets, driven by
-/// `InMemoryPair` on a virtual clock, so the thread CPU time measured is spent
-/// in ngtcp2, GnuTLS and this module. Run them from a release build
-/// (`stoqsim bench transport`); they are not tests and assert nothing.
+/// `EndpointPair` on a virtual clock, so the thread CPU time measured is spent
+/// in ngtcp2, GnuTLS, StoqTransport and the path every `sim` run takes
+/// (`EndpointDriver`, `Network`'s sockets, payload slab and link). Run them
+/// from a release build (`stoqsim bench transport`); they are not tests and
+/// assert nothing.
 public enum TransportBenchmarks {
     /// Benchmarks count only what the transport must do: no qlog loss counting.
     static var configuration: TransportConfiguration {
@@ -36,10 +39,10 @@ public enum TransportBenchmarks {
 
     static func makePair(seed: UInt64, oneWayDelay: SimDuration = .milliseconds(1),
                          configuration: TransportConfiguration = TransportBenchmarks.configuration,
-                         algorithm: CertificateKeyAlgorithm = .ed25519) throws -> InMemoryPair {
+                         algorithm: CertificateKeyAlgorithm = .ed25519) throws -> EndpointPair {
         let ca = try CertificateAuthorityForTesting(commonName: "Bench Root", algorithm: algorithm)
         let bundle = try ca.issueLeaf(names: [.dns("localhost")], algorithm: algorithm)
-        return try InMemoryPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
+        return try EndpointPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
                                 clientTLS: ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: ca.rootCertificatePEM))),
                                 serverTLS: ServerTLSConfiguration(credentials: try .server(bundle)))
     }
@@ -80,21 +83,13 @@ public enum TransportBenchmarks {
         guard pair.run(until: { c.isHandshakeComplete && accepted?.isHandshakeComplete == true }), let s = accepted else {
             return TransportBenchmarkResult(name: "bulk goodput", value: 0, unit: "MB/s", cpuSeconds: 0, verified: false, detail: "handshake failed")
         }
-        var received = 0
-        var finished = false
-        s.onEvent = { event in
-            if case let .streamReadable(id) = event {
-                let (n, fin) = s.discard(stream: id)
-                received += n
-                if fin { finished = true }
-            }
-        }
+        let reader = DiscardingReader(s)
         let piece = [UInt8](repeating: 0xa5, count: 1 << 20)
         let id = try c.openStream(bidirectional: false)
         var written = 0
         let start = cpuNanoseconds()
-        while !finished {
-            while written < totalBytes && written - received < 32 << 20 {
+        while !reader.finished {
+            while written < totalBytes && written - reader.received < 32 << 20 {
                 let n = min(piece.count, totalBytes - written)
                 try c.write(stream: id, piece.prefix(n), fin: written + n == totalBytes)
                 written += n
@@ -103,9 +98,9 @@ public enum TransportBenchmarks {
         }
         let seconds = Double(cpuNanoseconds() - start) / 1e9
         let m = c.metrics
-        return TransportBenchmarkResult(name: "bulk goodput", value: Double(received) / seconds / 1e6, unit: "MB/s",
-                                        cpuSeconds: seconds, verified: finished && received == totalBytes,
-                                        detail: "\(received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
+        return TransportBenchmarkResult(name: "bulk goodput", value: Double(reader.received) / seconds / 1e6, unit: "MB/s",
+                                        cpuSeconds: seconds, verified: reader.finished && reader.received == totalBytes,
+                                        detail: "\(reader.received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
     }
 
     /// Heap bytes per established client+server connection pair: glibc's
@@ -134,7 +129,7 @@ public enum TransportBenchmarks {
             })
             return batch
         }
-        // One uncounted warm-up batch, so the in-memory path's buffers and the
+        // One uncounted warm-up batch, so the network's payload slab and the
         // shared state have grown to a batch's needs before measuring.
         let warmUp = try openBatch(batchSize)
         clients.reserveCapacity(pairs)
@@ -166,5 +161,23 @@ public enum TransportBenchmarks {
     /// glibc's allocated heap bytes (mallinfo2): memory benchmarks and leak tests.
     public static func heapInUse() -> Int {
         Int(cstoq_heap_bytes_in_use())
+    }
+}
+
+/// A bulk receiver: counts and drops what arrives on a connection's streams
+/// (returning flow-control credit), as a sink that only counts would.
+public final class DiscardingReader {
+    public private(set) var received = 0
+    /// A stream's last byte arrived.
+    public private(set) var finished = false
+
+    public init(_ connection: QuicConnection) {
+        connection.onEvent = { [unowned self, unowned connection] event in
+            if case let .streamReadable(id) = event {
+                let (n, fin) = connection.discard(stream: id)
+                self.received += n
+                if fin { self.finished = true }
+            }
+        }
     }
 }

@@ -35,7 +35,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
             // Dotted-quad tails are how IPv4-mapped/-compatible addresses are written.
             throw ParseError.ipv4Mapped(text)
         }
-        let halves = s.components(separatedBy: "::")
+        let halves = Self.splitAtDoubleColons(s)
         guard halves.count <= 2 else { throw ParseError.malformed(text) }
         func groups(_ part: String) throws -> [UInt16] {
             if part.isEmpty { return [] }
@@ -60,6 +60,26 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         let address = IPv6Address(high: hi, low: lo)
         if address.isIPv4Mapped { throw ParseError.ipv4Mapped(text) }
         return address
+    }
+
+    /// `s` cut at every "::" (no Foundation here for `components(separatedBy:)`).
+    private static func splitAtDoubleColons(_ s: Substring) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var i = s.startIndex
+        while i < s.endIndex {
+            let next = s.index(after: i)
+            if s[i] == ":", next < s.endIndex, s[next] == ":" {
+                parts.append(current)
+                current = ""
+                i = s.index(after: next)
+            } else {
+                current.append(s[i])
+                i = next
+            }
+        }
+        parts.append(current)
+        return parts
     }
 
     /// `::ffff:a.b.c.d`
