@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CStoq
-import StoqNetwork
+import StoqCore
 
 /// What a client keeps from a server to resume with it later (RFC 9001 §4.5,
 /// RFC 9000 §7.4.1): GnuTLS's session data, which holds the TLS 1.3 ticket,
