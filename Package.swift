@@ -3,7 +3,7 @@
 // ../shared/ARCHITECTURE.md; each target has one job and a test target beside it.
 import PackageDescription
 
-// Hot paths (event queue, packet path, QUIC glue, chunker) skip Swift's
+// Hot paths (event queue, packet path, QUIC glue, chunker, trace analysis) skip Swift's
 // run-time exclusivity checks in release builds: they cost a measurable share
 // per event and per packet, and debug builds and tests keep them on.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
@@ -64,7 +64,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
         ]),
-        .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")],
+                swiftSettings: hotPath),
         .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation", "TrustChain"]),
         // Plain C11, no Swift: the figures the C libraries reach with our transport's settings (issue #3).
         // Like CStoq, it names the libraries itself (the modulemap's `link` lines reach only Swift importers).
