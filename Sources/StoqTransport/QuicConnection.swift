@@ -587,7 +587,7 @@ public final class QuicConnection {
         ts = Self.timestamp(now)
         if let schedule = keyUpdateSchedule, let due = schedule.next, due <= now {
             // Refused while the previous update is unfinished: try again an interval later.
-            if ngtcp2_conn_initiate_key_update(conn, ts) == 0 { schedule.initiated += 1 }
+            _ = ngtcp2_conn_initiate_key_update(conn, ts)
             schedule.next = now + schedule.interval
         }
         let rv = ngtcp2_conn_handle_expiry(conn, ts)
@@ -1165,7 +1165,6 @@ final class ResumptionAttempt {
 final class KeyUpdateSchedule {
     let interval: SimDuration
     var next: SimTime?
-    var initiated = 0
 
     init(interval: SimDuration) { self.interval = interval }
 }
