@@ -187,7 +187,10 @@ public final class TransferWorkload: Workload {
             }
             // Resuming with a ticket, streams open (and data leaves in 0-RTT) before the
             // handshake completes; otherwise the peer's limit is 0 until then and nothing opens.
-            if c.configurationResumes { openStreams(t, on: c) }
+            if c.configurationResumes {
+                openStreams(t, on: c)
+                client.flush()   // connect already sent the ClientHello: the data follows it now, not at the next event
+            }
         } catch {
             record(t, completed: nil)
             transfers[number] = nil
