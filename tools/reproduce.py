@@ -142,7 +142,6 @@ def trace_records(path, kinds):
 # ---- scenarios ------------------------------------------------------------------------------------
 # Each returns a dict: claim, rows [(what, Estimate or text, unit)], checks [(text, ok)], commands.
 
-LIGHT_NS_PER_KM = 5_000  # light in fibre: 5 µs/km, the great-circle lower bound the analyzer uses
 
 
 def scenario_tiers(ctx):
