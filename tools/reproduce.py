@@ -143,7 +143,6 @@ def trace_records(path, kinds):
 # Each returns a dict: claim, rows [(what, Estimate or text, unit)], checks [(text, ok)], commands.
 
 
-
 def scenario_tiers(ctx):
     sizes = {"tier-100mbps": "20MB", "tier-1gbps": "100MB", "tier-2.5gbps": "250MB"} if ctx.quick else {}
     extra = ["--set", "workloads[*].congestion=cubic,bbr"]
