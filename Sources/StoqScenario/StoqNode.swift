@@ -21,11 +21,17 @@ public final class StoqNodeEndpoint {
 
     /// Opens a connection to `remote`'s STOQ port, verifying it as `serverName`;
     /// `alpn` other than STOQ's for another application there (e.g. ["h3"]);
-    /// `tls` instead of the node's client configuration.
+    /// `tls` instead of the node's client configuration. `beforeFirstFlight`
+    /// runs before the ClientHello leaves: what it writes to streams of a
+    /// resuming connection goes out as 0-RTT data with the ClientHello.
+    /// (Written after it, the data would wait for ngtcp2's pacer, which spaces
+    /// packets by the initial RTT estimate of 333 ms until a sample exists.)
     public func connect(to remote: IPv6Address, serverName: String, alpn: [String]? = nil, tls: ClientTLSConfiguration? = nil,
-                        transport: TransportConfiguration? = nil, label: String? = nil) throws -> QuicConnection {
+                        transport: TransportConfiguration? = nil, label: String? = nil,
+                        beforeFirstFlight: ((QuicConnection) -> Void)? = nil) throws -> QuicConnection {
         let c = try endpoint.connect(to: SocketAddress(address: remote, port: StoqPorts.quic), serverName: serverName,
                                      alpn: alpn, tls: tls, configuration: transport, label: label, at: driver.scheduler.now)
+        beforeFirstFlight?(c)
         driver.flush()
         return c
     }

@@ -156,40 +156,14 @@ public final class TransferWorkload: Workload {
         })
         do {
             let client = try context.stoq.endpoint(on: from)
-            let c = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to),
-                                       transport: knobs.isEmpty ? nil : knobs.applied(to: client.endpoint.configuration),
-                                       label: "\(name)_\(from)-to-\(to)_\(number)")
-            t.connection = c
-            // Held by the connection, which the transfer holds: capture the transfer
-            // weakly, or the two keep each other (and the whole QUIC state) alive.
-            c.onEvent = { [unowned self, unowned client, unowned c, weak t] event in
-                guard let t else { return }
-                switch event {
-                case .handshakeCompleted:
-                    t.handshakeDone = self.context.scheduler.now
-                    self.openStreams(t, on: c)
-                    client.flush()
-                case .streamsAvailable(bidirectional: true):
-                    self.openStreams(t, on: c)
-                case .streamWritable(let id):
-                    self.fill(t, stream: id, on: c)
-                case .streamReadable(let id):
-                    // The receiver's answer: no bytes, only its end once it has read ours.
-                    guard c.discard(stream: id).fin else { break }
-                    t.answersAwaited -= 1
-                    if t.answersAwaited == 0 { c.close() }
-                case .closed:
-                    if !t.finished { self.record(t, completed: nil) }
-                    self.transfers[t.number] = nil
-                default:
-                    break
-                }
-            }
-            // Resuming with a ticket, streams open (and data leaves in 0-RTT) before the
-            // handshake completes; otherwise the peer's limit is 0 until then and nothing opens.
-            if c.configurationResumes {
-                openStreams(t, on: c)
-                client.flush()   // connect already sent the ClientHello: the data follows it now, not at the next event
+            // Resuming with a ticket, streams open before the handshake completes and their
+            // data leaves as 0-RTT with the ClientHello; otherwise the peer's limit is 0 until then.
+            _ = try client.connect(to: context.address(of: to), serverName: RunCertificates.serverName(of: to),
+                                   transport: knobs.isEmpty ? nil : knobs.applied(to: client.endpoint.configuration),
+                                   label: "\(name)_\(from)-to-\(to)_\(number)") { [unowned self] c in
+                t.connection = c
+                self.follow(t, on: c, from: client)
+                if c.configurationResumes { self.openStreams(t, on: c) }
             }
         } catch {
             record(t, completed: nil)
@@ -201,6 +175,37 @@ public final class TransferWorkload: Workload {
             if let c = t.connection, !c.isClosed {
                 c.close(errorCode: Self.timedOut, reason: "transfer timed out")
                 try? self.context.stoq.endpoint(on: self.pairs[t.pair].from).flush()
+            }
+        }
+    }
+
+    /// The client side of a transfer: streams open at the handshake (or when the
+    /// peer allows more), payload follows as buffers drain, and the connection
+    /// closes once every stream's answer (the receiver's FIN) arrived.
+    private func follow(_ t: Transfer, on c: QuicConnection, from client: StoqNodeEndpoint) {
+        // Held by the connection, which the transfer holds: capture the transfer
+        // weakly, or the two keep each other (and the whole QUIC state) alive.
+        c.onEvent = { [unowned self, unowned client, unowned c, weak t] event in
+            guard let t else { return }
+            switch event {
+            case .handshakeCompleted:
+                t.handshakeDone = self.context.scheduler.now
+                self.openStreams(t, on: c)
+                client.flush()
+            case .streamsAvailable(bidirectional: true):
+                self.openStreams(t, on: c)
+            case .streamWritable(let id):
+                self.fill(t, stream: id, on: c)
+            case .streamReadable(let id):
+                // The receiver's answer: no bytes, only its end once it has read ours.
+                guard c.discard(stream: id).fin else { break }
+                t.answersAwaited -= 1
+                if t.answersAwaited == 0 { c.close() }
+            case .closed:
+                if !t.finished { self.record(t, completed: nil) }
+                self.transfers[t.number] = nil
+            default:
+                break
             }
         }
     }

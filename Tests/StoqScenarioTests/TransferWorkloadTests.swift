@@ -43,6 +43,22 @@ final class TransferWorkloadTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(group.meanGoodputAfterSlowStartBps), try XCTUnwrap(group.meanGoodputBps))
     }
 
+    /// `resumption: true`: the first connection brings a ticket, the second
+    /// resumes with it and sends its data as 0-RTT with the ClientHello, so it
+    /// arrives in half a round trip, before the handshake could complete.
+    func testResumingTransferSendsItsDataInZeroRTT() throws {
+        let text = yaml(size: "10KB").replacingOccurrences(of: "streams: 1}", with: "streams: 1, count: 2, interval: 1s, resumption: true}")
+        let (records, _, _) = try transfers(text)
+        XCTAssertEqual(records.count, 2)
+        let full = try XCTUnwrap(records.first?.durationNs), resumed = try XCTUnwrap(records.last?.durationNs)
+        XCTAssertEqual(records.map(\.bytesReceived), [10_000, 10_000])
+        let rtt: Int64 = 10_000_000   // 5 ms each way
+        XCTAssertGreaterThan(try XCTUnwrap(records.first?.handshakeNs), rtt - 1, "the first handshake is a full round trip")
+        XCTAssertLessThan(resumed, rtt, "0-RTT: all data arrived before one round trip had passed (\(resumed) ns)")
+        XCTAssertLessThan(resumed, full - rtt, "at least one round trip sooner than the full handshake (\(full) ns)")
+        XCTAssertNil(records.last?.handshakeNs, "the data was all in before the client's handshake completed")
+    }
+
     /// The congestion controller is a workload knob: on a lossy, long-RTT
     /// path BBR (which does not read random loss as congestion) moves the same
     /// bytes faster than CUBIC (which halves its window at each loss event).
