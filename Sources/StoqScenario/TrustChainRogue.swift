@@ -20,16 +20,24 @@ import TrustChain
 ///   mis-issuance outside the log gives). The peer's GnuTLS accepts the chain;
 ///   its SCT check refuses it (`bad_sct`, the peer's `client-failed` record)
 ///   and drops the connection. Needs mutual TLS.
+/// - **foreign-log**: the same, with its certificate logged in another log
+///   (a log the peer does not trust, with its own key, signs a genuine SCT
+///   over the precertificate entry): `unknown_log`.
+/// - **tampered-server**: serves the tampered-SCT certificate from its own
+///   endpoint while `peer` connects to it (the rogue as a server; when `peer`
+///   enrols in the workload): the peer's check of its server refuses it,
+///   `bad_sct` (the peer's `peer-failed` record).
 ///
 /// Each outcome is a `cert` record at the node: `replay-refused`,
-/// `stake-reuse-refused` or `tampered-sct-refused` with the refusal's code, or
-/// `…-accepted` if the attack got through (a hole in TrustChain).
+/// `stake-reuse-refused`, `tampered-sct-refused`, `foreign-log-refused` or
+/// `tampered-server-refused` with the refusal's code, or `…-accepted` if the
+/// attack got through (a hole in TrustChain).
 struct RoguePlan {
     var node: String
     var peer: String
     var at: SimDuration
 
-    static let attacks = ["replay", "stake-reuse", "tampered-sct"]
+    static let attacks = ["replay", "stake-reuse", "tampered-sct", "foreign-log", "tampered-server"]
 
     static func parse(_ f: ConfigMap, nodes: [String], ca: String, mutualTLS: Bool, topology: Topology) throws -> [RoguePlan] {
         guard let v = f["rogue"] else { return [] }
@@ -99,8 +107,16 @@ extension TrustChainWorkload {
         enrolment("replay", replay) { [unowned self] in
             do { enrolment("stake-reuse", try self.stakeReuse(by: m)) } catch { outcome("stake-reuse", refusedFor: "request_failed") }
         }
-        do { try presentTamperedCertificate(by: m, to: plan.peer) { outcome("tampered-sct", refusedFor: $0, fingerprint: $1) } } catch {
+        do { try present(try tamperedSCT(of: m), by: m, to: plan.peer) { outcome("tampered-sct", refusedFor: $0, fingerprint: $1) } } catch {
             outcome("tampered-sct", refusedFor: "request_failed")
+        }
+        do { try present(try loggedElsewhere(m), by: m, to: plan.peer) { outcome("foreign-log", refusedFor: $0, fingerprint: $1) } } catch {
+            outcome("foreign-log", refusedFor: "request_failed")
+        }
+        // As a server: only a peer that checks certificates (one enrolled in this workload) can be lured.
+        guard members[plan.peer] != nil else { return }
+        do { try serve(try tamperedSCT(of: m), by: m, to: plan.peer) { outcome("tampered-server", refusedFor: $0, fingerprint: $1) } } catch {
+            outcome("tampered-server", refusedFor: "request_failed")
         }
     }
 
@@ -118,20 +134,58 @@ extension TrustChainWorkload {
         return TrustChainRequest(method: "POST", path: "/ca/certificate", body: try EnrollmentRequestBody(request).json())
     }
 
-    /// Connects to `peer` with the node's certificate re-signed by the CA's key
-    /// around an SCT whose signature has one bit flipped; `done` gets the reason
-    /// the peer gave for closing (nil: still connected after the grace time) and
-    /// the tampered certificate's fingerprint.
-    private func presentTamperedCertificate(by m: Member, to peer: String, done: @escaping (String?, String) -> Void) throws {
+    /// The node's certificate signed again by the CA's key around an SCT whose
+    /// signature has one bit flipped (what a stolen CA key or a mis-issuance
+    /// outside the log gives).
+    private func tamperedSCT(of m: Member) throws -> [UInt8] {
         guard let own = m.manager.current, var sct = own.sct else { throw TrustChainError.invalid("\(m.node) has no certificate with an SCT") }
         sct.signature[sct.signature.count / 2] ^= 1
-        let tampered = try EmbeddedSCT.reissue(own.certificate, signedBy: authority.key, scts: [sct])
-        let der = try tampered.derBytes()
-        let fingerprint = LogEntry(timestamp: 0, certificateDER: der).fingerprint
+        return try EmbeddedSCT.reissue(own.certificate, signedBy: authority.key, scts: [sct]).derBytes()
+    }
+
+    /// The node's certificate signed again by the CA's key around a genuine SCT
+    /// from another log (its own key, seeded per node), which logs it too.
+    private func loggedElsewhere(_ m: Member) throws -> [UInt8] {
+        guard let own = m.manager.current, let sct = own.sct else { throw TrustChainError.invalid("\(m.node) has no certificate with an SCT") }
+        var keys = context.randomStream("rogue-log:" + m.node)
+        let otherLog = try TransparencyLog(key: SigningKey.generate(.ed25519, using: &keys))
+        let precertificate = try PrecertificateEntry(certificate: own.certificate, issuer: authority.key.publicKey)
+        let entry = LogEntry(timestamp: sct.timestamp, certificateDER: try own.certificate.derBytes(), precertificate: precertificate)
+        let foreign = try otherLog.timestamp(entry)
+        try otherLog.append(entry)
+        return try EmbeddedSCT.reissue(own.certificate, signedBy: authority.key, scts: [foreign]).derBytes()
+    }
+
+    /// Connects to `peer` presenting `der` as the node's client
+    /// certificate; `done` gets the reason the peer gave for closing (nil:
+    /// still connected after the grace time) and the certificate's fingerprint.
+    private func present(_ der: [UInt8], by m: Member, to peer: String, done: @escaping (String?, String) -> Void) throws {
         let bundle = try m.manager.bundle(presenting: der)
         let endpoint = try context.stoq.endpoint(on: m.node)
         let connection = try endpoint.connect(to: context.address(of: peer), serverName: RunCertificates.serverName(of: peer),
                                               tls: try clientTLS(presenting: bundle))
+        watch(connection, on: endpoint, fingerprint: LogEntry(timestamp: 0, certificateDER: der).fingerprint, done: done)
+    }
+
+    /// Serves `der` from the node's endpoint while `peer` connects to
+    /// it (the peer's ordinary client, which checks its server), then serves
+    /// the node's own again; `done` as for `present`, from the peer's side.
+    private func serve(_ der: [UInt8], by m: Member, to peer: String, done: @escaping (String?, String) -> Void) throws {
+        let now = context.scheduler.now
+        let genuine = try serverCredentials(try m.manager.bundle(now: now))
+        context.stoq.replaceCredentials(on: m.node, server: try serverCredentials(try m.manager.bundle(presenting: der)), client: nil)
+        let victim = try context.stoq.endpoint(on: peer)
+        let connection = try victim.connect(to: context.address(of: m.node), serverName: RunCertificates.serverName(of: m.node))
+        watch(connection, on: victim, fingerprint: LogEntry(timestamp: 0, certificateDER: der).fingerprint) { [unowned self] reason, fingerprint in
+            self.context.stoq.replaceCredentials(on: m.node, server: genuine, client: nil)
+            done(reason, fingerprint)
+        }
+    }
+
+    /// Reports how an attack's connection ended: the close reason's refusal
+    /// code, or nil if it was still up after the grace time (then closed).
+    private func watch(_ connection: QuicConnection, on endpoint: StoqNodeEndpoint, fingerprint: String,
+                       done: @escaping (String?, String) -> Void) {
         var reported = false
         connection.onEvent = { event in
             guard case .closed(let reason) = event, !reported else { return }
@@ -150,9 +204,10 @@ extension TrustChainWorkload {
     /// The code in a peer's "… certificate refused: CODE" close, else what ended the connection.
     static func refusalCode(_ reason: CloseReason) -> String {
         switch reason {
-        case let .application(_, text, true):
+        case let .application(_, text, byPeer):
+            // The peer's refusal of our client certificate, or our own client's refusal of a server (tampered-server).
             if let r = text.range(of: "refused: ") { return String(text[r.upperBound...]) }
-            return "closed_by_peer"
+            return byPeer ? "closed_by_peer" : "closed"
         case .handshakeFailed: return "handshake_failed"
         case .idleTimeout: return "idle_timeout"
         default: return "closed"

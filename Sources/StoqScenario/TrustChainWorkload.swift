@@ -247,7 +247,7 @@ public final class TrustChainWorkload: Workload {
     }
 
     /// With mutual TLS, server credentials carry the root their clients must chain to.
-    private func serverCredentials(_ bundle: CertificateBundle) throws -> TLSCredentials {
+    func serverCredentials(_ bundle: CertificateBundle) throws -> TLSCredentials {
         mutualTLS ? try .server(bundle, clientTrustAnchorsPEM: trust.rootPEM) : try .server(bundle)
     }
 

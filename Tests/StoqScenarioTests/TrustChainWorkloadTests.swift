@@ -212,39 +212,48 @@ final class TrustChainWorkloadTests: XCTestCase {
         }
     }
 
-    /// A rogue node replays its enrolment, reuses its stake proof for a new key
-    /// and presents a peer a CA-signed certificate with a tampered SCT, across
+    /// A rogue node replays its enrolment, reuses its stake proof for a new key,
+    /// presents a peer CA-signed certificates with a tampered SCT and with an
+    /// SCT from another log, and serves the tampered one to the peer, across
     /// the simulated network: each is refused for its own reason, nothing is
     /// issued for it, and the report counts the refusals by reason.
     func testARogueNodesAttacksAreEachRefusedForTheirReason() throws {
         let text = yaml(duration: "60s", extra: ", nodes: [edge-fra, client-sin-1], rogue: [{node: client-sin-1, peer: edge-fra, at: 20s}]")
         let result = try run(text)
         let attacks = result.certificates.filter { $0.node == "client-sin-1" && $0.event.contains("-") && $0.event != "peer-verified" }
-        XCTAssertEqual(Set(attacks.map(\.event)), ["replay-refused", "stake-reuse-refused", "tampered-sct-refused"], "\(attacks)")
-        XCTAssertEqual(attacks.count, 3)
+        XCTAssertEqual(Set(attacks.map(\.event)), ["replay-refused", "stake-reuse-refused", "tampered-sct-refused",
+                                                   "foreign-log-refused", "tampered-server-refused"], "\(attacks)")
+        XCTAssertEqual(attacks.count, 5)
         func reason(_ event: String) -> String? { attacks.first { $0.event == event }?.reason }
         XCTAssertEqual(reason("replay-refused"), "replayed_request")
         XCTAssertEqual(reason("stake-reuse-refused"), "stake_proof_failed")
         XCTAssertEqual(reason("tampered-sct-refused"), "bad_sct")
+        XCTAssertEqual(reason("foreign-log-refused"), "unknown_log")
+        XCTAssertEqual(reason("tampered-server-refused"), "bad_sct")
         XCTAssertTrue(attacks.allSatisfy { $0.t >= 20_000_000_000 }, "\(attacks)")
-        // The peer's side: GnuTLS accepted the CA-signed chain, the SCT check refused it and dropped the connection.
-        let tampered = try XCTUnwrap(attacks.first { $0.event == "tampered-sct-refused" }?.fingerprint)
-        let atPeer = result.certificates.filter { $0.node == "edge-fra" && $0.event == "client-failed" }
-        XCTAssertEqual(atPeer.map(\.reason), ["bad_sct"])
-        XCTAssertEqual(atPeer.first?.fingerprint, tampered)
+        // The peer's side: GnuTLS accepted the CA-signed chains, the SCT checks refused them and dropped the connections,
+        // as a server checking the rogue's client certificates and as a client checking the rogue's server.
+        func fingerprint(_ event: String) -> String? { attacks.first { $0.event == event }?.fingerprint }
+        let atPeer = result.certificates.filter { $0.node == "edge-fra" && $0.event.hasSuffix("-failed") }
+        XCTAssertEqual(Set(atPeer.map { "\($0.event) \($0.reason ?? "")" }),
+                       ["client-failed bad_sct", "client-failed unknown_log", "peer-failed bad_sct"], "\(atPeer)")
+        XCTAssertEqual(atPeer.count, 3)
+        XCTAssertEqual(Set(atPeer.compactMap(\.fingerprint)),
+                       Set([fingerprint("tampered-sct-refused"), fingerprint("foreign-log-refused"), fingerprint("tampered-server-refused")].compactMap { $0 }))
         // Nothing was issued for an attack: one certificate per node (and the CA's own).
         XCTAssertEqual(result.certificates.filter { ["enrolled", "renewed"].contains($0.event) }.count, 3)
         let c = try XCTUnwrap(result.summary.certificates)
         XCTAssertEqual([c.enrolled, c.failed], [3, 0], "attacks are not enrolment attempts")
-        XCTAssertEqual(c.attacks?.map(\.reason).sorted(), ["replay refused: replayed_request", "stake-reuse refused: stake_proof_failed",
-                                                           "tampered-sct refused: bad_sct"])
-        XCTAssertEqual(c.checkFailures?.map(\.reason), ["bad_sct"])
+        XCTAssertEqual(c.attacks?.map(\.reason).sorted(), ["foreign-log refused: unknown_log", "replay refused: replayed_request",
+                                                           "stake-reuse refused: stake_proof_failed", "tampered-sct refused: bad_sct",
+                                                           "tampered-server refused: bad_sct"])
+        XCTAssertEqual(c.checkFailures?.map(\.reason).sorted(), ["bad_sct", "unknown_log"])
         XCTAssertTrue(RunReport.markdown(result.summary).contains("replay refused: replayed_request × 1"))
         XCTAssertEqual(result.trace, try run(text).trace, "same seed, same attacks")
 
         // Attacking before it has a certificate: the node attacks once enrolled.
         let early = try run(yaml(duration: "60s", extra: ", nodes: [edge-fra, client-sin-1], rogue: [{node: client-sin-1, peer: edge-fra, at: 0s}]"))
-        XCTAssertEqual(early.summary.certificates?.attacks?.count, 3, "\(String(describing: early.summary.certificates?.attacks))")
+        XCTAssertEqual(early.summary.certificates?.attacks?.count, 5, "\(String(describing: early.summary.certificates?.attacks))")
         XCTAssertNil(early.summary.certificates?.attacks?.first { $0.reason.contains("accepted") })
 
         for (extra, expected) in [(", nodes: [edge-fra], rogue: [{node: edge-sin, peer: edge-fra, at: 1s}]", "does not enrol"),
