@@ -427,9 +427,15 @@ public final class HTTP3Connection {
 
     private func closeStream(_ id: Int64) {
         blocked.remove(id)
+        var reportedByH3 = false
         if let h3, !failed {
             let rv = nghttp3_conn_close_stream(h3, id, UInt64(NGHTTP3_H3_NO_ERROR))
             if rv != 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND { fail(rv, "nghttp3_conn_close_stream"); return }
+            // A request stream nghttp3 knows ends through its stream_close callback (`closedByH3`):
+            // at once, or — when the stream's headers wait for QPACK encoder instructions that
+            // arrive after the stream's FIN — once they are decoded and the response delivered.
+            // Failing it here would lose that response.
+            reportedByH3 = rv == 0 && id & 0x3 == 0
             // QuicConnection hands the client one more bidirectional stream per closed one: tell nghttp3.
             if quic.role == .server && id & 0x3 == 0 {
                 maxClientBidi += 1
@@ -437,7 +443,7 @@ public final class HTTP3Connection {
             }
         }
         runDeferred()
-        if let s = streams.removeValue(forKey: id), let completion = s.completion {
+        if !reportedByH3, let s = streams.removeValue(forKey: id), let completion = s.completion {
             s.completion = nil
             completion(.failure(.incompleteResponse))
         }

@@ -173,6 +173,30 @@ final class HTTP3Tests: XCTestCase {
         XCTAssertEqual(client.outstandingRequests, 0)
     }
 
+    /// Requests with bodies in flight at once on one connection (a node's
+    /// enrolment and its proof checks share one): each gets its own answer —
+    /// also when a response's QPACK-encoded headers wait for the encoder
+    /// stream (lost, so it arrives after the response stream has closed).
+    func testConcurrentPostsWithBodiesEachGetTheirAnswer() throws {
+        let (pair, client, _) = try makeHTTP3(lossRate: 0.05) { request in
+            // A header value per request: each answer adds a QPACK dynamic-table entry.
+            HTTP3Response(status: 200, headers: [HTTP3Header("x-answer-to", request.path)],
+                          body: Array("\(request.path) got \(request.body.count) bytes".utf8))
+        }
+        var results: [Int: Result<HTTP3Response, HTTP3Error>] = [:]
+        let sizes = [300, 5_000, 70_000, 12] + (0..<24).map { 100 + $0 * 37 }
+        // Two at once before the handshake, the others while those are in flight.
+        for (n, size) in sizes.enumerated() {
+            client.request(method: "POST", path: "/\(n)", body: testPayload(count: size, seed: UInt64(n))) { results[n] = $0 }
+            if n >= 1 { pair.run(for: .milliseconds(3)) }
+        }
+        XCTAssertTrue(pair.run(until: { results.count == sizes.count }), "\(results.count) of \(sizes.count) answered")
+        for (n, size) in sizes.enumerated() {
+            let response = try XCTUnwrap(results[n]).get()
+            XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "/\(n) got \(size) bytes")
+        }
+    }
+
     func testRequestsFailWhenTheConnectionCloses() throws {
         let (pair, client, server) = try makeHTTP3 { _ in HTTP3Response(status: 200) }
         XCTAssertTrue(pair.run(until: { client.quic.isHandshakeComplete && server.connections.first?.quic.isHandshakeComplete == true }))
