@@ -91,14 +91,13 @@ extension TrustChainWorkload {
                                              latencyNs: (now - started).nanoseconds, requestNs: nil, proofNs: nil,
                                              fingerprint: fingerprint, notAfterNs: nil, reason: reason)))
         }
-        func enrolment(_ attack: String, _ request: TrustChainRequest, then next: @escaping () -> Void = {}) {
+        func enrolment(_ attack: String, _ request: TrustChainRequest) {
             m.peerClient.send(request) { result in
                 switch result {
                 case .success(let r) where r.status == 200: outcome(attack, refusedFor: nil)
                 case .success(let r): outcome(attack, refusedFor: r.errorCode ?? "http_\(r.status)")
                 case .failure: outcome(attack, refusedFor: "unreachable")
                 }
-                next()
             }
         }
         // Both in flight at once on the node's kept connection to the CA.
