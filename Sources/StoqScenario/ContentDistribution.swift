@@ -98,6 +98,13 @@ public final class ContentDistribution {
     private struct WeakPublisher { weak var workload: PublishWorkload? }
 
     func register(publisher: PublishWorkload) { publishers[publisher.name] = WeakPublisher(workload: publisher) }
+
+    /// QUIC knobs of the workloads that set them, by workload name: the
+    /// exchanges a workload starts connect with them.
+    private var knobs: [String: TransportKnobs] = [:]
+    func use(_ workloadKnobs: TransportKnobs, for workload: String) {
+        if !workloadKnobs.isEmpty { knobs[workload] = workloadKnobs }
+    }
     func publisher(named name: String) -> PublishWorkload? { publishers[name]?.workload }
 
     /// The node's content state; edges get a cache with `edgeStore`'s limits.
@@ -255,7 +262,7 @@ public final class ContentDistribution {
             self.exchanges[ObjectIdentifier(run)] = nil     // the last reference: nothing may touch `run` after this
         }
         do {
-            try run.exchange.open(in: context)
+            try run.exchange.open(in: context, knobs: knobs[workload] ?? TransportKnobs())
         } catch {
             run.exchange.end("could not connect: \(error)")
         }

@@ -10,7 +10,9 @@ import StoqTopology
 /// versions; `fetch` workloads read them.
 public final class PublishWorkload: Workload {
     public static let kind = "publish"
+    /// QUIC knobs apply to its pushes, an `update`'s of its objects included.
     public static let fields = ["origin", "edges", "replication", "content", "objects", "chunking", "cache-size", "ttl", "at"]
+        + TransportKnobs.fields
 
     enum Content {
         case versions(size: Int)
@@ -29,6 +31,7 @@ public final class PublishWorkload: Workload {
     let cacheSize: Int
     let ttl: SimDuration
     let at: SimDuration
+    let knobs: TransportKnobs
     public var drainTime: SimDuration { ContentWorkloadDefaults.drain }
     public var hasOutstandingWork: Bool { context?.content.hasExchangesInFlight ?? false }
 
@@ -59,6 +62,7 @@ public final class PublishWorkload: Workload {
         }
         parameters = try Self.chunking(f)
         (content, edits) = try Self.content(f, topology: topology, objects: objectCount)
+        knobs = try TransportKnobs(f)
     }
 
     static func chunking(_ f: ConfigMap) throws -> ChunkerParameters {
@@ -154,6 +158,7 @@ public final class PublishWorkload: Workload {
         let distribution = context.content
         for e in edges { distribution.makeEdge(e, capacityBytes: cacheSize, ttl: ttl) }
         distribution.register(publisher: self)
+        distribution.use(knobs, for: name)
         context.scheduler.schedule(at: .zero + at) { [unowned self] in self.publishAll() }
     }
 
@@ -261,7 +266,7 @@ public final class UpdateWorkload: Workload {
 /// a random client, until `count` fetches or the end of the run).
 public final class FetchWorkload: Workload {
     public static let kind = "fetch"
-    public static let fields = ["of", "clients", "start", "interval", "rate", "count", "zipf"]
+    public static let fields = ["of", "clients", "start", "interval", "rate", "count", "zipf"] + TransportKnobs.fields
 
     public let name: String
     let publisher: String
@@ -271,6 +276,7 @@ public final class FetchWorkload: Workload {
     let rate: ArrivalRate?
     let count: Int?
     let zipfExponent: Double
+    let knobs: TransportKnobs
     public var drainTime: SimDuration { ContentWorkloadDefaults.drain }
     public var hasOutstandingWork: Bool { inFlight > 0 }
     private var context: ScenarioContext?
@@ -303,10 +309,12 @@ public final class FetchWorkload: Workload {
         guard zipfExponent >= 0, zipfExponent.isFinite else {
             throw TopologyDiagnostic(at: f.location(of: "zipf"), "'zipf' must be a number ≥ 0 (0 = uniform popularity)")
         }
+        knobs = try TransportKnobs(f)
     }
 
     public func start(in context: ScenarioContext) throws {
         self.context = context
+        context.content.use(knobs, for: name)
         random = context.randomStream("fetch:" + name)
         if let interval {
             context.scheduleRounds(start: startOffset, interval: interval, count: count ?? .max) { [unowned self] _ in

@@ -43,11 +43,13 @@ final class StreamExchange {
         self.waitsForAcknowledgement = waitsForAcknowledgement; self.started = started
     }
 
-    func open(in context: ScenarioContext) throws {
+    /// Connects; `knobs` (a workload's QUIC knobs) over the client endpoint's settings.
+    func open(in context: ScenarioContext, knobs: TransportKnobs = TransportKnobs()) throws {
         let endpoint = try context.stoq.endpoint(on: client)
         _ = try context.stoq.endpoint(on: server)
         self.endpoint = endpoint
-        let c = try endpoint.connect(to: context.address(of: server), serverName: RunCertificates.serverName(of: server))
+        let c = try endpoint.connect(to: context.address(of: server), serverName: RunCertificates.serverName(of: server),
+                                     transport: knobs.isEmpty ? nil : knobs.applied(to: endpoint.endpoint.configuration))
         connection = c
         // The connection holds this handler: capture weakly, or neither dies. Weak,
         // not unowned: the exchange may end (and go) mid-way through a batch of events.

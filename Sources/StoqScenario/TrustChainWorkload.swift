@@ -15,7 +15,9 @@ import TrustChain
 /// on the CA node). Every outcome is a `cert` trace record.
 public final class TrustChainWorkload: Workload {
     public static let kind = "trustchain"
+    /// QUIC knobs apply to the nodes' HTTP/3 connections to the CA (enrolment and proof checks).
     public static let fields = ["ca", "nodes", "start", "validity", "renewal-margin", "difficulty", "retry", "max-retry", "revoke", "mutual-tls", "rogue"]
+        + TransportKnobs.fields
     /// How long a peer's "not revoked" answer is trusted before it is asked again (as OCSP responses are cached).
     static let revocationCacheTime = SimDuration.seconds(3600)
     /// Certificates are dated on this axis (fixed, so runs are reproducible).
@@ -36,6 +38,7 @@ public final class TrustChainWorkload: Workload {
     let mutualTLS: Bool
     /// Nodes that attack during the run (TrustChainRogue.swift).
     let rogues: [RoguePlan]
+    let knobs: TransportKnobs
     public var drainTime: SimDuration { .seconds(60) }
     public var hasOutstandingWork: Bool { !calls.isEmpty }
 
@@ -71,6 +74,7 @@ public final class TrustChainWorkload: Workload {
         revocations = try Self.revocations(f, nodes: nodes, topology: topology)
         mutualTLS = try f.bool("mutual-tls") ?? true
         rogues = try RoguePlan.parse(f, nodes: nodes, ca: ca, mutualTLS: mutualTLS, topology: topology)
+        knobs = try TransportKnobs(f)
     }
 
     /// `revoke: [{node: edge-fra, at: 2h}, …]`: the node's certificate in force at `at` is revoked.
@@ -165,10 +169,12 @@ public final class TrustChainWorkload: Workload {
             let key = SigningKey.generate(.ed25519, using: &keys)
             let local = node == ca ? api : nil
             // The CA's API is public: calls to it present no client certificate (the CA would only ask, and check it for nothing).
-            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS) { [unowned self] in self.track($0, done: $1) }
+            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS, knobs: knobs) {
+                [unowned self] in self.track($0, done: $1)
+            }
             // Peer checks come in bursts (every transfer's handshake, both sides with mutual TLS): they share one connection.
             let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS,
-                                                  keepsConnection: true) { [unowned self] in self.track($0, done: $1) }
+                                                  knobs: knobs, keepsConnection: true) { [unowned self] in self.track($0, done: $1) }
             let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
                                                      stakeTimestamp: epoch.unixMilliseconds, difficulty: difficulty, seed: context.seed)
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
@@ -432,6 +438,8 @@ final class StoqTrustChainClient: TrustChainClient {
     private let local: TrustChainAPI?
     /// TLS for calls to the CA instead of the node's own (nil: the node's).
     private let tls: ClientTLSConfiguration?
+    /// The workload's QUIC knobs, over the node endpoint's settings.
+    private let knobs: TransportKnobs
     private let keepsConnection: Bool
     /// The kept connection, and how many requests are in flight on it.
     private var kept: HTTP3Connection?
@@ -439,8 +447,8 @@ final class StoqTrustChainClient: TrustChainClient {
     static let linger = SimDuration.seconds(2)
 
     init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil, tls: ClientTLSConfiguration? = nil,
-         keepsConnection: Bool = false, track: @escaping (HTTP3Connection, Bool) -> Void) {
-        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls
+         knobs: TransportKnobs = TransportKnobs(), keepsConnection: Bool = false, track: @escaping (HTTP3Connection, Bool) -> Void) {
+        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls; self.knobs = knobs
         self.keepsConnection = keepsConnection; self.track = track
     }
 
@@ -461,7 +469,8 @@ final class StoqTrustChainClient: TrustChainClient {
             if keepsConnection, let k = kept, !k.quic.isClosed {
                 http = k
             } else {
-                let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls)
+                let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls,
+                                             transport: knobs.isEmpty ? nil : knobs.applied(to: endpoint.endpoint.configuration))
                 http = try HTTP3Connection(client: c)
                 if keepsConnection { kept = http; inFlight = 0 }
             }

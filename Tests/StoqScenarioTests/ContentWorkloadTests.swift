@@ -45,6 +45,31 @@ final class ContentWorkloadTests: XCTestCase {
         """
     }
 
+    /// QUIC knobs on content workloads reach their connections: a publish
+    /// workload's on its pushes (origin → edges), a fetch workload's on its
+    /// fetches (clients → edges), as the parameters each client side announces.
+    func testContentWorkloadsConnectWithTheirQUICKnobs() throws {
+        let text = yaml(fetch: "{kind: fetch, of: data, clients: role:client, start: 2s, interval: 3s, count: 1, idle-timeout: 7s}")
+            .replacingOccurrences(of: "chunking: small\n", with: "chunking: small\n    stream-window: 256KiB\n")
+        let parameters = try localTransportParameters(ofRun: text)
+        let pushes = parameters.filter { $0.key.hasPrefix("origin-client-") }
+        let fetches = parameters.filter { $0.key.hasPrefix("client-") && $0.key.contains("-client-") }
+        XCTAssertFalse(pushes.isEmpty, "\(parameters.keys.sorted())")
+        XCTAssertEqual(Set(fetches.keys.map { String($0.prefix(10)) }), ["client-fra", "client-nyc", "client-sin"],
+                       "every client fetched (some from a second edge): \(parameters.keys.sorted())")
+        for (name, p) in pushes {
+            XCTAssertEqual(p["initial_max_stream_data_bidi_local"] as? Int, 256 << 10, name)
+            XCTAssertEqual(p["max_idle_timeout"] as? Int, 30_000, "\(name): the default")
+        }
+        for (name, p) in fetches {
+            XCTAssertEqual(p["max_idle_timeout"] as? Int, 7_000, name)
+            XCTAssertEqual(p["initial_max_stream_data_bidi_local"] as? Int, 16 << 20, "\(name): the default")
+        }
+        XCTAssertThrowsError(try scenario(yaml: yaml(fetch: "{kind: fetch, of: data, clients: role:client, congestion: vegas}"))) {
+            XCTAssertTrue("\($0)".contains("unknown congestion controller 'vegas'"), "\($0)")
+        }
+    }
+
     struct Records {
         var publishes: [TraceRecord.PublishRecord] = []
         var exchanges: [TraceRecord.ContentExchange] = []

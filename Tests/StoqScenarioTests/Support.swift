@@ -58,3 +58,28 @@ func transferPairYAML(seed: Int = 3, duration: String = "3s", loss: String = "0"
       - {kind: transfer, from: a, to: b, \(fields)}
     """
 }
+
+/// Runs `yaml` with one qlog per connection and returns, by qlog file name
+/// ("client-fra-client-1"), the transport parameters the connection's own side
+/// announced (its first local `parameters_set` event).
+func localTransportParameters(ofRun yaml: String) throws -> [String: [String: Any]] {
+    let dir = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var s = try scenario(yaml: yaml)
+    s.qlogDirectory = dir + "/qlog"
+    try FileManager.default.createDirectory(atPath: dir + "/qlog", withIntermediateDirectories: true)
+    _ = try s.run(outputDirectory: dir + "/run", pcapDirectory: nil)
+    var result: [String: [String: Any]] = [:]
+    for file in try FileManager.default.contentsOfDirectory(atPath: dir + "/qlog") {
+        let text = try String(contentsOfFile: dir + "/qlog/" + file, encoding: .utf8)
+        // JSON-SEQ: records separated by RS (0x1e) and newlines.
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\u{1e}" }) {
+            guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  event["name"] as? String == "transport:parameters_set",
+                  let data = event["data"] as? [String: Any], data["owner"] as? String == "local" else { continue }
+            result[String(file.dropLast(".sqlog".count))] = data
+            break
+        }
+    }
+    return result
+}

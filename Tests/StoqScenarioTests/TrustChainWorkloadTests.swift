@@ -212,6 +212,14 @@ final class TrustChainWorkloadTests: XCTestCase {
         }
     }
 
+    /// The trustchain workload's QUIC knobs reach the nodes' HTTP/3 connections to the CA.
+    func testTrustChainKnobsReachTheConnectionsToTheCA() throws {
+        let parameters = try localTransportParameters(ofRun: yaml(extra: ", idle-timeout: 9s"))
+        let toCA = parameters.filter { !$0.key.hasPrefix("ca-") && $0.key.contains("-client-") }
+        XCTAssertFalse(toCA.isEmpty, "\(parameters.keys.sorted())")
+        for (name, p) in toCA { XCTAssertEqual(p["max_idle_timeout"] as? Int, 9_000, name) }
+    }
+
     /// A rogue node replays its enrolment, reuses its stake proof for a new key,
     /// presents a peer CA-signed certificates with a tampered SCT and with an
     /// SCT from another log, and serves the tampered one to the peer, across
