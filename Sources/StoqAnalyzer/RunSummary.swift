@@ -92,7 +92,8 @@ public struct RunSummary: Codable, Equatable {
         /// Mean over completed transfers, bits per second.
         public var meanGoodputBps: Double?
         /// Mean goodput after slow start (from the receiver's halfway byte to its
-        /// last), bits per second; nil in traces written before it was recorded.
+        /// last, counted as packets arrived), bits per second; nil in traces
+        /// written before it was recorded.
         public var meanGoodputAfterSlowStartBps: Double?
         public var packetsLost: UInt64
         public var packetsRetransmitted: UInt64

@@ -147,8 +147,9 @@ extension RunReport {
     }
 
     static let transferNote = "Real QUIC (ngtcp2 + GnuTLS, verified certificates). Time runs from the connection attempt " +
-        "to the receiver's last byte; goodput is the payload over that time, and after slow start the payload that arrived " +
-        "after the receiver had half of it, over the time from then to the last byte, shown only for transfers of at least " +
+        "to the receiver's last byte; goodput is the payload over that time, and after slow start the rate from the moment " +
+        "the receiver had half of it to the last byte, counted as packets arrived (not when a lost packet's gap released " +
+        "the data behind it), shown only for transfers of at least " +
         "1 MB lasting at least 10 round trips (the handshake time taken as one): below that the second half is a few " +
         "congestion windows and its rate says little. Lost and retransmitted packets are QUIC's own counts."
 

@@ -13,8 +13,8 @@ import StoqTransport
 /// over the network. Completion time runs from the connection attempt to the
 /// receiver's last byte;
 /// goodput is the payload over that time. Goodput after slow start is the
-/// payload that arrived after the receiver had half of it, over the time from
-/// then to the last byte.
+/// rate from the moment the receiver had half the payload to its last byte,
+/// counted as packets arrive (see `secondHalfGoodput`).
 ///
 /// Timing: every pair transfers at `start`, then `count - 1` more times
 /// `interval` apart; or, with `rate`, transfers arrive as a Poisson process at
@@ -84,8 +84,10 @@ public final class TransferWorkload: Workload {
         /// Streams whose end the receiver has not answered yet.
         var answersAwaited: Int
         var bytesReceived = 0
-        /// When the receiver first had at least half the payload, and how much it had then.
-        var halfReceived: (at: SimTime, bytes: Int)?
+        /// When the receiver first had at least half the payload, and the UDP
+        /// bytes its connection had received by then; and by the last byte.
+        var halfReceived: (at: SimTime, wireBytes: UInt64)?
+        var wireBytesAtEnd: UInt64?
         var finished = false
         /// The give-up event, cancelled when the transfer ends first.
         var timeout: EventHandle?
@@ -147,11 +149,12 @@ public final class TransferWorkload: Workload {
         let number = sink.allocateNumber()
         let t = Transfer(number: number, pair: pair, started: context.scheduler.now, streams: streams)
         transfers[number] = t
-        sink.expect(number, streams: streams, progress: { [unowned self] bytes in
+        sink.expect(number, streams: streams, progress: { [unowned self] bytes, receiver in
             t.bytesReceived = bytes     // what a transfer that times out reports
-            if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, bytes) }
-        }, done: { [unowned self] bytes in
+            if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, receiver.metrics.bytesReceived) }
+        }, done: { [unowned self] bytes, receiver in
             t.bytesReceived = bytes
+            t.wireBytesAtEnd = receiver.metrics.bytesReceived
             self.record(t, completed: self.context.scheduler.now)
         })
         do {
@@ -208,6 +211,18 @@ public final class TransferWorkload: Workload {
                 break
             }
         }
+    }
+
+    /// Goodput once slow start is over: from the moment the receiver had half
+    /// the payload to its last byte, the UDP bytes that arrived in between,
+    /// times the connection's payload share of all it received. Counted on
+    /// arrival at the receiver, not on delivery to the application: data a
+    /// lost packet held back arrives at the link's pace but is delivered all
+    /// at once when the gap fills, and counted then it made the rate exceed
+    /// the link's (BBR, whose deep queues hold back a lot).
+    private func secondHalfGoodput(_ t: Transfer, end: SimTime) -> Double? {
+        guard let half = t.halfReceived, let wire = t.wireBytesAtEnd, end > half.at, wire > half.wireBytes else { return nil }
+        return Double(wire - half.wireBytes) * Double(size) / Double(wire) * 8 / (end - half.at).seconds
     }
 
     /// Application error code of a connection closed because its transfer timed out.
@@ -267,9 +282,7 @@ public final class TransferWorkload: Workload {
             handshakeNs: t.handshakeDone.map { ($0 - t.started).nanoseconds },
             durationNs: duration?.nanoseconds,
             goodputBps: duration.map { Double(size) * 8 / max($0.seconds, 1e-9) },
-            secondHalfGoodputBps: completed.flatMap { end in
-                t.halfReceived.flatMap { end > $0.at ? Double(size - $0.bytes) * 8 / (end - $0.at).seconds : nil }
-            },
+            secondHalfGoodputBps: completed.flatMap { secondHalfGoodput(t, end: $0) },
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
             congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText)))
@@ -286,8 +299,8 @@ final class TransferSink {
     private struct Expected {
         var streamsLeft: Int
         var bytes = 0
-        let progress: (Int) -> Void
-        let done: (Int) -> Void
+        let progress: (Int, QuicConnection) -> Void
+        let done: (Int, QuicConnection) -> Void
     }
     private var expected: [UInt64: Expected] = [:]
     /// Per server-side connection and stream: the transfer it belongs to, once its number arrived.
@@ -307,8 +320,10 @@ final class TransferSink {
         return nextNumber
     }
 
-    /// `progress` gets the payload bytes received so far after each delivery; `done`, the total.
-    func expect(_ number: UInt64, streams: Int, progress: @escaping (Int) -> Void, done: @escaping (Int) -> Void) {
+    /// `progress` gets the payload bytes received so far after each delivery; `done`, the total;
+    /// both with the receiving connection.
+    func expect(_ number: UInt64, streams: Int, progress: @escaping (Int, QuicConnection) -> Void,
+                done: @escaping (Int, QuicConnection) -> Void) {
         expected[number] = Expected(streamsLeft: streams, progress: progress, done: done)
     }
 
@@ -347,11 +362,11 @@ final class TransferSink {
         }
         guard let n = number, expected[n] != nil else { return }
         expected[n]!.bytes += payloadBytes
-        if payloadBytes > 0 { expected[n]!.progress(expected[n]!.bytes) }
+        if payloadBytes > 0 { expected[n]!.progress(expected[n]!.bytes, connection) }
         if fin {
             expected[n]!.streamsLeft -= 1
             if expected[n]!.streamsLeft == 0, let e = expected.removeValue(forKey: n) {
-                e.done(e.bytes)
+                e.done(e.bytes, connection)
             }
         }
     }
