@@ -29,34 +29,47 @@ public enum IPv6Packet {
 
     /// Parses the packet in `bytes` into the datagram the model carries.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Parsed {
-        guard bytes.count >= headerSize, bytes[0] >> 4 == 6 else { return .malformed }
-        let payloadLength = Int(bytes[4]) << 8 | Int(bytes[5])
-        guard headerSize + payloadLength <= bytes.count else { return .malformed }
-        let nextHeader = bytes[6]
-        let source = address(bytes, at: 8), destination = address(bytes, at: 24)
-        let body = UnsafeRawBufferPointer(rebasing: bytes[headerSize..<(headerSize + payloadLength)])
-        if nextHeader == udpNextHeader, body.count >= udpHeaderSize {
-            let udpLength = Int(body[4]) << 8 | Int(body[5])
-            let sourcePort = UInt16(body[0]) << 8 | UInt16(body[1])
-            let destinationPort = UInt16(body[2]) << 8 | UInt16(body[3])
-            // Port 0 is reserved for carried packets; a real UDP packet never uses it as destination.
-            if udpLength >= udpHeaderSize, udpLength <= body.count, destinationPort != 0 {
-                return .datagram(Datagram(source: SocketAddress(address: source, port: sourcePort),
-                                          destination: SocketAddress(address: destination, port: destinationPort),
-                                          payload: Array(body[udpHeaderSize..<udpLength])))
+        // The view writes into its buffer (a carried packet's next-header byte): parse a copy.
+        var copy = Array(bytes)
+        let datagram = copy.withUnsafeMutableBytes { buffer in
+            withDatagram(in: buffer) { source, destination, payload in
+                Datagram(source: source, destination: destination, payload: Array(payload))
             }
         }
-        var payload = [UInt8](repeating: 0, count: body.count + 1)
-        payload[0] = nextHeader
-        payload.withUnsafeMutableBytes { out in
-            if body.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[1...]).copyMemory(from: body) }
-        }
-        return .datagram(Datagram(source: SocketAddress(address: source, port: 0),
-                                  destination: SocketAddress(address: destination, port: 0), payload: payload))
+        return datagram.map { .datagram($0) } ?? .malformed
     }
 
     public static func parse(_ bytes: [UInt8]) -> Parsed {
         bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// Calls `body` with the datagram the model carries for the packet in
+    /// `bytes`, its payload lent from `bytes` itself (the TUN relay's path:
+    /// nothing is allocated per packet); nil when the packet is malformed.
+    /// A carried packet's payload is the next-header byte and the IPv6
+    /// payload: the byte is written over the last byte of the header's
+    /// destination address (already read), so that payload is contiguous.
+    public static func withDatagram<R>(in bytes: UnsafeMutableRawBufferPointer,
+                                       _ body: (SocketAddress, SocketAddress, UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        guard bytes.count >= headerSize, bytes[0] >> 4 == 6 else { return nil }
+        let payloadLength = Int(bytes[4]) << 8 | Int(bytes[5])
+        guard headerSize + payloadLength <= bytes.count else { return nil }
+        let nextHeader = bytes[6]
+        let source = address(UnsafeRawBufferPointer(bytes), at: 8), destination = address(UnsafeRawBufferPointer(bytes), at: 24)
+        let ip = UnsafeRawBufferPointer(rebasing: bytes[headerSize..<(headerSize + payloadLength)])
+        if nextHeader == udpNextHeader, ip.count >= udpHeaderSize {
+            let udpLength = Int(ip[4]) << 8 | Int(ip[5])
+            let sourcePort = UInt16(ip[0]) << 8 | UInt16(ip[1])
+            let destinationPort = UInt16(ip[2]) << 8 | UInt16(ip[3])
+            // Port 0 is reserved for carried packets; a real UDP packet never uses it as destination.
+            if udpLength >= udpHeaderSize, udpLength <= ip.count, destinationPort != 0 {
+                return try body(SocketAddress(address: source, port: sourcePort), SocketAddress(address: destination, port: destinationPort),
+                                UnsafeRawBufferPointer(rebasing: ip[udpHeaderSize..<udpLength]))
+            }
+        }
+        bytes[headerSize - 1] = nextHeader
+        return try body(SocketAddress(address: source, port: 0), SocketAddress(address: destination, port: 0),
+                        UnsafeRawBufferPointer(rebasing: bytes[(headerSize - 1)..<(headerSize + payloadLength)]))
     }
 
     /// Whether `d` is a carried non-UDP packet rather than a UDP datagram.

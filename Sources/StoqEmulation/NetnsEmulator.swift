@@ -244,18 +244,21 @@ public final class NetnsEmulator {
         for _ in 0..<64 {
             let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { return }
-            let parsed = readBuffer.withUnsafeBytes { IPv6Packet.parse(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            guard case .datagram(let d) = parsed else {
-                stats.malformed += 1
-                continue
+            // Parsed in place and handed to the network borrowed: its slab copy is the only one.
+            let known = readBuffer.withUnsafeMutableBytes { buffer in
+                IPv6Packet.withDatagram(in: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])) { source, destination, payload -> Bool in
+                    guard network.nodeIndex(of: destination.address) != nil else { return false }
+                    network.inject(source: source, destination: destination, payload: payload, from: node)
+                    return true
+                }
             }
-            guard network.nodeIndex(of: d.destination.address) != nil else {
-                stats.ignored += 1
-                continue
+            switch known {
+            case nil: stats.malformed += 1
+            case false?: stats.ignored += 1
+            case true?:
+                stats.packetsIn += 1
+                stats.bytesIn += UInt64(n)
             }
-            stats.packetsIn += 1
-            stats.bytesIn += UInt64(n)
-            network.inject(d, from: node)
         }
     }
 

@@ -173,6 +173,11 @@ public final class Network {
         datagram.payload.withUnsafeBytes { send(from: node, source: datagram.source, destination: datagram.destination, payload: $0) }
     }
 
+    /// The same with the payload lent for the call (copied into the network's slab).
+    public func inject(source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer, from node: Int32) {
+        send(from: node, source: source, destination: destination, payload: payload)
+    }
+
     /// `payload` is copied into the slab here, the only copy on the way.
     func send(from node: Int32, source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer) {
         let now = scheduler.now
