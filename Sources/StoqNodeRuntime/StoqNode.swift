@@ -38,7 +38,7 @@ public enum StoqPorts {
 
 /// Where nodes' TLS identities come from: the run's own test CA (the default)
 /// or TrustChain enrolment (the `trustchain` workload).
-protocol NodeCertificateSource: AnyObject {
+package protocol NodeCertificateSource: AnyObject {
     /// What a node's client trusts, on which timeline it checks validity, and
     /// the certificate it shows a server that asks (mutual TLS).
     func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration
@@ -51,21 +51,21 @@ protocol NodeCertificateSource: AnyObject {
 /// client verifies the chain against that root. Until TrustChain enrolment
 /// arrives this is the "localhost testing" flavour, but with real chains and
 /// real verification, never a bypass.
-final class RunCertificates: NodeCertificateSource {
+package final class RunCertificates: NodeCertificateSource {
     private let authority: CertificateAuthorityForTesting
     private let trustAnchors: TLSCredentials
 
-    init() throws {
+    package init() throws {
         authority = try CertificateAuthorityForTesting(commonName: "STOQ Sim run CA")
         trustAnchors = try TLSCredentials.client(trustAnchorsPEM: authority.rootCertificatePEM)
     }
 
-    static func serverName(of node: String) -> String { node + ".stoq" }
+    package static func serverName(of node: String) -> String { node + ".stoq" }
 
-    func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
+    package func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
         let bundle = try authority.issueLeaf(names: [.dns(Self.serverName(of: node.name)), .ipv6(node.address)])
         return ServerTLSConfiguration(credentials: try TLSCredentials.server(bundle))
     }
 
-    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
+    package func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
 }

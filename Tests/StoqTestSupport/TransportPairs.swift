@@ -1,9 +1,9 @@
 import StoqEngine
-import StoqScenario
+import StoqBenchmarks
 @_exported import StoqTransport
 
 /// The transport tests' pair harness: two endpoints on a two-node `Network`,
-/// each behind an `EndpointDriver` (StoqScenario's `EndpointPair`, which the
+/// each behind an `EndpointDriver` (StoqBenchmarks' `EndpointPair`, which the
 /// transport benchmarks drive too), so tests exercise the one path `sim` runs take.
 public typealias InMemoryPair = EndpointPair
 
