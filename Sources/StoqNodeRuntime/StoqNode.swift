@@ -36,7 +36,7 @@ public enum StoqPorts {
     public static let quic: UInt16 = 443
 }
 
-/// Where nodes' TLS identities come from: the run's own test CA (the default)
+/// Where nodes' TLS identities come from: the run's own CA (`RunCertificates`, the default)
 /// or TrustChain enrolment (the `trustchain` workload).
 package protocol NodeCertificateSource: AnyObject {
     /// What a node's client trusts, on which timeline it checks validity, and
@@ -48,15 +48,15 @@ package protocol NodeCertificateSource: AnyObject {
 
 /// The certificates of one run: a root CA made for the run issues every node
 /// a certificate for its DNS name (`NODE.stoq`) and IPv6 address, and every
-/// client verifies the chain against that root. Until TrustChain enrolment
-/// arrives this is the "localhost testing" flavour, but with real chains and
-/// real verification, never a bypass.
+/// client verifies the chain against that root: real chains and real
+/// verification, never a bypass. Every run without a `trustchain` workload
+/// uses it.
 package final class RunCertificates: NodeCertificateSource {
-    private let authority: CertificateAuthorityForTesting
+    private let authority: RunCertificateAuthority
     private let trustAnchors: TLSCredentials
 
     package init() throws {
-        authority = try CertificateAuthorityForTesting(commonName: "STOQ Sim run CA")
+        authority = try RunCertificateAuthority(commonName: "STOQ Sim run CA")
         trustAnchors = try TLSCredentials.client(trustAnchorsPEM: authority.rootCertificatePEM)
     }
 

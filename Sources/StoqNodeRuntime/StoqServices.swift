@@ -62,7 +62,7 @@ public final class StoqServices {
 
     public func hasApplication(_ alpn: String, on node: String) -> Bool { applications[node]?[alpn] != nil }
 
-    /// Nodes' certificates come from `source` instead of the run's test CA.
+    /// Nodes' certificates come from `source` instead of the run's own CA (`RunCertificates`).
     /// Endpoints take it when they are made, so it must come first.
     package func use(certificates source: NodeCertificateSource) throws {
         guard endpoints.isEmpty else { throw ServiceError.certificatesAfterEndpoints(endpoints.keys.sorted()) }

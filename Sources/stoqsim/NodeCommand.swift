@@ -39,7 +39,7 @@ struct NodeServe: ParsableCommand {
         } else {
             var names: [SubjectAlternativeName] = [.dns("localhost"), .ipv6(try IPv6Address.parse("::1"))]
             if address.address != (try IPv6Address.parse("::1")) { names.append(.ipv6(address.address)) }
-            let bundle = try CertificateAuthorityForTesting.selfSigned(names: names)
+            let bundle = try RunCertificateAuthority.selfSigned(names: names)
             if let certOut { try bundle.certificateChainPEM.write(toFile: certOut, atomically: true, encoding: .utf8) }
             credentials = try TLSCredentials.server(bundle)
         }

@@ -11,8 +11,8 @@ public typealias InMemoryPair = EndpointPair
 /// small stream helpers on top of `InMemoryPair`.
 public enum TestTLS {
     /// One CA (root → intermediate) shared by tests: key generation is the slow part.
-    public static let authority: CertificateAuthorityForTesting = {
-        let root = try! CertificateAuthorityForTesting(commonName: "STOQ Test Root CA")
+    public static let authority: RunCertificateAuthority = {
+        let root = try! RunCertificateAuthority(commonName: "STOQ Test Root CA")
         return try! root.issueIntermediate(commonName: "STOQ Test Intermediate CA")
     }()
 
