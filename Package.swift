@@ -50,8 +50,8 @@ let package = Package(
         // endpoint to any DatagramIO; StoqEngine only for the driver's Scheduler.
         .target(name: "StoqTransport", dependencies: ["CStoq", "StoqCore", "StoqEngine"],
                 swiftSettings: hotPath),
-        // Pair harness (StoqScenario's EndpointPair as InMemoryPair) and other helpers shared by test targets.
-        .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport", "StoqScenario"], path: "Tests/StoqTestSupport"),
+        // Pair harness (StoqBenchmarks' EndpointPair as InMemoryPair) and other helpers shared by test targets.
+        .target(name: "StoqTestSupport", dependencies: ["StoqEngine", "StoqTransport", "StoqBenchmarks"], path: "Tests/StoqTestSupport"),
         // The netns backend: namespaces, TUN devices and real UDP sockets around the network model.
         .target(name: "CStoqEmulation"),
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
@@ -66,14 +66,24 @@ let package = Package(
         ]),
         .target(name: "StoqAnalyzer", dependencies: ["StoqEngine", .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),
-        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation", "TrustChain"]),
+        // A node's STOQ endpoint and the services its streams reach, its certificates, and the
+        // real-socket node (`stoqsim node`, `trustchain ca serve|enroll|verify`): what a node runs, on any carrier.
+        .target(name: "StoqNodeRuntime", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork", "StoqTransport", "TrustChain"]),
+        // Workloads and the runner that wires a topology onto a backend.
+        .target(name: "StoqScenario", dependencies: ["StoqEngine", "StoqTopology", "StoqRouting", "StoqNetwork", "StoqAnalyzer", "StoqTransport",
+                                                     "StoqDedup", "StoqEmulation", "TrustChain", "StoqNodeRuntime"]),
+        // What `stoqsim bench transport|tiers` measure: the transport over the path runs take (EndpointPair)
+        // and a run's bulk transfer. Benchmarks of one module's internals stay in that module (docs/architecture.md).
+        .target(name: "StoqBenchmarks", dependencies: ["CStoq", "StoqEngine", "StoqTopology", "StoqNetwork", "StoqTransport", "StoqAnalyzer",
+                                                       "StoqScenario"]),
         // Plain C11, no Swift: the figures the C libraries reach with our transport's settings (issue #3).
         // Like CStoq, it names the libraries itself (the modulemap's `link` lines reach only Swift importers).
         .executableTarget(name: "transport-baseline-c", dependencies: ["CStoqSystem"], path: "Benchmarks/TransportBaselineC",
                           cSettings: [.unsafeFlags(["-std=c11"])],
                           linkerSettings: ["ngtcp2", "ngtcp2_crypto_gnutls", "gnutls"].map { .linkedLibrary($0) }),
         .executableTarget(name: "stoqsim", dependencies: [
-            "StoqScenario", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport", "StoqDedup", "StoqEmulation",
+            "StoqScenario", "StoqNodeRuntime", "StoqBenchmarks", "StoqEngine", "StoqTopology", "StoqRouting", "StoqAnalyzer", "StoqTransport",
+            "StoqDedup", "StoqEmulation", "TrustChain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -83,7 +93,7 @@ let package = Package(
         // Counts the test binary's heap allocations (interposed malloc) for the allocation test.
         .target(name: "CStoqAllocationCounter", path: "Tests/CStoqAllocationCounter"),
         .testTarget(name: "StoqTransportTests", dependencies: ["StoqTransport", "StoqTestSupport", "StoqEngine", "StoqNetwork", "StoqTopology",
-                                                               "StoqScenario", "CStoqAllocationCounter"]),
+                                                               "StoqBenchmarks", "CStoqAllocationCounter"]),
         .testTarget(name: "TrustChainTests", dependencies: ["TrustChain", "StoqTransport", "StoqTestSupport", "StoqEngine", "StoqTopology",
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),
@@ -92,8 +102,8 @@ let package = Package(
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
         .testTarget(name: "StoqEmulationTests", dependencies: ["StoqEmulation", "StoqScenario", "StoqNetwork", "StoqEngine", "StoqTopology", "StoqAnalyzer"]),
-        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqTopology", "StoqEngine", "StoqAnalyzer", "StoqNetwork",
-                                                               "StoqTransport"]),
+        .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqNodeRuntime", "StoqBenchmarks", "StoqTopology", "StoqEngine",
+                                                               "StoqAnalyzer", "StoqNetwork", "StoqTransport"]),
         // Runs the built binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "StoqsimCLITests", dependencies: ["stoqsim"]),
     ],

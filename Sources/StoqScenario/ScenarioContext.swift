@@ -1,12 +1,14 @@
 import StoqAnalyzer
 import StoqEngine
 import StoqNetwork
+import StoqNodeRuntime
 import StoqTopology
+import StoqTransport
 
 /// What a workload sees of a run: the clock, the nodes' network endpoints and
 /// the trace. Workloads reach the network only through `DatagramIO`, so the
 /// same workload code runs on every backend.
-public final class ScenarioContext {
+public final class ScenarioContext: StoqNodeHost {
     public let topology: Topology
     public let scheduler: Scheduler
     public let network: Network
@@ -17,12 +19,14 @@ public final class ScenarioContext {
     /// Where sockets come from: the model's (sim) or real ones in namespaces (netns).
     var backend: RunBackend = VirtualTimeBackend()
     /// Where every QUIC connection writes its qlog (`run --qlog`); nil: none.
-    var qlogDirectory: String?
+    package var qlogDirectory: String?
     private var addresses: [String: IPv6Address] = [:]
     private var echoServices: [String: DatagramIO] = [:]
     private var nextEphemeralPort: [String: UInt16] = [:]
     /// The nodes' STOQ (QUIC) endpoints, made on first use.
     public private(set) lazy var stoq = StoqServices(context: self)
+    /// The receiving side of every transfer workload of the run.
+    lazy var transferSink = TransferSink()
     /// Published objects, edge caches and content exchanges, made on first use.
     public private(set) lazy var content = ContentDistribution(context: self)
     private var nodesByAddress: [IPv6Address: String] = [:]
@@ -85,6 +89,10 @@ public final class ScenarioContext {
 
     public func bind(node: String, port: UInt16) throws -> DatagramIO {
         try backend.bind(node: node, port: port, network: network)
+    }
+
+    package func endpointConfiguration(for node: NodeSpec) throws -> TransportConfiguration {
+        try TransportKnobs.endpointConfiguration(for: node, in: topology)
     }
 
     /// Client ports are handed out per node from the IANA dynamic range.

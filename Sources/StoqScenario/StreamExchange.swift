@@ -1,4 +1,5 @@
 import StoqEngine
+import StoqNodeRuntime
 import StoqTransport
 
 /// A request/response protocol end that runs on one stream, sans-IO: what

@@ -1,5 +1,6 @@
 import StoqAnalyzer
 import StoqEngine
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 
@@ -309,7 +310,7 @@ final class TransferSink {
 
     /// One sink per run (per context); dropped with the context's services.
     static func shared(in context: ScenarioContext) -> TransferSink {
-        context.stoq.transferSink
+        context.transferSink
     }
 
     /// Transfers awaited and connections with streams in progress: 0 and 0 once all are over.

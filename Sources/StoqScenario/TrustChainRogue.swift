@@ -1,5 +1,6 @@
 import StoqAnalyzer
 import StoqEngine
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 import TrustChain

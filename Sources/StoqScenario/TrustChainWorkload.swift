@@ -1,5 +1,6 @@
 import StoqAnalyzer
 import StoqEngine
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 import TrustChain
@@ -106,9 +107,9 @@ public final class TrustChainWorkload: Workload {
     final class Member {
         let node: String
         let manager: CertificateManager
-        let client: StoqTrustChainClient
+        let client: HTTP3TrustChainClient
         /// Peers' proofs go through their own client, so attempt timings stay clean.
-        let peerClient: StoqTrustChainClient
+        let peerClient: HTTP3TrustChainClient
         /// A self-signed certificate the node presents until it is enrolled (no peer trusts it).
         let placeholder: CertificateManager
         let prover: ConsensusProver
@@ -122,7 +123,7 @@ public final class TrustChainWorkload: Workload {
         var attempt = 0
         var attemptStarted = SimTime.zero
         var backoff: SimDuration
-        init(node: String, manager: CertificateManager, client: StoqTrustChainClient, peerClient: StoqTrustChainClient,
+        init(node: String, manager: CertificateManager, client: HTTP3TrustChainClient, peerClient: HTTP3TrustChainClient,
              placeholder: CertificateManager, prover: ConsensusProver, backoff: SimDuration) {
             self.node = node; self.manager = manager; self.client = client; self.peerClient = peerClient
             self.placeholder = placeholder; self.prover = prover; self.backoff = backoff
@@ -169,12 +170,10 @@ public final class TrustChainWorkload: Workload {
             let key = SigningKey.generate(.ed25519, using: &keys)
             let local = node == ca ? api : nil
             // The CA's API is public: calls to it present no client certificate (the CA would only ask, and check it for nothing).
-            let client = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS, knobs: knobs) {
-                [unowned self] in self.track($0, done: $1)
-            }
+            let link = RunCALink(node: node, ca: ca, context: context, tls: sharedClientTLS, knobs: knobs)
+            let client = HTTP3TrustChainClient(link: link, local: local) { [unowned self] in self.track($0, done: $1) }
             // Peer checks come in bursts (every transfer's handshake, both sides with mutual TLS): they share one connection.
-            let peerClient = StoqTrustChainClient(node: node, ca: ca, context: context, local: local, tls: sharedClientTLS,
-                                                  knobs: knobs, keepsConnection: true) { [unowned self] in self.track($0, done: $1) }
+            let peerClient = HTTP3TrustChainClient(link: link, local: local, keepsConnection: true) { [unowned self] in self.track($0, done: $1) }
             let prover = try ConsensusProver.meeting(requirements, nodeID: node, key: key, stake: stake,
                                                      stakeTimestamp: epoch.unixMilliseconds, difficulty: difficulty, seed: context.seed)
             let identity = NodeIdentity(nodeID: node, dnsName: RunCertificates.serverName(of: node), addresses: [spec.address])
@@ -416,98 +415,33 @@ public final class TrustChainWorkload: Workload {
     }
 }
 
-/// Carries a node's TrustChain requests to the CA as HTTP/3 over STOQ: each
-/// request on its own connection, so it pays the real handshake and round
-/// trips of the simulated network, or (`keepsConnection`) on one connection
-/// kept open while requests keep coming (closed `linger` after the last one:
-/// an idle connection costs ~80 KiB a side); a request fails as
-/// "unreachable" when the CA cannot be reached (the connection times out).
-final class StoqTrustChainClient: TrustChainClient {
+/// A run node's way to its CA for `HTTP3TrustChainClient`: connections from
+/// the node's STOQ endpoint across the run's network to the CA node's.
+final class RunCALink: TrustChainCALink {
     let node: String
     let ca: String
     private unowned let context: ScenarioContext
-    private let track: (HTTP3Connection, _ done: Bool) -> Void
-    /// Round trips of the current attempt: the enrolment request, and the proof
-    /// (and consistency) requests summed.
-    private(set) var enrolmentRoundTrip: SimDuration?
-    private(set) var proofRoundTrips: SimDuration?
-    /// The last enrolment request sent, byte for byte (what a rogue node replays).
-    private(set) var lastEnrolment: TrustChainRequest?
-
-    /// The CA node's own client calls its CA in process.
-    private let local: TrustChainAPI?
     /// TLS for calls to the CA instead of the node's own (nil: the node's).
     private let tls: ClientTLSConfiguration?
     /// The workload's QUIC knobs, over the node endpoint's settings.
     private let knobs: TransportKnobs
-    private let keepsConnection: Bool
-    /// The kept connection, and how many requests are in flight on it.
-    private var kept: HTTP3Connection?
-    private var inFlight = 0
-    static let linger = SimDuration.seconds(2)
 
-    init(node: String, ca: String, context: ScenarioContext, local: TrustChainAPI? = nil, tls: ClientTLSConfiguration? = nil,
-         knobs: TransportKnobs = TransportKnobs(), keepsConnection: Bool = false, track: @escaping (HTTP3Connection, Bool) -> Void) {
-        self.node = node; self.ca = ca; self.context = context; self.local = local; self.tls = tls; self.knobs = knobs
-        self.keepsConnection = keepsConnection; self.track = track
+    init(node: String, ca: String, context: ScenarioContext, tls: ClientTLSConfiguration?, knobs: TransportKnobs = TransportKnobs()) {
+        self.node = node; self.ca = ca; self.context = context; self.tls = tls; self.knobs = knobs
     }
 
-    func resetTimings() {
-        enrolmentRoundTrip = nil
-        proofRoundTrips = nil
+    var now: SimTime { context.scheduler.now }
+
+    func connectToCA() throws -> QuicConnection {
+        let endpoint = try context.stoq.endpoint(on: node)
+        _ = try context.stoq.endpoint(on: ca)
+        return try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls,
+                                    transport: knobs.isEmpty ? nil : knobs.applied(to: endpoint.endpoint.configuration))
     }
 
-    func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
-        if request.path == "/ca/certificate" { lastEnrolment = request }
-        if let local { return completion(.success(local.handle(request, now: context.scheduler.now))) }
-        let started = context.scheduler.now
-        let http: HTTP3Connection
-        let endpoint: StoqNodeEndpoint
-        do {
-            endpoint = try context.stoq.endpoint(on: node)
-            _ = try context.stoq.endpoint(on: ca)
-            if keepsConnection, let k = kept, !k.quic.isClosed {
-                http = k
-            } else {
-                let c = try endpoint.connect(to: context.address(of: ca), serverName: RunCertificates.serverName(of: ca), alpn: ["h3"], tls: tls,
-                                             transport: knobs.isEmpty ? nil : knobs.applied(to: endpoint.endpoint.configuration))
-                http = try HTTP3Connection(client: c)
-                if keepsConnection { kept = http; inFlight = 0 }
-            }
-        } catch {
-            return completion(.failure(error))
-        }
-        // A kept connection counts as outstanding work while a request is in flight on it.
-        if !keepsConnection || inFlight == 0 { track(http, false) }
-        if keepsConnection { inFlight += 1 }
-        let headers = request.body.isEmpty ? [] : [HTTP3Header("content-type", "application/json")]
-        http.request(method: request.method, path: request.path, headers: headers, body: request.body) { [unowned self, unowned endpoint] result in
-            let elapsed = self.context.scheduler.now - started
-            if request.path == "/ca/certificate" {
-                self.enrolmentRoundTrip = elapsed
-            } else {
-                self.proofRoundTrips = (self.proofRoundTrips ?? .zero) + elapsed
-            }
-            if self.keepsConnection && self.kept === http {
-                self.inFlight -= 1
-                if self.inFlight == 0 {
-                    self.track(http, true)
-                    self.context.scheduler.schedule(after: Self.linger) { [weak self, weak http] in
-                        guard let self, let http, self.kept === http, self.inFlight == 0 else { return }
-                        http.quic.close()
-                        self.kept = nil
-                        (try? self.context.stoq.endpoint(on: self.node))?.flush()
-                    }
-                }
-            } else {
-                if !self.keepsConnection { http.quic.close() }
-                self.track(http, true)
-            }
-            endpoint.flush()
-            completion(result.map { TrustChainResponse(status: $0.status, body: $0.body) }.mapError { $0 as Error })
-        }
-        endpoint.flush()
-    }
+    func flush() { (try? context.stoq.endpoint(on: node))?.flush() }
+
+    func schedule(after delay: SimDuration, _ body: @escaping () -> Void) { _ = context.scheduler.schedule(after: delay, body) }
 }
 
 /// Nodes' TLS identities in a TrustChain run: what each node's manager holds.

@@ -95,13 +95,20 @@ func takeString(_ datum: inout gnutls_datum_t) -> String {
     return String(decoding: UnsafeBufferPointer(start: data, count: Int(datum.size)), as: UTF8.self)
 }
 
-/// A certificate authority made in-process, for tests and localhost runs: it
-/// issues real chains (root → intermediates → leaf) that clients verify the
-/// normal way, so tests exercise real verification rather than a bypass.
+/// The name this type had while it was thought of as test-only; for branches written against it.
+@available(*, deprecated, renamed: "RunCertificateAuthority")
+public typealias CertificateAuthorityForTesting = RunCertificateAuthority
+
+/// The certificate authority a run makes in-process: every run's nodes get
+/// their certificates from one (StoqNodeRuntime's `RunCertificates`: a root
+/// that issues each node a leaf for its DNS name and IPv6 address), and
+/// `stoqsim node serve --self-signed`, the transport benchmarks and the tests
+/// make theirs with it. It issues real chains (root → intermediates → leaf)
+/// that clients verify the normal way, never a bypass.
 ///
 /// Validity is set from the wall clock (one hour back, thirty days ahead)
 /// because GnuTLS checks certificates against the wall clock, not SimTime.
-public final class CertificateAuthorityForTesting {
+public final class RunCertificateAuthority {
     /// This CA's own certificate.
     public let certificatePEM: String
     /// The root certificate at the top of this CA's chain: the trust anchor.
@@ -134,11 +141,11 @@ public final class CertificateAuthorityForTesting {
     }
 
     /// A subordinate CA signed by this one; leaves it issues carry the whole intermediate chain.
-    public func issueIntermediate(commonName: String, algorithm: CertificateKeyAlgorithm = .ed25519) throws -> CertificateAuthorityForTesting {
+    public func issueIntermediate(commonName: String, algorithm: CertificateKeyAlgorithm = .ed25519) throws -> RunCertificateAuthority {
         let childKey = try X509PrivateKey(generating: algorithm)
         let child = try issue(key: childKey, commonName: commonName, isCA: true, names: [])
-        return try CertificateAuthorityForTesting(key: childKey, certificate: child, root: rootCertificatePEM,
-                                                  intermediates: intermediatesPEM)
+        return try RunCertificateAuthority(key: childKey, certificate: child, root: rootCertificatePEM,
+                                           intermediates: intermediatesPEM)
     }
 
     /// A server certificate for `names`, with this CA's intermediates appended.

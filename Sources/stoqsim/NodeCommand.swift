@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StoqEngine
 import StoqNetwork
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 
@@ -39,39 +40,31 @@ struct NodeServe: ParsableCommand {
         } else {
             var names: [SubjectAlternativeName] = [.dns("localhost"), .ipv6(try IPv6Address.parse("::1"))]
             if address.address != (try IPv6Address.parse("::1")) { names.append(.ipv6(address.address)) }
-            let bundle = try CertificateAuthorityForTesting.selfSigned(names: names)
+            let bundle = try RunCertificateAuthority.selfSigned(names: names)
             if let certOut { try bundle.certificateChainPEM.write(toFile: certOut, atomically: true, encoding: .utf8) }
             credentials = try TLSCredentials.server(bundle)
         }
-        let scheduler = Scheduler()
-        let driver = try RealTimeDriver(scheduler: scheduler)
-        let socket = try IPv6UDPSocket(bind: address)
-        try socket.attach(to: driver)
         let alpn = self.alpn.isEmpty ? [http3 ? "h3" : "stoq"] : self.alpn
-        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
-                                        server: ServerTLSConfiguration(credentials: credentials, alpn: alpn),
-                                        random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler, clock: WallClock(scheduler).now)
+        let node = try RealTimeNode(bind: address, server: ServerTLSConfiguration(credentials: credentials, alpn: alpn), wallClock: true)
         let served: () -> Int
         if http3 {
             let server = HTTP3Server(handler: HTTP3FileHandler.serving(root: root))
-            server.attach(to: endpoint)
+            server.attach(to: node.endpoint)
             server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
             served = { server.requestsServed }
         } else {
             let server = RawFileServer(root: root)
-            server.attach(to: endpoint)
+            server.attach(to: node.endpoint)
             server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
-            io.afterFlush = { server.pump() }
+            node.io.afterFlush = { server.pump() }
             served = { server.requestsServed }
         }
-        let shutdown = try ShutdownSignal(driver: driver)
-        printError("serving \(root) on \(socket.socketAddress) (\(http3 ? "HTTP/3, " : "")ALPN \(alpn.joined(separator: ",")))")
-        driver.run()
-        printError("\(shutdown.received ?? "stopped"): served \(served()) request(s); closing")
-        for c in endpoint.connections { c.close(errorCode: 0, reason: "server shutting down") }
-        io.flush()
-        socket.close()
+        try node.stopOnSignals()
+        printError("serving \(root) on \(node.socket.socketAddress) (\(http3 ? "HTTP/3, " : "")ALPN \(alpn.joined(separator: ",")))")
+        node.run()
+        printError("\(node.stoppedBy ?? "stopped"): served \(served()) request(s); closing")
+        node.closeConnections(errorCode: 0, reason: "server shutting down")
+        node.socket.close()
     }
 }
 
@@ -100,20 +93,9 @@ struct NodeGet: ParsableCommand {
             throw ValidationError("target '\(target)' needs a path, e.g. [::1]:4433/index.html")
         }
         let remote = try badInput { try parseSocketAddress(String(target[..<slash]), what: "target") }
-        let path = String(target[slash...])
         let verification: ServerCertificateVerification = try ca.map {
             .verify(trustAnchors: try badInput { [path = $0] in try TLSCredentials.client(trustAnchorsFile: path) })
         } ?? .insecureSkipVerificationForLocalTesting
-        let scheduler = Scheduler()
-        let driver = try RealTimeDriver(scheduler: scheduler)
-        let socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::"), port: 0))
-        try socket.attach(to: driver)
-        let alpn = self.alpn.isEmpty ? [http3 ? "h3" : "stoq"] : self.alpn
-        let endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
-                                        client: ClientTLSConfiguration(verification: verification, alpn: alpn),
-                                        random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-        let wall = WallClock(scheduler)
-        let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler, clock: wall.now)
         let output: FileHandle?
         if let out {
             guard FileManager.default.createFile(atPath: out, contents: nil) else { throw ValidationError("cannot create --out \(out)") }
@@ -121,124 +103,25 @@ struct NodeGet: ParsableCommand {
         } else {
             output = nil
         }
-        let shutdown = try ShutdownSignal(driver: driver)
-        var start = scheduler.now
-        var firstByte: SimTime?
-        var done: SimTime?
-        var bytes = 0
-        var failure: String?
-        let name = serverName ?? remote.address.description
-        var connection: QuicConnection?
-        var http: HTTP3Connection?
-        func handle(_ event: ConnectionEvent, on c: QuicConnection) {
-            switch event {
-            case .handshakeCompleted:
-                do {
-                    let id = try c.openStream()
-                    try c.write(stream: id, RawFileProtocol.request(path: path), fin: true)
-                } catch { failure = "\(error)"; driver.stop() }
-            case let .streamReadable(id):
-                let (data, fin) = c.read(stream: id)
-                if !data.isEmpty { firstByte = firstByte ?? wall.now() }
-                bytes += data.count
-                output?.write(Data(data))
-                if fin {
-                    done = wall.now()
-                    c.close(errorCode: 0)
-                }
-            case let .streamReset(_, code):
-                switch code {
-                case RawFileProtocol.notFound: failure = "\(path): not found on the server"
-                case RawFileProtocol.forbidden: failure = "\(path): refused by the server (it leads outside the served directory)"
-                case RawFileProtocol.badRequest: failure = "\(path): refused by the server as a malformed path"
-                default: failure = "server reset the stream (code \(code))"
-                }
-                c.close(errorCode: 0)
-            case let .closed(reason):
-                if done == nil && failure == nil { failure = "\(reason)" }
-                driver.stop()
-            default: break
-            }
-        }
-        // Connect from inside the run: the real-time driver pins SimTime to the wall clock when `run` starts.
-        _ = scheduler.schedule(at: scheduler.now) {
-            do {
-                start = wall.now()
-                let c = try endpoint.connect(to: remote, serverName: name, at: start)
-                connection = c
-                if http3 {
-                    let h = try HTTP3Connection(client: c)
-                    http = h
-                    // HTTP/3 reads the streams itself; only the end of the connection matters here.
-                    h.onEvent = { [unowned c] event in if case .closed = event { handle(event, on: c) } }
-                    h.request(path: path) { result in
-                        switch result {
-                        case let .success(response) where response.status == 200:
-                            firstByte = wall.now()   // bodies arrive whole: first byte = last byte
-                            bytes = response.body.count
-                            output?.write(Data(response.body))
-                            done = wall.now()
-                        case let .success(response):
-                            failure = "\(path): HTTP status \(response.status)\(response.body.isEmpty ? "" : ": " + response.text.prefix(200))"
-                        case let .failure(error):
-                            failure = "\(error)"
-                        }
-                        c.close(errorCode: 0x100)   // H3_NO_ERROR
-                    }
-                } else {
-                    c.onEvent = { [unowned c] in handle($0, on: c) }
-                }
-                io.flush()
-            } catch {
-                failure = "\(error)"
-                driver.stop()
-            }
-        }
-        let outcome = driver.run(for: .seconds(timeout))
-        withExtendedLifetime(http) {}   // the HTTP/3 layer lived for the run
+        let fetch = FileFetch(remote: remote, path: String(target[slash...]), serverName: serverName ?? remote.address.description,
+                              verification: verification, alpn: alpn.isEmpty ? [http3 ? "h3" : "stoq"] : alpn, http3: http3,
+                              timeout: .seconds(timeout))
+        var outcome = try fetch.run { output?.write(Data($0)) }
         try? output?.close()
-        if let signal = shutdown.received { printError("\(signal): stopping") }
-        let metrics = connection?.metrics
-        print("handshake: \(metrics?.handshakeDuration.map { "\($0)" } ?? "not completed")")
-        print("bytes: \(bytes)")
-        if let metrics { print("connection: \(metrics)") }
-        if let done, let firstByte {
-            let seconds = max((done - start).seconds, 1e-9)
-            print("time: \(done - start) (first byte after \(firstByte - start))")
-            print("goodput: \(String(format: "%.1f", Double(bytes) * 8 / seconds / 1e6)) Mbit/s")
+        if let signal = outcome.signal { printError("\(signal): stopping") }
+        print("handshake: \(outcome.metrics?.handshakeDuration.map { "\($0)" } ?? "not completed")")
+        print("bytes: \(outcome.bytes)")
+        if let metrics = outcome.metrics { print("connection: \(metrics)") }
+        if let done = outcome.done, let firstByte = outcome.firstByte {
+            let seconds = max((done - outcome.start).seconds, 1e-9)
+            print("time: \(done - outcome.start) (first byte after \(firstByte - outcome.start))")
+            print("goodput: \(String(format: "%.1f", Double(outcome.bytes) * 8 / seconds / 1e6)) Mbit/s")
         }
-        if done == nil {
-            if outcome == .reachedEndTime && failure == nil { failure = "no answer within \(timeout) s" }
-            printError("error: \(failure ?? "interrupted")")
+        if outcome.done == nil {
+            if outcome.timedOut && outcome.failure == nil { outcome.failure = "no answer within \(timeout) s" }
+            printError("error: \(outcome.failure ?? "interrupted")")
             throw ExitCode.failure
         }
-    }
-}
-
-/// The wall clock in the scheduler's SimTime terms, for EndpointDriver.clock:
-/// pinned to the scheduler at the first event of the run (the real-time driver
-/// pins SimTime to the wall clock when `run` starts).
-private final class WallClock {
-    private let scheduler: Scheduler
-    private var origin: (sim: SimTime, wall: Int64)?
-
-    init(_ scheduler: Scheduler) {
-        self.scheduler = scheduler
-        _ = scheduler.schedule(at: scheduler.now) { [weak self] in
-            guard let self else { return }
-            self.origin = (scheduler.now, Self.monotonic())
-        }
-    }
-
-    func now() -> SimTime {
-        guard let origin else { return scheduler.now }
-        return max(scheduler.now, origin.sim + .nanoseconds(Self.monotonic() - origin.wall))
-    }
-
-    private static func monotonic() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 
@@ -252,33 +135,3 @@ func badInput<T>(_ body: () throws -> T) throws -> T {
         throw ValidationError(message)
     }
 }
-
-/// SIGINT/SIGTERM stop the driver (self-pipe: the handler only writes a byte; the driver reads it).
-private final class ShutdownSignal {
-    private(set) var received: String?
-    private let readFD: Int32
-
-    init(driver: RealTimeDriver) throws {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ExitCode.failure }
-        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        readFD = fds[0]
-        shutdownPipeWriteFD = fds[1]
-        let handler: @convention(c) (Int32) -> Void = { sig in
-            var byte = UInt8(truncatingIfNeeded: sig)
-            _ = write(shutdownPipeWriteFD, &byte, 1)
-        }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
-        try driver.register(fd: readFD) { [weak self, weak driver] in
-            guard let self else { return }
-            var byte: UInt8 = 0
-            while read(self.readFD, &byte, 1) == 1 { self.received = byte == UInt8(SIGINT) ? "SIGINT" : "SIGTERM" }
-            driver?.unregister(fd: self.readFD)
-            driver?.stop()
-        }
-    }
-}
-
-/// Written only by the signal handler's one `write`; set before the handler is installed.
-nonisolated(unsafe) private var shutdownPipeWriteFD: Int32 = -1

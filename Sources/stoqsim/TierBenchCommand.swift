@@ -1,5 +1,5 @@
 import ArgumentParser
-import StoqScenario
+import StoqBenchmarks
 import StoqTopology
 
 struct TierBench: ParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import StoqScenario
+import StoqBenchmarks
 import StoqTransport
 
 struct TransportBench: ParsableCommand {

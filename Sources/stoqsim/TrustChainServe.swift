@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StoqEngine
 import StoqNetwork
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 import TrustChain
@@ -76,17 +77,11 @@ extension TrustChainCommand.CA {
             }
             let serving = try servingCertificate()
 
-            let scheduler = Scheduler()
-            let driver = try RealTimeDriver(scheduler: scheduler)
-            let socket = try IPv6UDPSocket(bind: address)
-            try socket.attach(to: driver)
             var transport = TransportConfiguration()
             transport.maxBidirectionalStreams = UInt64(maxStreamsPerConnection)
             transport.maxUnidirectionalStreams = 8   // HTTP/3 needs 3 (control, QPACK encoder and decoder)
-            let endpoint = try QuicEndpoint(localAddress: socket.socketAddress, configuration: transport,
-                                            server: ServerTLSConfiguration(credentials: try TLSCredentials.server(serving.bundle), alpn: ["h3"]),
-                                            random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-            let io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
+            let node = try RealTimeNode(bind: address, configuration: transport,
+                                        server: ServerTLSConfiguration(credentials: try TLSCredentials.server(serving.bundle), alpn: ["h3"]))
             // The API runs on the CA's clock (wall time on its epoch), not on the request's SimTime.
             let limits = HTTP3ServerLimits(maxBodyBytes: maxBodyBytes, maxPathBytes: maxPathBytes, maxHeaderBytes: maxHeaderBytes,
                                            requestTimeout: .seconds(requestTimeout), maxConnectionsPerPeer: maxConnectionsPerPeer,
@@ -96,12 +91,12 @@ extension TrustChainCommand.CA {
                 // A refused enrolment (a replay included) is logged with its code: nothing was issued for it.
                 printError("\(what) → \(r.status)" + (r.errorCode.map { " \($0) (refused)" } ?? ""))
             }
-            server.attach(to: endpoint)
+            server.attach(to: node.endpoint)
             // Once a second, requests that have not completed within --request-timeout are answered 408.
             func scheduleStallCheck() {
-                _ = scheduler.schedule(after: .seconds(1)) {
-                    server.expireStalledRequests(now: scheduler.now)
-                    io.flush()
+                _ = node.scheduler.schedule(after: .seconds(1)) {
+                    server.expireStalledRequests(now: node.scheduler.now)
+                    node.flush()
                     scheduleStallCheck()
                 }
             }
@@ -109,11 +104,11 @@ extension TrustChainCommand.CA {
             // Every ten minutes: a serving certificate with less than an hour left is renewed (enrolled and logged
             // again) and presented to new connections.
             func scheduleRenewalCheck() {
-                _ = scheduler.schedule(after: .seconds(600)) {
+                _ = node.scheduler.schedule(after: .seconds(600)) {
                     do {
                         let next = try servingCertificate()
                         if !next.reused {
-                            endpoint.serverTLS = ServerTLSConfiguration(credentials: try TLSCredentials.server(next.bundle), alpn: ["h3"])
+                            node.endpoint.serverTLS = ServerTLSConfiguration(credentials: try TLSCredentials.server(next.bundle), alpn: ["h3"])
                             printError("serving certificate renewed: \(next.fingerprint)")
                         }
                     } catch { printError("error: renewing the serving certificate failed: \(error); the current one stays") }
@@ -121,16 +116,15 @@ extension TrustChainCommand.CA {
                 }
             }
             scheduleRenewalCheck()
-            printError("serving TrustChain CA '\(ca.configuration.commonName)' from \(state) on \(socket.socketAddress) (HTTP/3, ALPN h3): "
+            printError("serving TrustChain CA '\(ca.configuration.commonName)' from \(state) on \(node.socket.socketAddress) (HTTP/3, ALPN h3): "
                 + "\(ca.log.size) log entries; root \(directory.appendingPathComponent("ca-cert.pem").path); "
                 + "serving certificate \(serving.fingerprint) (\(serving.reused ? "reused" : "new")); "
                 + "\(identities.count) nodes: \(identities.prefix(8).map { "\($0.nodeID)=\($0.addresses.map(\.description).joined(separator: ","))" }.joined(separator: " "))"
                 + (identities.count > 8 ? " …" : ""))
             // SIGINT/SIGTERM end the process: every log entry and revocation is on disk when it is answered.
-            driver.run()
-            for c in endpoint.connections { c.close(errorCode: 0x100, reason: "server shutting down") }
-            io.flush()
-            socket.close()
+            node.run()
+            node.closeConnections(errorCode: 0x100, reason: "server shutting down")
+            node.socket.close()
         }
     }
 
@@ -238,64 +232,6 @@ extension TrustChainCommand.CA {
                 print("inclusion    verified against the log's signed tree head of size \(verifier.treeHead?.treeSize ?? 0)")
             }
         }
-    }
-}
-
-/// Carries TrustChain API requests to a CA over HTTP/3 on a real UDP socket,
-/// one connection per request, while `run` turns the real-time loop.
-final class RealTimeTrustChainClient: TrustChainClient {
-    private let scheduler = Scheduler()
-    private let driver: RealTimeDriver
-    private let socket: IPv6UDPSocket
-    private let endpoint: QuicEndpoint
-    private let io: EndpointDriver
-    private let remote: SocketAddress
-    private var calls: [ObjectIdentifier: HTTP3Connection] = [:]
-
-    init(remote: SocketAddress, trustAnchorsPEM: String) throws {
-        self.remote = remote
-        driver = try RealTimeDriver(scheduler: scheduler)
-        socket = try IPv6UDPSocket(bind: SocketAddress(address: try IPv6Address.parse("::"), port: 0))
-        try socket.attach(to: driver)
-        endpoint = try QuicEndpoint(localAddress: socket.socketAddress,
-                                    client: ClientTLSConfiguration(verification: .verify(trustAnchors: try TLSCredentials.client(trustAnchorsPEM: trustAnchorsPEM)),
-                                                                   alpn: ["h3"]),
-                                    random: RandomStream(seed: UInt64.random(in: .min ... .max)))
-        io = EndpointDriver(endpoint: endpoint, io: socket, scheduler: scheduler)
-    }
-
-    deinit { socket.close() }
-
-    func send(_ request: TrustChainRequest, completion: @escaping (Result<TrustChainResponse, Error>) -> Void) {
-        let http: HTTP3Connection
-        do {
-            // The CA's serving certificate names its address, so the address is the name checked.
-            let c = try endpoint.connect(to: remote, serverName: remote.address.description, at: scheduler.now)
-            http = try HTTP3Connection(client: c)
-        } catch { return completion(.failure(error)) }
-        let id = ObjectIdentifier(http)
-        calls[id] = http
-        let headers = request.body.isEmpty ? [] : [HTTP3Header("content-type", "application/json")]
-        http.request(method: request.method, path: request.path, headers: headers, body: request.body) { [unowned self] result in
-            http.quic.close(errorCode: 0x100)   // H3_NO_ERROR
-            io.flush()
-            calls[id] = nil
-            completion(result.map { TrustChainResponse(status: $0.status, body: $0.body) }.mapError { $0 as Error })
-        }
-        io.flush()
-    }
-
-    /// Runs the loop until `body` calls its `done` (or `timeout` seconds pass);
-    /// `body` starts inside the run, when SimTime is pinned to the wall clock.
-    /// Returns false when time ran out first.
-    func run(timeout: Double, _ body: @escaping (_ done: @escaping () -> Void) -> Void) -> Bool {
-        var finished = false
-        _ = scheduler.schedule(at: scheduler.now) { [unowned self] in body { finished = true; self.driver.stop() } }
-        _ = driver.run(for: .seconds(timeout))
-        let inTime = finished   // closing what is left may still fail a call and call `done`
-        for c in endpoint.connections { c.close(errorCode: 0x100) }
-        io.flush()
-        return inTime
     }
 }
 

@@ -1,4 +1,4 @@
-import StoqScenario
+import StoqBenchmarks
 import StoqTopology
 import XCTest
 

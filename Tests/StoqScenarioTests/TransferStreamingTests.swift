@@ -35,7 +35,7 @@ final class TransferStreamingTests: XCTestCase {
         }
 
         var transfer: TransferWorkload { workloads.first { $0 is TransferWorkload } as! TransferWorkload }
-        var sink: TransferSink { context.stoq.transferSink }
+        var sink: TransferSink { context.transferSink }
 
         /// Runs in steps of `step`, calling `sample` after each, until `done` or `limit`.
         func run(step: SimDuration = .milliseconds(1), limit: SimDuration, sample: () -> Void = {}, until done: () -> Bool) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import StoqAnalyzer
+import StoqBenchmarks
 import StoqScenario
 import StoqTopology
 import StoqTransport

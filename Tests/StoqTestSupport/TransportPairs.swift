@@ -1,9 +1,9 @@
 import StoqEngine
-import StoqScenario
+import StoqBenchmarks
 @_exported import StoqTransport
 
 /// The transport tests' pair harness: two endpoints on a two-node `Network`,
-/// each behind an `EndpointDriver` (StoqScenario's `EndpointPair`, which the
+/// each behind an `EndpointDriver` (StoqBenchmarks' `EndpointPair`, which the
 /// transport benchmarks drive too), so tests exercise the one path `sim` runs take.
 public typealias InMemoryPair = EndpointPair
 
@@ -11,8 +11,8 @@ public typealias InMemoryPair = EndpointPair
 /// small stream helpers on top of `InMemoryPair`.
 public enum TestTLS {
     /// One CA (root → intermediate) shared by tests: key generation is the slow part.
-    public static let authority: CertificateAuthorityForTesting = {
-        let root = try! CertificateAuthorityForTesting(commonName: "STOQ Test Root CA")
+    public static let authority: RunCertificateAuthority = {
+        let root = try! RunCertificateAuthority(commonName: "STOQ Test Root CA")
         return try! root.issueIntermediate(commonName: "STOQ Test Intermediate CA")
     }()
 

@@ -1,7 +1,7 @@
 import CStoqAllocationCounter
 import XCTest
 import StoqEngine
-import StoqScenario
+import StoqBenchmarks
 import StoqTestSupport
 
 /// The datagram path (driver → network socket → payload slab → link → socket →

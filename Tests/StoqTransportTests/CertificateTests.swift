@@ -43,7 +43,7 @@ final class CertificateTests: XCTestCase {
     }
 
     func testUntrustedCAFails() throws {
-        let other = try CertificateAuthorityForTesting(commonName: "Some Other Root")
+        let other = try RunCertificateAuthority(commonName: "Some Other Root")
         let client = ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: other.rootCertificatePEM)))
         let r = try handshake(serverName: "localhost", clientTLS: client, serverTLS: try TestTLS.server())
         let message = try XCTUnwrap(failureMessage(r.client), "\(r.client.state)")
@@ -51,7 +51,7 @@ final class CertificateTests: XCTestCase {
     }
 
     func testSelfSignedNeedsTrustOrTheExplicitSkip() throws {
-        let bundle = try CertificateAuthorityForTesting.selfSigned(names: [.dns("localhost"), .ipv6(try IPv6Address.parse("::1"))])
+        let bundle = try RunCertificateAuthority.selfSigned(names: [.dns("localhost"), .ipv6(try IPv6Address.parse("::1"))])
         let server = ServerTLSConfiguration(credentials: try .server(bundle))
         // Trusted directly: works.
         let trusting = ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: bundle.certificateChainPEM)))
@@ -64,7 +64,7 @@ final class CertificateTests: XCTestCase {
     }
 
     func testECDSAChainWorks() throws {
-        let root = try CertificateAuthorityForTesting(commonName: "ECDSA Root", algorithm: .ecdsaP256)
+        let root = try RunCertificateAuthority(commonName: "ECDSA Root", algorithm: .ecdsaP256)
         let bundle = try root.issueLeaf(names: [.dns("edge.example")], algorithm: .ecdsaP256)
         let client = ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: root.rootCertificatePEM)))
         let r = try handshake(serverName: "edge.example", clientTLS: client, serverTLS: ServerTLSConfiguration(credentials: try .server(bundle)))

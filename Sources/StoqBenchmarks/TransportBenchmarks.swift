@@ -40,7 +40,7 @@ public enum TransportBenchmarks {
     static func makePair(seed: UInt64, oneWayDelay: SimDuration = .milliseconds(1),
                          configuration: TransportConfiguration = TransportBenchmarks.configuration,
                          algorithm: CertificateKeyAlgorithm = .ed25519) throws -> EndpointPair {
-        let ca = try CertificateAuthorityForTesting(commonName: "Bench Root", algorithm: algorithm)
+        let ca = try RunCertificateAuthority(commonName: "Bench Root", algorithm: algorithm)
         let bundle = try ca.issueLeaf(names: [.dns("localhost")], algorithm: algorithm)
         return try EndpointPair(seed: seed, oneWayDelay: oneWayDelay, configuration: configuration,
                                 clientTLS: ClientTLSConfiguration(verification: .verify(trustAnchors: try .client(trustAnchorsPEM: ca.rootCertificatePEM))),

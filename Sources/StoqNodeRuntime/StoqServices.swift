@@ -17,7 +17,7 @@ public final class StoqServices {
     /// identity may be reused by a later connection).
     public typealias ClosedHandler = (QuicConnection) -> Void
 
-    private unowned let context: ScenarioContext
+    private unowned let context: StoqNodeHost
     private var endpoints: [String: StoqNodeEndpoint] = [:]
     private var certificates: NodeCertificateSource?
     private var handlers: [UInt32: StreamHandler] = [:]
@@ -32,10 +32,7 @@ public final class StoqServices {
     /// it must install its own `onEvent` (an HTTP/3 server's `accept` does).
     public typealias ApplicationAcceptor = (QuicConnection) -> Void
     private var applications: [String: [String: ApplicationAcceptor]] = [:]
-    /// The receiving side of every transfer workload of the run.
-    lazy var transferSink = TransferSink()
-
-    init(context: ScenarioContext) {
+    package init(context: StoqNodeHost) {
         self.context = context
     }
 
@@ -49,7 +46,7 @@ public final class StoqServices {
 
     /// Connections with streams in progress (their owners are known): what a
     /// run's end may still hold, for tests.
-    var connectionsWithStreams: Int { streamOwners.count }
+    package var connectionsWithStreams: Int { streamOwners.count }
 
     /// Serves `alpn` (e.g. "h3") on `node` besides STOQ's tagged streams: a
     /// connection that agrees on it is handed to `accept` when its handshake
@@ -65,30 +62,30 @@ public final class StoqServices {
 
     public func hasApplication(_ alpn: String, on node: String) -> Bool { applications[node]?[alpn] != nil }
 
-    /// Nodes' certificates come from `source` instead of the run's test CA.
+    /// Nodes' certificates come from `source` instead of the run's own CA (`RunCertificates`).
     /// Endpoints take it when they are made, so it must come first.
-    func use(certificates source: NodeCertificateSource) throws {
+    package func use(certificates source: NodeCertificateSource) throws {
         guard endpoints.isEmpty else { throw ServiceError.certificatesAfterEndpoints(endpoints.keys.sorted()) }
         certificates = source
     }
 
     /// A node's new certificate (a rotation): its server presents it to new
     /// connections, and its client too when given (mutual TLS).
-    func replaceCredentials(on node: String, server credentials: TLSCredentials, client: ClientTLSConfiguration?) {
+    package func replaceCredentials(on node: String, server credentials: TLSCredentials, client: ClientTLSConfiguration?) {
         endpoints[node]?.endpoint.serverTLS?.credentials = credentials
         if let client { endpoints[node]?.endpoint.clientTLS = client }
     }
 
     /// Every endpoint made so far and every one made later gets `body` as its
     /// handshake-completed hook (e.g. to check peers' certificates against a log).
-    func onHandshakeCompleted(_ body: @escaping (String, QuicConnection) -> Void) {
+    package func onHandshakeCompleted(_ body: @escaping (String, QuicConnection) -> Void) {
         handshakeHook = body
         for (node, e) in endpoints { e.endpoint.onHandshakeCompleted = { body(node, $0) } }
     }
     private var handshakeHook: ((String, QuicConnection) -> Void)?
 
     /// The same for handshakes that fail on the node's own side (a server refusing a client's certificate), with the reason.
-    func onHandshakeFailed(_ body: @escaping (String, QuicConnection, String) -> Void) {
+    package func onHandshakeFailed(_ body: @escaping (String, QuicConnection, String) -> Void) {
         handshakeFailedHook = body
         for (node, e) in endpoints { e.endpoint.onHandshakeFailed = { body(node, $0, $1) } }
     }
@@ -121,7 +118,7 @@ public final class StoqServices {
         var serverTLS = try certs.serverTLS(for: spec)
         serverTLS.alpn += extraServerALPN[node] ?? []
         let endpoint = try QuicEndpoint(localAddress: SocketAddress(address: spec.address, port: StoqPorts.quic),
-                                        configuration: TransportKnobs.endpointConfiguration(for: spec, in: context.topology),
+                                        configuration: context.endpointConfiguration(for: spec),
                                         client: try certs.clientTLS(for: spec), server: serverTLS,
                                         random: context.randomStream("quic:" + node))
         if let dir = context.qlogDirectory {

@@ -1,6 +1,7 @@
 import Foundation
 import StoqAnalyzer
 import StoqEngine
+import StoqScenario
 import StoqTopology
 
 /// One QUIC connection's bulk transfer across one link of a tier, in virtual time.

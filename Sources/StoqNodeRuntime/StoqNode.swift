@@ -42,9 +42,9 @@ public enum StoqPorts {
     public static let quic: UInt16 = 443
 }
 
-/// Where nodes' TLS identities come from: the run's own test CA (the default)
+/// Where nodes' TLS identities come from: the run's own CA (`RunCertificates`, the default)
 /// or TrustChain enrolment (the `trustchain` workload).
-protocol NodeCertificateSource: AnyObject {
+package protocol NodeCertificateSource: AnyObject {
     /// What a node's client trusts, on which timeline it checks validity, and
     /// the certificate it shows a server that asks (mutual TLS).
     func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration
@@ -54,24 +54,24 @@ protocol NodeCertificateSource: AnyObject {
 
 /// The certificates of one run: a root CA made for the run issues every node
 /// a certificate for its DNS name (`NODE.stoq`) and IPv6 address, and every
-/// client verifies the chain against that root. Until TrustChain enrolment
-/// arrives this is the "localhost testing" flavour, but with real chains and
-/// real verification, never a bypass.
-final class RunCertificates: NodeCertificateSource {
-    private let authority: CertificateAuthorityForTesting
+/// client verifies the chain against that root: real chains and real
+/// verification, never a bypass. Every run without a `trustchain` workload
+/// uses it.
+package final class RunCertificates: NodeCertificateSource {
+    private let authority: RunCertificateAuthority
     private let trustAnchors: TLSCredentials
 
-    init() throws {
-        authority = try CertificateAuthorityForTesting(commonName: "STOQ Sim run CA")
+    package init() throws {
+        authority = try RunCertificateAuthority(commonName: "STOQ Sim run CA")
         trustAnchors = try TLSCredentials.client(trustAnchorsPEM: authority.rootCertificatePEM)
     }
 
-    static func serverName(of node: String) -> String { node + ".stoq" }
+    package static func serverName(of node: String) -> String { node + ".stoq" }
 
-    func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
+    package func serverTLS(for node: NodeSpec) throws -> ServerTLSConfiguration {
         let bundle = try authority.issueLeaf(names: [.dns(Self.serverName(of: node.name)), .ipv6(node.address)])
         return ServerTLSConfiguration(credentials: try TLSCredentials.server(bundle))
     }
 
-    func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
+    package func clientTLS(for node: NodeSpec) throws -> ClientTLSConfiguration { ClientTLSConfiguration(verification: .verify(trustAnchors: trustAnchors)) }
 }
