@@ -9,9 +9,9 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a run's records and summary tables as CSV or JSON lines, and its charts as figures for a paper.",
         discussion: """
-        DIR gets trace-TYPE.FORMAT per record type, summary.FORMAT (single values) and summary-TABLE.FORMAT per \
-        summary table; with --figures, every chart of report.html as a standalone figure (3.4 in wide, 8 pt text; \
-        the map 7 in) in DIR/figures. Columns are listed in docs/reports.md ("Export").
+        The output directory gets trace-TYPE.FORMAT per record type, summary.FORMAT (single values) and \
+        summary-TABLE.FORMAT per summary table; with --figures, every chart of report.html as a standalone figure \
+        (3.4 in wide, 8 pt text; the map 7 in) in its figures/ directory. Columns are listed in docs/reports.md ("Export").
         """)
 
     @Argument(help: "Run directory (holding trace.jsonl) or a trace file.") var input: String

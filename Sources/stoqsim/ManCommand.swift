@@ -62,7 +62,7 @@ enum ManPage {
         var out = ".Dd $Mdocdate$\n.Dt \(root.commandName.uppercased()) \(section)\n.Os\n"
         out += ".Sh NAME\n.Nm \(root.commandName)\n.Nd \(escape(root.abstract ?? ""))\n"
         out += ".Sh SYNOPSIS\n.Nm\n.Ar command\n.Op Ar arguments\n.Nm\n.Fl -version\n"
-        out += ".Sh DESCRIPTION\n" + paragraphs(root.abstract) + paragraphs(root.discussion)
+        out += ".Sh DESCRIPTION\n" + textLines(root.abstract) + paragraphs(root.discussion)
         out += ".Pp\nEach command is listed with its arguments and options; `stoqsim help COMMAND` prints the same.\n"
         out += ".Sh COMMANDS\n.Bl -tag -width Ds\n"
         for command in root.subcommands ?? [] where command.shouldDisplay ?? true {
@@ -80,11 +80,11 @@ enum ManPage {
         let shown = (c.arguments ?? []).filter { $0.shouldDisplay && !isHelp($0) }
         let name = path + [c.commandName]
         var out = ".It Nm " + (name + shown.map(synopsis)).joined(separator: " ") + "\n"
-        out += escape(c.abstract ?? "") + "\n" + paragraphs(c.discussion)
+        out += textLines(c.abstract) + paragraphs(c.discussion)
         if !shown.isEmpty {
             out += ".Bl -tag -width Ds\n"
             for a in shown {
-                out += ".It " + usage(a) + "\n" + escape(a.abstract ?? "") + "\n"
+                out += ".It " + usage(a) + "\n" + textLines(a.abstract)
                 if let values = a.allValues, !values.isEmpty { out += ".Pp\nValues: " + escape(values.joined(separator: ", ")) + ".\n" }
                 if a.kind != "flag", let d = a.defaultValue, !d.isEmpty { out += ".Pp\nDefault: " + escape(d) + ".\n" }
                 out += paragraphs(a.discussion)
@@ -108,10 +108,17 @@ enum ManPage {
         return a.kind == "flag" ? names : names + " Ar " + value
     }
 
-    /// Synopsis form: optional ones in `Op`.
+    /// Synopsis form: optional ones in brackets (`Oo … Oc`, which close
+    /// where `Op` would take in the rest of the line).
     static func synopsis(_ a: Argument) -> String {
         let u = usage(a)
-        return a.isOptional ? "Op " + u : u
+        return a.isOptional ? "Oo " + u + " Oc" : u
+    }
+
+    /// Text as lines, or nothing (a blank line would be a paragraph break).
+    static func textLines(_ text: String?) -> String {
+        let t = escape(text ?? "")
+        return t.isEmpty ? "" : t + "\n"
     }
 
     static func paragraphs(_ text: String?) -> String {
@@ -119,11 +126,16 @@ enum ManPage {
         return text.components(separatedBy: "\n\n").map { ".Pp\n" + escape($0) + "\n" }.joined()
     }
 
-    /// Roff-safe text: backslashes as `\e`, and no line starting a request (`.` or `'`).
+    /// Roff-safe text: backslashes as `\e`, one sentence per line (mdoc's
+    /// rule, so sentence spacing is right), no blank lines, and no line
+    /// starting a request (`.` or `'`).
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\e").split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasPrefix(".") || line.hasPrefix("'") ? "\\&" + line : String(line)
-        }.joined(separator: "\n")
+        var sentences = text.replacingOccurrences(of: "\\", with: "\\e")
+        for end in [". ", "? ", "! "] { sentences = sentences.replacingOccurrences(of: end, with: end.dropLast() + "\n") }
+        return sentences.split(separator: "\n").map { line in
+            let line = line.trimmingCharacters(in: .whitespaces)
+            return line.hasPrefix(".") || line.hasPrefix("'") ? "\\&" + line : line
+        }.filter { !$0.isEmpty }.joined(separator: "\n")
     }
 
     /// One macro argument: quoted when it has spaces. (Names and value names

@@ -43,7 +43,7 @@ final class ExportTests: XCTestCase {
         let out = dir + "/csv"
         let files = try RunExport.write(RunExport.Input(path: trace), to: out, format: .csv)
         let counts = try recordCounts(trace)
-        XCTAssertEqual(Set(counts.keys), ["run", "link", "node", "probe", "link_state", "link_stats", "end"])
+        XCTAssertEqual(Set(counts.keys), ["run", "link", "node", "probe", "link_state", "node_state", "link_stats", "end"])
         for (type, count) in counts {
             let path = out + "/trace-\(type).csv"
             XCTAssertEqual(try lines(path).count, count + 1, "\(type): header + one row per record")

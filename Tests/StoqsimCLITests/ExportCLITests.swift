@@ -68,7 +68,8 @@ final class ExportCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains(".Sh NAME\n.Nm stoqsim\n"))
         // Every subcommand `stoqsim --help` lists has an entry.
         let help = try stoqsim(["--help"])
-        let section = try XCTUnwrap(help.stdout.components(separatedBy: "SUBCOMMANDS:").last)
+        let after = try XCTUnwrap(help.stdout.components(separatedBy: "SUBCOMMANDS:").last)
+        let section = after.components(separatedBy: "\n\n").first ?? after   // up to the blank line before "See …"
         let commands = section.split(separator: "\n").compactMap { line -> String? in
             let words = line.split(separator: " ")
             return line.hasPrefix("  ") && !line.hasPrefix("    ") && !words.isEmpty ? String(words[0]) : nil
