@@ -67,7 +67,24 @@ enum TraceExport {
             return names.count - 1
         }
 
-        func lookup(_ key: String) -> Int? { index[key] }
+        private var lastKeys: [[UInt8]] = []
+        private var lastSlots: [Int] = []
+
+        /// The column of each of the parsed line's fields, adding new keys.
+        /// A type's records nearly always have the same keys in the same
+        /// order, so the last line's layout is compared byte for byte before
+        /// any key becomes a `String`.
+        func slots(of parser: FlatJSONObject) -> [Int] {
+            if parser.fields.count == lastKeys.count,
+               zip(parser.fields, lastKeys).allSatisfy({ f, k in
+                   f.keyLength == k.count && memcmp(parser.bytes.baseAddress! + f.keyStart, k, k.count) == 0
+               }) {
+                return lastSlots
+            }
+            lastKeys = parser.fields.map { Array(parser.bytes[$0.keyStart..<($0.keyStart + $0.keyLength)]) }
+            lastSlots = parser.fields.map { slot(key($0, in: parser)) }
+            return lastSlots
+        }
     }
 
     /// First pass: every line parses and has a `type`; the columns of each
@@ -85,7 +102,7 @@ enum TraceExport {
                 throw ExportError("\(file.path):\(index + 1): more than \(maxTypes) record types; is this a stoqsim trace?", badInput: true)
             }
             let columns = types.values[types.slot(type) { Columns() }]
-            for f in parser.fields { _ = columns.slot(key(f, in: parser)) }
+            _ = columns.slots(of: parser)
             return true
         }
         return (types, end)
@@ -100,16 +117,21 @@ enum TraceExport {
     static func writeRow(_ parser: FlatJSONObject, columns: Columns, slots: inout [Int], to out: ExportFile) {
         slots.removeAll(keepingCapacity: true)
         slots.append(contentsOf: repeatElement(-1, count: columns.names.count))
-        for (i, f) in parser.fields.enumerated() {
-            if let c = columns.lookup(key(f, in: parser)) { slots[c] = i }
-        }
+        for (i, c) in columns.slots(of: parser).enumerated() { slots[c] = i }
         for (c, fieldIndex) in slots.enumerated() {
             if c > 0 { out.write(byte: 0x2c) }
             guard fieldIndex >= 0 else { continue }
             let f = parser.fields[fieldIndex]
             switch f.kind {
             case .null: break
-            case .string: out.write(CSV.field(parser.string(f)))
+            case .string:
+                // Most strings (names, numbers' units) need neither unescaping nor quoting.
+                let raw = parser.valueBytes(f)
+                if !f.escaped, !raw.contains(where: { $0 == 0x2c || $0 == 0x22 || $0 == 0x0a || $0 == 0x0d }) {
+                    out.write(raw)
+                } else {
+                    out.write(CSV.field(parser.string(f)))
+                }
             case .nested: out.write(CSV.field(parser.rawText(f)))
             case .number, .trueValue, .falseValue: out.write(parser.valueBytes(f))
             }

@@ -116,12 +116,9 @@ enum Charts {
     /// Latency CDFs: x is the RTT (log scale when the values span more than a
     /// decade), y the fraction of probes at or below it.
     static func cdf(title: String, percentiles: [Double], series: [CDFSeries]) -> String {
-        let style = ChartStyle.current
-        let left = 70.0, top = 16.0, bottom = 42.0
-        let legend = ChartLegend(names: series.map(\.name), style: style, minRight: 220)
-        let plotW = style.plotWidth(screen: 484, left: left, right: legend.right)
-        let plotH = style.paper ? ChartStyle.paperPlotHeight : 282
-        let width = left + plotW + legend.right, height = top + plotH + bottom + legend.below
+        let frame = PlotFrame(left: 70, top: 16, bottom: 42, screenPlot: (484, 282), legend: series.map(\.name), minLegendWidth: 220)
+        let (left, top, bottom, plotW, plotH, width, height) = frame.box
+        let legend = frame.legend
         let all = series.flatMap(\.valuesNs).filter { $0 > 0 }
         let lo = Double(all.min() ?? 1), hi = Double(max(all.max() ?? 1, 1))
         let logScale = hi / max(lo, 1) > 10
@@ -437,12 +434,9 @@ extension Charts {
     /// of `timesNs` for each series (e.g. cumulative bytes).
     static func overTime(title: String, timesNs: [Int64], series: [LineSeries], yLabel: String,
                          format: (Double) -> String) -> String {
-        let style = ChartStyle.current
-        let left = 90.0, top = 16.0, bottom = 42.0
-        let legend = ChartLegend(names: series.map(\.name), style: style, minRight: 170)
-        let plotW = style.plotWidth(screen: 500, left: left, right: legend.right)
-        let plotH = style.paper ? ChartStyle.paperPlotHeight : 262
-        let width = left + plotW + legend.right, height = top + plotH + bottom + legend.below
+        let frame = PlotFrame(left: 90, top: 16, bottom: 42, screenPlot: (500, 262), legend: series.map(\.name), minLegendWidth: 170)
+        let (left, top, bottom, plotW, plotH, width, height) = frame.box
+        let legend = frame.legend
         let axis = TimeAxis(spanNs: Double(timesNs.max() ?? 1))
         let yTicks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.05)
         func x(_ t: Double) -> Double { left + plotW * t / axis.maxNs }
@@ -502,6 +496,23 @@ struct ChartStyle {
     /// The plot's width: fixed on screen, what the column leaves on paper.
     func plotWidth(screen: Double, left: Double, right: Double) -> Double {
         paper ? max(columnWidth - left - right, 120) : screen
+    }
+}
+
+/// The layout of a chart with one plot, margins for axes left and below, and
+/// a legend (beside the plot on screen, under it on paper).
+struct PlotFrame {
+    let legend: ChartLegend
+    /// left, top, bottom margins; plot width and height; the whole chart's width and height.
+    let box: (left: Double, top: Double, bottom: Double, plotW: Double, plotH: Double, width: Double, height: Double)
+
+    init(left: Double, top: Double, bottom: Double, screenPlot: (width: Double, height: Double), legend names: [String],
+         minLegendWidth: Double) {
+        let style = ChartStyle.current
+        legend = ChartLegend(names: names, style: style, minRight: minLegendWidth)
+        let plotW = style.plotWidth(screen: screenPlot.width, left: left, right: legend.right)
+        let plotH = style.paper ? ChartStyle.paperPlotHeight : screenPlot.height
+        box = (left, top, bottom, plotW, plotH, left + plotW + legend.right, top + plotH + bottom + legend.below)
     }
 }
 
