@@ -53,7 +53,7 @@ struct Export: ParsableCommand {
         } catch let e as ExitCode {
             throw e
         } catch {
-            printError("export failed: \(error)")
+            printError("export of \(input) failed: \(error)")
             throw ExitCode.failure
         }
     }
