@@ -528,7 +528,8 @@ struct ChartLegend {
 
     init(names: [String], style: ChartStyle, minRight: Double) {
         beside = !style.paper
-        right = beside ? max(minRight, SVG.legendWidth(names)) : 12
+        // On paper, room for half of the last x tick label (centred on the plot's right edge).
+        right = beside ? max(minRight, SVG.legendWidth(names)) : 24
         below = beside || names.isEmpty ? 0 : Double(names.count) * Self.rowHeight + 6
     }
 
