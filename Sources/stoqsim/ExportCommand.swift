@@ -20,7 +20,7 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the report's charts in this format (png and pdf need rsvg-convert, Debian's librsvg2-bin).",
                                valueName: "format"))
     var figures: ReportFigures.Format?
-    @Option(help: "Directory for the figures (default: DIR/figures).") var figuresDir: String?
+    @Option(help: "Directory for the figures (default: <directory>/figures).") var figuresDir: String?
     @Flag(help: "Only the figures, no record or table files.") var figuresOnly = false
 
     func validate() throws {
