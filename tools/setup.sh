@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # Debian packages: C libraries found through pkg-config, plus the tools the
-# namespace backend and the interop tests use.
+# namespace backend and the interop tests use, and rsvg-convert (librsvg2-bin)
+# for `stoqsim export --figures png|pdf`.
 packages=(
   pkg-config
   libngtcp2-dev
@@ -19,6 +20,7 @@ packages=(
   tshark
   slurm-wlm
   munge
+  librsvg2-bin
 )
 
 say() { printf 'setup: %s\n' "$*"; }

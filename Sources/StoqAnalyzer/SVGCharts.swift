@@ -21,7 +21,10 @@ enum SVG {
     }
 
     static func open(width: Double, height: Double, label: String) -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(n(width))\" height=\"\(n(height))\" " +
+        let size = ChartStyle.current.unitsPerInch.map { perInch in
+            String(format: "width=\"%.2fin\" height=\"%.2fin\"", width / perInch, height / perInch)
+        } ?? "width=\"\(n(width))\" height=\"\(n(height))\""
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" \(size) " +
             "viewBox=\"0 0 \(n(width)) \(n(height))\" role=\"img\" aria-label=\"\(escape(label))\">\n"
     }
 
@@ -113,9 +116,9 @@ enum Charts {
     /// Latency CDFs: x is the RTT (log scale when the values span more than a
     /// decade), y the fraction of probes at or below it.
     static func cdf(title: String, percentiles: [Double], series: [CDFSeries]) -> String {
-        let plotW = 484.0, left = 70.0, top = 16.0, bottom = 42.0, height = 340.0
-        let right = max(220, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
-        let plotH = height - top - bottom
+        let frame = PlotFrame(left: 70, top: 16, bottom: 42, screenPlot: (484, 282), legend: series.map(\.name), minLegendWidth: 220)
+        let (left, top, bottom, plotW, plotH, width, height) = frame.box
+        let legend = frame.legend
         let all = series.flatMap(\.valuesNs).filter { $0 > 0 }
         let lo = Double(all.min() ?? 1), hi = Double(max(all.max() ?? 1, 1))
         let logScale = hi / max(lo, 1) > 10
@@ -147,13 +150,14 @@ enum Charts {
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
-        s += SVG.text(left + plotW / 2, height - 6, "round-trip time" + (logScale ? " (log scale)" : ""), anchor: "middle")
+        s += SVG.text(left + plotW / 2, top + plotH + bottom - 6, "round-trip time" + (logScale ? " (log scale)" : ""), anchor: "middle")
         s += SVG.yTitle("share of probes ≤ RTT", x: 14, centreY: top + plotH / 2)
         s += "</g>\n"
         for (i, ser) in series.enumerated() {
             let color = SVG.palette[i % SVG.palette.count]
             let points = zip(ser.valuesNs, percentiles).map { "\(SVG.n(x(Double($0))))," + SVG.n(y($1)) }
-            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: left + plotW + 14, legendY: top + 8 + Double(i) * 16)
+            let at = legend.lineEntry(i, plotRight: left + plotW, top: top, belowY: top + plotH + bottom)
+            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: at.x, legendY: at.y)
         }
         return s + "</svg>\n"
     }
@@ -202,16 +206,29 @@ enum Charts {
     /// axis top (e.g. 100 for percentages) instead of fitting the data.
     static func bars(title: String, categories: [String], series: [BarSeries], errors: [[Double]]? = nil,
                      yMax fixedMax: Double? = nil, format: (Double) -> String) -> String {
-        let plotW = 530.0, top = 20.0, plotH = 260.0
-        let groupW = plotW / Double(max(categories.count, 1))
-        let labels = CategoryLabels(categories, spacing: groupW)
-        // Room on the left for the y ticks and for the first (rotated) label.
-        let left = max(80, labels.reachLeft - groupW / 2 + 8)
-        let right = max(150, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
-        let height = top + plotH + labels.depth
+        let style = ChartStyle.current
+        let top = 20.0, plotH = style.paper ? ChartStyle.paperPlotHeight : 260
+        let legend = ChartLegend(names: series.map(\.name), style: style, minRight: 150)
         let tops = series.enumerated().flatMap { k, ser in ser.values.enumerated().map { $1 + (errors?[k][$0] ?? 0) } }
         let ticks = fixedMax.map { SVG.niceTicks(max: $0) } ?? SVG.niceTicks(max: (tops.max() ?? 0) * 1.1)
         let yMax = fixedMax ?? ticks.last!
+        // On paper the chart's title is the y-axis title (there is no caption
+        // beside it), so the left margin also holds the tick labels and the title.
+        let minLeft = style.paper ? (ticks.map { SVG.textWidth(format($0), size: 11) }.max() ?? 0) + 32 : 80
+        // Room on the left for the y ticks and for the first (rotated) label;
+        // on paper the plot takes what the column leaves, so the labels are
+        // laid out again once the margin is known.
+        var plotW = style.plotWidth(screen: 530, left: minLeft, right: legend.right)
+        var labels = CategoryLabels(categories, spacing: plotW / Double(max(categories.count, 1)))
+        var left = max(minLeft, labels.reachLeft - plotW / Double(max(categories.count, 1)) / 2 + 8)
+        if style.paper, left > minLeft {
+            plotW = style.plotWidth(screen: 530, left: left, right: legend.right)
+            labels = CategoryLabels(categories, spacing: plotW / Double(max(categories.count, 1)))
+            left = max(minLeft, labels.reachLeft - plotW / Double(max(categories.count, 1)) / 2 + 8)
+        }
+        let groupW = plotW / Double(max(categories.count, 1))
+        let width = left + plotW + legend.right
+        let height = top + plotH + labels.depth + legend.below
         func y(_ v: Double) -> Double { top + plotH * (1 - min(v, yMax) / yMax) }
         var s = SVG.open(width: width, height: height, label: title)
         s += "<g font-family=\"sans-serif\" fill=\"#333\">\n"
@@ -245,10 +262,11 @@ enum Charts {
                            extra: " class=\"x-label\" transform=\"rotate(-\(SVG.n(labels.angle)) \(SVG.n(lx)) \(SVG.n(ly - 6)))\"")
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
+        if style.paper { s += SVG.yTitle(title, x: 14, centreY: top + plotH / 2) }
         for (k, ser) in series.enumerated() {
-            let ly = top + 10 + Double(k) * 18
-            s += SVG.rect(left + plotW + 16, ly - 8, 12, 12, fill: SVG.palette[k % SVG.palette.count])
-            s += SVG.text(left + plotW + 34, ly + 2, ser.name, extra: " class=\"legend\"")
+            let at = legend.boxEntry(k, plotRight: left + plotW, top: top, belowY: top + plotH + labels.depth)
+            s += SVG.rect(at.x, at.y - 8, 12, 12, fill: SVG.palette[k % SVG.palette.count])
+            s += SVG.text(at.x + 18, at.y + 2, ser.name, extra: " class=\"legend\"")
         }
         return s + "</g>\n</svg>\n"
     }
@@ -266,8 +284,10 @@ enum Charts {
     /// their busiest direction's utilisation, and site names are placed
     /// where they overlap neither another name nor a site.
     static func worldMap(sites: [RunSummary.SiteInfo], links: [RunSummary.SiteLink]) -> String {
-        let map = MapProjection(sites: sites, links: links, width: 960, height: 480)
-        let width = map.width, height = map.height, legendH = 28.0
+        // On paper the map spans both columns of the page (7 in).
+        let paper = ChartStyle.current.paper
+        let map = MapProjection(sites: sites, links: links, width: paper ? 700 : 960, height: paper ? 350 : 480)
+        let width = map.width, height = map.height, legendH = paper ? 46.0 : 28.0
 
         var s = SVG.open(width: width, height: height + legendH, label: "map of sites and links")
         s += "<defs><clipPath id=\"map-area\"><rect x=\"0\" y=\"0\" width=\"\(SVG.n(width))\" height=\"\(SVG.n(height))\"/></clipPath></defs>\n"
@@ -324,8 +344,10 @@ enum Charts {
         }
         let unlabelled = placement.map { sites.count - $0.labels.count } ?? sites.count
         if unlabelled > 0 {
-            s += SVG.text(width - 4, height + 19, "\(unlabelled) sites unlabelled (crowded): hover for names",
-                          anchor: "end", size: 11)
+            // On paper there is no room beside the bins, and nothing to hover.
+            s += paper ? SVG.text(4, height + 37, "\(unlabelled) sites unlabelled (crowded)", size: 11)
+                       : SVG.text(width - 4, height + 19, "\(unlabelled) sites unlabelled (crowded): hover for names",
+                                  anchor: "end", size: 11)
         }
         return s + "</g>\n</svg>\n"
     }
@@ -334,8 +356,10 @@ enum Charts {
     static func timeline(changes: [RunSummary.StateChange], measuredNs: Int64) -> String {
         var lanes = OrderedGroups<String, [RunSummary.StateChange]>()
         for c in changes { lanes.values[lanes.slot(c.target) { [] }].append(c) }
-        let plotW = 570.0, right = 20.0, top = 10.0, laneH = 22.0, bottom = 44.0
-        let left = max(170, (lanes.keys.map { SVG.textWidth($0, size: 11) }.max() ?? 0) + 16), width = left + plotW + right
+        let style = ChartStyle.current
+        let right = 20.0, top = 10.0, laneH = 22.0, bottom = 44.0
+        let left = max(style.paper ? 60 : 170, (lanes.keys.map { SVG.textWidth($0, size: 11) }.max() ?? 0) + 16)
+        let plotW = max(style.plotWidth(screen: 570, left: left, right: right), 150), width = left + plotW + right
         let height = top + laneH * Double(lanes.keys.count) + bottom
         let end = Double(max(measuredNs, changes.map(\.tNs).max() ?? 1, 1))
         let axis = TimeAxis(spanNs: end)
@@ -410,9 +434,9 @@ extension Charts {
     /// of `timesNs` for each series (e.g. cumulative bytes).
     static func overTime(title: String, timesNs: [Int64], series: [LineSeries], yLabel: String,
                          format: (Double) -> String) -> String {
-        let plotW = 500.0, height = 320.0, left = 90.0, top = 16.0, bottom = 42.0
-        let right = max(170, SVG.legendWidth(series.map(\.name))), width = left + plotW + right
-        let plotH = height - top - bottom
+        let frame = PlotFrame(left: 90, top: 16, bottom: 42, screenPlot: (500, 262), legend: series.map(\.name), minLegendWidth: 170)
+        let (left, top, bottom, plotW, plotH, width, height) = frame.box
+        let legend = frame.legend
         let axis = TimeAxis(spanNs: Double(timesNs.max() ?? 1))
         let yTicks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.05)
         func x(_ t: Double) -> Double { left + plotW * t / axis.maxNs }
@@ -429,7 +453,7 @@ extension Charts {
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
-        s += SVG.text(left + plotW / 2, height - 6, "simulated time (\(axis.unitName))", anchor: "middle")
+        s += SVG.text(left + plotW / 2, top + plotH + bottom - 6, "simulated time (\(axis.unitName))", anchor: "middle")
         s += SVG.yTitle(yLabel, x: 14, centreY: top + plotH / 2)
         s += "</g>\n"
         for (i, ser) in series.enumerated() {
@@ -441,8 +465,81 @@ extension Charts {
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(v)))")
                 previous = v
             }
-            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: left + plotW + 14, legendY: top + 8 + Double(i) * 16)
+            let at = legend.lineEntry(i, plotRight: left + plotW, top: top, belowY: top + plotH + bottom)
+            s += SVG.seriesLine(points, name: ser.name, color: color, legendX: at.x, legendY: at.y)
         }
         return s + "</svg>\n"
+    }
+}
+
+/// How charts are sized: for the screen (report.html, user units are CSS
+/// pixels, legends beside the plot) or for a paper (`stoqsim export
+/// --figures`): a fixed physical size at 100 units per inch, so the 11-unit
+/// text prints at 8 pt; a chart is one column wide (3.4 in) with its legend
+/// below the plot, the map two columns (7 in). Charts read the style of the
+/// task they are drawn in, so the report code draws the same figures for both.
+struct ChartStyle {
+    /// nil on screen; on paper, user units per inch of the printed figure.
+    var unitsPerInch: Double?
+    /// On paper, the width (units) a one-column chart fills.
+    var columnWidth: Double
+
+    static let screen = ChartStyle(unitsPerInch: nil, columnWidth: 0)
+    static let paper = ChartStyle(unitsPerInch: 100, columnWidth: 340)
+    /// Plot height on paper: about half the column's width.
+    static let paperPlotHeight = 170.0
+
+    @TaskLocal static var current = ChartStyle.screen
+
+    var paper: Bool { unitsPerInch != nil }
+
+    /// The plot's width: fixed on screen, what the column leaves on paper.
+    func plotWidth(screen: Double, left: Double, right: Double) -> Double {
+        paper ? max(columnWidth - left - right, 120) : screen
+    }
+}
+
+/// The layout of a chart with one plot, margins for axes left and below, and
+/// a legend (beside the plot on screen, under it on paper).
+struct PlotFrame {
+    let legend: ChartLegend
+    /// left, top, bottom margins; plot width and height; the whole chart's width and height.
+    let box: (left: Double, top: Double, bottom: Double, plotW: Double, plotH: Double, width: Double, height: Double)
+
+    init(left: Double, top: Double, bottom: Double, screenPlot: (width: Double, height: Double), legend names: [String],
+         minLegendWidth: Double) {
+        let style = ChartStyle.current
+        legend = ChartLegend(names: names, style: style, minRight: minLegendWidth)
+        let plotW = style.plotWidth(screen: screenPlot.width, left: left, right: legend.right)
+        let plotH = style.paper ? ChartStyle.paperPlotHeight : screenPlot.height
+        box = (left, top, bottom, plotW, plotH, left + plotW + legend.right, top + plotH + bottom + legend.below)
+    }
+}
+
+/// Where a chart's legend goes: a column right of the plot on screen, rows
+/// under the plot (and its axis title) on paper, where width is scarce.
+struct ChartLegend {
+    static let rowHeight = 16.0
+    /// Room right of the plot.
+    let right: Double
+    /// Extra height under the plot for the legend rows.
+    let below: Double
+    private let beside: Bool
+
+    init(names: [String], style: ChartStyle, minRight: Double) {
+        beside = !style.paper
+        // On paper, room for half of the last x tick label (centred on the plot's right edge).
+        right = beside ? max(minRight, SVG.legendWidth(names)) : 24
+        below = beside || names.isEmpty ? 0 : Double(names.count) * Self.rowHeight + 6
+    }
+
+    /// Origin of entry `i` drawn as a line swatch (`SVG.seriesLine`).
+    func lineEntry(_ i: Int, plotRight: Double, top: Double, belowY: Double) -> (x: Double, y: Double) {
+        beside ? (plotRight + 14, top + 8 + Double(i) * 16) : (14, belowY + 10 + Double(i) * Self.rowHeight)
+    }
+
+    /// Origin of entry `i` drawn as a box swatch (bar charts).
+    func boxEntry(_ i: Int, plotRight: Double, top: Double, belowY: Double) -> (x: Double, y: Double) {
+        beside ? (plotRight + 16, top + 10 + Double(i) * 18) : (14, belowY + 12 + Double(i) * Self.rowHeight)
     }
 }

@@ -8,7 +8,7 @@ struct Stoqsim: ParsableCommand {
         commandName: "stoqsim",
         abstract: "STOQ Sim: simulate STOQ (QUIC) edge networks from a topology file.",
         discussion: "Exit codes: 0 success, 1 runtime failure, 2 bad input. `stoqsim --version` prints the code and library versions.",
-        subcommands: [Run.self, Validate.self, Analyze.self, Compare.self, Sweep.self, Generate.self, Import.self, ChunkFile.self, Bench.self, RouteCommand.self, Netns.self, Node.self, TrustChainCommand.self, Completion.self]
+        subcommands: [Run.self, Validate.self, Analyze.self, Export.self, Compare.self, Sweep.self, Generate.self, Import.self, ChunkFile.self, Bench.self, RouteCommand.self, Netns.self, Node.self, TrustChainCommand.self, Completion.self, Man.self]
     )
 }
 
