@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Debian packages: C libraries found through pkg-config, plus the tools the
-# namespace backend and the interop tests use, and rsvg-convert (librsvg2-bin)
-# for `stoqsim export --figures png|pdf`.
+# namespace backend and the interop tests use, rsvg-convert (librsvg2-bin)
+# for `stoqsim export --figures png|pdf`, and mandoc, whose lint the tests
+# run on `stoqsim man`'s page.
 packages=(
   pkg-config
   libngtcp2-dev
@@ -21,6 +22,7 @@ packages=(
   slurm-wlm
   munge
   librsvg2-bin
+  mandoc
 )
 
 say() { printf 'setup: %s\n' "$*"; }
