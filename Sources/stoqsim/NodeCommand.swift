@@ -62,7 +62,6 @@ struct NodeServe: ParsableCommand {
             let server = RawFileServer(root: root)
             server.attach(to: endpoint)
             server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
-            io.afterFlush = { server.pump() }
             served = { server.requestsServed }
         }
         let shutdown = try ShutdownSignal(driver: driver)
