@@ -412,15 +412,15 @@ public final class QuicConnection {
     /// Takes the bytes received so far on a stream, and hands the same amount
     /// of credit back to the peer: a reader that stops reading stalls its sender
     /// once the window is used up. `fin` is true once the peer's last byte is in `bytes` or before.
+    /// The bytes are copied out (one exactly sized array): the stream keeps
+    /// its receive buffer for the next arrivals instead of growing a new one
+    /// per read. Readers that can work in place use `withReadableBytes`.
     public func read(stream id: Int64) -> (bytes: [UInt8], fin: Bool) {
-        guard let s = existingStream(id) else { return ([], false) }
         var out: [UInt8] = []
-        swap(&out, &s.received)
-        s.readableNotified = false
-        let fin = s.receivedFin && s.uncopied == 0
-        if fin { s.finRead = true }
-        giveCredit(s, out.count)
-        forgetIfDone(s)
+        let (_, fin) = withReadableBytes(stream: id) { bytes, _ in
+            out = Array(bytes)
+            return bytes.count
+        }
         return (out, fin)
     }
 
