@@ -133,18 +133,17 @@ public final class StoqServices {
         let io = try context.bind(node: node, port: StoqPorts.quic)
         let driver = StoqNodeEndpoint(node: node, driver: EndpointDriver(endpoint: endpoint, io: io, scheduler: context.scheduler))
         endpoint.onNewConnection = { [unowned self] connection in
-            let handOff = HandOff()
             connection.onEvent = { [unowned self, unowned connection] event in
-                if handOff.done { handOff.target?(event); return }    // the rest of a batch delivered before the switch
                 if case .handshakeCompleted = event, let agreed = connection.negotiatedALPN, agreed != "stoq" {
-                    handOff.done = true
+                    // Another protocol: its application takes the connection by
+                    // installing its own handler, which the driver gives the next event.
                     guard let accept = self.applications[node]?[agreed] else {
                         connection.close(errorCode: 0x10c, reason: "no \(agreed) service on \(node)")
+                        connection.onEvent = { _ in }   // its other events mean nothing to STOQ's services
                         return
                     }
                     connection.onEvent = nil
                     accept(connection)
-                    handOff.target = connection.onEvent
                     return
                 }
                 self.serve(connection, event)
@@ -190,10 +189,4 @@ public final class StoqServices {
             break
         }
     }
-}
-
-/// Where a connection's events go once an application took it over.
-private final class HandOff {
-    var done = false
-    var target: ((ConnectionEvent) -> Void)?
 }

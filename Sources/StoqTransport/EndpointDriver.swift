@@ -2,19 +2,28 @@ import StoqEngine
 
 /// Joins a sans-IO `QuicEndpoint` to a `DatagramIO` (simulated network or real
 /// socket) and a `Scheduler` (virtual or real-time): the only path between a
-/// carrier and QUIC connections, on every backend. Each batch of arriving
-/// datagrams is fed in borrowed, deadlines become one re-armed timer, and
-/// output is flushed after each straight into `io.send(to:_:)` from the
-/// endpoint's send buffer. Call `flush()` after application writes made
-/// outside event handlers.
+/// carrier and QUIC connections, on every backend, and the only place the
+/// application is called from. One loop, run for every batch of arriving
+/// datagrams and every timer expiry:
+///
+///  1. input: the batch (borrowed) or the due deadlines go into the endpoint;
+///  2. dispatch: new server connections to `onNewConnection`, then every
+///     connection's events to its `onEvent` (looked up per event, so a handler
+///     may hand the connection to another), then the endpoint's handshake hooks;
+///  3. transmit: each connection with something to send writes its datagrams
+///     straight into `io.send(to:_:)`; the events that raised (`.streamWritable`,
+///     `.closed`) are dispatched at once, and what their handlers write goes
+///     out in the same pass;
+///  4. one timer, armed at the endpoint's `pollTimeout()`.
+///
+/// Handlers never need to flush: their writes leave in step 3. Call `flush()`
+/// (steps 3 and 4) after writes made outside the loop, e.g. from a
+/// scheduler event of the application's own.
 public final class EndpointDriver {
     public let endpoint: QuicEndpoint
     public let io: DatagramIO
     public let scheduler: Scheduler
     private var timer: SimTimer?
-    /// Runs after every flush's transmission (e.g. to top up streams from a
-    /// file); whatever it writes is sent in the same flush.
-    public var afterFlush: (() -> Void)?
     /// Where "now" comes from; nil: `scheduler.now`. On the real-time backend
     /// the scheduler's clock stands still while a handler runs and does not
     /// pass a pending timer, so RTT samples on a fast path (loopback) read as
@@ -29,11 +38,13 @@ public final class EndpointDriver {
         timer = scheduler.makeTimer { [weak self] in
             guard let self else { return }
             self.endpoint.handleDeadlines(at: self.now)
+            self.dispatchAll()
             self.flush()
         }
         io.receiveHandler = { [weak self] batch in
             guard let self else { return }
             self.endpoint.receive(batch, at: self.now)
+            self.dispatchAll()
             self.flush()
         }
     }
@@ -45,20 +56,42 @@ public final class EndpointDriver {
         io.receiveHandler = nil
     }
 
-    /// Sends what is ready and re-arms the timer at the endpoint's next deadline.
+    /// Sends what is ready (dispatching the events sending raises) and
+    /// re-arms the timer at the endpoint's next deadline.
     public func flush() {
         let now = self.now
-        transmit(at: now)
-        if let afterFlush {
-            afterFlush()
-            // Only what `afterFlush` wrote is left to send.
-            if endpoint.hasPendingTransmit { transmit(at: now) }
+        let io = self.io
+        while let c = endpoint.pollTransmit(at: now, { destination, bytes in io.send(to: destination, bytes) }) {
+            dispatch(c)
+            if !c.isClosed { c.onTransmitted?() }
         }
-        if let d = endpoint.nextDeadline { timer?.arm(at: max(d, now)) } else { timer?.cancel() }
+        if let d = endpoint.pollTimeout() { timer?.arm(at: max(d, now)) } else { timer?.cancel() }
     }
 
-    private func transmit(at now: SimTime) {
-        let io = self.io
-        endpoint.transmitBytes(at: now) { destination, bytes in io.send(to: destination, bytes) }
+    /// Step 2: new connections first (their handlers must be in place), then events in the order connections were called.
+    private func dispatchAll() {
+        while let c = endpoint.pollAccepted() { endpoint.onNewConnection?(c) }
+        while let c = endpoint.pollConnectionWithEvents() { dispatch(c) }
+    }
+
+    /// Hands `c`'s waiting events to its handler, looked up per event; with
+    /// none installed, the rest stay for `poll()`. Then the endpoint's hooks,
+    /// once the connection's handler has seen everything that came with them.
+    private func dispatch(_ c: QuicConnection) {
+        guard c.onEvent != nil, c.hasEvents else { return }
+        var batch = c.takeEvents()
+        var completed = false, failure: String?
+        for (i, event) in batch.enumerated() {
+            guard let handler = c.onEvent else { c.keepEvents(batch[i...]); break }
+            handler(event)
+            switch event {
+            case .handshakeCompleted: completed = true
+            case .closed(.handshakeFailed(let why)): failure = why
+            default: break
+            }
+        }
+        if completed { endpoint.onHandshakeCompleted?(c) }
+        if let failure { endpoint.onHandshakeFailed?(c, failure) }
+        endpoint.recycleEvents(&batch)
     }
 }

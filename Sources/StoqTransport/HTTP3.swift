@@ -234,7 +234,7 @@ public final class HTTP3Connection {
         }
         h3 = conn
         if quic.role == .server {
-            maxClientBidi = quic.endpoint?.configuration.maxBidirectionalStreams ?? 100
+            maxClientBidi = quic.endpointConfiguration.maxBidirectionalStreams
             nghttp3_conn_set_max_client_streams_bidi(conn, maxClientBidi)
         }
         quic.onEvent = { [weak self] event in self?.handle(event) }

@@ -5,8 +5,10 @@ import CStoq
 import StoqEngine
 
 /// One QUIC connection (client or server) over ngtcp2 + GnuTLS, sans-IO: it
-/// takes datagrams and a time in and gives datagrams and a next deadline out,
-/// through its `QuicEndpoint`. It never touches sockets or clocks.
+/// takes datagrams and a time in and gives datagrams, events and a next
+/// deadline out, through its `QuicEndpoint`. It never touches sockets or
+/// clocks, and never calls the application: its events wait until the driver
+/// takes them (`EndpointDriver`, or `poll()`).
 ///
 /// Owns exactly one `ngtcp2_conn` and one GnuTLS session (via `TLSSession`),
 /// both freed in `deinit`. Not thread-safe: use it from one thread.
@@ -26,8 +28,12 @@ public final class QuicConnection {
     var needsTransmit = false
     /// Whether the endpoint's transmit list holds us (so adding is O(1)).
     var inTransmitList = false
-    /// Whether our events wait for the end of the endpoint's `receiveBatch`.
+    /// Whether the endpoint's list of connections with events holds us.
     var awaitingDelivery = false
+    /// `deadline` changed since the endpoint last put it in its heap.
+    var deadlineMoved = false
+    /// The endpoint has dropped our connection IDs (after we closed).
+    var closeNoted = false
     public private(set) var handshakeConfirmed = false
     private let countLostPackets: Bool
     /// Whether ngtcp2's pacer spaces packets (`TransportConfiguration.pacing`).
@@ -39,8 +45,10 @@ public final class QuicConnection {
     /// The name the client dialled and verifies (nil on servers).
     public let serverName: String?
     public private(set) var state: State = .handshaking
-    /// Called with every event, after the call that produced it returns.
-    /// Without a handler, events are kept for `pollEvents()`.
+    /// The application's handler: the driver hands it every event after the
+    /// call that produced it returned, looking it up per event (a handler may
+    /// replace itself, and the next event goes to its successor). Without a
+    /// handler, events are kept for `poll()` / `pollEvents()`.
     public var onEvent: ((ConnectionEvent) -> Void)?
 
     // ngtcp2 / GnuTLS objects, owned here alone.
@@ -54,17 +62,16 @@ public final class QuicConnection {
     static let maxVecs = 16
     private static let sendChunkSize = 64 << 10
 
-    /// Issues CIDs and holds the connection-ID table; weak because the endpoint owns us.
-    /// Not `weak`: a weak reference gives the endpoint a side table, which sends
-    /// every retain and release of it down a slow path, several times per
-    /// packet. The endpoint sets this to nil when it drops the connection and
-    /// in its deinit, so it never dangles.
-    unowned(unsafe) var endpoint: QuicEndpoint?
+    /// What we share with our endpoint: its transmit queue, random stream,
+    /// event buffers and the CID changes it applies after each call into us.
+    /// Not the endpoint itself: nothing here calls back into it.
+    let shared: EndpointState
+    /// Our entries in the endpoint's CID table (it drops them when we close).
     var registeredIDs: [ConnectionIDKey] = []
     /// ngtcp2's next timer, cached after every call into it.
     private(set) var deadline: SimTime? {
-        // The endpoint keeps connections' deadlines in a heap: tell it of each new one.
-        didSet { if deadline != oldValue { endpoint?.deadlineChanged(self) } }
+        // The endpoint keeps connections' deadlines in a heap and moves us after the call.
+        didSet { if deadline != oldValue { deadlineMoved = true } }
     }
     /// This connection's index in the endpoint's deadline heap; -1 when not in it.
     /// (Int32: it fits in the padding after `deadline`.)
@@ -99,9 +106,10 @@ public final class QuicConnection {
 
     // MARK: Creation
 
-    private init(role: Role, local: SocketAddress, remote: SocketAddress, serverName: String?,
+    private init(role: Role, shared: EndpointState, local: SocketAddress, remote: SocketAddress, serverName: String?,
                  now: SimTime, config: TransportConfiguration) {
         self.role = role
+        self.shared = shared
         self.pacing = config.pacing
         if let interval = config.keyUpdateInterval { keyUpdateSchedule = KeyUpdateSchedule(interval: interval) }
         self.localAddress = local
@@ -137,9 +145,8 @@ public final class QuicConnection {
                        tlsConfig: ClientTLSConfiguration, configuration: TransportConfiguration? = nil,
                        label: String? = nil, now: SimTime) throws -> QuicConnection {
         let config = configuration ?? endpoint.configuration
-        let c = QuicConnection(role: .client, local: endpoint.localAddress, remote: remote, serverName: serverName,
-                               now: now, config: config)
-        c.endpoint = endpoint
+        let c = QuicConnection(role: .client, shared: endpoint.shared, local: endpoint.localAddress, remote: remote,
+                               serverName: serverName, now: now, config: config)
         c.qlogSink = endpoint.qlogSink?(.client, label)
         let credentials: TLSCredentials
         var verify = false
@@ -151,13 +158,13 @@ public final class QuicConnection {
         c.certificateEpochUnixMilliseconds = tlsConfig.certificateEpochUnixMilliseconds
         // Resumption: an earlier session with this server, and a place for the tickets this one brings.
         let resumptionKey = config.resumption ? ResumptionKey(remote: remote, serverName: serverName, alpn: tlsConfig.alpn) : nil
-        let earlier = resumptionKey.flatMap { endpoint.resumableSession(for: $0) }
+        let earlier = resumptionKey.flatMap { endpoint.shared.resumableSession(for: $0) }
         if let resumptionKey { c.resumption = ResumptionAttempt(key: resumptionKey, offered: earlier != nil) }
         c.tls = try TLSSession(isServer: false, credentials: credentials, priority: endpoint.priority, alpn: tlsConfig.alpn,
                                serverName: serverName, verify: verify, resumeFrom: earlier?.sessionData,
                                captureTickets: resumptionKey != nil, connRef: c.connRef)
-        var dcid = endpoint.makeConnectionID(length: 18)
-        var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
+        var dcid = endpoint.shared.makeConnectionID(length: 18)
+        var scid = endpoint.shared.makeConnectionID(length: config.connectionIDLength)
         var settings = c.makeSettings(config, now: now, qlogODCID: dcid)
         var params = Self.makeParams(config)
         var callbacks = Self.callbacks(server: false)
@@ -182,9 +189,8 @@ public final class QuicConnection {
     static func server(endpoint: QuicEndpoint, remote: SocketAddress, header hd: ngtcp2_pkt_hd,
                        tlsConfig: ServerTLSConfiguration, now: SimTime) throws -> QuicConnection {
         let config = endpoint.configuration
-        let c = QuicConnection(role: .server, local: endpoint.localAddress, remote: remote, serverName: nil,
-                               now: now, config: config)
-        c.endpoint = endpoint
+        let c = QuicConnection(role: .server, shared: endpoint.shared, local: endpoint.localAddress, remote: remote,
+                               serverName: nil, now: now, config: config)
         c.qlogSink = endpoint.qlogSink?(.server, nil)
         c.installConnRef()
         // A client's certificate is verified inside read_pkt too: on the simulated timeline if configured.
@@ -195,7 +201,7 @@ public final class QuicConnection {
         var header = hd
         // Our first CID, the client's original DCID and the one NEW_CONNECTION_ID: exactly sized.
         c.registeredIDs.reserveCapacity(3)
-        var scid = endpoint.makeConnectionID(length: config.connectionIDLength)
+        var scid = endpoint.shared.makeConnectionID(length: config.connectionIDLength)
         var settings = c.makeSettings(config, now: now, qlogODCID: header.dcid)
         var params = Self.makeParams(config)
         params.original_dcid = header.dcid   // mandatory for servers (RFC 9000 §7.3)
@@ -305,11 +311,18 @@ public final class QuicConnection {
     /// Client connections whose configuration dates certificate checks on a simulated timeline.
     private var certificateEpochUnixMilliseconds: Int64?
 
-    /// Events not yet taken (only kept while `onEvent` is nil).
+    /// Events not yet taken (kept while `onEvent` is nil), all at once.
     public func pollEvents() -> [ConnectionEvent] {
         defer { events.removeAll(keepingCapacity: true) }
         return events
     }
+
+    /// The oldest event not yet taken, for an application that drives the
+    /// connection itself instead of setting `onEvent`.
+    public func poll() -> ConnectionEvent? { events.isEmpty ? nil : events.removeFirst() }
+
+    /// The transport settings of our endpoint (e.g. the stream limit it offers peers).
+    public var endpointConfiguration: TransportConfiguration { shared.configuration }
 
     /// Opens a stream we initiate. Throws `.streamLimitReached` while the peer's limit is used up.
     public func openStream(bidirectional: Bool = true) throws -> Int64 {
@@ -372,7 +385,7 @@ public final class QuicConnection {
         if s.finQueued { s.wantsWritable = false }
         if !s.inSendQueue && !s.blocked { s.inSendQueue = true; sendQueue.append(s) }
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     /// Ends our side of a stream without more data.
@@ -399,15 +412,15 @@ public final class QuicConnection {
     /// Takes the bytes received so far on a stream, and hands the same amount
     /// of credit back to the peer: a reader that stops reading stalls its sender
     /// once the window is used up. `fin` is true once the peer's last byte is in `bytes` or before.
+    /// The bytes are copied out (one exactly sized array): the stream keeps
+    /// its receive buffer for the next arrivals instead of growing a new one
+    /// per read. Readers that can work in place use `withReadableBytes`.
     public func read(stream id: Int64) -> (bytes: [UInt8], fin: Bool) {
-        guard let s = existingStream(id) else { return ([], false) }
         var out: [UInt8] = []
-        swap(&out, &s.received)
-        s.readableNotified = false
-        let fin = s.receivedFin && s.uncopied == 0
-        if fin { s.finRead = true }
-        giveCredit(s, out.count)
-        forgetIfDone(s)
+        let (_, fin) = withReadableBytes(stream: id) { bytes, _ in
+            out = Array(bytes)
+            return bytes.count
+        }
         return (out, fin)
     }
 
@@ -471,7 +484,7 @@ public final class QuicConnection {
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream", rv) }
         if let s = existingStream(id), s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     /// Abandons our sending side only (RESET_STREAM with `errorCode`); reading goes on.
@@ -484,7 +497,7 @@ public final class QuicConnection {
             if s.inSendQueue, let i = sendQueue.firstIndex(where: { $0 === s }) { dequeue(at: i) }
         }
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     /// Asks the peer to stop sending (STOP_SENDING with `errorCode`); our sending side goes on.
@@ -493,13 +506,14 @@ public final class QuicConnection {
         let rv = ngtcp2_conn_shutdown_stream_read(conn, id, errorCode)
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_shutdown_stream_read", rv) }
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
-    /// Called after every transmit turn (the endpoint calls it right after handing
-    /// out this connection's datagrams): `unsentBytes` may have dropped, so a layer
-    /// above that holds data back (HTTP3Connection) can top streams up again.
-    /// It may write; the endpoint's transmit loop picks that up in the same call.
+    /// Called after every transmit turn (the driver calls it right after the
+    /// endpoint handed out this connection's datagrams and their events went
+    /// out): `unsentBytes` may have dropped, so a layer above that holds data
+    /// back (HTTP3Connection) can top streams up again. It may write; the
+    /// driver's transmit loop picks that up in the same turn.
     public var onTransmitted: (() -> Void)?
 
     /// Bytes written to a stream that ngtcp2 has not taken yet: writers keep this
@@ -523,7 +537,7 @@ public final class QuicConnection {
         let rv = ngtcp2_conn_initiate_key_update(conn, ts)
         if rv != 0 { throw TransportError.ngtcp2("ngtcp2_conn_initiate_key_update", rv) }
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     /// Closes with an application error code the peer will see; the CONNECTION_CLOSE goes out on the next transmit.
@@ -531,7 +545,7 @@ public final class QuicConnection {
         guard !isClosed, pendingClose == nil, conn != nil else { return }
         pendingClose = PendingClose(applicationError: errorCode, reason: reason)
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     public var metrics: ConnectionMetrics {
@@ -553,7 +567,7 @@ public final class QuicConnection {
             keyUpdates: Int(keyUpdates))
     }
 
-    // MARK: Driven by the endpoint
+    // MARK: Driven by the endpoint (which settles its bookkeeping after each call)
 
     /// Feeds one received UDP payload to ngtcp2.
     func receive(_ packet: UnsafeRawBufferPointer, at now: SimTime) {
@@ -701,24 +715,26 @@ public final class QuicConnection {
         sendQueue.remove(at: index)
     }
 
-    /// Hands queued events to `onEvent`, or keeps them for `pollEvents`.
-    func deliverEvents() {
-        guard let handler = onEvent, !events.isEmpty else { return }
-        // Swapped out rather than kept: an idle connection holds no event buffer
-        // (memory per connection counts); the buffer goes back to the endpoint,
-        // which lends it to the next connection with an event (no allocation per delivery).
+    var hasEvents: Bool { !events.isEmpty }
+
+    /// Takes every waiting event at once (the driver's dispatch). Swapped out
+    /// rather than copied: an idle connection holds no event buffer (memory
+    /// per connection counts); the taker returns it to `shared`, which lends
+    /// it to the next connection with an event (no allocation per delivery).
+    func takeEvents() -> [ConnectionEvent] {
         var batch: [ConnectionEvent] = []
         swap(&batch, &events)
-        for e in batch { handler(e) }
-        if batch.contains(.handshakeCompleted) { endpoint?.onHandshakeCompleted?(self) }
-        if case .closed(.handshakeFailed(let why))? = batch.last { endpoint?.onHandshakeFailed?(self, why) }
-        batch.removeAll(keepingCapacity: true)
-        endpoint?.returnEventBuffer(batch)
+        return batch
     }
 
-    /// Queues an event for `deliverEvents`, in a buffer borrowed from the endpoint.
+    /// Puts back events a dispatch could not hand out (the handler went away), ahead of any newer ones.
+    func keepEvents(_ rest: ArraySlice<ConnectionEvent>) {
+        events.insert(contentsOf: rest, at: 0)
+    }
+
+    /// Queues an event for the driver, in a buffer borrowed from the endpoint.
     private func appendEvent(_ event: ConnectionEvent) {
-        if events.capacity == 0, let endpoint { events = endpoint.lendEventBuffer() }
+        if events.capacity == 0 { events = shared.lendEventBuffer() }
         events.append(event)
     }
 
@@ -767,7 +783,8 @@ public final class QuicConnection {
         if pendingClose != nil { needsTransmit = true }
     }
 
-    /// The connection is over: free stream buffers, tell the application, let the endpoint forget us.
+    /// The connection is over: free stream buffers and tell the application
+    /// (the endpoint sees `isClosed` when the call returns and forgets us).
     private func finish(_ reason: CloseReason) {
         guard !isClosed else { return }
         state = .closed(reason)
@@ -776,15 +793,14 @@ public final class QuicConnection {
         sendQueue.removeAll()
         for s in streams.values { s.releaseAll() }
         appendEvent(.closed(reason))
-        endpoint?.connectionClosed(self)
     }
 
     /// The client's first DCID routes its packets until ours reaches it; it
     /// switched before it could finish the handshake, so the entry can go.
     private func forgetOriginalDestinationID() {
-        guard let conn, let endpoint, let odcid = ngtcp2_conn_get_client_initial_dcid(conn) else { return }
+        guard let conn, let odcid = ngtcp2_conn_get_client_initial_dcid(conn) else { return }
         let key = ConnectionIDKey(odcid.pointee)
-        endpoint.unregister(key, of: self)
+        shared.idChanges.append(.removeIfOwned(key, self))
         registeredIDs.removeAll { $0 == key }
     }
 
@@ -798,7 +814,7 @@ public final class QuicConnection {
 
     /// Server: issues one session ticket when resumption is on for this endpoint.
     private func issueSessionTicket() {
-        guard endpoint?.issuesSessionTickets == true, let tls else { return }
+        guard shared.issuesSessionTickets, let tls else { return }
         do { try tls.sendSessionTicket() } catch { handleFailure(NGTCP2_ERR_CALLBACK_FAILURE, operation: "\(error)") }
     }
 
@@ -824,7 +840,7 @@ public final class QuicConnection {
     func sessionTicketArrived() {
         guard let conn, let key = resumption?.key, let data = tls?.resumptionData,
               let params = ngtcp2_conn_get_remote_transport_params(conn) else { return }
-        endpoint?.rememberSession(ResumptionState(sessionData: data, parameters: RememberedTransportParameters(params.pointee)), for: key)
+        shared.rememberSession(ResumptionState(sessionData: data, parameters: RememberedTransportParameters(params.pointee)), for: key)
     }
 
     private func giveCredit(_ s: StreamState, _ n: Int) {
@@ -833,7 +849,7 @@ public final class QuicConnection {
         if !s.closed { ngtcp2_conn_extend_max_stream_offset(conn, s.id, UInt64(n)) }
         ngtcp2_conn_extend_max_offset(conn, UInt64(n))
         needsTransmit = true
-        endpoint?.noteNeedsTransmit(self)
+        shared.noteNeedsTransmit(self)
     }
 
     private func forgetIfDone(_ s: StreamState) {
@@ -892,21 +908,21 @@ public final class QuicConnection {
         }
         cb.rand = { dest, length, ctx in
             guard let dest, let handle = ctx?.pointee.native_handle else { return }
-            QuicConnection.from(handle).endpoint?.fillRandom(dest, count: length)
+            QuicConnection.from(handle).shared.fillRandom(dest, count: length)
         }
         cb.get_new_connection_id = { _, cid, token, length, userData in
             let c = QuicConnection.from(userData)
-            guard let endpoint = c.endpoint, let cid, let token else { return NGTCP2_ERR_CALLBACK_FAILURE }
-            let fresh = endpoint.makeConnectionID(length: length)
+            guard let cid, let token else { return NGTCP2_ERR_CALLBACK_FAILURE }
+            let fresh = c.shared.makeConnectionID(length: length)
             cid.pointee = fresh
             // Stateless-reset tokens from the seeded stream: deterministic, not secret (simulation use).
-            endpoint.fillRandom(token, count: Int(NGTCP2_STATELESS_RESET_TOKENLEN))
-            endpoint.register(ConnectionIDKey(fresh), for: c)
+            c.shared.fillRandom(token, count: Int(NGTCP2_STATELESS_RESET_TOKENLEN))
+            c.shared.idChanges.append(.add(ConnectionIDKey(fresh), c))
             return 0
         }
         cb.remove_connection_id = { _, cid, userData in
             guard let cid else { return 0 }
-            QuicConnection.from(userData).endpoint?.unregister(ConnectionIDKey(cid.pointee))
+            QuicConnection.from(userData).shared.idChanges.append(.remove(ConnectionIDKey(cid.pointee)))
             return 0
         }
         cb.handshake_completed = { _, userData in

@@ -1,16 +1,21 @@
 import CStoq
 import StoqCore
 
-/// A node's QUIC endpoint, sans-IO: one local address, any number of
-/// connections. It demultiplexes arriving datagrams by destination connection
-/// ID, accepts new server connections, and gathers what every connection has
-/// to send and the earliest deadline among them. The caller owns time and I/O:
+/// A node's QUIC endpoint, sans-IO and pull-based (the quinn-proto way): one
+/// local address, any number of connections. It demultiplexes arriving
+/// datagrams by destination connection ID, accepts new server connections,
+/// and gathers what every connection has to send, the events they raised and
+/// the earliest deadline among them. It never calls the application: the
+/// caller owns time, I/O and dispatch, in one loop:
 ///
-///     endpoint.receive(batch, at: now)             // for every batch of arriving datagrams
-///     endpoint.handleDeadlines(at: now)            // when `nextDeadline` is reached
-///     endpoint.transmitBytes(at: now) { io.send(to: $0, $1) }   // after either, and after app writes
+///     endpoint.receive(batch, at: now)        // input: arriving datagrams, or
+///     endpoint.handleDeadlines(at: now)       //        the time `pollTimeout()` named
+///     while let c = endpoint.pollAccepted() { … }             // new server connections
+///     while let c = endpoint.pollConnectionWithEvents() { … c.poll() … }   // dispatch
+///     while let c = endpoint.pollTransmit(at: now, send) { … }             // output, once
+///     timer.arm(at: endpoint.pollTimeout())
 ///
-/// `EndpointDriver` does exactly this over a `DatagramIO` and a scheduler.
+/// `EndpointDriver` is that loop over a `DatagramIO` and a scheduler.
 public final class QuicEndpoint {
     public let localAddress: SocketAddress
     public let configuration: TransportConfiguration
@@ -18,11 +23,13 @@ public final class QuicEndpoint {
     public var clientTLS: ClientTLSConfiguration?
     /// New connections take the current value: replace it to rotate the certificate.
     public var serverTLS: ServerTLSConfiguration?
+    // The application's hooks. The endpoint only holds them: `EndpointDriver`
+    // calls them while it dispatches (never from inside a protocol call).
     /// Called for each connection a client opened to us, before its first events are delivered.
     public var onNewConnection: ((QuicConnection) -> Void)?
     /// Called when any connection of this endpoint (ours or a peer's) completes
-    /// its handshake, after the connection's own handler saw it: e.g. to check
-    /// the peer's certificate against a transparency log.
+    /// its handshake, after the connection's own handler saw it and the events
+    /// that came with it: e.g. to check the peer's certificate against a transparency log.
     public var onHandshakeCompleted: ((QuicConnection) -> Void)?
     /// Called when a connection of this endpoint ends because its own TLS
     /// handshake failed (e.g. a server refused the client's certificate), after
@@ -31,15 +38,20 @@ public final class QuicEndpoint {
     public var onHandshakeFailed: ((QuicConnection, String) -> Void)?
 
     let priority: TLSPriority
-    /// The node's seeded stream: connection IDs, reset tokens and ngtcp2's own draws.
-    private var random: RandomStream
+    /// What connections write to while they are called (see `EndpointState`).
+    let shared: EndpointState
     private var byID: [ConnectionIDKey: QuicConnection] = [:]
     /// The last entry `route` found: a burst of datagrams mostly belongs to one
     /// connection, and comparing 24 bytes is cheaper than hashing them.
     private var lastRoute: (key: ConnectionIDKey, connection: QuicConnection)?
     /// Every live connection, in creation order (deterministic iteration).
     private var order: [QuicConnection] = []
-    private var transmitList: [QuicConnection] = []
+    /// Server connections `pollAccepted` has not handed out yet.
+    private var accepted: [QuicConnection] = []
+    /// Connections with events, in the order they were first called since the
+    /// last dispatch (`pollConnectionWithEvents` takes them from `eventfulHead`).
+    private var eventful: [QuicConnection] = []
+    private var eventfulHead = 0
     private var closedSinceReap = false
     /// Scratch every connection's `transmit` writes into: one datagram, and its gather list.
     private let buffer: UnsafeMutablePointer<UInt8>
@@ -54,11 +66,11 @@ public final class QuicEndpoint {
     /// and accept tickets (and 0-RTT data) from earlier connections. Starts as
     /// the configuration's `resumption`; a workload that resumes connections to
     /// this node turns it on. Off, no ticket is sent (packet sizes as before).
-    public var issuesSessionTickets: Bool
+    public var issuesSessionTickets: Bool {
+        get { shared.issuesSessionTickets }
+        set { shared.issuesSessionTickets = newValue }
+    }
     private var ticketIssuer: SessionTicketIssuer?
-    /// Client: the latest ticket from each server, used once (a new connection
-    /// brings a fresh one).
-    private var resumableSessions: [ResumptionKey: ResumptionState] = [:]
 
     /// `client` to dial out, `server` to accept; either or both.
     public init(localAddress: SocketAddress, configuration: TransportConfiguration = TransportConfiguration(),
@@ -71,16 +83,16 @@ public final class QuicEndpoint {
         self.configuration = configuration
         self.clientTLS = client
         self.serverTLS = server
-        self.random = random
-        issuesSessionTickets = configuration.resumption
+        shared = EndpointState(configuration: configuration, random: random)
         priority = try TLSPriority()
         buffer = .allocate(capacity: bufferCapacity)
         vecs = .allocate(capacity: QuicConnection.maxVecs)
     }
 
     deinit {
-        // Connections outlive us only if the application holds them; they stop finding us then.
-        for c in order { c.endpoint = nil }
+        // Connections outlive us only if the application holds them; what they queue then goes nowhere.
+        shared.endpointAlive = false
+        shared.clearTransmitQueue()
         buffer.deallocate()
         vecs.deallocate()
     }
@@ -117,10 +129,11 @@ public final class QuicEndpoint {
 
     /// Feeds datagrams a `DatagramIO` handed over together (see `receiveBatch`).
     public func receive(_ batch: DatagramBatch, at now: SimTime) {
-        receiveBatch(at: now) { feed in for d in batch { feed(d.payload, d.source) } }
+        for d in batch { receive(d.payload, from: d.source, at: now) }
     }
 
     /// Feeds one arriving UDP datagram's bytes (read during the call only).
+    /// Its events wait for `pollConnectionWithEvents`.
     public func receive(_ packet: UnsafeRawBufferPointer, from remote: SocketAddress, at now: SimTime) {
         guard let base = packet.baseAddress?.assumingMemoryBound(to: UInt8.self), packet.count > 0 else { return }
         var vc = ngtcp2_version_cid()
@@ -132,8 +145,7 @@ public final class QuicEndpoint {
         }
         if let c = route(ConnectionIDKey(dcid, count: vc.dcidlen)) {
             c.receive(packet, at: now)
-            noteNeedsTransmit(c)
-            deliverEvents(of: c)
+            settleInput(c)
             return
         }
         guard let serverTLS, !remote.address.isIPv4Mapped else { unroutableDatagrams += 1; return }
@@ -144,55 +156,16 @@ public final class QuicEndpoint {
             return
         }
         adopt(c)
-        onNewConnection?(c)
+        accepted.append(c)
         c.receive(packet, at: now)
-        noteNeedsTransmit(c)
-        deliverEvents(of: c)
+        settleInput(c)
     }
 
     /// Feeds datagrams that arrived at the same instant: `feed` calls the
-    /// function it is given once per datagram. Each connection's events are
-    /// delivered once, after the last datagram, so a flight of 64 packets
-    /// wakes the application once rather than 64 times.
+    /// function it is given once per datagram. Events wait for the dispatch
+    /// after the last one, so a flight of 64 packets wakes the application once rather than 64 times.
     public func receiveBatch(at now: SimTime, _ feed: ((UnsafeRawBufferPointer, SocketAddress) -> Void) -> Void) {
-        batchDepth += 1
         feed { packet, remote in self.receive(packet, from: remote, at: now) }
-        batchDepth -= 1
-        guard batchDepth == 0 else { return }
-        var waiting = Self.take(&awaitingDelivery, spare: &awaitingSpare)
-        for c in waiting {
-            c.awaitingDelivery = false
-            c.deliverEvents()
-        }
-        waiting.removeAll(keepingCapacity: true)
-        awaitingSpare = waiting
-    }
-
-    /// Inside `receiveBatch`, connections whose events wait for its end.
-    private var batchDepth = 0
-    private var awaitingDelivery: [QuicConnection] = []
-    /// Empty arrays with capacity that `take` swaps in, so the work lists of
-    /// the packet path (`awaitingDelivery`, `transmitList`, due deadlines)
-    /// reuse two buffers each instead of allocating one per call.
-    private var awaitingSpare: [QuicConnection] = []
-    private var transmitSpare: [QuicConnection] = []
-    private var dueSpare: [QuicConnection] = []
-
-    /// Returns `list`'s contents and leaves `list` empty with `spare`'s buffer.
-    /// The caller empties what it got back and returns it as the next spare.
-    private static func take(_ list: inout [QuicConnection], spare: inout [QuicConnection]) -> [QuicConnection] {
-        var taken: [QuicConnection] = []
-        swap(&taken, &spare)
-        swap(&taken, &list)
-        return taken
-    }
-
-    private func deliverEvents(of c: QuicConnection) {
-        guard batchDepth > 0 else { c.deliverEvents(); return }
-        if !c.awaitingDelivery {
-            c.awaitingDelivery = true
-            awaitingDelivery.append(c)
-        }
     }
 
     private func route(_ key: ConnectionIDKey) -> QuicConnection? {
@@ -202,8 +175,8 @@ public final class QuicEndpoint {
         return c
     }
 
-    /// The earliest time any connection needs `handleDeadlines`.
-    public var nextDeadline: SimTime? { deadlines.top?.deadline }
+    /// The earliest time any connection needs `handleDeadlines`: arm one timer for it.
+    public func pollTimeout() -> SimTime? { deadlines.top?.deadline }
 
     /// Runs the timers of every connection whose deadline is at or before `now`,
     /// in creation order (as a scan of all connections would, but in O(due · log n)).
@@ -218,8 +191,7 @@ public final class QuicEndpoint {
         for c in due where !c.isClosed {
             if let d = c.deadline, d <= now {
                 c.handleDeadline(at: now)
-                noteNeedsTransmit(c)
-                c.deliverEvents()
+                settleInput(c)
             }
             // An unchanged deadline (due again at once) left it out of the heap: back in.
             if c.deadlineSlot < 0 && c.deadline != nil && !c.isClosed { deadlines.update(c) }
@@ -232,58 +204,105 @@ public final class QuicEndpoint {
     /// Connections that have a deadline, earliest first.
     private var deadlines = DeadlineHeap()
     private var connectionsCreated = 0
+    /// An empty array with capacity for `handleDeadlines`' due list (no allocation per timer).
+    private var dueSpare: [QuicConnection] = []
 
-    /// Called by a connection whenever its deadline changes.
-    func deadlineChanged(_ c: QuicConnection) {
-        if c.deadline != nil && !c.isClosed { deadlines.update(c) } else { deadlines.remove(c) }
+    // MARK: Output: what the driver takes
+
+    /// The next server connection a client opened, once (for `onNewConnection`).
+    public func pollAccepted() -> QuicConnection? { accepted.isEmpty ? nil : accepted.removeFirst() }
+
+    /// The next connection whose events wait (take them with its `poll()`),
+    /// in the order connections were called since the last dispatch; nil when
+    /// none is left. A connection is returned once per round of calls, even
+    /// if its events are not all taken.
+    public func pollConnectionWithEvents() -> QuicConnection? {
+        while eventfulHead < eventful.count {
+            let c = eventful[eventfulHead]
+            eventfulHead += 1
+            c.awaitingDelivery = false
+            if c.hasEvents { return c }
+        }
+        if !eventful.isEmpty { eventful.removeAll(keepingCapacity: true); eventfulHead = 0 }
+        return nil
     }
 
-    /// Whether some connection has something to send (`transmitBytes` would send).
-    public var hasPendingTransmit: Bool { !transmitList.isEmpty }
+    /// Whether some connection has something to send (`pollTransmit` would send).
+    public var hasPendingTransmit: Bool { shared.hasPendingTransmit }
 
-    /// Hands every datagram the connections have ready to `send`, as its
-    /// destination and bytes that are valid only during the call (the
-    /// carrier copies them: `DatagramIO.send(to:_:)`), so no array is made per datagram.
-    public func transmitBytes(at now: SimTime, _ send: (SocketAddress, UnsafeRawBufferPointer) -> Void) {
-        while !transmitList.isEmpty {
-            var batch = Self.take(&transmitList, spare: &transmitSpare)
-            defer { batch.removeAll(keepingCapacity: true); transmitSpare = batch }
-            for c in batch { c.inTransmitList = false }
-            for c in batch where c.needsTransmit {
-                let destination = c.remoteAddress
-                c.transmit(at: now, buffer: buffer, capacity: bufferCapacity, vecs: vecs) { n in
-                    send(destination, UnsafeRawBufferPointer(start: buffer, count: n))
-                }
-                c.deliverEvents()
-                if !c.isClosed { c.onTransmitted?() }
+    /// Hands the datagrams of the next connection with something to send to
+    /// `send`, as destination and bytes valid only during the call (the carrier
+    /// copies them: `DatagramIO.send(to:_:)`, so no array is made per datagram).
+    /// Returns that connection, whose new events (e.g. `.streamWritable`) are
+    /// for the caller to dispatch before the next call; nil once no connection
+    /// has anything left (writes made meanwhile join the queue, so a loop to
+    /// nil sends them too).
+    public func pollTransmit(at now: SimTime, _ send: (SocketAddress, UnsafeRawBufferPointer) -> Void) -> QuicConnection? {
+        while let c = shared.nextToTransmit() {
+            guard c.needsTransmit else { continue }
+            let destination = c.remoteAddress
+            let buffer = self.buffer
+            c.transmit(at: now, buffer: buffer, capacity: bufferCapacity, vecs: vecs) { n in
+                send(destination, UnsafeRawBufferPointer(start: buffer, count: n))
             }
+            settle(c)
+            return c
         }
         reap()
+        return nil
     }
 
-    // MARK: Used by connections
+    /// Hands back a batch of events taken from a connection, for reuse.
+    func recycleEvents(_ batch: inout [ConnectionEvent]) {
+        batch.removeAll(keepingCapacity: true)
+        shared.returnEventBuffer(batch)
+    }
 
-    /// Empty event buffers with capacity, lent to connections while their
-    /// events wait for delivery (see `QuicConnection.appendEvent`).
-    private var eventBuffers: [[ConnectionEvent]] = []
+    // MARK: Bookkeeping after each call into a connection
 
-    func lendEventBuffer() -> [ConnectionEvent] { eventBuffers.popLast() ?? [] }
+    /// Brings the endpoint up to date with what a call into `c` changed: its
+    /// deadline's place in the heap, connection IDs it issued or retired, and its close.
+    private func settle(_ c: QuicConnection) {
+        if c.deadlineMoved {
+            c.deadlineMoved = false
+            if c.deadline != nil && !c.isClosed { deadlines.update(c) } else { deadlines.remove(c) }
+        }
+        if !shared.idChanges.isEmpty { applyIDChanges() }
+        if c.isClosed && !c.closeNoted { connectionClosed(c) }
+    }
 
-    func returnEventBuffer(_ buffer: [ConnectionEvent]) {
-        if buffer.capacity > 0 && eventBuffers.count < 16 { eventBuffers.append(buffer) }
+    /// `settle` after input (a datagram or a deadline): the connection may
+    /// have something to send, and its events wait for the dispatch, in the
+    /// order connections were first called since the last one.
+    private func settleInput(_ c: QuicConnection) {
+        settle(c)
+        shared.noteNeedsTransmit(c)
+        if !c.awaitingDelivery {
+            c.awaitingDelivery = true
+            eventful.append(c)
+        }
+    }
+
+    private func applyIDChanges() {
+        for change in shared.idChanges {
+            switch change {
+            case let .add(key, c): register(key, for: c)
+            case let .remove(key): unregister(key)
+            case let .removeIfOwned(key, c):
+                if byID[key] === c { unregister(key) }
+                c.registeredIDs.removeAll { $0 == key }
+            }
+        }
+        shared.idChanges.removeAll(keepingCapacity: true)
     }
 
     func adopt(_ c: QuicConnection) {
         order.append(c)
         connectionsCreated += 1
         c.creationIndex = connectionsCreated
+        c.deadlineMoved = false
         if c.deadline != nil { deadlines.update(c) }
-        noteNeedsTransmit(c)
-    }
-
-    func noteNeedsTransmit(_ c: QuicConnection) {
-        c.needsTransmit = true
-        if !c.inTransmitList { c.inTransmitList = true; transmitList.append(c) }
+        shared.noteNeedsTransmit(c)
     }
 
     func register(_ key: ConnectionIDKey, for c: QuicConnection) {
@@ -292,54 +311,23 @@ public final class QuicEndpoint {
         c.registeredIDs.append(key)
     }
 
-    func unregister(_ key: ConnectionIDKey) {
+    private func unregister(_ key: ConnectionIDKey) {
         byID[key] = nil
         if lastRoute?.key == key { lastRoute = nil }
     }
 
-    /// Removes `key` if it still routes to `c` (a later connection may have reused it).
-    func unregister(_ key: ConnectionIDKey, of c: QuicConnection) {
-        if byID[key] === c { unregister(key) }
-    }
-
-    func connectionClosed(_ c: QuicConnection) {
+    private func connectionClosed(_ c: QuicConnection) {
+        c.closeNoted = true
         for key in c.registeredIDs where byID[key] === c { unregister(key) }
         c.registeredIDs.removeAll()
         closedSinceReap = true
     }
 
-    /// Drops closed connections (after their final events went out).
+    /// Drops closed connections (their last events stay with them for the dispatch).
     private func reap() {
         guard closedSinceReap else { return }
         closedSinceReap = false
-        order.removeAll { c in
-            guard c.isClosed else { return false }
-            c.deliverEvents()
-            c.endpoint = nil   // it holds us unowned: once dropped, it must not find us
-            return true
-        }
-        transmitList.removeAll { c in
-            if c.isClosed { c.inTransmitList = false }
-            return c.isClosed
-        }
-    }
-
-    func makeConnectionID(length: Int) -> ngtcp2_cid {
-        var cid = ngtcp2_cid()
-        var bytes = [UInt8](repeating: 0, count: min(max(length, 1), 20))
-        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: random.next()) }
-        ngtcp2_cid_init(&cid, bytes, bytes.count)
-        return cid
-    }
-
-    func fillRandom(_ dest: UnsafeMutablePointer<UInt8>, count: Int) {
-        var i = 0
-        while i < count {
-            var word = random.next()
-            let n = min(8, count - i)
-            withUnsafeBytes(of: &word) { raw in for k in 0..<n { dest[i + k] = raw[k] } }
-            i += n
-        }
+        order.removeAll { $0.isClosed }
     }
 
     /// The endpoint's ticket key and anti-replay record, made on first use; nil while tickets are off.
@@ -356,11 +344,6 @@ public final class QuicEndpoint {
     /// the 0-RTT data they sent is refused and sent again in 1-RTT packets.
     public func rotateSessionTicketKey() { ticketIssuer = nil }
 
-    func rememberSession(_ state: ResumptionState, for key: ResumptionKey) { resumableSessions[key] = state }
-
-    /// The session to resume with `key`'s server, taken out of the cache (tickets are single-use).
-    func resumableSession(for key: ResumptionKey) -> ResumptionState? { resumableSessions.removeValue(forKey: key) }
-
     func emptyClientCredentials() throws -> TLSCredentials {
         if let emptyCredentials { return emptyCredentials }
         let c = try TLSCredentials.empty()
@@ -368,6 +351,7 @@ public final class QuicEndpoint {
         return c
     }
 }
+
 
 /// A binary min-heap of connections by (deadline, creation order). Each
 /// connection is in it at most once and knows its slot (`deadlineSlot`), so a

@@ -23,31 +23,33 @@ public enum RawFileProtocol {
     public static func request(path: String) -> [UInt8] { Array("GET \(path)\r\n".utf8) }
 }
 
-/// Serves files under `root`. Attach it to an endpoint and call `pump()` after
-/// every flush (EndpointDriver.afterFlush): it keeps at most `window` bytes
-/// queued per stream and reads the file as the peer takes it.
+/// Serves files under `root`. Attach it to an endpoint: each file is read
+/// into its stream as the peer takes it, `window` bytes at most waiting
+/// unsent (the connection's send buffer), topped up at `.streamWritable`.
 public final class RawFileServer {
     public let root: String
     public var window = 8 << 20
-    private var transfers: [Transfer] = []
+    /// Files being sent, by connection and stream (a connection's go when it closes).
+    private var transfers: [ObjectIdentifier: [Int64: Transfer]] = [:]
     private var requests: [ObjectIdentifier: [Int64: [UInt8]]] = [:]
     public private(set) var requestsServed = 0
     /// Called when a connection ends, with its final metrics.
     public var onConnectionClosed: ((QuicConnection, CloseReason) -> Void)?
 
     private final class Transfer {
-        weak var connection: QuicConnection?
-        let stream: Int64
-        var fd: Int32
-        init(connection: QuicConnection, stream: Int64, fd: Int32) { self.connection = connection; self.stream = stream; self.fd = fd }
-        deinit { if fd >= 0 { close(fd) } }
+        let fd: Int32
+        init(fd: Int32) { self.fd = fd }
+        deinit { close(fd) }
     }
+    /// What one `read` of a file takes (the send buffer is copied from it).
+    private var chunk = [UInt8](repeating: 0, count: 1 << 20)
 
     public init(root: String) { self.root = root }
 
     /// Takes over `endpoint.onNewConnection` and the new connections' `onEvent`.
     public func attach(to endpoint: QuicEndpoint) {
         endpoint.onNewConnection = { [weak self] c in
+            c.streamSendBufferSize = self?.window ?? c.streamSendBufferSize
             c.onEvent = { [weak self, unowned c] event in self?.handle(event, on: c) }
         }
     }
@@ -67,10 +69,14 @@ public final class RawFileServer {
             } else {
                 requests[ObjectIdentifier(c), default: [:]][id] = buffer
             }
+        case let .streamWritable(id):
+            fill(stream: id, on: c)
+        case let .streamClosed(id), let .streamReset(id, _):
+            transfers[ObjectIdentifier(c)]?[id] = nil
         case let .closed(reason):
             onConnectionClosed?(c, reason)
             requests[ObjectIdentifier(c)] = nil
-            transfers.removeAll { $0.connection == nil || $0.connection === c }
+            transfers[ObjectIdentifier(c)] = nil
         default:
             break
         }
@@ -91,25 +97,23 @@ public final class RawFileServer {
             return
         }
         requestsServed += 1
-        transfers.append(Transfer(connection: c, stream: id, fd: fd))
-        pump()
+        transfers[ObjectIdentifier(c), default: [:]][id] = Transfer(fd: fd)
+        fill(stream: id, on: c)
     }
 
-    /// Tops up every active transfer to `window` unsent bytes.
-    public func pump() {
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        transfers.removeAll { t in
-            guard let c = t.connection, !c.isClosed else { return true }
-            while c.unsentBytes(stream: t.stream) < window {
-                let n = chunk.withUnsafeMutableBytes { read(t.fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    try? c.resetStream(t.stream, errorCode: RawFileProtocol.notFound)
-                    return true
-                }
-                do { try c.write(stream: t.stream, chunk[0..<n], fin: n == 0) } catch { return true }
-                if n == 0 { return true }
+    /// Reads the stream's file into its send buffer until the buffer is full
+    /// (`.streamWritable` asks for more) or the file ends (with the stream).
+    private func fill(stream id: Int64, on c: QuicConnection) {
+        guard let t = transfers[ObjectIdentifier(c)]?[id] else { return }
+        while c.writableBytes(stream: id) > 0 {
+            let wanted = min(chunk.count, c.writableBytes(stream: id))
+            let n = chunk.withUnsafeMutableBytes { read(t.fd, $0.baseAddress, wanted) }
+            if n < 0 { try? c.resetStream(id, errorCode: RawFileProtocol.notFound) }
+            if n <= 0 || (try? c.write(stream: id, chunk[0..<n], fin: false)) == nil {
+                if n == 0 { try? c.finish(stream: id) }
+                transfers[ObjectIdentifier(c)]?[id] = nil
+                return
             }
-            return false
         }
     }
 }

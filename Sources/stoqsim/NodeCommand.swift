@@ -56,7 +56,6 @@ struct NodeServe: ParsableCommand {
             let server = RawFileServer(root: root)
             server.attach(to: node.endpoint)
             server.onConnectionClosed = { c, reason in printError("\(c.remoteAddress): \(reason); \(c.metrics)") }
-            node.io.afterFlush = { server.pump() }
             served = { server.requestsServed }
         }
         try node.stopOnSignals()

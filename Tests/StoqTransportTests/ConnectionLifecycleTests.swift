@@ -35,8 +35,8 @@ final class ConnectionLifecycleTests: XCTestCase {
         let idle = pair.now - start
         XCTAssertGreaterThanOrEqual(idle, .seconds(3))
         XCTAssertLessThan(idle, .seconds(5))
-        XCTAssertNil(pair.client.nextDeadline)
-        XCTAssertNil(pair.server.nextDeadline)
+        XCTAssertNil(pair.client.pollTimeout())
+        XCTAssertNil(pair.server.pollTimeout())
     }
 
     func testKeyUpdateKeepsDataFlowing() throws {

@@ -50,7 +50,6 @@ final class RealSocketTests: XCTestCase {
         let service = RawFileServer(root: root.path)
         service.attach(to: serverEndpoint)
         let serverIO = EndpointDriver(endpoint: serverEndpoint, io: serverSocket, scheduler: scheduler)
-        serverIO.afterFlush = { service.pump() }
         let clientEndpoint = try QuicEndpoint(localAddress: clientSocket.socketAddress, client: try TestTLS.client(),
                                               random: RandomStream(seed: 1, stream: "client"))
         let clientIO = EndpointDriver(endpoint: clientEndpoint, io: clientSocket, scheduler: scheduler)
