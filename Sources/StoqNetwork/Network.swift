@@ -474,7 +474,7 @@ private struct LinkDirection {
     mutating func enqueue(_ packet: Packet, now: Int64, payloads: PayloadSlab) -> Enqueued {
         countOffered(packet)
         let size = packet.wireSize
-        if let m = middleware, !m.admits(wireSize: size) { return .tooLarge }
+        if middleware?.admits(wireSize: size) == false { return .tooLarge }
         releaseSerialized(now: now)
         if queuedBytes + size > capacity { return .queueFull }
         let serialization = Network.serializationTime(bytes: size, bitsPerSecond: bitsPerSecond)

@@ -39,17 +39,9 @@ final class LinkModelParserTests: XCTestCase {
     }
 
     func testBackbonesAndUplinksCarryModels() throws {
-        let yaml = """
-            sites:
-              - {name: fra, city: Frankfurt}
-              - {name: sin, city: Singapore}
-            nodes:
-              - {name: core-fra, site: fra, role: core}
-              - {name: core-sin, site: sin, role: core}
-              - {name: edge-fra, site: fra, role: edge, uplink: {to: core-fra, tier: 1gbps, duplicate: 0.01, mtu: 9000}}
-            backbones:
-              - {sites: [fra, sin], tier: 2.5gbps, jitter: {mean: 1ms, deviation: 1ms}}
-            """
+        let yaml = baseSites
+            .replacingOccurrences(of: "uplink: {to: core-fra, tier: 1gbps}", with: "uplink: {to: core-fra, tier: 1gbps, duplicate: 0.01, mtu: 9000}")
+            .replacingOccurrences(of: "{sites: [fra, sin], tier: 2.5gbps}", with: "{sites: [fra, sin], tier: 2.5gbps, jitter: {mean: 1ms, deviation: 1ms}}")
         let t = try parse(yaml)
         XCTAssertEqual(t.links.first { $0.from == "core-fra" && $0.to == "core-sin" }?.models.jitter?.mean, .milliseconds(1))
         let uplink = try XCTUnwrap(t.links.first { $0.from == "edge-fra" })
@@ -58,24 +50,28 @@ final class LinkModelParserTests: XCTestCase {
     }
 
     func testBadValuesAreLocatedWithAHint() {
-        assertError(link("corrupt: 1.5"), line: 10, "'corrupt' must be a probability", hint: "one bit flipped")
-        assertError(link("duplicate: lots"), line: 10, "'duplicate' must be a probability", hint: "arrive twice")
-        assertError(link("mtu: 1000"), line: 10, "'mtu' in link must be between 1280 and 65575 bytes; got 1000", hint: "RFC 8200")
-        assertError(link("mtu: big"), line: 10, "'mtu' must be a size in bytes")
-        assertError(link("jitter: {mean: 1ms}"), line: 10, "missing field 'deviation' in 'jitter' of link", hint: "0 or more")
-        assertError(link("jitter: {deviation: -1ms}"), line: 10, "'deviation'", hint: "cannot be negative")
-        assertError(link("jitter: {deviation: 1ms, distribution: gauss}"), line: 10, "unknown jitter distribution 'gauss'", hint: "normal or pareto")
-        assertError(link("jitter: {distribution: pareto, deviation: 1ms}"), line: 10, "pareto jitter in link needs a 'mean' above 0", hint: "positive")
-        assertError(link("jitter: {deviation: 1ms, reorder: maybe}"), line: 10, "'reorder' must be true or false", hint: "overtake")
-        assertError(link("jitter: {deviation: 1ms, jitter: 2ms}"), line: 10, "unknown field 'jitter' in 'jitter' of link")
-        assertError(link("loss: {p: 0.1}"), line: 10, "missing field 'model' in 'loss' of link", hint: "gilbert-elliott")
-        assertError(link("loss: {model: markov, p: 0.1}"), line: 10, "unknown loss model 'markov'", hint: "bernoulli")
-        assertError(link("loss: {model: gilbert-elliott, p: 0.1}"), line: 10, "missing field 'r'", hint: "bursts last 1/r")
-        assertError(link("loss: {model: gilbert-elliott, p: 0.1, r: 0}"), line: 10, "'r' of the gilbert-elliott loss in link must be above 0")
-        assertError(link("loss: {model: gilbert-elliott, p: 0.1, r: 0.5, k: 2}"), line: 10, "'k' must be a probability", hint: "good state")
-        assertError(link("loss: {model: bernoulli, p: 0.1, r: 0.5}"), line: 10, "unknown field 'r' in 'loss' of link")
-        assertError(link("loss: {model: bernoulli}"), line: 10, "missing field 'p'")
-        assertError(link("loss: 1.5"), line: 10, "'loss' must be a probability", hint: "gilbert-elliott")
+        // (link fields, what the message says, what the hint says)
+        let cases: [(String, String, String?)] = [
+            ("corrupt: 1.5", "'corrupt' must be a probability", "one bit flipped"),
+            ("duplicate: lots", "'duplicate' must be a probability", "arrive twice"),
+            ("mtu: 1000", "'mtu' in link must be between 1280 and 65575 bytes; got 1000", "RFC 8200"),
+            ("mtu: big", "'mtu' must be a size in bytes", nil),
+            ("jitter: {mean: 1ms}", "missing field 'deviation' in 'jitter' of link", "0 or more"),
+            ("jitter: {deviation: -1ms}", "'deviation'", "cannot be negative"),
+            ("jitter: {deviation: 1ms, distribution: gauss}", "unknown jitter distribution 'gauss'", "normal or pareto"),
+            ("jitter: {distribution: pareto, deviation: 1ms}", "pareto jitter in link needs a 'mean' above 0", "positive"),
+            ("jitter: {deviation: 1ms, reorder: maybe}", "'reorder' must be true or false", "overtake"),
+            ("jitter: {deviation: 1ms, jitter: 2ms}", "unknown field 'jitter' in 'jitter' of link", nil),
+            ("loss: {p: 0.1}", "missing field 'model' in 'loss' of link", "gilbert-elliott"),
+            ("loss: {model: markov, p: 0.1}", "unknown loss model 'markov'", "bernoulli"),
+            ("loss: {model: gilbert-elliott, p: 0.1}", "missing field 'r'", "bursts last 1/r"),
+            ("loss: {model: gilbert-elliott, p: 0.1, r: 0}", "'r' of the gilbert-elliott loss in link must be above 0", "never leaves"),
+            ("loss: {model: gilbert-elliott, p: 0.1, r: 0.5, k: 2}", "'k' must be a probability", "good state"),
+            ("loss: {model: bernoulli, p: 0.1, r: 0.5}", "unknown field 'r' in 'loss' of link", nil),
+            ("loss: {model: bernoulli}", "missing field 'p'", nil),
+            ("loss: 1.5", "'loss' must be a probability", "gilbert-elliott"),
+        ]
+        for (fields, message, hint) in cases { assertError(link(fields), line: 10, message, hint: hint) }
     }
 
     func testGilbertElliottStationaryLoss() {
