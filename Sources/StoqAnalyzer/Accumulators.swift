@@ -228,13 +228,16 @@ public final class LinkUsageAccumulator: TraceAccumulator {
             let info = context.links[s.link]
             let tier = info?.tier ?? "unknown"
             let utilisation = Double(s.busyNs) / 1e9 / seconds
-            let dropped = s.droppedQueueFull + s.droppedLoss + s.droppedLinkDown
+            let dropped = s.droppedQueueFull + s.droppedLoss + s.droppedLinkDown + (s.droppedMTU ?? 0)
+            let hasModels = s.droppedMTU != nil || s.corrupted != nil || s.duplicated != nil || s.reordered != nil
             let payload = s.bytesDelivered - min(s.bytesDelivered, s.packetsDelivered * RunSummary.wireHeaderBytes)
             summary.links.append(.init(link: s.link, from: info?.from ?? "", to: info?.to ?? "", tier: tier,
                                        bandwidthBps: info?.bandwidthBps ?? 0, latencyNs: info?.latencyNs ?? 0,
                                        packetsDelivered: s.packetsDelivered, bytesDelivered: s.bytesDelivered,
                                        throughputBps: Double(s.bytesDelivered) * 8 / seconds, utilisation: utilisation,
-                                       packetsDropped: dropped, maxQueuedBytes: s.maxQueuedBytes))
+                                       packetsDropped: dropped, maxQueuedBytes: s.maxQueuedBytes,
+                                       models: hasModels ? .init(lost: s.droppedLoss, droppedMTU: s.droppedMTU, corrupted: s.corrupted,
+                                                                 duplicated: s.duplicated, reordered: s.reordered) : nil))
 
             var u = tiers[tier] ?? .init(tier: tier, linkDirections: 0, capacityBps: 0, bytesDelivered: 0, packetsDelivered: 0,
                                          throughputBps: 0, goodputBps: 0, meanUtilisation: 0, maxUtilisation: 0, packetsDropped: 0)

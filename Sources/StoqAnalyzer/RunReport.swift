@@ -88,10 +88,13 @@ public enum RunReport {
         let top = s.links.enumerated().sorted { a, b in
             a.element.utilisation != b.element.utilisation ? a.element.utilisation > b.element.utilisation : a.offset < b.offset
         }.prefix(pairRows).map(\.element)
-        return Table(header: ["link", "tier", "delivered", "throughput", "utilisation", "max queue", "dropped"],
+        // The link-model column appears only when some link has a model, so other reports keep their shape.
+        let models = s.links.contains { $0.models != nil }
+        return Table(header: ["link", "tier", "delivered", "throughput", "utilisation", "max queue", "dropped"] + (models ? ["link models"] : []),
                      rows: top.map {
                          [$0.link, $0.tier, SummaryText.formatBytes($0.bytesDelivered), SummaryText.formatBps($0.throughputBps),
                           percent($0.utilisation), "\($0.maxQueuedBytes) B", "\($0.packetsDropped)"]
+                             + (models ? [$0.models?.text ?? ""] : [])
                      })
     }
 

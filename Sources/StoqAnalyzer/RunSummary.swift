@@ -55,6 +55,23 @@ public struct RunSummary: Codable, Equatable {
         public var utilisation: Double
         public var packetsDropped: UInt64
         public var maxQueuedBytes: Int
+        /// What the link models did, on links that have any (nil otherwise).
+        public var models: LinkModelCounts?
+    }
+
+    /// Counts of the link models on one link direction (nil: model not configured).
+    public struct LinkModelCounts: Codable, Equatable {
+        public var lost: UInt64
+        public var droppedMTU: UInt64?
+        public var corrupted: UInt64?
+        public var duplicated: UInt64?
+        public var reordered: UInt64?
+
+        /// "lost 3, corrupted 2, …" for the models present.
+        public var text: String {
+            [("lost", lost), ("mtu", droppedMTU), ("corrupted", corrupted), ("duplicated", duplicated), ("reordered", reordered)]
+                .compactMap { name, n in n.map { "\(name) \($0)" } }.joined(separator: ", ")
+        }
     }
 
     public struct SiteInfo: Codable, Equatable {

@@ -162,12 +162,21 @@ public enum TraceRecord: Equatable {
         public var droppedLinkDown: UInt64
         public var busyNs: Int64
         public var maxQueuedBytes: Int
+        /// Counters of the link models, present only on links that configure
+        /// the model (`mtu`, `corrupt`, `duplicate`, `jitter`), so traces of
+        /// links without them keep their fields.
+        public var droppedMTU: UInt64?
+        public var corrupted: UInt64?
+        public var duplicated: UInt64?
+        public var reordered: UInt64?
         public init(link: String, packetsSent: UInt64, bytesSent: UInt64, packetsDelivered: UInt64, bytesDelivered: UInt64,
-                    droppedQueueFull: UInt64, droppedLoss: UInt64, droppedLinkDown: UInt64, busyNs: Int64, maxQueuedBytes: Int) {
+                    droppedQueueFull: UInt64, droppedLoss: UInt64, droppedLinkDown: UInt64, busyNs: Int64, maxQueuedBytes: Int,
+                    droppedMTU: UInt64? = nil, corrupted: UInt64? = nil, duplicated: UInt64? = nil, reordered: UInt64? = nil) {
             self.link = link; self.packetsSent = packetsSent; self.bytesSent = bytesSent
             self.packetsDelivered = packetsDelivered; self.bytesDelivered = bytesDelivered
             self.droppedQueueFull = droppedQueueFull; self.droppedLoss = droppedLoss
             self.droppedLinkDown = droppedLinkDown; self.busyNs = busyNs; self.maxQueuedBytes = maxQueuedBytes
+            self.droppedMTU = droppedMTU; self.corrupted = corrupted; self.duplicated = duplicated; self.reordered = reordered
         }
     }
 
@@ -264,6 +273,10 @@ public enum TraceRecord: Equatable {
             j.add("dropped_queue_full", s.droppedQueueFull); j.add("dropped_loss", s.droppedLoss)
             j.add("dropped_link_down", s.droppedLinkDown); j.add("busy_ns", s.busyNs)
             j.add("max_queued_bytes", s.maxQueuedBytes)
+            if let n = s.droppedMTU { j.add("dropped_mtu", n) }
+            if let n = s.corrupted { j.add("corrupted", n) }
+            if let n = s.duplicated { j.add("duplicated", n) }
+            if let n = s.reordered { j.add("reordered", n) }
         case .transfer(let x):
             j.add("t", x.t); j.add("type", "transfer"); j.add("workload", x.workload); j.add("from", x.from)
             j.add("to", x.to); j.add("bytes", x.bytes); j.add("streams", x.streams); j.add("bytes_received", x.bytesReceived)
@@ -362,7 +375,9 @@ public enum TraceRecord: Equatable {
                                         droppedQueueFull: try f.uint64("dropped_queue_full"),
                                         droppedLoss: try f.uint64("dropped_loss"),
                                         droppedLinkDown: try f.uint64("dropped_link_down"),
-                                        busyNs: try f.int64("busy_ns"), maxQueuedBytes: try f.int("max_queued_bytes")))
+                                        busyNs: try f.int64("busy_ns"), maxQueuedBytes: try f.int("max_queued_bytes"),
+                                        droppedMTU: try f.optionalCount("dropped_mtu"), corrupted: try f.optionalCount("corrupted"),
+                                        duplicated: try f.optionalCount("duplicated"), reordered: try f.optionalCount("reordered")))
         case "transfer":
             return .transfer(TransferResult(t: try f.int64("t"), workload: try f.string("workload"), from: try f.string("from"),
                                             to: try f.string("to"), bytes: try f.int("bytes"), streams: try f.int("streams"),
@@ -442,6 +457,12 @@ public enum TraceRecord: Equatable {
             return v
         }
         func has(_ k: StaticString) -> Bool { json.field(k) != nil }
+        /// Missing or null is nil.
+        func optionalCount(_ k: StaticString) throws -> UInt64? {
+            guard let f = json.field(k), f.kind != .null else { return nil }
+            guard let v = json.uint64(f) else { throw DecodeError(line: line, message: "'\(k)' must be a non-negative integer or null") }
+            return v
+        }
         func optionalDouble(_ k: StaticString) throws -> Double? {
             guard let f = json.field(k), f.kind != .null else { return nil }
             guard let v = json.double(f) else { throw DecodeError(line: line, message: "'\(k)' must be a number or null") }

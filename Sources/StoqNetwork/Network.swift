@@ -19,7 +19,8 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The simulated network: links with propagation delay, serialization at the
-/// link bandwidth, drop-tail queues and random loss, one per direction;
+/// link bandwidth, drop-tail queues and the link models (`LinkMiddleware`:
+/// loss, corruption, duplication, jitter, MTU), one per direction;
 /// store-and-forward routing with `ForwardingTables`; and scheduled faults.
 ///
 /// Each link direction is a FIFO served at its bandwidth, so a packet's arrival
@@ -79,7 +80,8 @@ public final class Network {
     private var openOutages: [OutageReport] = []
 
     /// `seed` drives per-direction loss streams named "link:a>b" (parallel links
-    /// between the same pair add "#2", "#3", … in topology order).
+    /// between the same pair add "#2", "#3", … in topology order); the other
+    /// link models draw from "link:a>b/corrupt", "/duplicate" and "/jitter".
     ///
     /// `strategy` is the default strategy (it gets the parameters of
     /// `topology.routing`); the file's per-region strategies apply on top
@@ -112,8 +114,8 @@ public final class Network {
             seen[name] = n
             if n > 1 { name += "#\(n)" }
             return LinkDirection(latency: spec.latency.nanoseconds, bitsPerSecond: spec.bandwidthBitsPerSecond,
-                                 capacity: spec.queueBytes, lossRate: spec.lossRate,
-                                 random: RandomStream(seed: seed, stream: name))
+                                 capacity: spec.queueBytes,
+                                 middleware: LinkMiddleware.make(lossRate: spec.lossRate, models: spec.models, seed: seed, stream: name))
         }
         timers = (0..<graph.edgeCount).map { e in scheduler.makeTimer { [unowned self] in self.linkArrival(edge: e) } }
         if policy.usesLoad {
@@ -141,7 +143,7 @@ public final class Network {
         return directions[edge].queuedBytes
     }
     /// Packets on `edge` that have not reached its far end yet.
-    public func packetsInFlight(edge: Int) -> Int { directions[edge].inFlight.count }
+    public func packetsInFlight(edge: Int) -> Int { directions[edge].packetsInFlight }
 
     // MARK: Sockets
 
@@ -245,10 +247,12 @@ public final class Network {
             directions[e].countOffered(packet)
             return drop(packet, .linkDown, at: .link(edge: Int32(e)))
         }
-        switch directions[e].enqueue(packet, now: scheduler.now.nanosecondsSinceStart) {
+        switch directions[e].enqueue(packet, now: scheduler.now.nanosecondsSinceStart, payloads: payloads) {
         case .queueFull:
             drop(packet, .queueFull, at: .link(edge: Int32(e)))
-        case .firstInFlight(let arrival):
+        case .tooLarge:
+            drop(packet, .mtu, at: .link(edge: Int32(e)))
+        case .earliest(let arrival):
             timers[e].arm(at: SimTime(nanosecondsSinceStart: arrival))
         case .behindOthers:
             break
@@ -427,10 +431,12 @@ private struct LinkDirection {
     let latency: Int64
     let bitsPerSecond: UInt64
     let capacity: Int
-    let lossRate: Double
-    var random: RandomStream
+    /// The link models around the queue; nil when the link has none.
+    var middleware: LinkMiddleware?
     /// Packets admitted and not yet at the far end, in arrival order.
     var inFlight = FIFO<InFlight>()
+    /// Used instead of `inFlight` when jitter lets packets overtake each other.
+    var overtaking: ArrivalHeap<InFlight>?
     /// Packets whose serialization has not finished: they occupy the queue.
     var serializing = FIFO<Serializing>()
     var queuedBytes = 0
@@ -438,20 +444,25 @@ private struct LinkDirection {
     var busyUntil: Int64 = 0
     var counters = LinkCounters()
 
-    init(latency: Int64, bitsPerSecond: UInt64, capacity: Int, lossRate: Double, random: RandomStream) {
+    init(latency: Int64, bitsPerSecond: UInt64, capacity: Int, middleware: LinkMiddleware?) {
         self.latency = latency
         self.bitsPerSecond = bitsPerSecond
         self.capacity = capacity
-        self.lossRate = lossRate
-        self.random = random
+        self.middleware = middleware
+        if middleware?.reorders == true { overtaking = ArrivalHeap() }
     }
 
     enum Enqueued {
         case queueFull
-        /// The link was empty: its timer must be armed for `arrival`.
-        case firstInFlight(arrival: Int64)
+        /// Larger than the link's MTU.
+        case tooLarge
+        /// The packet arrives before everything else in flight: the
+        /// direction's timer must be (re)armed for `arrival`.
+        case earliest(arrival: Int64)
         case behindOthers
     }
+
+    var packetsInFlight: Int { inFlight.count + (overtaking?.count ?? 0) }
 
     mutating func countOffered(_ packet: Packet) {
         counters.packetsSent += 1
@@ -463,16 +474,14 @@ private struct LinkDirection {
         counters.bytesDropped += UInt64(packet.wireSize)
     }
 
-    /// Drop-tail admission, the loss draw, then a place in the serializer's schedule.
-    mutating func enqueue(_ packet: Packet, now: Int64) -> Enqueued {
+    /// MTU and drop-tail admission, a place in the serializer's schedule, then
+    /// the link models (which may copy the packet into `payloads`).
+    mutating func enqueue(_ packet: Packet, now: Int64, payloads: PayloadSlab) -> Enqueued {
         countOffered(packet)
         let size = packet.wireSize
+        if middleware?.admits(wireSize: size) == false { return .tooLarge }
         releaseSerialized(now: now)
         if queuedBytes + size > capacity { return .queueFull }
-        // Drawn for every admitted packet, in admission order, so the stream's
-        // use (and thus every later draw) is the same on every run. A lost packet
-        // still occupies the serializer: it is lost on the wire.
-        let lost = random.bernoulli(lossRate)
         let serialization = Network.serializationTime(bytes: size, bitsPerSecond: bitsPerSecond)
         let done = max(now, busyUntil) + serialization
         busyUntil = done
@@ -480,19 +489,62 @@ private struct LinkDirection {
         serializing.append(Serializing(done: done, bytes: size))
         counters.maxQueuedBytes = max(counters.maxQueuedBytes, queuedBytes)
         counters.busyTime.nanoseconds += serialization
+        if middleware != nil { return admitThroughModels(packet, arrival: done + latency, payloads: payloads) }
         let wasIdle = inFlight.isEmpty
-        inFlight.append(InFlight(packet: packet, arrival: done + latency, lost: lost))
-        return wasIdle ? .firstInFlight(arrival: done + latency) : .behindOthers
+        inFlight.append(InFlight(packet: packet, arrival: done + latency, lost: false))
+        return wasIdle ? .earliest(arrival: done + latency) : .behindOthers
+    }
+
+    /// Runs the link models on an admitted packet. A lost packet still
+    /// occupies the serializer (it is lost on the wire) and is dropped at its
+    /// arrival time; a corrupted one has a bit of its payload flipped now; a
+    /// duplicate is a second copy in the slab, arriving right behind it.
+    private mutating func admitThroughModels(_ packet: Packet, arrival: Int64, payloads: PayloadSlab) -> Enqueued {
+        let fate = middleware!.fate(arrival: arrival, payloadBytes: packet.payload.count)
+        if let bit = fate.corruptBit, let base = packet.payload.baseAddress {
+            // The packet owns its slab slot until delivery or drop.
+            UnsafeMutableRawPointer(mutating: base).storeBytes(of: base.load(fromByteOffset: bit / 8, as: UInt8.self) ^ (1 << (bit % 8)),
+                                                               toByteOffset: bit / 8, as: UInt8.self)
+            counters.corrupted += 1
+        }
+        if fate.reordered { counters.reordered += 1 }
+        let result = place(InFlight(packet: packet, arrival: fate.arrival, lost: fate.lost))
+        if fate.duplicated {
+            counters.duplicated += 1
+            _ = place(InFlight(packet: packet.copy(into: payloads), arrival: fate.arrival, lost: false))
+        }
+        return result
+    }
+
+    /// Queues an in-flight packet by arrival time.
+    private mutating func place(_ f: InFlight) -> Enqueued {
+        if overtaking != nil {
+            let earliest = overtaking!.firstArrival.map { f.arrival < $0 } ?? true
+            overtaking!.insert(f, arrival: f.arrival)
+            return earliest ? .earliest(arrival: f.arrival) : .behindOthers
+        }
+        let wasIdle = inFlight.isEmpty
+        inFlight.append(f)
+        return wasIdle ? .earliest(arrival: f.arrival) : .behindOthers
     }
 
     /// Removes the earliest packet; also returns when the next one arrives.
     mutating func popArrival() -> (InFlight, next: Int64?)? {
-        guard let head = inFlight.popFirst() else { return nil }
+        let head: InFlight, next: Int64?
+        if overtaking != nil {
+            guard let h = overtaking!.popFirst() else { return nil }
+            head = h
+            next = overtaking!.firstArrival
+        } else {
+            guard let h = inFlight.popFirst() else { return nil }
+            head = h
+            next = inFlight.first?.arrival
+        }
         if !head.lost {
             counters.packetsDelivered += 1
             counters.bytesDelivered += UInt64(head.packet.wireSize)
         }
-        return (head, inFlight.first?.arrival)
+        return (head, next)
     }
 
     /// Frees the queue space of packets whose last bit has left the serializer.
@@ -514,6 +566,7 @@ private struct LinkDirection {
         queuedBytes = 0
         var lost: [InFlight] = []
         while let f = inFlight.popFirst() { lost.append(f) }
+        if overtaking != nil { while let f = overtaking!.popFirst() { lost.append(f) } }
         return lost
     }
 }
@@ -521,8 +574,19 @@ private struct LinkDirection {
 private struct InFlight {
     var packet: Packet
     var arrival: Int64
-    /// The loss draw said this packet will not arrive.
+    /// A loss model said this packet will not arrive.
     var lost: Bool
+}
+
+extension Packet {
+    /// The same packet with its payload in a slot of its own (a duplicate).
+    func copy(into payloads: PayloadSlab) -> Packet {
+        let (slot, stored) = payloads.store(payload)
+        var copy = Packet(id: id, source: source, destination: destination, payload: stored, slot: slot,
+                          sourceNode: sourceNode, destinationNode: destinationNode, sentAt: sentAt)
+        copy.flowHash = flowHash
+        return copy
+    }
 }
 
 private struct Serializing {

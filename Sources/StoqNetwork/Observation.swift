@@ -44,6 +44,8 @@ public enum DropReason: String, CaseIterable, Sendable {
     case unknownDestination = "unknown-destination"
     /// Nothing is bound to the destination port.
     case portUnreachable = "port-unreachable"
+    /// Larger than the link's `mtu`.
+    case mtu = "mtu-exceeded"
 }
 
 /// Where a packet was dropped: at a node, or on one link direction (an edge of
@@ -77,12 +79,15 @@ extension DropReason {
         case .noRoute: return 4
         case .unknownDestination: return 5
         case .portUnreachable: return 6
+        case .mtu: return 7
         }
     }
 }
 
 /// Counters of one link direction. `packetsSent` counts every packet offered
-/// to the link, so sent = delivered + dropped + still queued or in flight.
+/// to the link, so sent + duplicated = delivered + dropped + still queued or
+/// in flight (`dropped[.loss]` counts what the loss model took, `dropped[.mtu]`
+/// what was larger than the link's MTU).
 public struct LinkCounters: Equatable, Sendable {
     public var packetsSent: UInt64 = 0
     public var bytesSent: UInt64 = 0
@@ -94,6 +99,12 @@ public struct LinkCounters: Equatable, Sendable {
     public var maxQueuedBytes = 0
     /// Time the serializer spent sending (for utilisation).
     public var busyTime = SimDuration.zero
+    /// Packets that left with a flipped bit (`corrupt`); they still count as delivered.
+    public var corrupted: UInt64 = 0
+    /// Extra copies made (`duplicate`); each copy counts as delivered too.
+    public var duplicated: UInt64 = 0
+    /// Packets that overtook one admitted ahead of them (`jitter` with `reorder`).
+    public var reordered: UInt64 = 0
 
     public init() {}
 

@@ -110,11 +110,17 @@ final class SimulationRun {
 
         for e in 0..<network.graph.edgeCount {
             let c = network.counters(edge: e)
+            let models = network.topology.links[Int(network.graph.edgeLink[e])].models
             writer.write(.linkStats(.init(link: network.graph.name(ofEdge: e), packetsSent: c.packetsSent,
                                           bytesSent: c.bytesSent, packetsDelivered: c.packetsDelivered,
                                           bytesDelivered: c.bytesDelivered, droppedQueueFull: c.dropped[.queueFull],
                                           droppedLoss: c.dropped[.loss], droppedLinkDown: c.dropped[.linkDown],
-                                          busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes)))
+                                          busyNs: c.busyTime.nanoseconds, maxQueuedBytes: c.maxQueuedBytes,
+                                          // Only for the models the link has: other traces keep their bytes.
+                                          droppedMTU: models.mtu != nil ? c.dropped[.mtu] : nil,
+                                          corrupted: models.corrupt > 0 ? c.corrupted : nil,
+                                          duplicated: models.duplicate > 0 ? c.duplicated : nil,
+                                          reordered: models.jitter != nil ? c.reordered : nil)))
         }
         backend.finish(trace: writer.write)
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,

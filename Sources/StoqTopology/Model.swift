@@ -92,9 +92,11 @@ public struct LinkSpec: Sendable {
     /// Drop-tail queue capacity in bytes, per direction.
     public var queueBytes: Int
     public var location: SourceLocation
+    /// Jitter, burst loss, corruption, duplication, MTU (empty: none).
+    public var models: LinkModels
 
     public init(from: String, to: String, bandwidthBitsPerSecond: UInt64, latency: SimDuration, latencyIsAuto: Bool,
-                lossRate: Double, queueBytes: Int, location: SourceLocation) {
+                lossRate: Double, queueBytes: Int, location: SourceLocation, models: LinkModels = LinkModels()) {
         self.from = from
         self.to = to
         self.bandwidthBitsPerSecond = bandwidthBitsPerSecond
@@ -103,6 +105,7 @@ public struct LinkSpec: Sendable {
         self.lossRate = lossRate
         self.queueBytes = queueBytes
         self.location = location
+        self.models = models
     }
 
     public var tier: LinkTier { LinkTier.reportingTier(forBitsPerSecond: bandwidthBitsPerSecond) }

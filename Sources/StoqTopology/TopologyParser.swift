@@ -154,6 +154,7 @@ final class TopologyBuilder {
         var latency: SimDuration?       // nil: auto
         var loss: Double
         var queue: Int?
+        var models: LinkModels
     }
     private struct LinkDraft {
         var from: NameRef
@@ -166,7 +167,7 @@ final class TopologyBuilder {
 
     static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology", "transport",
                                "sites", "nodes", "links", "backbones", "faults", "workloads"]
-    static let linkFieldKeys = ["tier", "bandwidth", "latency", "loss", "queue"]
+    static let linkFieldKeys = ["tier", "bandwidth", "latency", "queue"] + LinkModelParser.fieldKeys
 
     init(file: String, limits: TopologyLimits) {
         self.file = file
@@ -791,7 +792,8 @@ final class TopologyBuilder {
         if let q = queue, q <= 0 {
             throw TopologyDiagnostic(at: m["queue"]!.location, "'queue' must hold at least one byte", hint: "e.g. queue: 256KiB")
         }
-        return LinkFields(bandwidth: bandwidth, latency: latency, loss: try m.probability("loss") ?? 0, queue: queue)
+        let (loss, models) = try LinkModelParser.parse(m, context: context)
+        return LinkFields(bandwidth: bandwidth, latency: latency, loss: loss, queue: queue, models: models)
     }
 
     private func parseLink(_ m: ConfigMap) throws {
@@ -883,7 +885,7 @@ final class TopologyBuilder {
                 links.append(LinkSpec(from: d.from.name, to: d.to.name, bandwidthBitsPerSecond: d.fields.bandwidth,
                                       latency: latency, latencyIsAuto: d.fields.latency == nil, lossRate: d.fields.loss,
                                       queueBytes: d.fields.queue ?? TopologyParser.defaultQueueBytes(bandwidthBitsPerSecond: d.fields.bandwidth, latency: latency),
-                                      location: d.location))
+                                      location: d.location, models: d.fields.models))
             }
         }
         return links

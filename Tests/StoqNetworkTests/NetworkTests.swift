@@ -6,14 +6,14 @@ import XCTest
 
 private let here = SourceLocation(file: "test", line: 1, column: 1)
 
-private func link(_ a: String, _ b: String, mbps: UInt64 = 100, latency: SimDuration = .milliseconds(10),
-                  loss: Double = 0, queueBytes: Int = 1_000_000) -> LinkSpec {
+func link(_ a: String, _ b: String, mbps: UInt64 = 100, latency: SimDuration = .milliseconds(10),
+          loss: Double = 0, queueBytes: Int = 1_000_000, models: LinkModels = LinkModels()) -> LinkSpec {
     LinkSpec(from: a, to: b, bandwidthBitsPerSecond: mbps * 1_000_000, latency: latency, latencyIsAuto: false,
-             lossRate: loss, queueBytes: queueBytes, location: here)
+             lossRate: loss, queueBytes: queueBytes, location: here, models: models)
 }
 
 /// Nodes get fd00::1, fd00::2, … in the order given.
-private func topology(_ names: [String], _ links: [LinkSpec], faults: [FaultSpec] = []) -> Topology {
+func topology(_ names: [String], _ links: [LinkSpec], faults: [FaultSpec] = []) -> Topology {
     let site = Site(name: "s", latitude: 0, longitude: 0, region: "r",
                     prefix: IPv6Prefix(address: IPv6Address(high: 0xfd00 << 48, low: 0), length: 48), location: here)
     let nodes = names.enumerated().map { i, name in
@@ -25,11 +25,11 @@ private func topology(_ names: [String], _ links: [LinkSpec], faults: [FaultSpec
 }
 
 /// Serialization time of a `payload`-byte datagram at `mbps`, in ns.
-private func serialization(_ payload: Int, mbps: UInt64 = 100) -> Int64 {
+func serialization(_ payload: Int, mbps: UInt64 = 100) -> Int64 {
     Network.serializationTime(bytes: payload + Datagram.headerBytes, bitsPerSecond: mbps * 1_000_000)
 }
 
-private final class Recorder: NetworkObserver {
+final class Recorder: NetworkObserver {
     var sent = 0, hops = 0, delivered = 0
     var drops: [(id: UInt64, reason: DropReason, location: DropLocation, time: SimTime)] = []
     var linkChanges: [(Int, Bool, SimTime)] = []
@@ -48,7 +48,7 @@ private final class Recorder: NetworkObserver {
 }
 
 /// A network on a fresh scheduler, with sockets that record what they receive.
-private final class Harness {
+final class Harness {
     let scheduler = Scheduler()
     let network: Network
     let recorder = Recorder()
