@@ -186,12 +186,15 @@ public final class ConnectionsWorkload: Workload {
     /// The server side, stateless: once the whole request is in, answer with the size it asks for and end the stream.
     static func answer(_ connection: QuicConnection, stream id: Int64, limit: Int) {
         var asked: Int?
-        connection.withReadableBytes(stream: id) { bytes, fin in
+        let (_, ended) = connection.withReadableBytes(stream: id) { bytes, fin in
             guard fin else { return 0 }     // wait for the whole request (it is small)
             if bytes.count >= requestHeaderSize { asked = (0..<requestHeaderSize).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) } }
             return bytes.count
         }
-        guard let asked else { return }
+        guard let asked else {
+            if ended { connection.close(errorCode: 0x10c, reason: "request shorter than its \(requestHeaderSize)-byte header") }
+            return
+        }
         guard asked <= limit else { return connection.close(errorCode: 0x10c, reason: "response of \(asked) bytes asked") }
         do {
             try connection.write(stream: id, count: asked, fin: true) { $0.initializeMemory(as: UInt8.self, repeating: 0x52) }
@@ -341,18 +344,23 @@ public final class ConnectionsWorkload: Workload {
 struct MemoryProbe {
     private var wallStart: UInt64?
     private var wallLastHandshake: UInt64?
+    /// Process CPU time at the same instants: on a busy machine the wall rate understates the work done.
+    private var cpuStart: Int64 = 0
+    private var cpuLastHandshake: Int64 = 0
     private var handshakes = 0
     private var before = (heap: 0, rss: 0)
     private var atMost = (open: 0, heap: 0, rss: 0)
 
     mutating func start() {
         wallStart = DispatchTime.now().uptimeNanoseconds
+        cpuStart = Self.cpuNanoseconds()
         before = (Int(cstoq_heap_bytes_in_use()), Self.residentBytes())
     }
 
     mutating func sample(open: Int, every step: Int) {
         handshakes += 1
         wallLastHandshake = DispatchTime.now().uptimeNanoseconds
+        cpuLastHandshake = Self.cpuNanoseconds()
         guard open % step == 0, open > atMost.open else { return }
         atMost = (open, Int(cstoq_heap_bytes_in_use()), Self.residentBytes())
     }
@@ -361,6 +369,8 @@ struct MemoryProbe {
         let wall = wallStart.flatMap { s in wallLastHandshake.map { Double($0 - s) / 1e9 } } ?? 0
         var text = "connections '\(workload)': \(handshakes) handshakes in \(String(format: "%.1f", wall)) s wall"
         if wall > 0 { text += String(format: " (%.0f/s wall", Double(handshakes) / wall) }
+        let cpu = Double(cpuLastHandshake - cpuStart) / 1e9
+        if cpu > 0 { text += String(format: ", %.0f per CPU second", Double(handshakes) / cpu) }
         if let span = simulatedSpan, span > .zero { text += String(format: ", %.0f/s simulated", Double(handshakes) / span.seconds) }
         if wall > 0 { text += ")" }
         text += "; peak \(peak) open at once"
@@ -371,6 +381,12 @@ struct MemoryProbe {
                            atMost.open, Double(atMost.heap - before.heap) / 1048576, heap, Double(atMost.rss - before.rss) / 1048576, rss)
         }
         return text + String(format: "; process peak RSS %.0f MiB", Double(Self.peakResidentBytes()) / 1048576)
+    }
+
+    static func cpuNanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// VmRSS and VmHWM of /proc/self/status (0 where there is none).

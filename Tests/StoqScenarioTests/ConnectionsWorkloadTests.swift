@@ -7,7 +7,7 @@ import XCTest
 /// `connections`: many real QUIC connections (ngtcp2 + GnuTLS, certificates
 /// verified) held open at once, then one request/response each.
 final class ConnectionsWorkloadTests: XCTestCase {
-    /// Two sites, an edge and three clients at each; the workload line is line 16.
+    /// Two sites, an edge and three clients at each; the workload is on line 17.
     func yaml(_ fields: String = "count: 200, ramp: 2s, hold: 5s, keep-alive: 2s, idle-timeout: 4s", duration: String = "20s") -> String {
         """
         name: connections-test
@@ -106,7 +106,7 @@ final class ConnectionsWorkloadTests: XCTestCase {
             ("count: 0, hold: 5s", "'count' must be between 1 and"),
             ("hold: 5s", "missing field 'count'"),
             ("count: 10, hold: 0s", "'hold' must be greater than 0"),
-            ("count: 10, hold: 30s", "held until about"),
+            ("count: 10, hold: 55s", "held until about 65s, after the run ends (60s)"),
             ("count: 10, ramp: 1s, rate: 5/s", "either 'rate'"),
             ("count: 10, rate: fast", "'rate' must be events per second"),
             ("count: 10, keep-alive: 40s", "'keep-alive' must be more than 0 and less than the idle timeout (30s)"),
@@ -115,18 +115,18 @@ final class ConnectionsWorkloadTests: XCTestCase {
             ("count: 10, response: 2MiB", "'response' must be between 0 and"),
             ("count: 10, timeout: 0s", "'timeout' must be greater than 0"),
             ("count: 10, server: closest", "'server' must be nearest or random"),
-            ("count: 10, start: 25s", "after the run ends"),
+            ("count: 10, start: 65s", "connections start at 65s, after the run ends"),
             ("count: 10, holdd: 1s", "unknown field 'holdd'"),
         ]
         for (fields, message) in bad {
-            XCTAssertThrowsError(try scenario(yaml: yaml(fields))) { error in
+            XCTAssertThrowsError(try scenario(yaml: yaml(fields, duration: "60s"))) { error in
                 let text = "\(error)"
-                XCTAssertTrue(text.range(of: #"test\.yaml:16:\d+"#, options: .regularExpression) != nil && text.contains(message),
+                XCTAssertTrue(text.range(of: #"test\.yaml:17:\d+"#, options: .regularExpression) != nil && text.contains(message),
                               "\(fields): \(text)")
             }
         }
         XCTAssertThrowsError(try scenario(yaml: yaml("count: 10").replacingOccurrences(of: "to: role:edge", with: "to: edge-sin"))) { error in
-            XCTAssertTrue("\(error)".contains("test.yaml:16:") && "\(error)".contains("unknown node 'edge-sin'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("test.yaml:17:56:") && "\(error)".contains("unknown node 'edge-sin'"), "\(error)")
         }
     }
 }
