@@ -373,7 +373,7 @@ def scenario_sim_vs_netns(ctx):
 
 def scenario_connections(ctx):
     topology = os.path.join(REPRO, "connections-100k-quick.yaml" if ctx.quick else "connections-100k.yaml")
-    wanted = int(re.search(r"count: (\d+)", open(topology).read()).group(1))
+    wanted = int(re.search(r"kind: connections,[^}]*?count: (\d+)", open(topology).read(), re.S).group(1))
     out = os.path.join(ctx.out, "connections-100k", "run")
     shutil.rmtree(out, ignore_errors=True)
     argv = ["run", os.path.relpath(topology, ROOT), "--out", out]
