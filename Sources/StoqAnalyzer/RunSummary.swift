@@ -175,6 +175,8 @@ public struct RunSummary: Codable, Equatable {
     public var routes: RouteSummary?
     /// nil unless nodes enrolled at a TrustChain CA.
     public var certificates: CertificateSummary?
+    /// nil unless a `connections` workload ran.
+    public var connections: [ConnectionsSummary]?
     /// netns runs only: how late the real-time engine fired events.
     public var realtime: RealtimeSummary?
 
@@ -210,7 +212,8 @@ public enum TraceAnalyzer {
     /// The accumulators a default analysis runs, one per concern.
     public static func defaultAccumulators() -> [TraceAccumulator] {
         [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator(),
-         ContentAccumulator(), RealtimeAccumulator(), CertificateAccumulator(), RouteAccumulator()]
+         ContentAccumulator(), RealtimeAccumulator(), CertificateAccumulator(), RouteAccumulator(),
+         ConnectionsAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

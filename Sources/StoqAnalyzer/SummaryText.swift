@@ -14,6 +14,7 @@ public enum SummaryText {
         if let r = s.realtime { out += "real time: " + r.text + "\n" }
         if let c = s.certificates { out += certificates(c) }
         if let t = s.transfers, !t.isEmpty { out += transfers(t) }
+        if let c = s.connections { out += connections(c) }
         if let c = s.content { out += content(c) }
         if !s.probes.isEmpty { out += probes(s) }
         if !s.tiers.isEmpty {

@@ -26,6 +26,8 @@ public enum TraceRecord: Equatable {
     case linkDedup(LinkDedup)
     case certificate(CertificateEvent)
     case route(RouteInfo)
+    case heldConnection(HeldConnection)
+    case connectionsPeak(ConnectionsPeak)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -310,6 +312,8 @@ public enum TraceRecord: Equatable {
         case .linkDedup(let l): l.encode(into: &j)
         case .certificate(let c): c.encode(into: &j)
         case .route(let r): r.encode(into: &j)
+        case .heldConnection(let c): c.encode(into: &j)
+        case .connectionsPeak(let p): p.encode(into: &j)
         case .end(let e):
             j.add("t", e.t); j.add("type", "end"); j.add("events", e.events)
             if let signal = e.interruptedBy { j.add("interrupted_by", signal) }
@@ -418,6 +422,8 @@ public enum TraceRecord: Equatable {
         case "link_dedup": return .linkDedup(try LinkDedup(f))
         case "cert": return .certificate(try CertificateEvent(f))
         case "route": return .route(try RouteInfo(f))
+        case "connection": return .heldConnection(try HeldConnection(f))
+        case "connections": return .connectionsPeak(try ConnectionsPeak(f))
         default:
             return nil
         }
@@ -497,6 +503,7 @@ extension TraceRecord {
         public static let realtime = Kinds(rawValue: 1 << 9), publish = Kinds(rawValue: 1 << 10), content = Kinds(rawValue: 1 << 11)
         public static let fetch = Kinds(rawValue: 1 << 12), cache = Kinds(rawValue: 1 << 13), linkDedup = Kinds(rawValue: 1 << 14)
         public static let certificate = Kinds(rawValue: 1 << 15), route = Kinds(rawValue: 1 << 16), end = Kinds(rawValue: 1 << 17)
+        public static let heldConnection = Kinds(rawValue: 1 << 18), connectionsPeak = Kinds(rawValue: 1 << 19)
         public static let all = Kinds(rawValue: .max)
         /// The static description written before any event.
         public static let description: Kinds = [.run, .link, .node]
@@ -504,10 +511,11 @@ extension TraceRecord {
 
     /// Each `type` name and its kind, the most frequent first (lookups scan in order).
     static let typeNames: [(name: StaticString, kind: Kinds)] = [
-        ("probe", .probe), ("transfer", .transfer), ("content", .content), ("fetch", .fetch), ("cert", .certificate),
+        ("probe", .probe), ("transfer", .transfer), ("connection", .heldConnection), ("content", .content), ("fetch", .fetch), ("cert", .certificate),
         ("link_state", .linkState), ("node_state", .linkState), ("reconverged", .reconverged), ("route", .route),
         ("link_stats", .linkStats), ("link_dedup", .linkDedup), ("cache", .cache), ("publish", .publish), ("exec", .exec),
         ("realtime", .realtime), ("link", .link), ("node", .node), ("run", .run), ("end", .end),
+        ("connections", .connectionsPeak),
     ]
 
     /// The kind a `type` value (raw bytes, no escapes) names; nil for types this version does not know.
@@ -572,6 +580,8 @@ extension TraceRecord {
         case .linkDedup: .linkDedup
         case .certificate: .certificate
         case .route: .route
+        case .heldConnection: .heldConnection
+        case .connectionsPeak: .connectionsPeak
         case .end: .end
         }
     }

@@ -47,6 +47,12 @@ public final class ScenarioContext: StoqNodeHost {
 
     public func trace(_ record: TraceRecord) { traceSink(record) }
 
+    /// Lines the run prints after its summary: wall-clock measurements
+    /// (handshakes per wall second, memory), kept out of the trace so a seed
+    /// still gives the same trace.
+    public private(set) var notes: [String] = []
+    public func note(_ line: String) { notes.append(line) }
+
     public func address(of node: String) -> IPv6Address { addresses[node]! }
 
     public func nodeName(of address: IPv6Address) -> String? { nodesByAddress[address] }

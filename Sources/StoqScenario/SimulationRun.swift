@@ -131,7 +131,7 @@ final class SimulationRun {
         let summary = try TraceAnalyzer.summarize(tracePath: tracePath)
         try RunReport.writeAll(summary, directory: outputDirectory)
         return RunResult(summary: summary, tracePath: tracePath, summaryPath: summaryPath, wallSeconds: wallSeconds(),
-                         notes: backend.notes, interruptingSignal: backend.interruptingSignal)
+                         notes: context.notes + backend.notes, interruptingSignal: backend.interruptingSignal)
     }
 }
 

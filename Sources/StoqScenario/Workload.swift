@@ -45,7 +45,7 @@ extension Workload {
 public enum WorkloadRegistry {
     public static let kinds: [Workload.Type] = [ProbeWorkload.self, TransferWorkload.self, ExecWorkload.self, ServeWorkload.self,
                                                     PublishWorkload.self, UpdateWorkload.self, FetchWorkload.self,
-                                                    TrustChainWorkload.self]
+                                                    TrustChainWorkload.self, ConnectionsWorkload.self]
 
     /// Builds every workload of the topology, collecting all errors,
     /// including workloads that cannot run on `backend` (when one is given).

@@ -17,6 +17,9 @@ public struct TransportConfiguration: Sendable {
     /// Close silently after this long without packets from the peer (the
     /// smaller of both ends' values applies).
     public var idleTimeout: SimDuration = .seconds(30)
+    /// A client sends a PING after this long without sending anything, so a
+    /// connection held open but unused outlives `idleTimeout`; nil sends none.
+    public var keepAlive: SimDuration? = nil
     /// Largest UDP payload we send (PMTU discovery probes up to it).
     public var maxUDPPayloadSize: Int = 1452
     /// Length of the connection IDs this endpoint issues (4…20).

@@ -174,6 +174,7 @@ public final class QuicConnection {
         guard rv == 0, let pconn else { throw TransportError.ngtcp2("ngtcp2_conn_client_new", rv) }
         c.conn = pconn
         ngtcp2_conn_set_tls_native_handle(pconn, UnsafeMutableRawPointer(c.tls!.handle))
+        if let keepAlive = config.keepAlive { ngtcp2_conn_set_keep_alive_timeout(pconn, UInt64(keepAlive.nanoseconds)) }
         if let earlier {
             // The server's remembered limits let streams open and carry 0-RTT data before it answers.
             var remembered = earlier.parameters.ngtcp2
