@@ -30,6 +30,14 @@ public struct JSONLine {
         JSONLine.appendQuoted(v, to: &bytes)
     }
 
+    /// A constant that needs no escaping (a record's `type`).
+    mutating func add(_ k: StaticString, constant v: StaticString) {
+        key(k)
+        bytes.append(0x22)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: v.utf8Start, count: v.utf8CodeUnitCount))
+        bytes.append(0x22)
+    }
+
     public mutating func add(_ k: StaticString, _ v: Int64) {
         key(k)
         if v < 0 { bytes.append(0x2d) }
