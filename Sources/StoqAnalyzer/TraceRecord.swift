@@ -324,27 +324,33 @@ public enum TraceRecord: Equatable {
 
     func encode(into j: inout JSONLine) { write(to: &j) }
 
-    /// Runs this record's `fields(_:)` with a coder that only reads values (writing, listing keys).
+    /// Runs this record's `fields(_:)` with a coder that only reads values: writing a line, listing keys.
     func write<Coder: TraceFieldCoder>(to c: inout Coder) {
+        try! writeFields(to: &c)   // those coders never throw
+    }
+
+    /// The payload is bound `var` because `fields` is mutating for the reader's sake;
+    /// binding it once here (rather than copying it again inside) keeps writing as cheap as it was.
+    private func writeFields<Coder: TraceFieldCoder>(to c: inout Coder) throws {
         switch self {
-        case .run(let r): r.write(to: &c)
-        case .link(let l): l.write(to: &c)
-        case .node(let n): n.write(to: &c)
-        case .probe(let p): p.write(to: &c)
-        case .linkState(let s): s.write(to: &c)
-        case .linkStats(let s): s.write(to: &c)
-        case .transfer(let x): x.write(to: &c)
-        case .reconverged(let r): r.write(to: &c)
-        case .exec(let x): x.write(to: &c)
-        case .realtime(let r): r.write(to: &c)
-        case .publish(let p): p.write(to: &c)
-        case .content(let x): x.write(to: &c)
-        case .fetch(let f): f.write(to: &c)
-        case .cache(let x): x.write(to: &c)
-        case .linkDedup(let l): l.write(to: &c)
-        case .certificate(let x): x.write(to: &c)
-        case .route(let r): r.write(to: &c)
-        case .end(let e): e.write(to: &c)
+        case .run(var r): try r.fields(&c)
+        case .link(var l): try l.fields(&c)
+        case .node(var n): try n.fields(&c)
+        case .probe(var p): try p.fields(&c)
+        case .linkState(var s): try s.fields(&c)
+        case .linkStats(var s): try s.fields(&c)
+        case .transfer(var x): try x.fields(&c)
+        case .reconverged(var r): try r.fields(&c)
+        case .exec(var x): try x.fields(&c)
+        case .realtime(var r): try r.fields(&c)
+        case .publish(var p): try p.fields(&c)
+        case .content(var x): try x.fields(&c)
+        case .fetch(var f): try f.fields(&c)
+        case .cache(var x): try x.fields(&c)
+        case .linkDedup(var l): try l.fields(&c)
+        case .certificate(var x): try x.fields(&c)
+        case .route(var r): try r.fields(&c)
+        case .end(var e): try e.fields(&c)
         }
     }
 

@@ -2,8 +2,9 @@
 /// order a line has them, in one `fields(_:)` method. The writer runs it with
 /// `JSONLine` (reads each value), the reader with `TraceRecord.Fields` (writes
 /// each value from the parsed line) and the docs check with `TraceFieldLister`
-/// (collects the keys). All three are specialised per record kind, so writing
-/// costs what the hand-written `j.add` sequences did.
+/// (collects the keys). All three are specialised per record kind; writing a
+/// line costs no more than the hand-written `j.add` sequences did (callgrind
+/// counts in the commit that made it so).
 protocol TraceRecordFields {
     /// Placeholder values (the properties' defaults), overwritten field by field when a line is decoded.
     init()
@@ -43,12 +44,6 @@ extension TraceRecordFields {
         self.init()
         var reader = f
         try fields(&reader)
-    }
-
-    /// Runs `fields(_:)` with a coder that only reads values: writing a line, listing keys.
-    func write<Coder: TraceFieldCoder>(to c: inout Coder) {
-        var copy = self   // `fields` is mutating for the reader's sake; the writer leaves the copy as it is
-        try! copy.fields(&c)   // those coders never throw
     }
 }
 
