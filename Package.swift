@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "stoqsim", targets: ["stoqsim"]),
         // C reference for `stoqsim bench transport`: ngtcp2 + GnuTLS driven directly, same settings.
         .executable(name: "transport-baseline-c", targets: ["transport-baseline-c"]),
+        // The modules the Benchmarks/ package (ordo-one `benchmark`, built only from there) measures.
+        .library(name: "StoqSimModules", targets: ["StoqAnalyzer", "StoqBenchmarks", "StoqDedup", "StoqNetwork", "StoqRouting", "StoqScenario", "StoqTopology"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

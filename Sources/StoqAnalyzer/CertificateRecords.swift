@@ -1,16 +1,16 @@
 extension TraceRecord {
     /// One outcome of a node's certificate manager in a TrustChain run: it
     /// enrolled, renewed (a rotation), or failed an attempt (and will retry).
-    public struct CertificateEvent: Equatable {
-        public var t: Int64
-        public var workload: String
-        public var node: String
+    public struct CertificateEvent: Equatable, TraceRecordFields {
+        public var t: Int64 = 0
+        public var workload: String = ""
+        public var node: String = ""
         /// "enrolled", "renewed" or "failed".
-        public var event: String
+        public var event: String = ""
         /// Attempts so far for this certificate (1 = first try).
-        public var attempt: Int
+        public var attempt: Int = 0
         /// From the first request of the attempt to the verified certificate (or the failure).
-        public var latencyNs: Int64
+        public var latencyNs: Int64 = 0
         /// Round trip of POST /ca/certificate, and of fetching and checking the inclusion proof.
         public var requestNs: Int64?
         public var proofNs: Int64?
@@ -26,21 +26,13 @@ extension TraceRecord {
             self.notAfterNs = notAfterNs; self.reason = reason
         }
 
-        func encode(into j: inout JSONLine) {
-            j.add("t", t); j.add("type", "cert"); j.add("workload", workload); j.add("node", node); j.add("event", event)
-            j.add("attempt", attempt); j.add("latency_ns", latencyNs)
-            if let r = requestNs { j.add("request_ns", r) } else { j.addNull("request_ns") }
-            if let p = proofNs { j.add("proof_ns", p) } else { j.addNull("proof_ns") }
-            if let f = fingerprint { j.add("fingerprint", f) } else { j.addNull("fingerprint") }
-            if let n = notAfterNs { j.add("not_after_ns", n) } else { j.addNull("not_after_ns") }
-            if let r = reason { j.add("reason", r) } else { j.addNull("reason") }
-        }
+        init() {}
 
-        init(_ f: Fields) throws {
-            self.init(t: try f.int64("t"), workload: try f.string("workload"), node: try f.string("node"), event: try f.string("event"),
-                      attempt: try f.int("attempt"), latencyNs: try f.int64("latency_ns"), requestNs: try f.optionalInt64("request_ns"),
-                      proofNs: try f.optionalInt64("proof_ns"), fingerprint: try f.optionalString("fingerprint"),
-                      notAfterNs: try f.optionalInt64("not_after_ns"), reason: try f.optionalString("reason"))
+        mutating func fields<C: TraceFieldCoder>(_ c: inout C) throws {
+            try c.field("t", &t); try c.type("cert"); try c.field("workload", &workload); try c.field("node", &node)
+            try c.field("event", &event); try c.field("attempt", &attempt); try c.field("latency_ns", &latencyNs)
+            try c.field("request_ns", &requestNs); try c.field("proof_ns", &proofNs); try c.field("fingerprint", &fingerprint)
+            try c.field("not_after_ns", &notAfterNs); try c.field("reason", &reason)
         }
     }
 }

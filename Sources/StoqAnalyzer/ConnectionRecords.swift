@@ -2,11 +2,11 @@ extension TraceRecord {
     /// One held connection of a `connections` workload, written when it ends:
     /// its handshake time, the time of its request/response after the hold,
     /// or why it failed.
-    public struct HeldConnection: Equatable {
-        public var t: Int64
-        public var workload: String
-        public var from: String
-        public var to: String
+    public struct HeldConnection: Equatable, TraceRecordFields {
+        public var t: Int64 = 0
+        public var workload: String = ""
+        public var from: String = ""
+        public var to: String = ""
         /// Connection attempt to handshake completed (client side); nil when it never completed.
         public var handshakeNs: Int64?
         /// Request sent to the response's last byte; nil without a response.
@@ -17,18 +17,12 @@ extension TraceRecord {
             self.t = t; self.workload = workload; self.from = from; self.to = to
             self.handshakeNs = handshakeNs; self.exchangeNs = exchangeNs; self.failure = failure
         }
+        init() {}
 
-        func encode(into j: inout JSONLine) {
-            j.add("t", t); j.add("type", "connection"); j.add("workload", workload); j.add("from", from); j.add("to", to)
-            if let h = handshakeNs { j.add("handshake_ns", h) } else { j.addNull("handshake_ns") }
-            if let e = exchangeNs { j.add("exchange_ns", e) } else { j.addNull("exchange_ns") }
-            if let f = failure { j.add("failure", f) } else { j.addNull("failure") }
-        }
-
-        init(_ f: Fields) throws {
-            self.init(t: try f.int64("t"), workload: try f.string("workload"), from: try f.string("from"), to: try f.string("to"),
-                      handshakeNs: try f.optionalInt64("handshake_ns"), exchangeNs: try f.optionalInt64("exchange_ns"),
-                      failure: try f.optionalString("failure"))
+        mutating func fields<C: TraceFieldCoder>(_ c: inout C) throws {
+            try c.field("t", &t); try c.type("connection"); try c.field("workload", &workload); try c.field("from", &from)
+            try c.field("to", &to); try c.field("handshake_ns", &handshakeNs); try c.field("exchange_ns", &exchangeNs)
+            try c.field("failure", &failure)
         }
     }
 
@@ -36,12 +30,12 @@ extension TraceRecord {
     /// many connections it attempted, the most that were open (handshake
     /// completed, not yet closed) at one instant and when, and the span over
     /// which the handshakes happened.
-    public struct ConnectionsPeak: Equatable {
-        public var t: Int64
-        public var workload: String
-        public var attempted: Int
-        public var peakOpen: Int
-        public var peakAtNs: Int64
+    public struct ConnectionsPeak: Equatable, TraceRecordFields {
+        public var t: Int64 = 0
+        public var workload: String = ""
+        public var attempted: Int = 0
+        public var peakOpen: Int = 0
+        public var peakAtNs: Int64 = 0
         /// The first connection attempt and the last completed handshake (nil: none).
         public var firstAttemptNs: Int64?
         public var lastHandshakeNs: Int64?
@@ -49,18 +43,12 @@ extension TraceRecord {
             self.t = t; self.workload = workload; self.attempted = attempted; self.peakOpen = peakOpen; self.peakAtNs = peakAtNs
             self.firstAttemptNs = firstAttemptNs; self.lastHandshakeNs = lastHandshakeNs
         }
+        init() {}
 
-        func encode(into j: inout JSONLine) {
-            j.add("t", t); j.add("type", "connections"); j.add("workload", workload); j.add("attempted", attempted)
-            j.add("peak_open", peakOpen); j.add("peak_at_ns", peakAtNs)
-            if let a = firstAttemptNs { j.add("first_attempt_ns", a) } else { j.addNull("first_attempt_ns") }
-            if let h = lastHandshakeNs { j.add("last_handshake_ns", h) } else { j.addNull("last_handshake_ns") }
-        }
-
-        init(_ f: Fields) throws {
-            self.init(t: try f.int64("t"), workload: try f.string("workload"), attempted: try f.int("attempted"),
-                      peakOpen: try f.int("peak_open"), peakAtNs: try f.int64("peak_at_ns"),
-                      firstAttemptNs: try f.optionalInt64("first_attempt_ns"), lastHandshakeNs: try f.optionalInt64("last_handshake_ns"))
+        mutating func fields<C: TraceFieldCoder>(_ c: inout C) throws {
+            try c.field("t", &t); try c.type("connections"); try c.field("workload", &workload); try c.field("attempted", &attempted)
+            try c.field("peak_open", &peakOpen); try c.field("peak_at_ns", &peakAtNs)
+            try c.field("first_attempt_ns", &firstAttemptNs); try c.field("last_handshake_ns", &lastHandshakeNs)
         }
     }
 }

@@ -16,18 +16,34 @@ public struct JSONLine {
         bytes.append(0x7b)
     }
 
+    /// `,"k":` in one append: every `Array.append` checks uniqueness and
+    /// capacity, and keys are a third of what a trace writes.
     private mutating func key(_ k: StaticString) {
-        if !first { bytes.append(0x2c) }
+        let n = k.utf8CodeUnitCount
+        let comma = first ? 0 : 1
         first = false
-        bytes.append(0x22)
-        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
-        bytes.append(0x22)
-        bytes.append(0x3a)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n + 4) { buf in
+            let p = buf.baseAddress!
+            p[0] = 0x2c
+            p[comma] = 0x22
+            (p + comma + 1).initialize(from: k.utf8Start, count: n)
+            p[comma + 1 + n] = 0x22
+            p[comma + 2 + n] = 0x3a
+            bytes.append(contentsOf: UnsafeBufferPointer(start: p, count: comma + 3 + n))
+        }
     }
 
     public mutating func add(_ k: StaticString, _ v: String) {
         key(k)
         JSONLine.appendQuoted(v, to: &bytes)
+    }
+
+    /// A constant that needs no escaping (a record's `type`).
+    mutating func add(_ k: StaticString, constant v: StaticString) {
+        key(k)
+        bytes.append(0x22)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: v.utf8Start, count: v.utf8CodeUnitCount))
+        bytes.append(0x22)
     }
 
     public mutating func add(_ k: StaticString, _ v: Int64) {
@@ -89,21 +105,30 @@ public struct JSONLine {
         }
     }
 
+    /// Runs of bytes that need no escape go in with one append each (most strings are one run).
     static func appendQuoted(_ s: String, to out: inout [UInt8]) {
-        out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out.append(0x5c); out.append(0x22)
-            case 0x5c: out.append(0x5c); out.append(0x5c)
-            case 0x0a: out.append(0x5c); out.append(0x6e)
-            case 0x0d: out.append(0x5c); out.append(0x72)
-            case 0x09: out.append(0x5c); out.append(0x74)
-            case ..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out += [0x5c, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { u in
+            out.append(0x22)
+            var run = 0
+            for i in 0..<u.count {
+                let b = u[i]
+                guard b == 0x22 || b == 0x5c || b < 0x20 else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i]))
+                run = i + 1
+                switch b {
+                case 0x22: out.append(0x5c); out.append(0x22)
+                case 0x5c: out.append(0x5c); out.append(0x5c)
+                case 0x0a: out.append(0x5c); out.append(0x6e)
+                case 0x0d: out.append(0x5c); out.append(0x72)
+                case 0x09: out.append(0x5c); out.append(0x74)
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    out += [0x5c, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<u.count]))
+            out.append(0x22)
         }
-        out.append(0x22)
     }
 }

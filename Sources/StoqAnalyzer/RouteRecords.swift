@@ -2,28 +2,25 @@ import Foundation
 
 extension TraceRecord {
     /// The route a workload's pair starts on (written once per pair at the start).
-    public struct RouteInfo: Equatable {
-        public var from: String
-        public var to: String
-        public var hops: Int
+    public struct RouteInfo: Equatable, TraceRecordFields {
+        public var from: String = ""
+        public var to: String = ""
+        public var hops: Int = 0
         /// One-way propagation along the route.
-        public var latencyNs: Int64
+        public var latencyNs: Int64 = 0
         /// Great-circle distance at fibre speed: no route can be faster; 0 within a site.
-        public var lowerBoundNs: Int64
+        public var lowerBoundNs: Int64 = 0
         public init(from: String, to: String, hops: Int, latencyNs: Int64, lowerBoundNs: Int64) {
             self.from = from; self.to = to; self.hops = hops; self.latencyNs = latencyNs; self.lowerBoundNs = lowerBoundNs
         }
         /// Route latency over the lower bound; nil within a site.
         public var stretch: Double? { lowerBoundNs > 0 ? Double(latencyNs) / Double(lowerBoundNs) : nil }
 
-        func encode(into j: inout JSONLine) {
-            j.add("type", "route"); j.add("from", from); j.add("to", to); j.add("hops", hops)
-            j.add("latency_ns", latencyNs); j.add("lower_bound_ns", lowerBoundNs)
-        }
+        init() {}
 
-        init(_ f: Fields) throws {
-            self.init(from: try f.string("from"), to: try f.string("to"), hops: try f.int("hops"),
-                      latencyNs: try f.int64("latency_ns"), lowerBoundNs: try f.int64("lower_bound_ns"))
+        mutating func fields<C: TraceFieldCoder>(_ c: inout C) throws {
+            try c.type("route"); try c.field("from", &from); try c.field("to", &to); try c.field("hops", &hops)
+            try c.field("latency_ns", &latencyNs); try c.field("lower_bound_ns", &lowerBoundNs)
         }
     }
 }

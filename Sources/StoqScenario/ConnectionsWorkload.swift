@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import StoqAnalyzer
 import StoqEngine
+import StoqNodeRuntime
 import StoqTopology
 import StoqTransport
 

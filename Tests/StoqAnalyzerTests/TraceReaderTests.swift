@@ -60,6 +60,23 @@ final class TraceReaderTests: XCTestCase {
                        #"{"type":"node","node":"a","site":"fra","region":"europe","role":"edge","address":"fd00::1","lat":-33.8688,"lon":151.2093}"#)
     }
 
+    /// Lines of the kinds the quickstart run does not write, as the hand-written encoders wrote them
+    /// before the schema was stated once (the quickstart's own trace was compared byte for byte then).
+    func testLinesStayByteForByteWhatTheyWere() {
+        XCTAssertEqual(every[0].jsonLine, #"{"type":"run","schema":1,"topology":"t \"quoted\" \\ é","seed":18446744073709551615,"#
+                       + #""backend":"sim","strategy":"latency","duration_ns":5,"nodes":2}"#)
+        XCTAssertEqual(every[6].jsonLine, #"{"t":12,"type":"node_state","node":"a","up":true}"#)
+        XCTAssertEqual(every[8].jsonLine, #"{"t":15,"type":"transfer","workload":"x","from":"a","to":"b","bytes":100,"streams":2,"#
+                       + #""bytes_received":100,"handshake_ns":3,"duration_ns":null,"goodput_bps":1500000,"#
+                       + #""second_half_goodput_bps":null,"packets_lost":1,"packets_retransmitted":2,"srtt_ns":4}"#)
+        XCTAssertEqual(every[10].jsonLine, #"{"t":17,"type":"exec","workload":"e","node":"a","command":"ping -6 ::1","#
+                       + #""exit_code":null,"signal":9,"timed_out":true,"stdout":"o.txt","stderr":"e.txt"}"#)
+        XCTAssertEqual(every[11].jsonLine, #"{"type":"realtime","events":5,"lag_mean_ns":1,"lag_p50_ns":2,"lag_p99_ns":3,"#
+                       + #""lag_max_ns":4,"threshold_p99_ns":5,"packets_relayed":6,"setup_ns":7}"#)
+        XCTAssertEqual(TraceRecord.end(.init(t: 13, events: 14, interruptedBy: "SIGINT")).jsonLine,
+                       #"{"t":13,"type":"end","events":14,"interrupted_by":"SIGINT"}"#)
+    }
+
     func testReaderToleratesBlankLinesCRLFAndAMissingFinalNewline() throws {
         let text = "\n" + every[3].jsonLine + "\r\n   \n" + every[8].jsonLine
         XCTAssertEqual(try read(text), [every[3], every[8]])
