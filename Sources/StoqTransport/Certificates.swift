@@ -95,10 +95,6 @@ func takeString(_ datum: inout gnutls_datum_t) -> String {
     return String(decoding: UnsafeBufferPointer(start: data, count: Int(datum.size)), as: UTF8.self)
 }
 
-/// The name this type had while it was thought of as test-only; for branches written against it.
-@available(*, deprecated, renamed: "RunCertificateAuthority")
-public typealias CertificateAuthorityForTesting = RunCertificateAuthority
-
 /// The certificate authority a run makes in-process: every run's nodes get
 /// their certificates from one (StoqNodeRuntime's `RunCertificates`: a root
 /// that issues each node a leaf for its DNS name and IPv6 address), and
