@@ -145,11 +145,14 @@ public enum TraceRecord: Equatable {
         public var congestion: String?
         /// The workload's QUIC knobs that differ from the defaults, e.g. "initial-rtt=100ms stream-window=1MiB".
         public var transport: String?
+        /// Why a transfer that did not complete ended: the connection's close
+        /// reason, a timeout or a connect error (nil when it completed).
+        public var failure: String?
         public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
                     handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, secondHalfGoodputBps: Double? = nil,
                     packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64,
-                    congestion: String? = nil, transport: String? = nil) {
-            self.congestion = congestion; self.transport = transport
+                    congestion: String? = nil, transport: String? = nil, failure: String? = nil) {
+            self.congestion = congestion; self.transport = transport; self.failure = failure
             self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
             self.streams = streams; self.bytesReceived = bytesReceived; self.handshakeNs = handshakeNs
             self.durationNs = durationNs; self.goodputBps = goodputBps; self.secondHalfGoodputBps = secondHalfGoodputBps
@@ -166,6 +169,7 @@ public enum TraceRecord: Equatable {
             try c.field("packets_lost", &packetsLost); try c.field("packets_retransmitted", &packetsRetransmitted)
             try c.field("srtt_ns", &smoothedRttNs)
             try c.omittedWhenNil("congestion", &congestion); try c.omittedWhenNil("transport", &transport)
+            try c.omittedWhenNil("failure", &failure)
         }
     }
 

@@ -170,12 +170,12 @@ public final class TransferWorkload: Workload {
                 if c.configurationResumes { self.openStreams(t, on: c) }
             }
         } catch {
-            record(t, completed: nil)
+            record(t, completed: nil, failure: "could not connect: \(error)")
             transfers[number] = nil
         }
         t.timeout = context.scheduler.schedule(after: timeout) { [unowned self] in
             guard !t.finished else { return }
-            self.record(t, completed: nil)
+            self.record(t, completed: nil, failure: "timed out after \(self.timeout)")
             if let c = t.connection, !c.isClosed {
                 c.close(errorCode: Self.timedOut, reason: "transfer timed out")
                 try? self.context.stoq.endpoint(on: self.pairs[t.pair].from).flush()
@@ -205,8 +205,8 @@ public final class TransferWorkload: Workload {
                 guard c.discard(stream: id).fin else { break }
                 t.answersAwaited -= 1
                 if t.answersAwaited == 0 { c.close() }
-            case .closed:
-                if !t.finished { self.record(t, completed: nil) }
+            case .closed(let reason):
+                if !t.finished { self.record(t, completed: nil, failure: "connection closed: \(reason)") }
                 self.transfers[t.number] = nil
             default:
                 break
@@ -271,7 +271,8 @@ public final class TransferWorkload: Workload {
         (try? context.stoq.endpoint(on: node).endpoint.configuration.congestionControl) ?? TransportConfiguration().congestionControl
     }
 
-    private func record(_ t: Transfer, completed: SimTime?) {
+    /// Traces the transfer: `completed` when its last byte arrived, else nil and why it ended (`failure`).
+    private func record(_ t: Transfer, completed: SimTime?, failure: String? = nil) {
         guard !t.finished else { return }
         t.finished = true
         if let h = t.timeout { context.scheduler.cancel(h) }
@@ -286,7 +287,8 @@ public final class TransferWorkload: Workload {
             secondHalfGoodputBps: completed.flatMap { secondHalfGoodput(t, end: $0) },
             packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
-            congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText)))
+            congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText,
+            failure: completed == nil ? failure : nil)))
         if completed == nil { TransferSink.shared(in: context).forget(t.number) }
     }
 }

@@ -114,6 +114,7 @@ final class TransferStreamingTests: XCTestCase {
         XCTAssertNil(record.durationNs)
         XCTAssertLessThan(record.bytesReceived, 100_000_000)
         XCTAssertGreaterThan(record.bytesReceived, 0, "what arrived before the timeout")
+        XCTAssertEqual(record.failure, "timed out after 100ms")
         _ = h.scheduler.run(until: h.scheduler.now + .milliseconds(50))   // the CONNECTION_CLOSE crosses
         XCTAssertEqual(h.sink.entries.transfers, 0)
         XCTAssertEqual(h.sink.entries.connections, 0, "the closed connection's streams are forgotten")

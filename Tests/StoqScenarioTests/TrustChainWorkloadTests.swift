@@ -172,6 +172,8 @@ final class TrustChainWorkloadTests: XCTestCase {
         let result = try run(text)
         XCTAssertNotNil(result.transfers.first?.durationNs)
         XCTAssertNil(result.transfers.last?.durationNs, "edge-fra drops the revoked client: \(result.transfers)")
+        XCTAssertEqual(result.transfers.last?.failure, "connection closed: peer application close, code 269: client certificate refused: revoked")
+        XCTAssertNil(result.transfers.first?.failure)
         let checks = result.certificates.filter { $0.node == "edge-fra" && $0.event.hasPrefix("client") }
         XCTAssertEqual(checks.map(\.event), ["client-verified", "client-failed"])
         XCTAssertEqual(checks.last?.reason, "revoked")
