@@ -134,9 +134,10 @@ public enum TraceRecord: Equatable {
         public var handshakeNs: Int64?
         public var durationNs: Int64?
         public var goodputBps: Double?
-        /// Goodput once slow start is over: the payload that arrived after the
-        /// receiver had half of it, over the time from then to the last byte
-        /// (nil when incomplete, or when half and last byte came together).
+        /// Goodput once slow start is over: from the moment the receiver had half
+        /// the payload to its last byte, counted as packets arrived (see
+        /// TransferWorkload.secondHalfGoodput; nil when incomplete, or when half
+        /// and last byte came together).
         public var secondHalfGoodputBps: Double?
         public var packetsLost: UInt64 = 0
         public var packetsRetransmitted: UInt64 = 0

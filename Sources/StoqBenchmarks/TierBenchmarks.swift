@@ -11,9 +11,9 @@ public struct TierBenchmarkResult: CustomStringConvertible {
     /// Stream payload bits per second from the connection attempt to the last
     /// byte, slow start included; nil when the transfer did not complete.
     public var goodputBps: Double?
-    /// Stream payload bits per second after slow start: the payload that
-    /// arrived after the receiver had half of it, over the time from then to
-    /// the last byte (`TraceRecord.TransferResult.secondHalfGoodputBps`).
+    /// Stream payload bits per second after slow start: from the moment the
+    /// receiver had half of it to the last byte, counted as packets arrived
+    /// (`TraceRecord.TransferResult.secondHalfGoodputBps`).
     public var secondHalfGoodputBps: Double?
     /// Virtual time the run covered (until just after the last byte).
     public var simulated: SimDuration

@@ -152,10 +152,10 @@ public final class TransferWorkload: Workload {
         transfers[number] = t
         sink.expect(number, streams: streams, progress: { [unowned self] bytes, receiver in
             t.bytesReceived = bytes     // what a transfer that times out reports
-            if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, receiver.metrics.bytesReceived) }
+            if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, receiver.bytesReceived) }
         }, done: { [unowned self] bytes, receiver in
             t.bytesReceived = bytes
-            t.wireBytesAtEnd = receiver.metrics.bytesReceived
+            t.wireBytesAtEnd = receiver.bytesReceived
             self.record(t, completed: self.context.scheduler.now)
         })
         do {

@@ -94,7 +94,9 @@ public final class QuicConnection {
     private var handshakeStarted: SimTime
     private var handshakeCompletedAt: SimTime?
     private var keyUpdates: Int32 = 0   // fits in the padding after the optional above
-    private var bytesSent: UInt64 = 0, bytesReceived: UInt64 = 0
+    private var bytesSent: UInt64 = 0
+    /// UDP payload bytes fed to ngtcp2 so far (as `metrics.bytesReceived`, without building the metrics).
+    public private(set) var bytesReceived: UInt64 = 0
     private var datagramsSent: UInt64 = 0, datagramsReceived: UInt64 = 0
     private var packetsLost: UInt64 = 0
     private var closedStreamLosses: UInt64 = 0

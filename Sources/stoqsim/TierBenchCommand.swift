@@ -9,8 +9,9 @@ struct TierBench: ParsableCommand {
         discussion: """
             Goodput counts QUIC stream payload bits (no QUIC, UDP or IPv6 headers), received, over \
             virtual time; it is compared with the tier's nominal bit rate, which the model spends on \
-            whole packets. 'After slow start' is the payload that arrived after the receiver had half \
-            of it, over the time from then to the last byte. The check: that figure is at least 90 % \
+            whole packets. 'After slow start' is the rate from the moment the receiver had half of it \
+            to the last byte, counted as packets arrived (not when a lost packet's gap released the \
+            data behind it). The check: that figure is at least 90 % \
             of the link. Same seed, same figures; only the wall time varies.
             """)
 
