@@ -174,9 +174,12 @@ final class HTTP3Tests: XCTestCase {
     }
 
     /// Requests with bodies in flight at once on one connection (a node's
-    /// enrolment and its proof checks share one): each gets its own answer —
-    /// also when a response's QPACK-encoded headers wait for the encoder
-    /// stream (lost, so it arrives after the response stream has closed).
+    /// enrolment and its proof checks share one), under loss and with a QPACK
+    /// dynamic-table entry per answer: each gets its own answer. (This pair
+    /// never made a response wait for encoder instructions after its stream
+    /// closed, the case HTTP3Connection.closeStream now leaves to nghttp3; a
+    /// run reproduces that one: TrustChainWorkloadTests' rogue node sends its
+    /// replay and stake-reuse requests at once.)
     func testConcurrentPostsWithBodiesEachGetTheirAnswer() throws {
         let (pair, client, _) = try makeHTTP3(lossRate: 0.05) { request in
             // A header value per request: each answer adds a QPACK dynamic-table entry.
