@@ -335,6 +335,8 @@ public final class TransferAccumulator: TraceAccumulator {
         var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = [], afterSlowStart: [Double] = []
         var lost: UInt64 = 0, retransmitted: UInt64 = 0
         var congestion: Int32?, transport: Int32?
+        /// Transfers that did not complete, by their `failure` (a name id).
+        var failures: [Int32: Int] = [:]
 
         /// Adds a later segment's group of the same key (its last values win, as they would in one pass).
         func merge(_ later: Group, ids: [Int32]) {
@@ -343,6 +345,7 @@ public final class TransferAccumulator: TraceAccumulator {
             goodputs += later.goodputs; afterSlowStart += later.afterSlowStart
             lost += later.lost; retransmitted += later.retransmitted
             congestion = later.congestion.map { ids[Int($0)] }; transport = later.transport.map { ids[Int($0)] }
+            for (reason, count) in later.failures { failures[ids[Int(reason)], default: 0] += count }
         }
     }
     private let names = NameTable()
@@ -366,6 +369,7 @@ public final class TransferAccumulator: TraceAccumulator {
         g.retransmitted += t.packetsRetransmitted
         g.congestion = t.congestion.map { names.id($0) }
         g.transport = t.transport.map { names.id($0) }
+        if let f = t.failure { g.failures[names.id(f), default: 0] += 1 }
     }
 
     /// The analyzer's fast path: the transfer of a parsed line, names read
@@ -381,6 +385,7 @@ public final class TransferAccumulator: TraceAccumulator {
         let lost = try f.uint64("packets_lost"), retransmitted = try f.uint64("packets_retransmitted")
         _ = try f.int64("srtt_ns")
         let congestion = try f.optionalNameID("congestion", in: names), transport = try f.optionalNameID("transport", in: names)
+        let failure = try f.optionalNameID("failure", in: names)
         let g = group(key)
         g.bytes = bytes
         g.streams = streams
@@ -393,6 +398,7 @@ public final class TransferAccumulator: TraceAccumulator {
         g.retransmitted += retransmitted
         g.congestion = congestion
         g.transport = transport
+        if let failure { g.failures[failure, default: 0] += 1 }
     }
 
     private func group(_ key: Key) -> Group { groups.values[groups.slot(key) { Group() }] }
@@ -414,7 +420,8 @@ public final class TransferAccumulator: TraceAccumulator {
                   meanGoodputBps: Self.mean(g.goodputs),
                   meanGoodputAfterSlowStartBps: Self.mean(g.afterSlowStart),
                   packetsLost: g.lost, packetsRetransmitted: g.retransmitted,
-                  congestion: g.congestion.map { names[$0] }, transport: g.transport.map { names[$0] })
+                  congestion: g.congestion.map { names[$0] }, transport: g.transport.map { names[$0] },
+                  failures: RunSummary.TransferFailure.list(g.failures.map { (names[$0.key], $0.value) }))
         }
     }
 

@@ -118,6 +118,22 @@ public struct RunSummary: Codable, Equatable {
         /// knobs (nil in traces written before they were recorded).
         public var congestion: String? = nil
         public var transport: String? = nil
+        /// Transfers that did not complete, by why they ended (nil when all did,
+        /// or in traces written before the reason was recorded).
+        public var failures: [TransferFailure]? = nil
+    }
+
+    /// How many transfers ended for one reason (a transfer record's `failure`).
+    public struct TransferFailure: Codable, Equatable {
+        public var reason: String
+        public var count: Int
+
+        /// Most frequent first, then by reason, so summaries of equal traces are equal; nil when empty.
+        static func list(_ counts: some Sequence<(String, Int)>) -> [TransferFailure]? {
+            let list = counts.map { TransferFailure(reason: $0.0, count: $0.1) }
+                .sorted { $0.count != $1.count ? $0.count > $1.count : $0.reason < $1.reason }
+            return list.isEmpty ? nil : list
+        }
     }
 
     /// Routes stopped using a failed link or node.

@@ -46,13 +46,18 @@ public enum SummaryText {
     }
 
     static func transfers(_ groups: [RunSummary.TransferGroup]) -> String {
-        "\nQUIC transfers (\(groups.count) pairs)\n" +
-            table(header: ["workload", "pairs", "done", "delivered", "fastest", "slowest", "mean goodput", "retransmitted"],
-                  rows: TransferWorkloadTotals.of(groups).map { t in
-                      [t.workload, "\(t.pairs)", "\(t.completed)/\(t.started)", formatBytes(UInt64(t.bytesDelivered)),
+        let totals = TransferWorkloadTotals.of(groups)
+        var out = "\nQUIC transfers (\(groups.count) pairs)\n" +
+            table(header: ["workload", "cc", "pairs", "done", "delivered", "fastest", "slowest", "mean goodput", "retransmitted"],
+                  rows: totals.map { t in
+                      [t.workload, t.settings, "\(t.pairs)", "\(t.completed)/\(t.started)", formatBytes(UInt64(t.bytesDelivered)),
                        t.fastestNs.map(formatNs) ?? "-", t.slowestNs.map(formatNs) ?? "-",
                        t.meanGoodputBps.map(formatBps) ?? "-", "\(t.packetsRetransmitted)"]
                   })
+        for t in totals where !t.failures.isEmpty {
+            out += "  \(t.workload) not completed: \(t.failuresCell)\n"
+        }
+        return out
     }
 
     static func probes(_ s: RunSummary) -> String {

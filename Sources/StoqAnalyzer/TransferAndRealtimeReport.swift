@@ -29,10 +29,16 @@ extension RealtimeSummary {
 }
 
 /// One transfer workload's pairs folded together, so a report that lists only
-/// some pairs still accounts for every transfer. Every figure is exact: sums,
-/// minima and maxima of the pairs' figures, and means weighted by their counts.
+/// some pairs still accounts for every transfer; pairs whose senders ran
+/// different congestion controllers or QUIC knobs (node defaults) are folded
+/// apart, one row per setting, so settings can be compared. Every figure is
+/// exact: sums, minima and maxima of the pairs' figures, and means weighted by
+/// their counts.
 public struct TransferWorkloadTotals: Equatable {
     public var workload: String
+    /// The senders' congestion controller and the knobs that differ from the defaults.
+    public var congestion: String?
+    public var transport: String?
     public var pairs: Int
     public var started: Int
     public var completed: Int
@@ -45,22 +51,35 @@ public struct TransferWorkloadTotals: Equatable {
     private var transfersWithGoodput = 0
     public var packetsLost: UInt64 = 0
     public var packetsRetransmitted: UInt64 = 0
+    /// Transfers that did not complete, by reason, most frequent first.
+    public private(set) var failures: [RunSummary.TransferFailure] = []
 
     /// Mean goodput over the completed transfers of every pair.
     public var meanGoodputBps: Double? {
         transfersWithGoodput > 0 ? goodputSumBps / Double(transfersWithGoodput) : nil
     }
 
-    /// The workloads in order of first appearance.
+    private struct Key: Hashable { var workload: String, congestion: String?, transport: String? }
+
+    /// The workloads (and settings within one) in order of first appearance.
     public static func of(_ groups: [RunSummary.TransferGroup]) -> [TransferWorkloadTotals] {
-        var totals = OrderedGroups<String, TransferWorkloadTotals>()
+        var totals = OrderedGroups<Key, TransferWorkloadTotals>()
         for g in groups {
-            let slot = totals.slot(g.workload) {
-                TransferWorkloadTotals(workload: g.workload, pairs: 0, started: 0, completed: 0, bytesDelivered: 0)
+            let slot = totals.slot(Key(workload: g.workload, congestion: g.congestion, transport: g.transport)) {
+                TransferWorkloadTotals(workload: g.workload, congestion: g.congestion, transport: g.transport,
+                                       pairs: 0, started: 0, completed: 0, bytesDelivered: 0)
             }
             totals.values[slot].add(g)
         }
         return totals.values
+    }
+
+    /// The congestion controller and knobs as a table cell.
+    public var settings: String { RunSummary.TransferGroup.settings(congestion: congestion, transport: transport) }
+
+    /// Transfers that did not complete, as a table cell: "none", or counts by reason.
+    public var failuresCell: String {
+        failures.isEmpty ? "none" : failures.map { "\($0.count) \($0.reason)" }.joined(separator: "; ")
     }
 
     private mutating func add(_ g: RunSummary.TransferGroup) {
@@ -78,10 +97,20 @@ public struct TransferWorkloadTotals: Equatable {
         }
         packetsLost += g.packetsLost
         packetsRetransmitted += g.packetsRetransmitted
+        if let more = g.failures {
+            var counts = Dictionary(failures.map { ($0.reason, $0.count) }, uniquingKeysWith: +)
+            for f in more { counts[f.reason, default: 0] += f.count }
+            failures = RunSummary.TransferFailure.list(counts.map { ($0.key, $0.value) }) ?? []
+        }
     }
 }
 
 extension RunSummary.TransferGroup {
+    /// "cubic", "bbr (initial-rtt=100ms)", or "-" in traces without the congestion controller.
+    static func settings(congestion: String?, transport: String?) -> String {
+        (congestion ?? "-") + (transport.map { " (\($0))" } ?? "")
+    }
+
     /// The goodput after slow start is the rate over the second half of the
     /// payload; it says something only when that half is many packets and the
     /// transfer lasted many round trips (the handshake takes about one), else
@@ -125,11 +154,14 @@ extension RunReport {
     }
 
     static func transferWorkloadTable(_ transfers: [RunSummary.TransferGroup]) -> Table {
-        Table(header: ["workload", "pairs", "done", "delivered", "fastest", "slowest", "mean goodput", "lost", "retransmitted"],
+        Table(header: ["workload", "cc (knobs)", "pairs", "done", "delivered", "fastest", "slowest", "mean goodput", "lost",
+                       "retransmitted", "not completed, by reason"],
               rows: TransferWorkloadTotals.of(transfers).map { t in
-                  [t.workload, "\(t.pairs)", "\(t.completed)/\(t.started)", SummaryText.formatBytes(UInt64(t.bytesDelivered)),
+                  [t.workload, t.settings, "\(t.pairs)", "\(t.completed)/\(t.started)",
+                   SummaryText.formatBytes(UInt64(t.bytesDelivered)),
                    t.fastestNs.map(SummaryText.formatNs) ?? "–", t.slowestNs.map(SummaryText.formatNs) ?? "–",
-                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "–", "\(t.packetsLost)", "\(t.packetsRetransmitted)"]
+                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "–", "\(t.packetsLost)", "\(t.packetsRetransmitted)",
+                   t.failuresCell]
               })
     }
 
@@ -138,7 +170,7 @@ extension RunReport {
                        "after slow start", "lost", "retransmitted"],
               rows: rankedTransfers(transfers).map { t in
                   [t.workload, "\(t.from) → \(t.to)", SummaryText.formatBytes(UInt64(t.bytes)), "\(t.streams)",
-                   (t.congestion ?? "-") + (t.transport.map { " (\($0))" } ?? ""),
+                   RunSummary.TransferGroup.settings(congestion: t.congestion, transport: t.transport),
                    "\(t.completed)/\(t.started)", t.handshakeNs.map { SummaryText.formatNs($0.p50) } ?? "-",
                    t.durationNs.map { SummaryText.formatNs($0.p50) } ?? "-", t.durationNs.map { SummaryText.formatNs($0.p99) } ?? "-",
                    t.meanGoodputBps.map(SummaryText.formatBps) ?? "-",
