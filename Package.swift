@@ -100,12 +100,14 @@ let package = Package(
                                                             .product(name: "Crypto", package: "swift-crypto"),
                                                             .product(name: "X509", package: "swift-certificates")]),
         .testTarget(name: "StoqDedupTests", dependencies: ["StoqDedup", "StoqEngine"]),
-        .testTarget(name: "StoqAnalyzerTests", dependencies: ["StoqAnalyzer"]),
+        // Headless Chromium's layout of a report (what reaches past the window).
+        .target(name: "StoqBrowserLayout", path: "Tests/StoqBrowserLayout"),
+        .testTarget(name: "StoqAnalyzerTests", dependencies: ["StoqAnalyzer", "StoqBrowserLayout"]),
         .testTarget(name: "StoqRoutingTests", dependencies: ["StoqRouting", "StoqTopology"]),
         .testTarget(name: "StoqNetworkTests", dependencies: ["StoqNetwork", "StoqEngine", "StoqTopology", "StoqRouting"]),
         .testTarget(name: "StoqEmulationTests", dependencies: ["StoqEmulation", "StoqScenario", "StoqNetwork", "StoqEngine", "StoqTopology", "StoqAnalyzer"]),
         .testTarget(name: "StoqScenarioTests", dependencies: ["StoqScenario", "StoqNodeRuntime", "StoqBenchmarks", "StoqTopology", "StoqEngine",
-                                                               "StoqAnalyzer", "StoqNetwork", "StoqTransport"]),
+                                                               "StoqAnalyzer", "StoqNetwork", "StoqTransport", "StoqBrowserLayout"]),
         // Runs the built binary: depending on the executable makes `swift test` build it.
         .testTarget(name: "StoqsimCLITests", dependencies: ["stoqsim"]),
     ],

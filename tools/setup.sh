@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Debian packages: C libraries found through pkg-config, plus the tools the
 # namespace backend and the interop tests use, rsvg-convert (librsvg2-bin)
-# for `stoqsim export --figures png|pdf`, and mandoc, whose lint the tests
-# run on `stoqsim man`'s page.
+# for `stoqsim export --figures png|pdf`, mandoc, whose lint the tests
+# run on `stoqsim man`'s page, and headless Chromium with fonts, in which the
+# tests lay out the report of every bundled topology.
 packages=(
   pkg-config
   libngtcp2-dev
@@ -23,6 +24,8 @@ packages=(
   munge
   librsvg2-bin
   mandoc
+  chromium
+  fonts-liberation
 )
 
 say() { printf 'setup: %s\n' "$*"; }

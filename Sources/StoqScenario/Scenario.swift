@@ -15,6 +15,10 @@ public struct Scenario {
     public var captureSelection = CaptureSelection()
     /// `--qlog DIR`: one qlog file per QUIC connection there; nil writes none.
     public var qlogDirectory: String?
+    /// `--until TIME` (sim backend): stop at this simulated time, before the
+    /// file's `duration`, and say so in the summary — a quick look at a big
+    /// topology without editing its workloads. nil runs to the end.
+    public var stopAt: SimDuration?
 
     /// Validates `topology`: every workload, the routing strategy and its
     /// parameters, and with a `backend` that each workload can run on it (nil:

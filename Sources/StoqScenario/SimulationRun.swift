@@ -17,6 +17,8 @@ final class SimulationRun {
     var pcapDirectory: String?
     var captureSelection = CaptureSelection()
     var qlogDirectory: String?
+    /// Simulated time to stop at before the end (`--until`); nil runs to the end.
+    var stopAt: SimDuration?
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -79,7 +81,9 @@ final class SimulationRun {
         // about once per wall-clock second.
         let end = context.endTime
         let drain = workloads.map(\.drainTime).max() ?? .zero
-        let finish = end + drain
+        // `--until` cuts the run (drain included) short at that instant.
+        let cut = stopAt.map { SimTime.zero + $0 }.flatMap { $0 < end + drain ? $0 : nil }
+        let finish = cut ?? end + drain
         let slice = SimDuration(nanoseconds: max(topology.duration.nanoseconds / 200, 1_000_000))
         var lastReport = wallStart
         func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
@@ -98,8 +102,8 @@ final class SimulationRun {
         withExtendedLifetime((network, recorder, capture, context, workloads)) {
         // Past the end, run on only while some workload still waits for
         // in-flight work (a probe's reply, a transfer's last byte).
-        while scheduler.now < end || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
-            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? end : finish),
+        while scheduler.now < min(end, finish) || (scheduler.now < finish && workloads.contains { $0.hasOutstandingWork }) {
+            let outcome = backend.advance(scheduler, until: min(scheduler.now + slice, scheduler.now < end ? min(end, finish) : finish),
                                           poll: { reportProgress() })
             reportProgress()
             if outcome == .idle || outcome == .stopped { break }
@@ -124,7 +128,8 @@ final class SimulationRun {
         }
         backend.finish(trace: writer.write)
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,
-                                interruptedBy: backend.interruptingSignal.map(signalName))))
+                                interruptedBy: backend.interruptingSignal.map(signalName)
+                                    ?? cut.map { "--until \(SimDuration(nanoseconds: $0.nanosecondsSinceStart))" })))
         writer.close()
         _ = try capture?.close()
 
@@ -144,6 +149,7 @@ extension Scenario {
         run.pcapDirectory = pcapDirectory
         run.captureSelection = captureSelection
         run.qlogDirectory = qlogDirectory
+        run.stopAt = stopAt
         return try run.execute(progress: progress)
     }
 }

@@ -82,6 +82,8 @@ struct Run: ParsableCommand {
     var pcapNodes: String?
     @Flag(help: "With --pcap: also one file per link direction, DIR/link-A-to-B.pcapng.") var pcapLinks = false
     @Option(help: "Write one qlog file per QUIC connection into DIR (JSON-SEQ, open them in qvis).") var qlog: String?
+    @Option(help: "sim: stop at this simulated time (e.g. 2s) instead of the file's duration; the summary says the run was cut short.")
+    var until: String?
     @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
     var keylog: String?
 
@@ -102,6 +104,13 @@ struct Run: ParsableCommand {
         }
         if let seed { scenario.topology.seed = seed }
         scenario.qlogDirectory = qlog
+        if let until {
+            guard backend == "sim" else { throw ValidationError("--until is for the sim backend (netns runs in real time: stop it with Ctrl-C)") }
+            guard let t = Units.parseDuration(until), t > .zero else {
+                throw ValidationError("--until '\(until)' is not a positive duration (e.g. 2s, 500ms)")
+            }
+            scenario.stopAt = t
+        }
         if pcapNodes != nil || pcapLinks {
             guard pcap != nil else { throw ValidationError("--pcap-nodes and --pcap-links need --pcap DIR") }
             let selectors = pcapNodes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }

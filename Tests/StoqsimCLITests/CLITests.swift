@@ -45,6 +45,28 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(v4.stderr.contains("IPv6-only"), v4.stderr)
     }
 
+    func testUntilStopsARunEarlyAndSaysSo() throws {
+        try withTemporaryDirectory { dir in
+            let r = try stoqsim(["run", "topologies/quickstart.yaml", "--until", "300ms", "--out", dir, "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("WARNING: incomplete run: interrupted by --until 300ms at 300.000ms simulated"), r.stdout)
+            // The trace ends at the cut, saying why.
+            let trace = try String(contentsOfFile: dir + "/trace.jsonl", encoding: .utf8)
+            let end = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(trace.split(separator: "\n").last!.utf8)) as? [String: Any])
+            XCTAssertEqual(end["type"] as? String, "end")
+            XCTAssertEqual(end["t"] as? Int, 300_000_000)
+            XCTAssertEqual(end["interrupted_by"] as? String, "--until 300ms")
+        }
+        for (value, message) in [("0s", "not a positive duration"), ("soon", "not a positive duration")] {
+            let bad = try stoqsim(["run", "topologies/quickstart.yaml", "--until", value])
+            XCTAssertEqual(bad.status, 2)
+            XCTAssertTrue(bad.stderr.contains(message), bad.stderr)
+        }
+        let netns = try stoqsim(["run", "topologies/quickstart.yaml", "--until", "1s", "--backend", "netns"])
+        XCTAssertEqual(netns.status, 2)
+        XCTAssertTrue(netns.stderr.contains("--until is for the sim backend"), netns.stderr)
+    }
+
     func testMissingFileExitsTwo() throws {
         let r = try stoqsim(["run", "no/such/file.yaml"])
         XCTAssertEqual(r.status, 2)
