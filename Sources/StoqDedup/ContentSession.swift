@@ -57,8 +57,13 @@ public final class ContentSession {
     public private(set) var outcome: Outcome?
     private var state: State
     private var reader = ContentFrameReader()
-    private var output: [UInt8] = []
-    private var outputFinished = false
+    /// Messages to send, encoded only as the stream takes them (`takeOutput(max:)`):
+    /// a chunk message holds its payload's storage, shared with the store, so
+    /// serving a large object costs no copy until the stream has room for it.
+    private var queued: [ContentMessage] = []
+    private var queuedHead = 0
+    /// The stream ends after the last queued message.
+    private var finQueued = false
     private var finTaken = false
     private var wanted: Set<ChunkID> = []
     private let source: ContentSource?
@@ -105,14 +110,30 @@ public final class ContentSession {
         ContentSession(state: .awaitingRequest, source: source, sink: sink, hash: hash)
     }
 
-    /// Bytes to write to the stream, and whether to end the stream after them.
-    public func takeOutput() -> (bytes: [UInt8], fin: Bool) {
-        defer { output = [] }
-        let fin = outputFinished && !finTaken
+    /// Bytes to write to the stream — whole messages, until at least `max`
+    /// bytes (one message may go past it) — and whether to end the stream
+    /// after them. A caller that writes what the stream has room for keeps a
+    /// large transfer's memory bounded by the stream's buffer, not its size.
+    public func takeOutput(max: Int = .max) -> (bytes: [UInt8], fin: Bool) {
+        var out: [UInt8] = []
+        while queuedHead < queued.count && out.count < max {
+            out += queued[queuedHead].encoded()
+            queued[queuedHead] = .end       // lets go of the payload
+            queuedHead += 1
+        }
+        if queuedHead == queued.count {
+            queued.removeAll()
+            queuedHead = 0
+        }
+        let fin = finQueued && queued.isEmpty && !finTaken
         if fin { finTaken = true }
-        return (output, fin)
+        return (out, fin)
     }
 
+    /// Bytes (or the stream's end) still to be taken with `takeOutput`.
+    public var hasOutputPending: Bool { !queued.isEmpty || (finQueued && !finTaken) }
+
+    /// The exchange's outcome is known; its last bytes may still be pending (`hasOutputPending`).
     public var isFinished: Bool { outcome != nil }
 
     /// Feeds bytes read from the stream; `fin` when the peer ended it.
@@ -204,8 +225,8 @@ public final class ContentSession {
     }
 
     private func send(_ message: ContentMessage, fin: Bool = false) {
-        output += message.encoded()
-        if fin { outputFinished = true }
+        queued.append(message)
+        if fin { finQueued = true }
     }
 
     private func finish(_ outcome: Outcome) {

@@ -21,6 +21,7 @@ public final class StoqServices {
     private var endpoints: [String: StoqNodeEndpoint] = [:]
     private var certificates: NodeCertificateSource?
     private var handlers: [UInt32: StreamHandler] = [:]
+    private var writableHandlers: [UInt32: StreamHandler] = [:]
     private var closedHandlers: [ClosedHandler] = []
     /// Which service owns each server-side stream, by connection identity and
     /// stream id; a connection's entries go when it closes.
@@ -37,10 +38,14 @@ public final class StoqServices {
     }
 
     /// Registers the handler of streams tagged `tag` (e.g. "XFER"), called
-    /// whenever such a stream has bytes after the tag to read; `closed`, when
-    /// a server connection of any node ends.
-    public func register(service tag: String, closed: ClosedHandler? = nil, _ readable: @escaping StreamHandler) {
+    /// whenever such a stream has bytes after the tag to read; `writable`, when
+    /// such a stream has room again after a write filled it (a service that
+    /// writes only what fits goes on there); `closed`, when a server connection
+    /// of any node ends.
+    public func register(service tag: String, closed: ClosedHandler? = nil, writable: StreamHandler? = nil,
+                         _ readable: @escaping StreamHandler) {
         handlers[Self.tagValue(tag)] = readable
+        if let writable { writableHandlers[Self.tagValue(tag)] = writable }
         if let closed { closedHandlers.append(closed) }
     }
 
@@ -179,6 +184,8 @@ public final class StoqServices {
             }
             streamOwners[key, default: [:]][id] = tag
             handlers[tag]?(connection, id)
+        case .streamWritable(let id):
+            if let owner = streamOwners[key]?[id] { writableHandlers[owner]?(connection, id) }
         case .streamClosed(let id):
             streamOwners[key]?[id] = nil
             if streamOwners[key]?.isEmpty == true { streamOwners[key] = nil }

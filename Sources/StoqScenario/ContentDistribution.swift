@@ -82,7 +82,8 @@ public final class ContentDistribution {
 
     init(context: ScenarioContext) {
         self.context = context
-        context.stoq.register(service: Self.serviceTag, closed: { [unowned self] in self.connectionClosed($0) }) {
+        context.stoq.register(service: Self.serviceTag, closed: { [unowned self] in self.connectionClosed($0) },
+                              writable: { [unowned self] connection, id in self.write(connection, stream: id) }) {
             [unowned self] connection, id in
             let (bytes, fin) = connection.read(stream: id)
             self.serve(connection, stream: id, bytes: bytes, fin: fin)
@@ -279,14 +280,22 @@ public final class ContentDistribution {
             entry = (ContentSession.serve(from: n, acceptingInto: n), n)
             serverSessions[key, default: [:]][id] = entry
         }
-        let (session, n) = entry!
-        session.receive(bytes, fin: fin)
-        let (out, outFin) = session.takeOutput()
+        entry!.session.receive(bytes, fin: fin)
+        write(connection, stream: id)
+    }
+
+    /// Server side: writes what the session has to send and the stream has room
+    /// for (the rest on the stream's next `writable`); forgets a session that has
+    /// finished and sent everything.
+    private func write(_ connection: QuicConnection, stream id: Int64) {
+        let key = ObjectIdentifier(connection)
+        guard let (session, n) = serverSessions[key]?[id] else { return }
+        let (out, outFin) = session.takeOutput(max: connection.writableBytes(stream: id))
         if !out.isEmpty || outFin {
             try? connection.write(stream: id, out, fin: outFin)
             try? context.stoq.endpoint(on: n.name).flush()
         }
-        if session.isFinished {
+        if session.isFinished && !session.hasOutputPending {
             n.serving -= 1
             serverSessions[key]?[id] = nil
             if serverSessions[key]?.isEmpty == true { serverSessions[key] = nil }

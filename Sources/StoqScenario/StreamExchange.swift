@@ -6,8 +6,11 @@ import StoqTransport
 /// `StreamExchange` drives (the content protocol, a TrustChain call).
 protocol ExchangeSession: AnyObject {
     func receive(_ bytes: [UInt8], fin: Bool)
-    /// Bytes to write, and whether to end our side of the stream after them.
-    func takeOutput() -> (bytes: [UInt8], fin: Bool)
+    /// Bytes to write (about `max`, the room the stream has), and whether to
+    /// end our side of the stream after them.
+    func takeOutput(max: Int) -> (bytes: [UInt8], fin: Bool)
+    /// Bytes still to be taken: the exchange waits for room to write them.
+    var hasOutputPending: Bool { get }
     /// nil while running.
     var finished: ExchangeEnd? { get }
 }
@@ -21,7 +24,8 @@ enum ExchangeEnd: Equatable {
 
 /// One exchange on its own STOQ connection from `client` to `server`:
 /// connects, opens a stream that starts with the service tag, pumps the
-/// session's bytes both ways, and ends when the session does (or the
+/// session's bytes both ways — writing only what the stream has room for, the
+/// rest when it signals room again — and ends when the session does (or the
 /// connection closes first). A sending session (`waitsForAcknowledgement`) ends
 /// only once the peer has acknowledged everything, i.e. when the stream closes.
 final class StreamExchange {
@@ -70,6 +74,8 @@ final class StreamExchange {
                 let (bytes, fin) = c.read(stream: id)
                 self.session.receive(bytes, fin: fin)
                 self.pump(c)
+            case .streamWritable(let id) where id == self.stream:
+                self.pump(c)
             case .streamClosed(let id) where id == self.stream && self.session.finished != nil:
                 self.end(self.session.finished?.error)     // a sender's last byte was acknowledged
             case .closed(let reason):
@@ -82,12 +88,12 @@ final class StreamExchange {
 
     private func pump(_ c: QuicConnection) {
         guard let id = stream else { return }
-        let (out, fin) = session.takeOutput()
+        let (out, fin) = session.takeOutput(max: c.writableBytes(stream: id))
         if !out.isEmpty || fin {
             do { try c.write(stream: id, out, fin: fin) } catch { return end("could not write: \(error)") }
         }
         endpoint?.flush()
-        guard let result = session.finished else { return }
+        guard let result = session.finished, !session.hasOutputPending else { return }
         if result.error == nil && waitsForAcknowledgement { return }
         end(result.error)
     }

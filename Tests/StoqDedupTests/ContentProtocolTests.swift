@@ -109,6 +109,42 @@ final class ContentProtocolTests: XCTestCase {
         XCTAssertEqual(second.stats.bytesDeduplicated + second.stats.payloadBytes, m1.totalSize)
     }
 
+    /// A server hands out a large answer as the stream has room: each piece is
+    /// about `max` bytes (whole messages, at most one past it), and the pieces
+    /// make the same stream as one take would.
+    func testOutputIsTakenInPiecesTheStreamHasRoomFor() throws {
+        let origin = Holder()
+        let m = origin.add(v0[0], objectID: "obj", version: 0)
+        func answer(max: Int) -> (pieces: [[UInt8]], fin: Bool) {
+            let server = ContentSession.serve(from: origin)
+            server.receive(ContentMessage.want(m.chunks.map(\.id)).encoded(), fin: true)
+            XCTAssertTrue(server.isFinished && server.hasOutputPending, "the outcome is known before the bytes leave")
+            var pieces: [[UInt8]] = [], fin = false
+            while server.hasOutputPending {
+                let (bytes, end) = server.takeOutput(max: max)
+                pieces.append(bytes)
+                fin = fin || end
+            }
+            return (pieces, fin)
+        }
+        let whole = answer(max: .max)
+        XCTAssertEqual(whole.pieces.count, 1)
+        let room = 16_384, largestFrame = try 5 + 32 + XCTUnwrap(m.chunks.map(\.size).max())
+        let pieced = answer(max: room)
+        XCTAssertGreaterThan(pieced.pieces.count, 10)
+        for piece in pieced.pieces.dropLast() {
+            XCTAssertGreaterThanOrEqual(piece.count, room)
+            XCTAssertLessThan(piece.count, room + largestFrame)
+        }
+        XCTAssertTrue(pieced.fin && whole.fin)
+        XCTAssertEqual(pieced.pieces.flatMap { $0 }, whole.pieces[0])
+        // No room: nothing is taken, nothing is lost.
+        let server = ContentSession.serve(from: origin)
+        server.receive(ContentMessage.want(m.chunks.map(\.id)).encoded(), fin: true)
+        XCTAssertEqual(server.takeOutput(max: 0).bytes, [])
+        XCTAssertEqual(server.takeOutput().bytes, whole.pieces[0])
+    }
+
     func testPushToAnEdgeAndMissingChunksAreReported() {
         let origin = Holder(), edge = Holder()
         let m = origin.add(v0[0], objectID: "obj", version: 0)
