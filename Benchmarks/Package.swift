@@ -7,7 +7,7 @@
 import PackageDescription
 
 let package = Package(
-    name: "StoqBenchmarks",
+    name: "StoqSimBenchmarks",
     platforms: [.macOS(.v14)],
     dependencies: [
         // The trait list replaces the default one, which would also pull in a runtime interposer not mirrored here.
@@ -16,12 +16,12 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
-            name: "StoqBenchmarks",
+            name: "StoqSimBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "StoqSimModules", package: "stoqsim"),
             ],
-            path: "Benchmarks/StoqBenchmarks",
+            path: "Benchmarks/StoqSimBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]
