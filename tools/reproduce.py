@@ -217,11 +217,20 @@ def scenario_routing(ctx):
         ctx.run(argv, target + ".log")
         commands.append(command_text(argv))
         imported.append(target)
-    big = os.path.join(ROOT, "topologies", "mixed-backbone-300.yaml" if ctx.quick else "edge-1000.yaml")
+    # edge-1000 has one backbone tier, so capacity-aware strategies (widest, weighted) route as
+    # `latency` does there; a generated 1,000-node topology with mixed backbone capacities and a
+    # partial mesh (as mixed-backbone-300, 1,000 nodes) is where they differ.
+    big = [os.path.join(ROOT, "topologies", "mixed-backbone-300.yaml")] if ctx.quick else \
+        [os.path.join(ROOT, "topologies", "edge-1000.yaml"), os.path.join(ctx.out, "routing-1000", "mixed-1000.yaml")]
+    if not ctx.quick:
+        argv = ["generate", "--nodes", "1000", "--seed", "3", "--backbone-capacity", "mix", "--degree", "4",
+                "--name", "mixed-1000", "--out", big[1]]
+        ctx.run(argv, big[1] + ".log")
+        commands.append(command_text(argv))
     strategies = ["latency", "hops", "widest", "weighted", "geographic", "ecmp"]
-    for topology in [big] + imported:
+    for topology in big + imported:
         name = os.path.basename(topology).replace(".yaml", "")
-        for strategy in strategies if topology == big else ["latency"]:
+        for strategy in strategies if topology in big else ["latency"]:
             argv = ["route", os.path.relpath(topology, ROOT), "--strategy", strategy]
             text = ctx.run(argv, os.path.join(ctx.out, "routing-1000", f"{name}-{strategy}.log"))
             commands.append(command_text(argv))
