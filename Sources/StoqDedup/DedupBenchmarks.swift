@@ -42,19 +42,12 @@ public enum DedupBenchmarks {
         ContentGenerator.randomBytes(bytes, seed: seed)
     }
 
-    /// FastCDC boundaries only, on `threads` cores (CPU time is the measuring
-    /// thread's, so for one thread only). `chunkByChunk` measures the walk that
-    /// cuts one chunk after another (what `StreamingChunker` does) instead of
-    /// the candidate scan whole objects take.
-    public static func chunking(_ data: [UInt8], parameters: ChunkerParameters = .default, threads: Int = 1,
-                                chunkByChunk: Bool = false) -> ThroughputResult {
+    /// FastCDC boundaries only, on `threads` cores (CPU time is the measuring thread's, so for one thread only).
+    public static func chunking(_ data: [UInt8], parameters: ChunkerParameters = .default, threads: Int = 1) -> ThroughputResult {
         let cdc = FastCDC(parameters)
         var boundaries: [ChunkBoundary] = []
-        let (wall, cpu) = timed {
-            boundaries = chunkByChunk ? data.withUnsafeBytes { cdc.serialBoundaries($0) } : cdc.boundaries(data, threads: threads)
-        }
-        let how = chunkByChunk ? ", chunk by chunk" : threads > 1 ? ", \(threads) threads" : ", 1 thread"
-        return ThroughputResult(name: "fastcdc \(sizesLabel(parameters))" + how,
+        let (wall, cpu) = timed { boundaries = cdc.boundaries(data, threads: threads) }
+        return ThroughputResult(name: "fastcdc \(sizesLabel(parameters))" + (threads > 1 ? ", \(threads) threads" : ", 1 thread"),
                                 bytes: data.count, wallSeconds: wall, cpuSeconds: cpu,
                                 chunks: boundaries.count, verified: check(boundaries, data.count, parameters))
     }

@@ -182,12 +182,12 @@ public struct FastCDC: Sendable {
         return -1
     }
 
-    /// All boundaries of a complete object. Objects of `candidateScanFromBytes`
-    /// or more are scanned for cut candidates first (see `CutCandidates`), on
-    /// `threads` cores; the boundaries are the same whatever the path and thread count.
+    /// All boundaries of a complete object. Large objects are scanned on
+    /// `threads` cores at once (see `CutCandidates`); the boundaries are the
+    /// same whatever the thread count.
     public func boundaries(_ data: UnsafeRawBufferPointer, threads: Int = FastCDC.defaultThreads) -> [ChunkBoundary] {
-        if data.count >= Self.candidateScanFromBytes, let base = data.baseAddress {
-            return CutCandidates(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: Swift.max(1, threads)).boundaries()
+        if threads > 1, data.count >= Self.parallelFromBytes, let base = data.baseAddress {
+            return CutCandidates(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: threads).boundaries()
         }
         return serialBoundaries(data)
     }
@@ -240,9 +240,6 @@ public struct FastCDC: Sendable {
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
     /// Below this, threads cost more than they save.
     public static let parallelFromBytes = 4 << 20
-    /// From this size the candidate scan (two hash chains at once, even on one
-    /// core) beats the chunk-by-chunk walk; below it the walk wastes nothing.
-    public static let candidateScanFromBytes = 1 << 20
 
     /// The first possible cut of the chunk starting at `p` that the gear hash
     /// decides from fewer than 64 rolled bytes (see `CutCandidates`): the
@@ -259,7 +256,7 @@ public struct FastCDC: Sendable {
     }
 }
 
-/// FastCDC over one or several cores with exactly the sequential cut points.
+/// FastCDC over several cores with exactly the sequential cut points.
 ///
 /// Bit k of the gear hash depends only on the last k + 1 bytes, so once a
 /// chunk has rolled 64 bytes its hash at any position is the hash of the 64
@@ -268,8 +265,7 @@ public struct FastCDC: Sendable {
 /// strict or the loose mask (a few per chunk), and one pass then walks the
 /// chunks: the first 63 positions after each chunk's minimum size are rolled
 /// exactly, the rest read off the candidates (strict before the normal size,
-/// loose after, the maximum size otherwise), as `cutPoint` would. The scan has
-/// no chunk-to-chunk dependency, so even one core rolls two places at once.
+/// loose after, the maximum size otherwise), as `cutPoint` would.
 struct CutCandidates {
     static let window = 64
     static let strict: UInt64 = 1, loose: UInt64 = 2
@@ -301,11 +297,22 @@ struct CutCandidates {
     /// Every position of `range` whose 64-byte gear hash passes either mask.
     /// The gear hash is one chain of dependent adds (about two cycles a byte),
     /// so the range is rolled as two halves at once: two independent chains
-    /// keep the core's ALUs busy (≈ 2× one chain, ≈ 1.1× the two-byte cut loop).
-    /// Both masks share `filter`'s bits, so one rarely passed test per position
-    /// guards the exact check, kept out of line.
+    /// keep the core's ALUs busy (≈ 1.5–2× one chain). When the masks share
+    /// enough bits, one rarely passed test on those guards the exact check
+    /// (kept out of line); otherwise each mask is tested.
     private static func scan(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, maskS: UInt64, maskL: UInt64) -> [UInt64] {
-        let filter = maskS & maskL
+        let shared = maskS & maskL
+        if shared.nonzeroBitCount >= 7 {
+            return rollTwoHalves(p, range, maskS, maskL) { $0 & shared == 0 }
+        }
+        return rollTwoHalves(p, range, maskS, maskL) { $0 & maskS == 0 || $0 & maskL == 0 }
+    }
+
+    /// `scan`'s loop; `mayPass` must hold for every hash that passes either
+    /// mask (and rarely otherwise), inlined so each filter gets its own loop.
+    @inline(__always)
+    private static func rollTwoHalves(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ maskS: UInt64, _ maskL: UInt64,
+                                      mayPass: (UInt64) -> Bool) -> [UInt64] {
         let half = range.count / 2
         let a = range.lowerBound, m = a + half
         var first: [UInt64] = [], second: [UInt64] = []
@@ -318,8 +325,8 @@ struct CutCandidates {
         while k < half {
             h0 = (h0 << 1) &+ g[Int(p0[k])]
             h1 = (h1 << 1) &+ g[Int(p1[k])]
-            if _slowPath(h0 & filter == 0) { record(h0, at: a &+ k, maskS, maskL, &first) }
-            if _slowPath(h1 & filter == 0) { record(h1, at: m &+ k, maskS, maskL, &second) }
+            if _slowPath(mayPass(h0)) { record(h0, at: a &+ k, maskS, maskL, &first) }
+            if _slowPath(mayPass(h1)) { record(h1, at: m &+ k, maskS, maskL, &second) }
             k &+= 1
         }
         // An odd-sized range leaves one byte for the second half.

@@ -19,7 +19,6 @@ struct DedupBench: ParsableCommand {
         let data = DedupBenchmarks.makeData(bytes: mebibytes << 20, seed: seed)
         let cases: [() -> ThroughputResult] = [
             { DedupBenchmarks.chunking(data, parameters: .default) },
-            { DedupBenchmarks.chunking(data, parameters: .default, chunkByChunk: true) },
             { DedupBenchmarks.chunking(data, parameters: .small) },
             { DedupBenchmarks.chunking(data, parameters: .large) },
             { DedupBenchmarks.sha256(data) },
@@ -58,11 +57,10 @@ struct ChunkerBench: ParsableCommand {
         let python = noPython ? nil : PyFastCDC.install(in: dir)
         var results: [ThroughputResult] = []
         func median(_ runs: [ThroughputResult]) -> ThroughputResult { runs.sorted { $0.wallSeconds < $1.wallSeconds }[runs.count / 2] }
-        let walk = median((0..<repetitions).map { _ in DedupBenchmarks.chunking(data, parameters: .default, chunkByChunk: true) })
         let serial = median((0..<repetitions).map { _ in DedupBenchmarks.chunking(data, parameters: .default, threads: 1) })
         let cores = FastCDC.defaultThreads
         let parallel = median((0..<repetitions).map { _ in DedupBenchmarks.chunking(data, parameters: .default, threads: cores) })
-        results += [walk, serial, parallel]
+        results += [serial, parallel]
         let sha = median((0..<repetitions).map { _ in DedupBenchmarks.sha256(data) })
         let both = median((0..<repetitions).map { _ in DedupBenchmarks.chunkAndHash(data, parameters: .default, threads: cores) })
         results += [sha, both]
