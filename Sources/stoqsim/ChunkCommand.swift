@@ -46,15 +46,6 @@ struct ChunkFile: ParsableCommand {
         return n * scale
     }
 
-    struct Row: Codable { var offset: Int; var length: Int; var id: String }
-    struct Summary: Codable {
-        var chunks: Int, bytes: Int, meanSize: Double, minSize: Int, maxSize: Int
-        var uniqueChunks: Int, uniqueBytes: Int
-        /// 1 - uniqueBytes / bytes: what storing the file by chunk saves.
-        var dedupRatio: Double
-    }
-    struct Report: Codable { var file: String; var parameters: ChunkerParameters; var chunks: [Row]; var summary: Summary }
-
     func run() throws {
         let params = try parameters()
         guard let handle = FileHandle(forReadingAtPath: file) else {
@@ -62,51 +53,40 @@ struct ChunkFile: ParsableCommand {
             throw ExitCode(badInputExitCode)
         }
         defer { try? handle.close() }
-        var rows: [Row] = []
-        var seen = Set<ChunkID>()
-        var uniqueBytes = 0
-        func take(_ c: Chunk) {
-            rows.append(Row(offset: c.offset, length: c.length, id: c.id.hex))
-            if seen.insert(c.id).inserted { uniqueBytes += c.length }
-        }
+        var chunks: [Chunk] = []
         do {
             if let mapped = try? Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped) {
                 // A regular file: mapped, chunked and hashed on all cores (same chunks as one core gives).
-                mapped.withUnsafeBytes { for c in FastCDC(params).chunks($0) { take(c) } }
+                chunks = mapped.withUnsafeBytes { FastCDC(params).chunks($0) }
             } else {
                 // A pipe or device: streamed in 4 MiB reads so it never has to fit in memory twice.
                 var chunker = StreamingChunker(params)
                 while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
-                    data.withUnsafeBytes { chunker.feed($0) { c, _ in take(c) } }
+                    data.withUnsafeBytes { chunker.feed($0) { c, _ in chunks.append(c) } }
                 }
-                chunker.finish { c, _ in take(c) }
+                chunker.finish { c, _ in chunks.append(c) }
             }
         } catch {
             printError("\(file): read failed: \(error.localizedDescription)")
             throw ExitCode.failure
         }
 
-        let sizes = rows.map(\.length)
-        let total = sizes.reduce(0, +)
-        let summary = Summary(chunks: rows.count, bytes: total,
-                              meanSize: rows.isEmpty ? 0 : Double(total) / Double(rows.count),
-                              minSize: sizes.min() ?? 0, maxSize: sizes.max() ?? 0,
-                              uniqueChunks: seen.count, uniqueBytes: uniqueBytes,
-                              dedupRatio: total == 0 ? 0 : 1 - Double(uniqueBytes) / Double(total))
+        let report = ChunkReport(file: file, parameters: params, chunks: chunks)
         switch format {
         case .json:
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let json = try e.encode(Report(file: file, parameters: params, chunks: rows, summary: summary))
-            print(String(decoding: json, as: UTF8.self))
+            var json = try report.json()
+            json.append(0x0A)
+            FileHandle.standardOutput.write(json)
         case .table:
-            print("\(file): FastCDC \(params)")
-            print(pad("offset", 12) + pad("length", 10) + "id")
-            for r in rows { print(pad(String(r.offset), 12) + pad(String(r.length), 10) + r.id) }
+            let summary = report.summary
+            var out = "\(file): FastCDC \(params)\n" + pad("offset", 12) + pad("length", 10) + "id\n"
+            out.reserveCapacity(out.utf8.count + report.chunks.count * 90)
+            for r in report.chunks { out += pad(String(r.offset), 12) + pad(String(r.length), 10) + r.id + "\n" }
             let mean = (summary.meanSize * 10).rounded() / 10
             let ratio = (summary.dedupRatio * 1000).rounded() / 10
-            print("\(summary.chunks) chunks, \(total) bytes; size mean \(mean), min \(summary.minSize), max \(summary.maxSize); "
-                  + "\(summary.uniqueChunks) unique (\(uniqueBytes) bytes); dedup within file \(ratio)%")
+            out += "\(summary.chunks) chunks, \(summary.bytes) bytes; size mean \(mean), min \(summary.minSize), max \(summary.maxSize); "
+                + "\(summary.uniqueChunks) unique (\(summary.uniqueBytes) bytes); dedup within file \(ratio)%\n"
+            FileHandle.standardOutput.write(Data(out.utf8))
         }
     }
 

@@ -5,7 +5,7 @@ import XCTest
 /// Chunking on several cores (cut candidates scanned per segment, then one
 /// walk over the chunks) gives exactly the sequential boundaries and ids.
 final class ParallelChunkingTests: XCTestCase {
-    func sequential(_ cdc: FastCDC, _ data: [UInt8]) -> [ChunkBoundary] { cdc.boundaries(data, threads: 1) }
+    func sequential(_ cdc: FastCDC, _ data: [UInt8]) -> [ChunkBoundary] { data.withUnsafeBytes { cdc.serialBoundaries($0) } }
 
     func parallel(_ cdc: FastCDC, _ data: [UInt8], threads: Int) -> [ChunkBoundary] {
         data.withUnsafeBufferPointer { CutCandidates(cdc, $0.baseAddress!, count: $0.count, threads: threads).boundaries() }
@@ -32,10 +32,26 @@ final class ParallelChunkingTests: XCTestCase {
         }
     }
 
+    /// Many random sizes and thread counts, so segment and half-segment
+    /// borders fall everywhere: inside warm-ups, next to cuts, at odd offsets.
+    func testSameBoundariesForRandomSizesAndSplits() throws {
+        var rng = RandomStream(seed: 20)
+        let source = ContentGenerator.randomBytes(1 << 20, seed: 21)
+        let params = [ChunkerParameters.small, try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 3)]
+        for round in 0..<40 {
+            let count = Int(rng.next() % UInt64(source.count))
+            let data = Array(source.prefix(count))
+            let threads = 1 + Int(rng.next() % 7)
+            let cdc = FastCDC(params[round % params.count])
+            XCTAssertEqual(parallel(cdc, data, threads: threads), sequential(cdc, data), "\(count) bytes, \(threads) threads")
+        }
+    }
+
     func testLargeObjectsTakeTheParallelPathWithTheSameChunks() {
         let data = ContentGenerator.randomBytes(FastCDC.parallelFromBytes + 12345, seed: 3)
         let cdc = FastCDC(.small)
-        XCTAssertEqual(cdc.boundaries(data, threads: 2), cdc.boundaries(data, threads: 1))
+        XCTAssertEqual(cdc.boundaries(data, threads: 2), sequential(cdc, data))
+        XCTAssertEqual(cdc.boundaries(data, threads: 1), sequential(cdc, data))
         let chunks = cdc.chunks(data, threads: 2)
         XCTAssertEqual(chunks, cdc.chunks(data, threads: 1))
         XCTAssertEqual(chunks.map(\.id), chunks.map { c in data.withUnsafeBytes { SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[c.offset..<(c.offset + c.length)])) } })

@@ -1,0 +1,36 @@
+import Foundation
+import StoqEngine
+import XCTest
+@testable import StoqDedup
+
+final class ChunkReportTests: XCTestCase {
+    func encoderJSON(_ r: ChunkReport) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(r), as: UTF8.self)
+    }
+
+    /// The hand-written rows give exactly JSONEncoder's bytes, for odd file
+    /// names (escaped slashes, quotes, non-ASCII), one chunk and none.
+    func testJSONIsByteForByteJSONEncoders() throws {
+        var data = ContentGenerator.randomBytes(300_000, seed: 5)
+        data += data.prefix(100_000)   // repeated content: duplicate ids, a dedup ratio above 0
+        let chunks = FastCDC(.small).chunks(data)
+        for name in ["/tmp/a b/\"quoted\"\\x.bin", "données.bin", "plain"] {
+            for subset in [chunks, Array(chunks.prefix(1)), []] {
+                let report = ChunkReport(file: name, parameters: .small, chunks: subset)
+                XCTAssertEqual(String(decoding: try report.json(), as: UTF8.self), try encoderJSON(report), "\(name), \(subset.count) chunks")
+            }
+        }
+    }
+
+    func testSummaryCountsUniqueChunksOnce() {
+        let a = ChunkID(words: (1, 2, 3, 4)), b = ChunkID(words: (5, 6, 7, 8))
+        let chunks = [Chunk(offset: 0, length: 100, id: a), Chunk(offset: 100, length: 50, id: b), Chunk(offset: 150, length: 100, id: a)]
+        let s = ChunkReport(file: "f", parameters: .default, chunks: chunks).summary
+        XCTAssertEqual(s, ChunkReport.Summary(chunks: 3, bytes: 250, meanSize: 250.0 / 3, minSize: 50, maxSize: 100,
+                                              uniqueChunks: 2, uniqueBytes: 150, dedupRatio: 1 - 150.0 / 250))
+        XCTAssertEqual(ChunkReport(file: "f", parameters: .default, chunks: []).summary,
+                       ChunkReport.Summary(chunks: 0, bytes: 0, meanSize: 0, minSize: 0, maxSize: 0, uniqueChunks: 0, uniqueBytes: 0, dedupRatio: 0))
+    }
+}
