@@ -18,15 +18,18 @@ public struct LatencyStats {
     public private(set) var min = Int64.max
     public private(set) var max = Int64.min
     private var samples: [Int64] = []
-    private(set) var histogram: LatencyHistogram?
+    /// True while percentiles are exact (the histogram is not used yet).
+    public private(set) var isExact = true
+    /// Empty while exact. Not an optional: testing and unwrapping one copied
+    /// the histogram (a retain and release) per record.
+    private(set) var histogram: LatencyHistogram
 
     public init(significantDigits: SignificantDigits = .three) {
         self.significantDigits = significantDigits
+        histogram = LatencyHistogram(significantDigits: significantDigits)
     }
 
     public var isEmpty: Bool { count == 0 }
-    /// True while percentiles are exact (no histogram yet).
-    public var isExact: Bool { histogram == nil }
     public var mean: Double { count > 0 ? Double(sum) / Double(count) : 0 }
 
     /// Records one value in nanoseconds (negative values count as 0).
@@ -37,10 +40,10 @@ public struct LatencyStats {
         sum &+= v
         min = Swift.min(min, v)
         max = Swift.max(max, v)
-        if histogram != nil {
-            histogram!.record(UInt64(v))
-        } else {
+        if isExact {
             recordExact(v)
+        } else {
+            histogram.record(UInt64(v))
         }
     }
 
@@ -49,12 +52,18 @@ public struct LatencyStats {
         if samples.count < Self.exactLimit {
             samples.append(v)
         } else {
-            var h = makeHistogram()
-            for s in samples { h.record(UInt64(s)) }
-            h.record(UInt64(v))
-            histogram = h
-            samples = []
+            moveSamplesToHistogram()
+            histogram.record(UInt64(v))
         }
+    }
+
+    /// Past `exactLimit`: a histogram sized for the values seen so far
+    /// (growing one value by value resized it again and again).
+    private mutating func moveSamplesToHistogram() {
+        histogram.grow(toCover: UInt64(Swift.max(max, 0)))
+        for s in samples { histogram.record(UInt64(s)) }
+        samples = []
+        isExact = false
     }
 
     /// Adds everything `other` recorded, as if its values had been recorded
@@ -68,30 +77,19 @@ public struct LatencyStats {
         sum &+= other.sum
         min = Swift.min(min, other.min)
         max = Swift.max(max, other.max)
-        if histogram == nil, other.histogram == nil, samples.count + other.samples.count <= Self.exactLimit {
+        if isExact, other.isExact, samples.count + other.samples.count <= Self.exactLimit {
             samples += other.samples
             return
         }
-        if histogram == nil {
-            var h = makeHistogram()
-            for s in samples { h.record(UInt64(s)) }
-            histogram = h
-            samples = []
-        }
-        if let o = other.histogram { histogram!.add(o) } else { for s in other.samples { histogram!.record(UInt64(s)) } }
-    }
-
-    /// A histogram sized for the values seen so far: growing one from the
-    /// smallest size value by value resized it again and again.
-    private func makeHistogram() -> LatencyHistogram {
-        LatencyHistogram(significantDigits: significantDigits, highestValue: UInt64(Swift.max(max, 0)))
+        if isExact { moveSamplesToHistogram() }
+        if other.isExact { for s in other.samples { histogram.record(UInt64(s)) } } else { histogram.add(other.histogram) }
     }
 
     /// Values at the given percentiles (0…100), nearest-rank: exact for small
     /// samples, else within the histogram's precision (0.1%) of exact.
     public func percentiles(_ ps: [Double]) -> [Int64] {
         guard count > 0 else { return ps.map { _ in 0 } }
-        if let histogram { return histogram.percentiles(ps, min: min, max: max) }
+        if !isExact { return histogram.percentiles(ps, min: min, max: max) }
         let sorted = samples.sorted()
         return ps.map { Distribution.nearestRank($0, sorted: sorted) }
     }
@@ -99,7 +97,7 @@ public struct LatencyStats {
     /// Bytes this value holds on the heap (for the bounded-memory test and
     /// for sizing big analyses).
     public var footprintBytes: Int {
-        histogram?.footprintBytes ?? samples.capacity * MemoryLayout<Int64>.stride
+        isExact ? samples.capacity * MemoryLayout<Int64>.stride : histogram.footprintBytes
     }
 }
 
@@ -111,7 +109,7 @@ public struct LatencyStats {
 /// copied its struct out of an optional per record (a seventh of an
 /// analysis). Counts are 32-bit, half the memory (and cache) per pair; a
 /// count passing 2^32 carries into `carries`, so nothing is lost.
-struct LatencyHistogram: Equatable {
+struct LatencyHistogram {
     /// log2 of half the sub-buckets per bucket (7 at two digits, 10 at three).
     private let halfMagnitude: Int
     private let subBucketMask: UInt64
@@ -121,7 +119,8 @@ struct LatencyHistogram: Equatable {
     private var carries: [Int: UInt64] = [:]
     private(set) var totalCount: UInt64 = 0
 
-    init(significantDigits: SignificantDigits, highestValue: UInt64) {
+    /// Empty until the first value (or `grow`) sizes it.
+    init(significantDigits: SignificantDigits) {
         // Single-unit resolution up to 2 × 10^digits, in a power-of-two number of sub-buckets (as HdrHistogram).
         let singleUnitLimit = 2 * Foundation.pow(10.0, Double(significantDigits.rawValue))
         let magnitude = Int(Foundation.log2(singleUnitLimit).rounded(.up))
@@ -129,7 +128,6 @@ struct LatencyHistogram: Equatable {
         subBucketMask = UInt64(1 << magnitude) - 1
         leadingZeroCountBase = 64 - magnitude
         counts = []
-        grow(toCover: Swift.max(highestValue, 2))
     }
 
     private var halfCount: Int { 1 << halfMagnitude }
@@ -144,7 +142,7 @@ struct LatencyHistogram: Equatable {
     }
 
     /// Counts long enough for `value`'s bucket (HdrHistogram's auto-resize, whole buckets at a time).
-    private mutating func grow(toCover value: UInt64) {
+    mutating func grow(toCover value: UInt64) {
         let length = (bucket(of: value) + 2) << halfMagnitude
         if length > counts.count { counts += repeatElement(0, count: length - counts.count) }
     }
