@@ -119,13 +119,24 @@ public final class ProbeAccumulator: TraceAccumulator {
         }
     }
     /// Names are ids in `names`: a probe's key is hashed and compared as integers.
-    struct PairKey: Hashable { var workload, from, to: Int32; var size: Int }
+    struct PairKey: Equatable {
+        var workload, from, to: Int32
+        var size: Int
+        /// The key in three words, for `PackedKeyIndex`.
+        var packed: PackedKeyIndex.Key {
+            (UInt64(UInt32(bitPattern: from)) << 32 | UInt64(UInt32(bitPattern: to)), UInt64(UInt32(bitPattern: workload)),
+             UInt64(bitPattern: Int64(size)))
+        }
+    }
     struct RegionKey: Hashable { var workload: Int32; var from, to: String }
     /// Where a pair's samples also go, resolved once per pair.
     struct PairSlots { var workload: Int; var region: Int? }
 
     private let names = NameTable()
-    private var pairs = OrderedGroups<PairKey, Group>()
+    /// Pair groups in first-seen order, found by their packed key.
+    private var pairIndex = PackedKeyIndex()
+    private var pairKeys: [PairKey] = []
+    private var pairGroups: [Group] = []
     private var pairSlots: [PairSlots] = []
     private var workloads = OrderedGroups<Int32, Group>()
     private var regions = OrderedGroups<RegionKey, Group>()
@@ -162,7 +173,7 @@ public final class ProbeAccumulator: TraceAccumulator {
             lastKey = key
             lastSlot = slot
         }
-        pairs.values[slot].add(size: key.size, rttNs: rttNs)
+        pairGroups[slot].add(size: key.size, rttNs: rttNs)
         let s = pairSlots[slot]
         workloads.values[s.workload].add(size: key.size, rttNs: rttNs)
         if let r = s.region { regions.values[r].add(size: key.size, rttNs: rttNs) }
@@ -170,8 +181,10 @@ public final class ProbeAccumulator: TraceAccumulator {
 
     /// The pair's slot; a new pair also gets its workload and region-pair groups.
     private func slot(for key: PairKey, context: AnalysisContext) -> Int {
-        let slot = pairs.slot(key) { Group(significantDigits: .two) }
-        if slot == pairSlots.count {
+        let (slot, isNew) = pairIndex.index(key.packed)
+        if isNew {
+            pairKeys.append(key)
+            pairGroups.append(Group(significantDigits: .two))
             let w = workloads.slot(key.workload) { Group(significantDigits: .three) }
             var r: Int?
             if let a = context.nodes[names[key.from]], let b = context.nodes[names[key.to]] {
@@ -194,15 +207,15 @@ public final class ProbeAccumulator: TraceAccumulator {
             let key = RegionKey(workload: ids[Int(k.workload)], from: k.from, to: k.to)
             regions.values[regions.slot(key) { Group(significantDigits: .three) }].merge(g)
         }
-        for (k, g) in later.pairs.pairs {
+        for (k, g) in zip(later.pairKeys, later.pairGroups) {
             let key = PairKey(workload: ids[Int(k.workload)], from: ids[Int(k.from)], to: ids[Int(k.to)], size: k.size)
-            pairs.values[slot(for: key, context: context)].merge(g)
+            pairGroups[slot(for: key, context: context)].merge(g)
         }
         lastKey = nil
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
-        summary.probes = pairs.pairs.map { $1.summary(workload: names[$0.workload], from: names[$0.from], to: names[$0.to], cdf: false) }
+        summary.probes = zip(pairKeys, pairGroups).map { $1.summary(workload: names[$0.workload], from: names[$0.from], to: names[$0.to], cdf: false) }
         summary.probeWorkloads = workloads.pairs.map { $1.summary(workload: names[$0], from: "*", to: "*", cdf: true) }
         summary.probeRegionPairs = regions.pairs.map { $1.summary(workload: names[$0.workload], from: $0.from, to: $0.to, cdf: true) }
     }

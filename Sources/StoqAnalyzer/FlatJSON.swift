@@ -19,20 +19,49 @@ struct FlatJSONObject {
         var escaped: Bool
     }
 
-    private(set) var fields: [Field] = []
+    /// The parsed line's fields, in line order (valid until the next `parse`).
+    var fields: UnsafeBufferPointer<Field> { UnsafeBufferPointer(start: table.fields, count: table.count) }
     private(set) var bytes = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-    /// Where the next `field` lookup starts: decoders ask for fields in the
-    /// order the writer wrote them, so each lookup usually hits at once.
-    private let cursor = Cursor()
-    private final class Cursor { var next = 0 }
+    /// The field table, reused from line to line, and the lookup cursor.
+    /// A class with a raw buffer: an array's uniqueness and capacity checks
+    /// on every append were a visible share of parsing. Copies of the parser
+    /// share it (the decoders read the line just parsed through a copy).
+    private let table = FieldTable()
 
-    init() { fields.reserveCapacity(16) }
+    private final class FieldTable {
+        var fields: UnsafeMutablePointer<Field>
+        var count = 0
+        var capacity = 16
+        /// Where the next `field` lookup starts: decoders ask for fields in the
+        /// order the writer wrote them, so each lookup usually hits at once.
+        var next = 0
+
+        init() { fields = .allocate(capacity: capacity) }
+        deinit { fields.deallocate() }
+
+        @inline(__always)
+        func append(_ f: Field) {
+            if count == capacity { grow() }
+            (fields + count).initialize(to: f)
+            count += 1
+        }
+
+        private func grow() {
+            let bigger = UnsafeMutablePointer<Field>.allocate(capacity: capacity * 2)
+            bigger.moveInitialize(from: fields, count: count)
+            fields.deallocate()
+            fields = bigger
+            capacity *= 2
+        }
+    }
+
+    init() {}
 
     /// Parses `line`; false if it is not a single JSON object. The buffer must
     /// stay valid while values are read.
     mutating func parse(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
-        fields.removeAll(keepingCapacity: true)
-        cursor.next = 0
+        table.count = 0
+        table.next = 0
         bytes = line
         guard let b = line.baseAddress else { return false }
         let n = line.count
@@ -99,7 +128,7 @@ struct FlatJSONObject {
             default:
                 return false
             }
-            fields.append(Field(keyStart: keyStart, keyLength: keyLength, valueStart: valueStart, valueEnd: i,
+            table.append(Field(keyStart: keyStart, keyLength: keyLength, valueStart: valueStart, valueEnd: i,
                                 kind: kind, escaped: escaped))
             skipSpace()
             guard i < n else { return false }
@@ -121,22 +150,27 @@ struct FlatJSONObject {
     /// the cursor beats hashing. (A key repeated in one line, which JSON
     /// leaves undefined and no writer of ours produces, reads one of its values.)
     func field(_ key: StaticString) -> Field? {
-        let n = fields.count
+        let n = table.count
         guard n > 0 else { return nil }
         let len = key.utf8CodeUnitCount
-        let start = cursor.next < n ? cursor.next : 0
-        return fields.withUnsafeBufferPointer { fs in
-            var i = start
-            repeat {
-                let f = fs[i]
-                if f.keyLength == len, memcmp(bytes.baseAddress! + f.keyStart, key.utf8Start, len) == 0 {
-                    cursor.next = i + 1
-                    return f
-                }
-                i = i + 1 == n ? 0 : i + 1
-            } while i != start
-            return nil
-        }
+        let start = table.next < n ? table.next : 0
+        var i = start
+        repeat {
+            let f = table.fields[i]
+            if f.keyLength == len, Self.equal(bytes.baseAddress! + f.keyStart, key.utf8Start, len) {
+                table.next = i + 1
+                return f
+            }
+            i = i + 1 == n ? 0 : i + 1
+        } while i != start
+        return nil
+    }
+
+    /// Keys are a few bytes: compared in line, not through a `memcmp` call.
+    @inline(__always)
+    private static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        for k in 0..<n where a[k] != b[k] { return false }
+        return true
     }
 
     /// The raw bytes of a field's value; for strings, between the quotes (escapes left as they are).
@@ -184,9 +218,24 @@ struct FlatJSONObject {
         return v
     }
 
+    /// The number as a `Double`, or nil when it is not one. Parsed with
+    /// `strtod` from a copy on the stack (what `Double(String)` runs, without
+    /// a `String` per value; stoqsim sets no locale, so the decimal point is
+    /// `.`); the whole text must be the number.
     func double(_ f: Field) -> Double? {
         guard f.kind == .number else { return nil }
-        return Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[f.valueStart..<f.valueEnd]), as: UTF8.self))
+        let n = f.valueEnd - f.valueStart
+        guard n < 64 else {
+            return Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[f.valueStart..<f.valueEnd]), as: UTF8.self))
+        }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buf -> Double? in
+            let p = buf.baseAddress!
+            UnsafeMutableRawPointer(p).copyMemory(from: bytes.baseAddress! + f.valueStart, byteCount: n)
+            p[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(p, &end)
+            return end == p + n ? v : nil
+        }
     }
 
     /// The raw JSON text of a value (for nested values).

@@ -1,3 +1,4 @@
+import Foundation
 import Histogram
 
 /// A latency distribution in bounded memory. The first `exactLimit` samples
@@ -9,7 +10,7 @@ public struct LatencyStats {
     public static let exactLimit = 256
     /// Per-group precision: three digits (0.1%) for the few workload and
     /// region groups; node pairs can number 10^4–10^5, and at three digits each
-    /// histogram is ~160 KiB over a 1 µs–300 ms range, so they use two (1%, ~23 KiB).
+    /// histogram is ~80 KiB over a 1 µs–300 ms range, so they use two (1%, ~12 KiB).
     public let significantDigits: SignificantDigits
 
     public private(set) var count = 0
@@ -17,35 +18,52 @@ public struct LatencyStats {
     public private(set) var min = Int64.max
     public private(set) var max = Int64.min
     private var samples: [Int64] = []
-    public private(set) var histogram: Histogram<UInt64>?
+    /// True while percentiles are exact (the histogram is not used yet).
+    public private(set) var isExact = true
+    /// Empty while exact. Not an optional: testing and unwrapping one copied
+    /// the histogram (a retain and release) per record.
+    private(set) var histogram: LatencyHistogram
 
     public init(significantDigits: SignificantDigits = .three) {
         self.significantDigits = significantDigits
+        histogram = LatencyHistogram(significantDigits: significantDigits)
     }
 
     public var isEmpty: Bool { count == 0 }
-    /// True while percentiles are exact (no histogram yet).
-    public var isExact: Bool { histogram == nil }
     public var mean: Double { count > 0 ? Double(sum) / Double(count) : 0 }
 
     /// Records one value in nanoseconds (negative values count as 0).
+    @inline(__always)
     public mutating func record(_ value: Int64) {
         let v = Swift.max(value, 0)
         count += 1
         sum &+= v
         min = Swift.min(min, v)
         max = Swift.max(max, v)
-        if histogram != nil {
-            histogram!.record(UInt64(v))
-        } else if samples.count < Self.exactLimit {
+        if isExact {
+            recordExact(v)
+        } else {
+            histogram.record(UInt64(v))
+        }
+    }
+
+    /// Keeps the sample, or moves all of them into a histogram past `exactLimit`.
+    private mutating func recordExact(_ v: Int64) {
+        if samples.count < Self.exactLimit {
             samples.append(v)
         } else {
-            var h = makeHistogram()
-            for s in samples { h.record(UInt64(s)) }
-            h.record(UInt64(v))
-            histogram = h
-            samples = []
+            moveSamplesToHistogram()
+            histogram.record(UInt64(v))
         }
+    }
+
+    /// Past `exactLimit`: a histogram sized for the values seen so far
+    /// (growing one value by value resized it again and again).
+    private mutating func moveSamplesToHistogram() {
+        histogram.grow(toCover: UInt64(Swift.max(max, 0)))
+        for s in samples { histogram.record(UInt64(s)) }
+        samples = []
+        isExact = false
     }
 
     /// Adds everything `other` recorded, as if its values had been recorded
@@ -59,58 +77,136 @@ public struct LatencyStats {
         sum &+= other.sum
         min = Swift.min(min, other.min)
         max = Swift.max(max, other.max)
-        if histogram == nil, other.histogram == nil, samples.count + other.samples.count <= Self.exactLimit {
+        if isExact, other.isExact, samples.count + other.samples.count <= Self.exactLimit {
             samples += other.samples
             return
         }
-        if histogram == nil {
-            var h = makeHistogram()
-            for s in samples { h.record(UInt64(s)) }
-            histogram = h
-            samples = []
-        }
-        if let o = other.histogram { histogram!.add(o) } else { for s in other.samples { histogram!.record(UInt64(s)) } }
-    }
-
-    /// A histogram sized for the values seen so far: growing one from the
-    /// smallest size value by value resized it again and again, which took a
-    /// fifth of a big analysis. The bucket layout depends only on the lowest
-    /// value (1) and the digits, so the percentiles are the same either way.
-    private func makeHistogram() -> Histogram<UInt64> {
-        var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: Swift.max(2, UInt64(Swift.max(max, 0))),
-                                  numberOfSignificantValueDigits: significantDigits)
-        h.autoResize = true
-        return h
+        if isExact { moveSamplesToHistogram() }
+        if other.isExact { for s in other.samples { histogram.record(UInt64(s)) } } else { histogram.add(other.histogram) }
     }
 
     /// Values at the given percentiles (0…100), nearest-rank: exact for small
     /// samples, else within the histogram's precision (0.1%) of exact.
     public func percentiles(_ ps: [Double]) -> [Int64] {
         guard count > 0 else { return ps.map { _ in 0 } }
-        if let histogram { return Self.percentiles(ps, of: histogram, min: min, max: max) }
+        if !isExact { return histogram.percentiles(ps, min: min, max: max) }
         let sorted = samples.sorted()
         return ps.map { Distribution.nearestRank($0, sorted: sorted) }
     }
 
-    /// All percentiles in one pass over the recorded buckets, with
-    /// `valueAtPercentile`'s definition (rank ⌈(p − 1 ulp) · n⌉, the bucket's
-    /// highest equivalent value, clamped to the exact min and max). Calling
-    /// `valueAtPercentile` per percentile scans the whole counts array each
-    /// time, which made CDFs the analysis' bottleneck.
-    static func percentiles(_ ps: [Double], of h: Histogram<UInt64>, min: Int64, max: Int64) -> [Int64] {
-        let total = Double(h.totalCount)
+    /// Bytes this value holds on the heap (for the bounded-memory test and
+    /// for sizing big analyses).
+    public var footprintBytes: Int {
+        isExact ? samples.capacity * MemoryLayout<Int64>.stride : histogram.footprintBytes
+    }
+}
+
+/// An HDR histogram of non-negative integers (lowest discernible value 1)
+/// with HdrHistogram's bucket layout, so its percentiles are the library's
+/// `Histogram<UInt64>`'s to the last digit (a test compares them). It lives
+/// in this module because the analysis records every probe into one: the
+/// library's generic code is not specialised across the module boundary and
+/// copied its struct out of an optional per record (a seventh of an
+/// analysis). Counts are 32-bit, half the memory (and cache) per pair; a
+/// count passing 2^32 carries into `carries`, so nothing is lost.
+struct LatencyHistogram {
+    /// log2 of half the sub-buckets per bucket (7 at two digits, 10 at three).
+    private let halfMagnitude: Int
+    private let subBucketMask: UInt64
+    private let leadingZeroCountBase: Int
+    private(set) var counts: [UInt32]
+    /// Multiples of 2^32 per counts index, for counts that wrapped.
+    private var carries: [Int: UInt64] = [:]
+    private(set) var totalCount: UInt64 = 0
+
+    /// Empty until the first value (or `grow`) sizes it.
+    init(significantDigits: SignificantDigits) {
+        // Single-unit resolution up to 2 × 10^digits, in a power-of-two number of sub-buckets (as HdrHistogram).
+        let singleUnitLimit = 2 * Foundation.pow(10.0, Double(significantDigits.rawValue))
+        let magnitude = Int(Foundation.log2(singleUnitLimit).rounded(.up))
+        halfMagnitude = Swift.max(magnitude, 1) - 1
+        subBucketMask = UInt64(1 << magnitude) - 1
+        leadingZeroCountBase = 64 - magnitude
+        counts = []
+    }
+
+    private var halfCount: Int { 1 << halfMagnitude }
+
+    @inline(__always)
+    private func bucket(of value: UInt64) -> Int { leadingZeroCountBase - (value | subBucketMask).leadingZeroBitCount }
+
+    @inline(__always)
+    private func index(of value: UInt64) -> Int {
+        let b = bucket(of: value)
+        return ((b + 1) << halfMagnitude) + Int(truncatingIfNeeded: value >> UInt64(b)) - halfCount
+    }
+
+    /// Counts long enough for `value`'s bucket (HdrHistogram's auto-resize, whole buckets at a time).
+    mutating func grow(toCover value: UInt64) {
+        let length = (bucket(of: value) + 2) << halfMagnitude
+        if length > counts.count { counts += repeatElement(0, count: length - counts.count) }
+    }
+
+    @inline(__always)
+    mutating func record(_ value: UInt64) {
+        let i = index(of: value)
+        if i >= counts.count { grow(toCover: value) }
+        add(1, at: i)
+        totalCount += 1
+    }
+
+    @inline(__always)
+    private mutating func add(_ n: UInt64, at i: Int) {
+        let sum = UInt64(counts[i]) + n
+        counts[i] = UInt32(truncatingIfNeeded: sum)
+        if sum > UInt64(UInt32.max) { carries[i, default: 0] += sum & ~UInt64(UInt32.max) }
+    }
+
+    private func count(at i: Int) -> UInt64 { UInt64(counts[i]) + (carries.isEmpty ? 0 : carries[i] ?? 0) }
+
+    /// Adds every count of `other` (same precision), as if its values had been recorded here.
+    mutating func add(_ other: LatencyHistogram) {
+        precondition(halfMagnitude == other.halfMagnitude, "adding histograms of different precision")
+        if other.counts.count > counts.count { counts += repeatElement(0, count: other.counts.count - counts.count) }
+        for i in other.counts.indices where other.counts[i] != 0 { add(UInt64(other.counts[i]), at: i) }
+        for (i, c) in other.carries { carries[i, default: 0] += c }
+        totalCount += other.totalCount
+    }
+
+    /// The smallest value in index `i`'s bucket (HdrHistogram's `valueFromIndex`).
+    private func lowestValue(at i: Int) -> UInt64 {
+        let b = (i >> halfMagnitude) - 1
+        let sub = (i & (halfCount - 1)) + halfCount
+        return b < 0 ? UInt64(sub - halfCount) : UInt64(sub) << UInt64(b)
+    }
+
+    /// The highest value equivalent to index `i`'s (its bucket's top).
+    private func highestValue(at i: Int) -> UInt64 {
+        let b = Swift.max((i >> halfMagnitude) - 1, 0)
+        return lowestValue(at: i) + (UInt64(1) << UInt64(b)) - 1
+    }
+
+    func valuesAreEquivalent(_ a: UInt64, _ b: UInt64) -> Bool { lowestValue(at: index(of: a)) == lowestValue(at: index(of: b)) }
+
+    /// All percentiles in one pass over the counts, with HdrHistogram's
+    /// `valueAtPercentile` definition (rank ⌈(p − 1 ulp) · n⌉, the bucket's
+    /// highest equivalent value, clamped to the exact min and max).
+    func percentiles(_ ps: [Double], min: Int64, max: Int64) -> [Int64] {
+        let total = Double(totalCount)
         let targets = ps.enumerated().map { i, p -> (rank: UInt64, index: Int) in
             (p <= 0 ? 1 : Swift.max(1, UInt64((Swift.min(p.nextDown, 100) * total / 100).rounded(.up))), i)
         }.sorted { $0.rank < $1.rank }
         var out = ps.map { $0 <= 0 ? min : max }
         var next = 0
         var seen: UInt64 = 0
-        for v in h.recordedValues() where next < targets.count {
-            seen += v.count
+        for i in counts.indices where next < targets.count {
+            let c = count(at: i)
+            guard c != 0 else { continue }
+            seen += c
             while next < targets.count, targets[next].rank <= seen {
                 let p = ps[targets[next].index]
                 if p > 0, p < 100 {
-                    out[targets[next].index] = Swift.min(Swift.max(Int64(h.highestEquivalentForValue(v.value)), min), max)
+                    out[targets[next].index] = Swift.min(Swift.max(Int64(highestValue(at: i)), min), max)
                 }
                 next += 1
             }
@@ -118,9 +214,6 @@ public struct LatencyStats {
         return out
     }
 
-    /// Bytes this value holds on the heap (for the bounded-memory test and
-    /// for sizing big analyses).
-    public var footprintBytes: Int {
-        histogram?.estimatedFootprintInBytes ?? samples.capacity * MemoryLayout<Int64>.stride
-    }
+    /// HdrHistogram's estimate (a fixed 512 bytes besides the counts).
+    var footprintBytes: Int { 512 + counts.capacity * MemoryLayout<UInt32>.stride + carries.count * 32 }
 }

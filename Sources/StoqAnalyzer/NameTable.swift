@@ -3,44 +3,41 @@ import Foundation
 /// Names seen in a trace (nodes, workloads, congestion controllers), each
 /// given a small integer the first time it appears. The analysis' hot loops
 /// key their groups by these integers: a probe line's names are looked up
-/// from the line's bytes without building a `String` per record.
+/// from the line's bytes without building a `String` per record, in an
+/// open-addressing table with a multiply-mix hash (a `Dictionary`'s SipHash
+/// and its `Hashable` calls took a tenth of a probe analysis).
 final class NameTable {
-    /// A name's UTF-8 bytes: the table's own copy, or a line's bytes while
-    /// looking one up.
-    private struct Key: Hashable {
-        let start: UnsafePointer<UInt8>
-        let count: Int
-        static func == (a: Key, b: Key) -> Bool { a.count == b.count && memcmp(a.start, b.start, a.count) == 0 }
-        func hash(into h: inout Hasher) { h.combine(bytes: UnsafeRawBufferPointer(start: start, count: count)) }
-    }
-
-    private var ids: [Key: Int32] = [:]
     /// The names by id.
     private(set) var names: [String] = []
-    private var owned: [UnsafeMutablePointer<UInt8>] = []
+    /// Each id's own copy of its bytes, for comparing with a line's.
+    private var bytes: [UnsafeBufferPointer<UInt8>] = []
+    /// Ids by hash, -1 where empty; a power of two at most half full.
+    private var slots = [Int32](repeating: -1, count: 64)
+    private var hashes: [UInt64] = []
 
     init() {}
 
-    deinit { for p in owned { p.deallocate() } }
+    deinit { for b in bytes { b.deallocate() } }
 
-    func id(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32 {
-        guard let start = bytes.baseAddress, bytes.count > 0 else { return emptyID() }
-        if let id = ids[Key(start: start, count: bytes.count)] { return id }
-        let copy = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
-        copy.initialize(from: start, count: bytes.count)
-        owned.append(copy)
-        ids[Key(start: copy, count: bytes.count)] = Int32(names.count)
-        names.append(String(decoding: UnsafeBufferPointer(start: copy, count: bytes.count), as: UTF8.self))
-        return Int32(names.count - 1)
-    }
-
-    /// The empty name has no bytes to point at, so it is kept aside.
-    private var empty: Int32?
-    private func emptyID() -> Int32 {
-        if let empty { return empty }
-        names.append("")
-        empty = Int32(names.count - 1)
-        return empty!
+    func id(_ name: UnsafeBufferPointer<UInt8>) -> Int32 {
+        let h = Self.hash(name)
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let id = slots[i]
+            if id < 0 { break }
+            if hashes[Int(id)] == h, Self.equal(bytes[Int(id)], name) { return id }
+            i = (i + 1) & mask
+        }
+        let id = Int32(names.count)
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: name.count)
+        _ = copy.initialize(from: name)
+        bytes.append(UnsafeBufferPointer(copy))
+        hashes.append(h)
+        names.append(String(decoding: name, as: UTF8.self))
+        slots[i] = id
+        if names.count * 2 > slots.count { rehash() }
+        return id
     }
 
     func id(_ name: String) -> Int32 {
@@ -49,6 +46,93 @@ final class NameTable {
     }
 
     subscript(id: Int32) -> String { names[Int(id)] }
+
+    private func rehash() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (id, h) in hashes.enumerated() {
+            var i = Int(truncatingIfNeeded: h) & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(id)
+        }
+    }
+
+    @inline(__always)
+    private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
+    /// Eight bytes at a time, each word folded in with a multiply (names are short).
+    @inline(__always)
+    static func hash(_ s: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = UInt64(truncatingIfNeeded: s.count) &* 0x9E37_79B9_7F4A_7C15
+        guard let p = s.baseAddress else { return mix(h) }
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        while i + 8 <= s.count {
+            h = mix(h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        if i < s.count {
+            var tail: UInt64 = 0
+            for k in i..<s.count { tail |= UInt64(p[k]) << UInt64(8 * (k - i)) }
+            h = mix(h ^ tail)
+        }
+        return mix(h)
+    }
+
+    /// A 64-bit finaliser (MurmurHash3's fmix64).
+    @inline(__always)
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
+        z = (z ^ (z >> 33)) &* 0xC4CE_B9FE_1A85_EC53
+        return z ^ (z >> 33)
+    }
+}
+
+/// Small indices keyed by three 64-bit words (a probe group's name ids and
+/// size), in an open-addressing table: the per-probe group lookup without `Hasher`.
+struct PackedKeyIndex {
+    typealias Key = (UInt64, UInt64, UInt64)
+    private var keys: [Key] = []
+    /// Indices into `keys` by hash, -1 where empty; a power of two at most half full.
+    private var slots = [Int32](repeating: -1, count: 64)
+
+    var count: Int { keys.count }
+
+    /// The index of `key`, adding it (as the next index) the first time.
+    /// `isNew` says whether it was added.
+    @inline(__always)
+    mutating func index(_ key: Key) -> (index: Int, isNew: Bool) {
+        let mask = slots.count - 1
+        var i = Int(truncatingIfNeeded: Self.hash(key)) & mask
+        while true {
+            let k = slots[i]
+            if k < 0 { break }
+            if keys[Int(k)] == key { return (Int(k), false) }
+            i = (i + 1) & mask
+        }
+        slots[i] = Int32(keys.count)
+        keys.append(key)
+        if keys.count * 2 > slots.count { rehash() }
+        return (keys.count - 1, true)
+    }
+
+    private mutating func rehash() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (n, key) in keys.enumerated() {
+            var i = Int(truncatingIfNeeded: Self.hash(key)) & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(n)
+        }
+    }
+
+    @inline(__always)
+    private static func hash(_ k: Key) -> UInt64 {
+        NameTable.mix(k.0 ^ (k.1 &* 0x9E37_79B9_7F4A_7C15) ^ (k.2 &* 0xC2B2_AE3D_27D4_EB4F))
+    }
 }
 
 extension TraceRecord.Fields {

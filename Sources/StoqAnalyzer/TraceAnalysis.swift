@@ -8,10 +8,13 @@ import Foundation
 /// Large traces are read in parallel: after the static description at the
 /// top (run, links, nodes), the file is split at line boundaries into one
 /// segment per thread; each thread folds the probe and transfer lines of its
-/// segment into its own accumulators, and one more thread takes every other
-/// line, in order, to the other accumulators. The segments' accumulators then
-/// merge in file order (first-seen group order, HDR histograms bucket by
-/// bucket), so the summary is exactly the one a single pass gives.
+/// segment into its own accumulators and keeps a copy of every other line
+/// (few: they are the events that are not per packet). After the join those
+/// lines go, in file order, to the other accumulators, and the segments'
+/// accumulators merge in file order (first-seen group order, HDR histograms
+/// bucket by bucket), so the summary is exactly the one a single pass gives.
+/// (A third thread that read the whole file again for the other lines
+/// competed with the segments for the cores.)
 struct TraceAnalysis {
     static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
     /// Below this, threads cost more than they save.
@@ -22,6 +25,8 @@ struct TraceAnalysis {
     let transfers: TransferAccumulator?
     /// Everything else, each with the kinds it reads.
     let others: [(kinds: TraceRecord.Kinds, accumulator: TraceAccumulator)]
+    /// Bounds the memory each segment's copies of the other lines take.
+    var otherBytesLimit = 16 << 20
 
     init(_ accumulators: [TraceAccumulator]) {
         func only<A>(_ kind: TraceRecord.Kinds, _: A.Type) -> A? {
@@ -93,6 +98,15 @@ struct TraceAnalysis {
         let probes: ProbeAccumulator?
         let transfers: TransferAccumulator?
         var lines = 0
+        /// Probe and transfer lines folded.
+        var records: UInt64 = 0
+        /// Every other line (and any that does not parse), copied in order for
+        /// the ordered pass after the join: its bytes, and each line's index
+        /// in the segment and end in `otherBytes`. Past `otherBytesLimit` the
+        /// copies stop and that pass reads the segment again instead.
+        var otherBytes: [UInt8] = []
+        var otherLines: [(index: Int, end: Int)] = []
+        var othersOverflowed = false
         /// The first error, with the index of its line within the segment.
         var failure: (error: Error, lineIndex: Int)?
         init(range: Range<Int>, probes: Bool, transfers: Bool) {
@@ -101,6 +115,7 @@ struct TraceAnalysis {
             self.transfers = transfers ? TransferAccumulator() : nil
         }
     }
+
 
     private func runParallel(_ file: TraceFile, context: AnalysisContext, threads: Int) throws {
         // The description at the top, in this thread: the segments need the nodes.
@@ -120,65 +135,95 @@ struct TraceAnalysis {
             Segment(range: bounds[$0]..<bounds[$0 + 1], probes: probes != nil, transfers: transfers != nil)
         }
         let snapshot = context.copyForSegment()
-
-        // Every other line, in order, on its own thread; it also counts the
-        // probe and transfer lines as records and notices a description
-        // record among the events (the segments could not have seen it).
-        var restFailure: Error?
-        var lateDescription = false, outOfOrder = false
         let group = DispatchGroup()
-        Self.spawn(group) {
-            var parser = FlatJSONObject()
-            do {
-                _ = try file.forEachLine(in: eventsStart..<file.size) { line, index in
-                    let lineNumber = prefixLines + index + 1
-                    var kind = TraceRecord.quickKind(line)
-                    if kind == nil {
-                        guard parser.parse(line) else {
-                            throw TraceRecord.DecodeError(line: lineNumber, message: "not a JSON object")
-                        }
-                        kind = TraceRecord.kind(of: parser)
-                    } else if kind != .probe, kind != .transfer, !parser.parse(line) {
-                        throw TraceRecord.DecodeError(line: lineNumber, message: "not a JSON object")
-                    }
-                    if kind == .probe || kind == .transfer {
-                        context.count(records: 1)
-                        return true
-                    }
-                    if let kind, TraceRecord.Kinds.description.contains(kind) { lateDescription = true }
-                    guard let record = try TraceRecord.decode(fields: TraceRecord.Fields(json: parser, line: lineNumber)) else {
-                        return true
-                    }
-                    context.observe(record)
-                    let decoded = record.kind
-                    if decoded == .probe || decoded == .transfer {
-                        // Its type is escaped, so the segments skipped it: fold in order instead.
-                        outOfOrder = true
-                        return true
-                    }
-                    for o in others where o.kinds.contains(decoded) { o.accumulator.consume(record, context: context) }
-                    return true
-                }
-            } catch {
-                restFailure = error
-            }
-        }
         for segment in segments {
-            Self.spawn(group) { Self.fold(segment, of: file, context: snapshot.copyForSegment()) }
+            Self.spawn(group) { [otherBytesLimit] in
+                Self.fold(segment, of: file, context: snapshot.copyForSegment(), otherBytesLimit: otherBytesLimit)
+            }
         }
         group.wait()
 
-        if let failure = try firstFailure(segments, prefixLines: prefixLines, rest: restFailure) { throw failure }
-        if lateDescription || outOfOrder {
-            // Nodes or links listed after the first event (segments resolved
-            // pairs without them), or a probe the segments could not see:
-            // take probes and transfers again in one ordered pass.
+        // Every other line, in file order, in this thread; it also notices a
+        // description record among the events (the segments resolved pairs
+        // without it) and a probe or transfer whose type is escaped (the
+        // segments could not see it).
+        var ordered = OrderedPass(others: others, context: context)
+        var linesBefore = prefixLines
+        for segment in segments {
+            do {
+                try ordered.run(segment, of: file, linesBefore: linesBefore)
+            } catch let error as TraceRecord.DecodeError {
+                // An error on an earlier line of the segment's own wins.
+                if let f = segment.failure, f.lineIndex + linesBefore + 1 < error.line { throw renumbered(f, linesBefore) }
+                throw error
+            }
+            if let f = segment.failure { throw renumbered(f, linesBefore) }
+            context.count(records: segment.records)
+            linesBefore += segment.lines
+        }
+        if ordered.lateDescription || ordered.outOfOrder {
+            // Take probes and transfers again in one ordered pass.
             try refoldInOrder(file)
             return
         }
         for segment in segments {
             if let p = segment.probes { probes!.absorb(p, context: snapshot) }
             if let t = segment.transfers { transfers!.absorb(t) }
+        }
+    }
+
+    /// A segment's error with its line numbered in the whole file.
+    private func renumbered(_ f: (error: Error, lineIndex: Int), _ linesBefore: Int) -> Error {
+        guard var d = f.error as? TraceRecord.DecodeError else { return f.error }
+        d.line = linesBefore + f.lineIndex + 1
+        return d
+    }
+
+    /// The lines the segments left, to the other accumulators in file order.
+    private struct OrderedPass {
+        let others: [(kinds: TraceRecord.Kinds, accumulator: TraceAccumulator)]
+        let context: AnalysisContext
+        var parser = FlatJSONObject()
+        var lateDescription = false, outOfOrder = false
+
+        init(others: [(kinds: TraceRecord.Kinds, accumulator: TraceAccumulator)], context: AnalysisContext) {
+            self.others = others
+            self.context = context
+        }
+
+        mutating func run(_ segment: Segment, of file: TraceFile, linesBefore: Int) throws {
+            if !segment.othersOverflowed {
+                var start = 0
+                try segment.otherBytes.withUnsafeBufferPointer { bytes in
+                    for (index, end) in segment.otherLines {
+                        try handle(UnsafeBufferPointer(rebasing: bytes[start..<end]), lineNumber: linesBefore + index + 1)
+                        start = end
+                    }
+                }
+                return
+            }
+            // The copies overflowed: read the segment again, up to where its thread stopped.
+            let stop = segment.failure?.lineIndex ?? Int.max
+            _ = try file.forEachLine(in: segment.range) { line, index in
+                guard index < stop else { return false }
+                if let kind = TraceRecord.quickKind(line), kind == .probe || kind == .transfer { return true }
+                if parser.parse(line), let kind = TraceRecord.kind(of: parser), kind == .probe || kind == .transfer { return true }
+                try handle(line, lineNumber: linesBefore + index + 1)
+                return true
+            }
+        }
+
+        private mutating func handle(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int) throws {
+            guard parser.parse(line) else { throw TraceRecord.DecodeError(line: lineNumber, message: "not a JSON object") }
+            if let kind = TraceRecord.kind(of: parser), TraceRecord.Kinds.description.contains(kind) { lateDescription = true }
+            guard let record = try TraceRecord.decode(fields: TraceRecord.Fields(json: parser, line: lineNumber)) else { return }
+            context.observe(record)
+            let kind = record.kind
+            if kind == .probe || kind == .transfer {
+                outOfOrder = true
+                return
+            }
+            for o in others where o.kinds.contains(kind) { o.accumulator.consume(record, context: context) }
         }
     }
 
@@ -192,19 +237,24 @@ struct TraceAnalysis {
         thread.start()
     }
 
-    /// One segment's probe and transfer lines into its own accumulators.
-    private static func fold(_ segment: Segment, of file: TraceFile, context: AnalysisContext) {
+    /// One segment's probe and transfer lines into its own accumulators; the
+    /// other lines are kept for the ordered pass.
+    private static func fold(_ segment: Segment, of file: TraceFile, context: AnalysisContext, otherBytesLimit: Int) {
         var parser = FlatJSONObject()
         var current = 0
         do {
             segment.lines = try file.forEachLine(in: segment.range) { line, index in
                 current = index
                 let kind = TraceRecord.quickKind(line) ?? (parser.parse(line) ? TraceRecord.kind(of: parser) : nil)
-                guard kind == .probe || kind == .transfer else { return true }
+                guard kind == .probe || kind == .transfer else {
+                    keepOther(line, index: index, in: segment, limit: otherBytesLimit)
+                    return true
+                }
                 guard parser.parse(line) else { throw TraceRecord.DecodeError(line: index + 1, message: "not a JSON object") }
                 let fields = TraceRecord.Fields(json: parser, line: index + 1)
                 if kind == .probe, let p = segment.probes { try p.consume(parsed: fields, context: context) }
                 if kind == .transfer, let t = segment.transfers { try t.consume(parsed: fields) }
+                segment.records += 1
                 return true
             }.lines
         } catch {
@@ -212,27 +262,16 @@ struct TraceAnalysis {
         }
     }
 
-    /// The error a single pass would have stopped at: the one on the earliest line.
-    private func firstFailure(_ segments: [Segment], prefixLines: Int, rest: Error?) throws -> Error? {
-        var linesBefore = prefixLines
-        var first: Error?
-        for s in segments {
-            if let f = s.failure {
-                if var d = f.error as? TraceRecord.DecodeError {
-                    d.line = linesBefore + f.lineIndex + 1
-                    first = d
-                } else {
-                    first = f.error
-                }
-                break
-            }
-            linesBefore += s.lines
+    private static func keepOther(_ line: UnsafeBufferPointer<UInt8>, index: Int, in segment: Segment, limit: Int) {
+        guard !segment.othersOverflowed else { return }
+        guard segment.otherBytes.count + line.count <= limit else {
+            segment.othersOverflowed = true
+            segment.otherBytes = []
+            segment.otherLines = []
+            return
         }
-        guard let rest else { return first }
-        guard let segmentError = first as? TraceRecord.DecodeError, let restError = rest as? TraceRecord.DecodeError else {
-            return first ?? rest
-        }
-        return segmentError.line < restError.line ? segmentError : restError
+        segment.otherBytes.append(contentsOf: line)
+        segment.otherLines.append((index, segment.otherBytes.count))
     }
 
     /// Probes and transfers in one ordered pass, with the description as it

@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 @testable import StoqAnalyzer
 import XCTest
 
@@ -39,7 +40,7 @@ final class LatencyStatsTests: XCTestCase {
             let exact = Distribution.nearestRank(p, sorted: sorted)
             let approx = s.percentiles([p])[0]
             XCTAssertLessThanOrEqual(abs(approx - exact), max(exact / 1000, 1), "p\(p): hdr \(approx) exact \(exact)")
-            XCTAssertTrue(s.histogram!.valuesAreEquivalent(UInt64(approx), UInt64(exact)), "p\(p)")
+            XCTAssertTrue(s.histogram.valuesAreEquivalent(UInt64(approx), UInt64(exact)), "p\(p)")
         }
         let d = Distribution(s)!, e = Distribution(all)!
         XCTAssertEqual(d.count, e.count)
@@ -66,5 +67,53 @@ final class LatencyStatsTests: XCTestCase {
         var s = LatencyStats()
         s.record(-5)
         XCTAssertEqual(Distribution(s)?.min, 0)
+    }
+}
+
+/// `LatencyHistogram` keeps HdrHistogram's bucket layout so summaries do not
+/// change with it: its percentiles are the library's, value for value.
+final class LatencyHistogramTests: XCTestCase {
+    func testPercentilesEqualHdrHistogram() {
+        var rng = SplitMix64(state: 11)
+        for digits in [SignificantDigits.two, .three] {
+            for (low, high) in [(0.0, 100.0), (1e3, 3e8), (1.0, 4e12)] {
+                var reference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 2, numberOfSignificantValueDigits: digits)
+                reference.autoResize = true
+                var ours = LatencyHistogram(significantDigits: digits)
+                var lo = UInt64.max, hi = UInt64(0)
+                for _ in 0..<20_000 {
+                    let v = UInt64(low == 0 ? Int64(rng.next() % 100) : rng.logUniform(low, high))
+                    reference.record(v)
+                    ours.record(v)
+                    lo = min(lo, v); hi = max(hi, v)
+                }
+                let ps = RunSummary.cdfPercentiles + [0, 100]
+                let expected = ps.map { p -> Int64 in
+                    p <= 0 ? Int64(lo) : p >= 100 ? Int64(hi)
+                        : min(max(Int64(reference.highestEquivalentForValue(reference.valueAtPercentile(p))), Int64(lo)), Int64(hi))
+                }
+                XCTAssertEqual(ours.percentiles(ps, min: Int64(lo), max: Int64(hi)), expected, "\(digits) \(low)…\(high)")
+                XCTAssertEqual(ours.totalCount, reference.totalCount)
+            }
+        }
+    }
+
+    func testMergeEqualsOnePassAndCountsPast32Bits() {
+        var a = LatencyHistogram(significantDigits: .two), b = a, one = a
+        for v: UInt64 in [1, 5, 99, 1_000, 123_456, 7_000_000] { a.record(v); one.record(v) }
+        for v: UInt64 in [3, 99, 88_888_888] { b.record(v); one.record(v) }
+        a.add(b)
+        XCTAssertEqual(a.percentiles([10, 50, 90, 99], min: 1, max: 88_888_888), one.percentiles([10, 50, 90, 99], min: 1, max: 88_888_888))
+
+        // A bucket holding more than 2^32 values (by merging) keeps its whole count.
+        var big = LatencyHistogram(significantDigits: .two)
+        big.record(7)
+        var many = big
+        for _ in 0..<33 { many.add(many) }   // 2^33 sevens
+        var mixed = many
+        mixed.record(1_000)
+        XCTAssertEqual(mixed.totalCount, (1 << 33) + 1)
+        XCTAssertEqual(mixed.percentiles([50, 99.9999999], min: 7, max: 1_000), [7, 7])
+        XCTAssertEqual(mixed.percentiles([100], min: 7, max: 1_000), [1_000])
     }
 }

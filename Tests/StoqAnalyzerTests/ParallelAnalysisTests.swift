@@ -52,6 +52,10 @@ final class ParallelAnalysisTests: XCTestCase {
                                                                  notAfterNs: 99, reason: i % 4 == 2 ? "refused" : nil)).jsonLine)
             case 31: lines.append(TraceRecord.route(.init(from: from, to: to, hops: i % 5, latencyNs: 40 + Int64(i % 17), lowerBoundNs: i % 3 == 0 ? 0 : 30)).jsonLine)
             case 37: lines.append(#"{"t":\#(t),"type":"from_the_future","x":[1,{"y":"z"}]}"#)
+            case 43: lines.append(TraceRecord.exec(.init(t: t, workload: "x", node: from, command: "true", exitCode: i % 3 == 0 ? nil : 0,
+                                                         signal: i % 3 == 0 ? 9 : nil, timedOut: false, stdout: "o", stderr: "e")).jsonLine)
+            case 47: lines.append(TraceRecord.heldConnection(.init(t: t, workload: "hold", from: from, to: to, handshakeNs: Int64(i),
+                                                                   exchangeNs: i % 3 == 0 ? nil : 7, failure: i % 3 == 0 ? "timeout" : nil)).jsonLine)
             case 41: lines.append("")
             default:
                 // Pair a→b gets thousands of samples (a histogram), others few (exact); sizes mix on one pair.
@@ -67,6 +71,8 @@ final class ParallelAnalysisTests: XCTestCase {
                                                  droppedLoss: 6, droppedLinkDown: 7, busyNs: 8, maxQueuedBytes: 9)).jsonLine)
         lines.append(TraceRecord.realtime(.init(events: 5, lagMeanNs: 1, lagP50Ns: 2, lagP99Ns: 3, lagMaxNs: 4, thresholdP99Ns: 5,
                                                 packetsRelayed: 6, setupNs: 7)).jsonLine)
+        lines.append(TraceRecord.connectionsPeak(.init(t: 59_000_000_000, workload: "hold", attempted: 120, peakOpen: 100, peakAtNs: 5,
+                                                       firstAttemptNs: 1, lastHandshakeNs: 4)).jsonLine)
         lines.append(TraceRecord.end(.init(t: 60_000_000_000, events: 123_456)).jsonLine)
         try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: path))
     }
@@ -83,6 +89,11 @@ final class ParallelAnalysisTests: XCTestCase {
     func testParallelSummaryEqualsSerialOnEveryRecordKind() throws {
         let path = dir + "/trace.jsonl"
         try writeEveryKindTrace(to: path)
+        var written: TraceRecord.Kinds = []
+        try TraceReader.forEach(path: path) { written.insert($0.kind) }
+        for shape in TraceRecord.shapes where !written.contains(shape.kind) {
+            XCTFail("writeEveryKindTrace has no '\(shape.fieldList.type)' record: add one so the parallel analysis is checked on it")
+        }
         let results = try summaries(path, threads: [1, 2, 5])
         XCTAssertFalse(results[0].1)
         XCTAssertTrue(results.dropFirst().allSatisfy(\.1), "the default accumulators run in parallel")
@@ -96,6 +107,30 @@ final class ParallelAnalysisTests: XCTestCase {
         XCTAssertNotNil(serial.realtime)
         XCTAssertFalse(serial.probeRegionPairs.isEmpty)
         for (summary, _) in results.dropFirst() { XCTAssertEqual(summary, serial) }
+    }
+
+    /// Other lines past a segment's copy limit are read again from the file
+    /// after the join, in order: the same summary.
+    func testOtherLinesPastTheCopyLimitGiveTheSerialSummary() throws {
+        let path = dir + "/trace.jsonl"
+        try writeEveryKindTrace(to: path)
+        func summary(threads: Int, otherBytesLimit: Int) throws -> (RunSummary, parallel: Bool) {
+            let accumulators = TraceAnalyzer.defaultAccumulators()
+            var analysis = TraceAnalysis(accumulators)
+            analysis.otherBytesLimit = otherBytesLimit
+            let (context, parallel) = try analysis.run(path: path, threads: threads, parallelFromBytes: 0)
+            var summary = RunSummary(header: try XCTUnwrap(context.header))
+            summary.records = context.records
+            for a in accumulators { a.finish(into: &summary, context: context) }
+            return (summary, parallel)
+        }
+        let serial = try summary(threads: 1, otherBytesLimit: 0)
+        XCTAssertFalse(serial.parallel)
+        for limit in [0, 2_000] {
+            let parallel = try summary(threads: 3, otherBytesLimit: limit)
+            XCTAssertTrue(parallel.parallel)
+            XCTAssertEqual(parallel.0, serial.0, "limit \(limit)")
+        }
     }
 
     /// A node listed after the first events (not what stoqsim writes): the
