@@ -15,6 +15,8 @@ public struct Scenario {
     public var captureSelection = CaptureSelection()
     /// `--qlog DIR`: one qlog file per QUIC connection there; nil writes none.
     public var qlogDirectory: String?
+    /// Link activity and transfers' congestion state over time (`run --series-*`).
+    public var timeSeries = TimeSeriesOptions()
 
     /// Validates `topology`: every workload, the routing strategy and its
     /// parameters, and with a `backend` that each workload can run on it (nil:
@@ -65,7 +67,7 @@ public struct Scenario {
     /// Runs on the virtual-time backend and writes `trace.jsonl` and
     /// `summary.json` into `outputDirectory` (created if needed).
     public func run(outputDirectory: String, progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
-        try SimulationRun(topology: topology, strategy: strategy(), outputDirectory: outputDirectory).execute(progress: progress)
+        try run(outputDirectory: outputDirectory, pcapDirectory: nil, progress: progress)
     }
 }
 

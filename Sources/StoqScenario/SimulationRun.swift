@@ -17,6 +17,7 @@ final class SimulationRun {
     var pcapDirectory: String?
     var captureSelection = CaptureSelection()
     var qlogDirectory: String?
+    var timeSeries = TimeSeriesOptions()
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -42,6 +43,7 @@ final class SimulationRun {
         }
         network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
+        network.linkSeries = try timeSeries.makeLinkSeries(for: network)
         try backend.attach(network: network, scheduler: scheduler)
         defer { backend.detach() }
 
@@ -65,6 +67,7 @@ final class SimulationRun {
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
+        context.sampledTransfers = timeSeries.sampledTransfers
         if let qlogDirectory {
             try FileManager.default.createDirectory(atPath: qlogDirectory, withIntermediateDirectories: true)
             context.qlogDirectory = qlogDirectory
@@ -122,6 +125,7 @@ final class SimulationRun {
                                           duplicated: models.duplicate > 0 ? c.duplicated : nil,
                                           reordered: models.jitter != nil ? c.reordered : nil)))
         }
+        if let series = network.linkSeries { timeSeries.linkSeriesRecords(series, network: network).forEach(writer.write) }
         backend.finish(trace: writer.write)
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,
                                 interruptedBy: backend.interruptingSignal.map(signalName))))
@@ -144,6 +148,7 @@ extension Scenario {
         run.pcapDirectory = pcapDirectory
         run.captureSelection = captureSelection
         run.qlogDirectory = qlogDirectory
+        run.timeSeries = timeSeries
         return try run.execute(progress: progress)
     }
 }
