@@ -428,6 +428,8 @@ extension Charts {
     struct LineSeries {
         var name: String
         var values: [Double]
+        /// This series' own times (it ends at its last); nil: the chart's `timesNs`.
+        var timesNs: [Int64]? = nil
     }
 
     /// Step lines over time: x is simulated time (ns), one y value per point
@@ -438,7 +440,7 @@ extension Charts {
         let frame = PlotFrame(left: 90, top: 16, bottom: 42, screenPlot: (500, 262), legend: series.map(\.name), minLegendWidth: 170)
         let (left, top, bottom, plotW, plotH, width, height) = frame.box
         let legend = frame.legend
-        let axis = TimeAxis(spanNs: Double(timesNs.max() ?? 1))
+        let axis = TimeAxis(spanNs: Double((timesNs + series.flatMap { $0.timesNs ?? [] }).max() ?? 1))
         // A quantity with a ceiling (a percentage) stops there.
         let yTicks = SVG.niceTicks(max: yMax ?? (series.flatMap(\.values).max() ?? 0) * 1.05)
         func x(_ t: Double) -> Double { left + plotW * t / axis.maxNs }
@@ -462,7 +464,7 @@ extension Charts {
             let color = SVG.palette[i % SVG.palette.count]
             var points = ["\(SVG.n(x(0))),\(SVG.n(y(0)))"]
             var previous = 0.0
-            for (t, v) in zip(timesNs, ser.values) {
+            for (t, v) in zip(ser.timesNs ?? timesNs, ser.values) {
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(previous)))")
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(v)))")
                 previous = v

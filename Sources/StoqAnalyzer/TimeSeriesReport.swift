@@ -71,9 +71,10 @@ extension RunReport {
                 }
                 let charted = Array(links.prefix(seriesChartLimit))
                 let times = binStarts(charted[0])
+                let queue = byteScale(charted.flatMap(\.maxQueuedBytes).max() ?? 0)
                 b.figure(Charts.overTime(title: "queue occupancy", timesNs: times,
-                                         series: charted.map { .init(name: $0.link, values: $0.maxQueuedBytes.map(Double.init) + [0]) },
-                                         yLabel: "peak queue per bin", format: { SummaryText.formatBytes(UInt64(max($0, 0))) }),
+                                         series: charted.map { .init(name: $0.link, values: $0.maxQueuedBytes.map { Double($0) * queue.scale } + [0]) },
+                                         yLabel: "peak queue per bin (\(queue.unit))", format: { String(format: "%g", $0) }),
                          caption: "Peak queue occupancy per bin" + chartedNote(charted.count, of: links.count))
                 if links.contains(where: { $0.totalDrops > 0 }) {
                     b.figure(Charts.overTime(title: "drops", timesNs: times,
@@ -88,9 +89,9 @@ extension RunReport {
                 b.paragraph(transferSeriesNote(transfers))
                 b.table(transferSeriesTable(transfers))
                 let charted = Array(transfers.prefix(cdfSeriesLimit))
-                // One time axis for all: each series is drawn at its own offsets.
-                b.figure(transferChart(charted, title: "congestion window", yLabel: "congestion window", values: \.cwnd,
-                                       format: { SummaryText.formatBytes(UInt64(max($0, 0))) }),
+                let window = byteScale(charted.flatMap(\.cwnd).max() ?? 0)
+                b.figure(transferChart(charted, title: "congestion window", yLabel: "congestion window (\(window.unit))", values: \.cwnd,
+                                       scale: window.scale, format: { String(format: "%g", $0) }),
                          caption: "Congestion window since each transfer's start" + chartedNote(charted.count, of: transfers.count))
                 b.figure(transferChart(charted, title: "smoothed RTT", yLabel: "smoothed RTT (ms)", values: \.srttNs,
                                        scale: 1e-6, format: { String(format: "%g", $0) }),
@@ -110,22 +111,20 @@ extension RunReport {
         shown < total ? " (the first \(shown) of \(total) in the table's order)" : ""
     }
 
-    /// Transfers sampled at different offsets, drawn on one axis: the union of
-    /// offsets, each series holding its last sample between its own.
+    /// Transfers sampled at different offsets, drawn on one axis, each ending at its last sample.
     static func transferChart(_ series: [RunSummary.TransferSeries], title: String, yLabel: String,
                               values: KeyPath<RunSummary.TransferSeries, [Int64]>, scale: Double = 1,
                               format: @escaping (Double) -> String) -> String {
-        let times = Array(Set(series.flatMap(\.offsetNs))).sorted()
-        let lines = series.map { x -> Charts.LineSeries in
-            var i = 0, current = 0.0
-            let v = x[keyPath: values]
-            return .init(name: transferName(x), values: times.map { t in
-                while i < x.offsetNs.count, x.offsetNs[i] <= t { current = Double(v[i]) * scale; i += 1 }
-                return current
-            })
+        let lines = series.map { x in
+            Charts.LineSeries(name: transferName(x), values: x[keyPath: values].map { Double($0) * scale }, timesNs: x.offsetNs)
         }
-        return Charts.overTime(title: title, timesNs: times, series: lines, yLabel: yLabel, format: format,
+        return Charts.overTime(title: title, timesNs: [], series: lines, yLabel: yLabel, format: format,
                                xLabel: "time since the transfer started")
+    }
+
+    /// Byte values in the binary unit that keeps their axis ticks round (KiB or MiB), and that unit.
+    static func byteScale(_ maxBytes: Int64) -> (scale: Double, unit: String) {
+        maxBytes >= 4 << 20 ? (1.0 / Double(1 << 20), "MiB") : (1.0 / 1024, "KiB")
     }
 }
 

@@ -32,18 +32,35 @@ public final class LinkTimeSeries {
     public let edges: [Int]
     private let slotOfEdge: [Int32]
 
-    // Per bin, slot-major (slot * binCount + bin).
-    private var bytes: [UInt64]
-    private var busy: [Int64]
-    private var drops: [UInt32]
-    private var maxQueue: [Int32]
-    private var maxWindowBusy: [Int32]
-    // Per slot.
-    private var runStart: [Int64]
-    private var runEnd: [Int64]
-    private var window: [Int64]
-    private var windowBusy: [Int64]
-    private var tail: [Tail]
+    /// One bin of one direction as counted: 32 bytes, one cache line per packet.
+    private struct Cell {
+        var bytes: UInt64 = 0
+        var busyNs: Int64 = 0
+        var drops: UInt32 = 0
+        var maxQueuedBytes: Int32 = 0
+        var maxWindowBusyNs: Int32 = 0
+    }
+
+    /// A direction's open busy run and current window.
+    private struct Direction {
+        var runStart: Int64 = 0
+        var runEnd: Int64 = 0
+        /// End of the window being filled (0: none yet) and its bin (-1: past the last).
+        var windowEnd: Int64 = 0
+        var windowBin = -1
+        var windowBusy: Int64 = 0
+        var tail = Tail()
+    }
+
+    // Allocated once (slot-major cells: slot * binCount + bin); raw memory
+    // because the packet path must not pay an array's uniqueness check per write.
+    private let cells: UnsafeMutablePointer<Cell>
+    private let directions: UnsafeMutablePointer<Direction>
+    private let cellCount: Int
+    /// The bin of the latest `now` seen: times on the packet path only grow, so most lookups skip the division.
+    private var cachedBin = 0
+    private var cachedBinStart: Int64 = 0
+    private var cachedBinEnd: Int64
     private var finished = false
 
     /// What happened on a direction after the last bin.
@@ -78,17 +95,19 @@ public final class LinkTimeSeries {
         var slots = [Int32](repeating: -1, count: edgeCount)
         for (i, e) in self.edges.enumerated() { slots[e] = Int32(i) }
         slotOfEdge = slots
-        let cells = binCount * self.edges.count
-        bytes = Array(repeating: 0, count: cells)
-        busy = Array(repeating: 0, count: cells)
-        drops = Array(repeating: 0, count: cells)
-        maxQueue = Array(repeating: 0, count: cells)
-        maxWindowBusy = Array(repeating: 0, count: cells)
-        runStart = Array(repeating: 0, count: self.edges.count)
-        runEnd = runStart
-        window = Array(repeating: -1, count: self.edges.count)
-        windowBusy = runStart
-        tail = Array(repeating: Tail(), count: self.edges.count)
+        cellCount = binCount * self.edges.count
+        cells = .allocate(capacity: max(cellCount, 1))
+        cells.initialize(repeating: Cell(), count: cellCount)
+        directions = .allocate(capacity: max(self.edges.count, 1))
+        directions.initialize(repeating: Direction(), count: self.edges.count)
+        cachedBinEnd = binNs
+    }
+
+    deinit {
+        cells.deinitialize(count: cellCount)
+        cells.deallocate()
+        directions.deinitialize(count: edges.count)
+        directions.deallocate()
     }
 
     /// Why a bin width was refused.
@@ -136,20 +155,24 @@ public final class LinkTimeSeries {
     public func offered(edge: Int, bytes size: Int, now: Int64, busyUntil: Int64, queuedBytes: Int) {
         let slot = Int(slotOfEdge[edge])
         guard slot >= 0 else { return }
-        let bin = self.bin(of: now)
+        let bin = currentBin(now)
+        let d = directions + slot
         if bin < 0 {
-            tail[slot].bytes += UInt64(size)
+            d.pointee.tail.bytes += UInt64(size)
         } else {
-            bytes[slot * binCount + bin] += UInt64(size)
+            cells[slot * binCount + bin].bytes += UInt64(size)
         }
-        guard busyUntil > runEnd[slot] else { return }   // refused: the serializer's schedule is unchanged
-        if bin >= 0 { maxQueue[slot * binCount + bin] = max(maxQueue[slot * binCount + bin], Int32(clamping: queuedBytes)) }
-        if now <= runEnd[slot] {
-            runEnd[slot] = busyUntil
+        guard busyUntil > d.pointee.runEnd else { return }   // refused: the serializer's schedule is unchanged
+        if bin >= 0 {
+            let cell = cells + (slot * binCount + bin)
+            cell.pointee.maxQueuedBytes = max(cell.pointee.maxQueuedBytes, Int32(clamping: queuedBytes))
+        }
+        if now <= d.pointee.runEnd {
+            d.pointee.runEnd = busyUntil
         } else {
-            spreadBusy(slot: slot, from: runStart[slot], to: runEnd[slot])
-            runStart[slot] = now
-            runEnd[slot] = busyUntil
+            spreadBusy(slot: slot, from: d.pointee.runStart, to: d.pointee.runEnd)
+            d.pointee.runStart = now
+            d.pointee.runEnd = busyUntil
         }
     }
 
@@ -158,8 +181,8 @@ public final class LinkTimeSeries {
     public func dropped(edge: Int, now: Int64) {
         let slot = Int(slotOfEdge[edge])
         guard slot >= 0 else { return }
-        let bin = self.bin(of: now)
-        if bin < 0 { tail[slot].drops += 1 } else { drops[slot * binCount + bin] += 1 }
+        let bin = currentBin(now)
+        if bin < 0 { directions[slot].tail.drops += 1 } else { cells[slot * binCount + bin].drops += 1 }
     }
 
     /// `edge` was emptied at `now` (it or an end node failed): the serialization
@@ -167,7 +190,8 @@ public final class LinkTimeSeries {
     public func flushed(edge: Int, now: Int64) {
         let slot = Int(slotOfEdge[edge])
         guard slot >= 0 else { return }
-        runEnd[slot] = min(runEnd[slot], max(now, runStart[slot]))
+        let d = directions + slot
+        d.pointee.runEnd = min(d.pointee.runEnd, max(now, d.pointee.runStart))
     }
 
     /// Spreads the open busy runs over their bins and closes the last windows;
@@ -176,7 +200,7 @@ public final class LinkTimeSeries {
         guard !finished else { return }
         finished = true
         for slot in edges.indices {
-            spreadBusy(slot: slot, from: runStart[slot], to: runEnd[slot])
+            spreadBusy(slot: slot, from: directions[slot].runStart, to: directions[slot].runEnd)
             closeWindow(slot: slot)
         }
     }
@@ -188,51 +212,63 @@ public final class LinkTimeSeries {
         let slot = Int(slotOfEdge[edge])
         guard slot >= 0 else { return nil }
         return (0..<binCount).map { b in
-            let i = slot * binCount + b
-            return Bin(bytes: bytes[i], busyNs: busy[i], drops: UInt64(drops[i]), maxQueuedBytes: Int(maxQueue[i]),
-                       maxWindowBusyNs: Int64(maxWindowBusy[i]))
+            let c = cells[slot * binCount + b]
+            return Bin(bytes: c.bytes, busyNs: c.busyNs, drops: UInt64(c.drops), maxQueuedBytes: Int(c.maxQueuedBytes),
+                       maxWindowBusyNs: Int64(c.maxWindowBusyNs))
         }
     }
 
     public func tail(edge: Int) -> Tail? {
         let slot = Int(slotOfEdge[edge])
-        return slot >= 0 ? tail[slot] : nil
+        return slot >= 0 ? directions[slot].tail : nil
     }
 
     // MARK: Accounting
 
     /// The bin `t` falls in, or -1 past the last one.
-    @inline(__always)
     private func bin(of t: Int64) -> Int {
         let b = t / binNs
         return b < Int64(binCount) ? Int(b) : -1
     }
 
+    /// `bin(of: now)` for the packet path's non-decreasing `now`.
+    @inline(__always)
+    private func currentBin(_ now: Int64) -> Int {
+        if now >= cachedBinStart && now < cachedBinEnd { return cachedBin }
+        cachedBin = bin(of: now)
+        cachedBinStart = now - now % binNs
+        cachedBinEnd = cachedBinStart + binNs
+        return cachedBin
+    }
+
     /// Charges busy time [start, end) to bins and windows, a window at a time.
     private func spreadBusy(slot: Int, from start: Int64, to end: Int64) {
+        let d = directions + slot
         var t = start
         while t < end {
-            let w = t / windowNs
-            if w != window[slot] {
+            if t >= d.pointee.windowEnd {
                 closeWindow(slot: slot)
-                window[slot] = w
-                windowBusy[slot] = 0
+                let windowStart = t - t % windowNs
+                d.pointee.windowEnd = windowStart + windowNs
+                d.pointee.windowBin = bin(of: windowStart)
+                d.pointee.windowBusy = 0
             }
-            let chunkEnd = min(end, (w + 1) * windowNs)
-            windowBusy[slot] += chunkEnd - t
-            let bin = self.bin(of: t)
-            if bin < 0 { tail[slot].busyNs += chunkEnd - t } else { busy[slot * binCount + bin] += chunkEnd - t }
+            let chunkEnd = min(end, d.pointee.windowEnd)
+            d.pointee.windowBusy += chunkEnd - t
+            if d.pointee.windowBin < 0 {
+                d.pointee.tail.busyNs += chunkEnd - t
+            } else {
+                cells[slot * binCount + d.pointee.windowBin].busyNs += chunkEnd - t
+            }
             t = chunkEnd
         }
     }
 
     /// Keeps the finished window's busy time if it is its bin's peak.
     private func closeWindow(slot: Int) {
-        guard window[slot] >= 0 else { return }
-        let bin = self.bin(of: window[slot] * windowNs)
-        if bin >= 0 {
-            let i = slot * binCount + bin
-            maxWindowBusy[i] = max(maxWindowBusy[i], Int32(windowBusy[slot]))
-        }
+        let d = directions[slot]
+        guard d.windowEnd > 0, d.windowBin >= 0 else { return }
+        let cell = cells + (slot * binCount + d.windowBin)
+        cell.pointee.maxWindowBusyNs = max(cell.pointee.maxWindowBusyNs, Int32(clamping: d.windowBusy))
     }
 }
