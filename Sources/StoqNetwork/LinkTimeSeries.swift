@@ -121,7 +121,7 @@ public final class LinkTimeSeries {
     public static func binWidth(durationNs: Int64, requested: Int64? = nil, bins: Int = defaultBinCount) throws -> Int64 {
         if let requested {
             guard requested > 0, requested < defaultWindowNs || requested % defaultWindowNs == 0 else {
-                throw InvalidBinWidth(description: "a time-series bin must be a multiple of 10ms (or shorter than 10ms); got \(requested) ns")
+                throw InvalidBinWidth(description: "a time-series bin must be a multiple of 10ms (or shorter than 10ms); got \(SimDuration(nanoseconds: requested))")
             }
             return requested
         }
