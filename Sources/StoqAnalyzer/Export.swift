@@ -36,13 +36,16 @@ public enum RunExport {
     }
 
     /// Writes `trace-TYPE.FORMAT` per record type, `summary.FORMAT` and
-    /// `summary-TABLE.FORMAT` per summary table into `directory` (created if
+    /// `summary-TABLE.FORMAT` per summary table, and the time series in long
+    /// form (`series-links`, `series-transfers`), into `directory` (created if
     /// needed); returns every file written with its row count (header excluded).
     public static func write(_ input: Input, to directory: String, format: ExportFormat) throws -> [(path: String, rows: Int)] {
         try makeDirectory(directory)
         // The trace first: a malformed line is reported with its line number before any analysis.
         let records = try TraceExport.write(tracePath: input.tracePath, to: directory, format: format)
-        return records + (try SummaryExport.write(input.summary(), to: directory, format: format))
+        let summary = try input.summary()
+        return records + (try SummaryExport.write(summary, to: directory, format: format))
+            + (try TimeSeriesExport.write(summary, to: directory, format: format))
     }
 
     static func makeDirectory(_ path: String) throws {

@@ -81,6 +81,18 @@ public struct JSONLine {
         bytes.append(0x5d)
     }
 
+    /// A JSON array of integers.
+    public mutating func add(_ k: StaticString, integers values: [Int64]) {
+        key(k)
+        bytes.append(0x5b)
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(0x2c) }
+            if v < 0 { bytes.append(0x2d) }
+            appendDecimal(v.magnitude)
+        }
+        bytes.append(0x5d)
+    }
+
     public mutating func addNull(_ k: StaticString) { key(k); appendNull() }
 
     /// Embeds an already-built object.

@@ -146,6 +146,7 @@ public enum RunReport {
             out += Markdown.table(tierTable(s))
             out += "\n## Busiest links\n\n\(busiestLinksHeading(s))\n\n" + Markdown.table(busiestLinks(s))
         }
+        out += timeSeriesMarkdown(s)
         if !s.stateChanges.isEmpty {
             out += "\n## Failures and recoveries\n\n" + Markdown.table(timelineTable(s))
         }
@@ -224,6 +225,7 @@ public enum RunReport {
                 b.table(busiestLinks(s))
             }
         }
+        timeSeriesHTML(s, into: &h)
         if let r = s.routes {
             h.section("routes", "Routes") { b in
                 b.paragraph(routeNote)

@@ -195,6 +195,10 @@ public struct RunSummary: Codable, Equatable {
     public var connections: [ConnectionsSummary]?
     /// netns runs only: how late the real-time engine fired events.
     public var realtime: RealtimeSummary?
+    /// Link directions over time, the busiest first in trace order (nil: the run traced none).
+    public var linkSeries: [LinkSeries]?
+    /// Sampled transfers' congestion window and RTT over time (nil: none sampled).
+    public var transferSeries: [TransferSeries]?
 
     /// IPv6 (40) + UDP (8) header bytes per datagram, as the trace counts them on links.
     public static let wireHeaderBytes: UInt64 = 48
@@ -229,7 +233,7 @@ public enum TraceAnalyzer {
     public static func defaultAccumulators() -> [TraceAccumulator] {
         [ProbeAccumulator(), LinkUsageAccumulator(), SiteAccumulator(), TimelineAccumulator(), TransferAccumulator(),
          ContentAccumulator(), RealtimeAccumulator(), CertificateAccumulator(), RouteAccumulator(),
-         ConnectionsAccumulator()]
+         ConnectionsAccumulator(), TimeSeriesAccumulator()]
     }
 
     /// Streams the trace at `path` into a summary; memory is bounded by the

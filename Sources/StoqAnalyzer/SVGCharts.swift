@@ -428,17 +428,21 @@ extension Charts {
     struct LineSeries {
         var name: String
         var values: [Double]
+        /// This series' own times (it ends at its last); nil: the chart's `timesNs`.
+        var timesNs: [Int64]? = nil
     }
 
     /// Step lines over time: x is simulated time (ns), one y value per point
-    /// of `timesNs` for each series (e.g. cumulative bytes).
+    /// of `timesNs` for each series (e.g. cumulative bytes); `yMax` fixes the
+    /// top of the y axis (100 for a percentage).
     static func overTime(title: String, timesNs: [Int64], series: [LineSeries], yLabel: String,
-                         format: (Double) -> String) -> String {
+                         format: (Double) -> String, xLabel: String = "simulated time", yMax: Double? = nil) -> String {
         let frame = PlotFrame(left: 90, top: 16, bottom: 42, screenPlot: (500, 262), legend: series.map(\.name), minLegendWidth: 170)
         let (left, top, bottom, plotW, plotH, width, height) = frame.box
         let legend = frame.legend
-        let axis = TimeAxis(spanNs: Double(timesNs.max() ?? 1))
-        let yTicks = SVG.niceTicks(max: (series.flatMap(\.values).max() ?? 0) * 1.05)
+        let axis = TimeAxis(spanNs: Double((timesNs + series.flatMap { $0.timesNs ?? [] }).max() ?? 1))
+        // A quantity with a ceiling (a percentage) stops there.
+        let yTicks = SVG.niceTicks(max: yMax ?? (series.flatMap(\.values).max() ?? 0) * 1.05)
         func x(_ t: Double) -> Double { left + plotW * t / axis.maxNs }
         func y(_ v: Double) -> Double { top + plotH * (1 - v / yTicks.last!) }
         var s = SVG.open(width: width, height: height, label: title)
@@ -453,14 +457,14 @@ extension Charts {
         }
         s += SVG.line(left, top + plotH, left + plotW, top + plotH, stroke: "#555")
         s += SVG.line(left, top, left, top + plotH, stroke: "#555")
-        s += SVG.text(left + plotW / 2, top + plotH + bottom - 6, "simulated time (\(axis.unitName))", anchor: "middle")
+        s += SVG.text(left + plotW / 2, top + plotH + bottom - 6, "\(xLabel) (\(axis.unitName))", anchor: "middle")
         s += SVG.yTitle(yLabel, x: 14, centreY: top + plotH / 2)
         s += "</g>\n"
         for (i, ser) in series.enumerated() {
             let color = SVG.palette[i % SVG.palette.count]
             var points = ["\(SVG.n(x(0))),\(SVG.n(y(0)))"]
             var previous = 0.0
-            for (t, v) in zip(timesNs, ser.values) {
+            for (t, v) in zip(ser.timesNs ?? timesNs, ser.values) {
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(previous)))")
                 points.append("\(SVG.n(x(Double(t)))),\(SVG.n(y(v)))")
                 previous = v

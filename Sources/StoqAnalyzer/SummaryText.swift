@@ -24,6 +24,7 @@ public enum SummaryText {
                  String(format: "%.1f%%", $0.maxUtilisation * 100), "\($0.packetsDropped)"]
             })
         }
+        if let l = s.linkSeries, !l.isEmpty { out += linksOverTime(l) }
         if !s.stateChanges.isEmpty { out += failures(s) }
         return out
     }

@@ -31,6 +31,8 @@ public enum TraceRecord: Equatable {
     case route(RouteInfo)
     case heldConnection(HeldConnection)
     case connectionsPeak(ConnectionsPeak)
+    case linkSeries(LinkSeries)
+    case transferSeries(TransferSeries)
     case end(RunEnd)
 
     public static let schemaVersion = 1
@@ -370,6 +372,8 @@ public enum TraceRecord: Equatable {
         case .route(var r): try r.fields(&c)
         case .heldConnection(var x): try x.fields(&c)
         case .connectionsPeak(var p): try p.fields(&c)
+        case .linkSeries(var l): try l.fields(&c)
+        case .transferSeries(var x): try x.fields(&c)
         case .end(var e): try e.fields(&c)
         }
     }
@@ -421,6 +425,8 @@ public enum TraceRecord: Equatable {
         case .route: return .route(try .init(decoding: f))
         case .heldConnection: return .heldConnection(try .init(decoding: f))
         case .connectionsPeak: return .connectionsPeak(try .init(decoding: f))
+        case .linkSeries: return .linkSeries(try .init(decoding: f))
+        case .transferSeries: return .transferSeries(try .init(decoding: f))
         case .end: return .end(try .init(decoding: f))
         default: return nil
         }
@@ -476,6 +482,22 @@ public enum TraceRecord: Equatable {
             guard f.kind == .string else { throw DecodeError(line: line, message: "'\(k)' must be a string or null") }
             return json.string(f)
         }
+        /// A JSON array of integers, e.g. `[0,12,-3]`.
+        func integers(_ k: StaticString) throws -> [Int64] {
+            let f = try field(k)
+            let raw = json.valueBytes(f)
+            guard f.kind == .nested, raw.first == 0x5b, raw.last == 0x5d else {
+                throw DecodeError(line: line, message: "'\(k)' must be an array of integers")
+            }
+            let inner = String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+            if inner.allSatisfy({ $0 == " " }) { return [] }
+            return try inner.split(separator: ",").map {
+                guard let v = Int64($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw DecodeError(line: line, message: "'\(k)' must be an array of integers")
+                }
+                return v
+            }
+        }
         func bool(_ k: StaticString) throws -> Bool {
             let f = try field(k)
             switch f.kind {
@@ -501,6 +523,7 @@ extension TraceRecord {
         public static let fetch = Kinds(rawValue: 1 << 12), cache = Kinds(rawValue: 1 << 13), linkDedup = Kinds(rawValue: 1 << 14)
         public static let certificate = Kinds(rawValue: 1 << 15), route = Kinds(rawValue: 1 << 16), end = Kinds(rawValue: 1 << 17)
         public static let heldConnection = Kinds(rawValue: 1 << 18), connectionsPeak = Kinds(rawValue: 1 << 19)
+        public static let linkSeries = Kinds(rawValue: 1 << 20), transferSeries = Kinds(rawValue: 1 << 21)
         public static let all = Kinds(rawValue: .max)
         /// The static description written before any event.
         public static let description: Kinds = [.run, .link, .node]
@@ -570,6 +593,8 @@ extension TraceRecord {
         case .route: .route
         case .heldConnection: .heldConnection
         case .connectionsPeak: .connectionsPeak
+        case .linkSeries: .linkSeries
+        case .transferSeries: .transferSeries
         case .end: .end
         }
     }

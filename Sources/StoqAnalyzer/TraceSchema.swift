@@ -33,6 +33,8 @@ protocol TraceFieldCoder {
     mutating func omittedWhenNil(_ key: StaticString, _ v: inout UInt64?) throws
     /// Names written as one comma-separated string.
     mutating func field(_ key: StaticString, commaSeparated v: inout [String]) throws
+    /// A JSON array of integers (a time series).
+    mutating func field(_ key: StaticString, integers v: inout [Int64]) throws
     /// A link or node name under the key `node` when `isNode`, else `link`.
     mutating func linkOrNode(_ target: inout String, isNode: inout Bool) throws
     /// The run header's `schema`: written as `TraceRecord.schemaVersion`, refused when newer.
@@ -65,6 +67,7 @@ extension JSONLine: TraceFieldCoder {
     mutating func omittedWhenNil(_ key: StaticString, _ v: inout String?) { if let v { add(key, v) } }
     mutating func omittedWhenNil(_ key: StaticString, _ v: inout UInt64?) { if let v { add(key, v) } }
     mutating func field(_ key: StaticString, commaSeparated v: inout [String]) { add(key, v.joined(separator: ",")) }
+    mutating func field(_ key: StaticString, integers v: inout [Int64]) { add(key, integers: v) }
     mutating func linkOrNode(_ target: inout String, isNode: inout Bool) { add(isNode ? "node" : "link", target) }
     mutating func schemaVersion() { add("schema", TraceRecord.schemaVersion) }
 }
@@ -88,6 +91,7 @@ extension TraceRecord.Fields: TraceFieldCoder {
     func field(_ key: StaticString, commaSeparated v: inout [String]) throws {
         v = try string(key).split(separator: ",").map(String.init)
     }
+    func field(_ key: StaticString, integers v: inout [Int64]) throws { v = try integers(key) }
     func linkOrNode(_ target: inout String, isNode: inout Bool) throws {
         isNode = has("node")
         target = try string(isNode ? "node" : "link")
@@ -123,6 +127,7 @@ struct TraceFieldLister: TraceFieldCoder {
     mutating func omittedWhenNil(_ key: StaticString, _ v: inout String?) { self.key(key) }
     mutating func omittedWhenNil(_ key: StaticString, _ v: inout UInt64?) { self.key(key) }
     mutating func field(_ key: StaticString, commaSeparated v: inout [String]) { self.key(key) }
+    mutating func field(_ key: StaticString, integers v: inout [Int64]) { self.key(key) }
     mutating func linkOrNode(_ target: inout String, isNode: inout Bool) { key(isNode ? "node" : "link") }
     mutating func schemaVersion() { key("schema") }
 }
@@ -139,7 +144,7 @@ extension TraceRecord {
             .linkState(.init()), .linkState(nodeState), .reconverged(.init()), .reconverged(nodeReconverged),
             .route(.init()), .linkStats(.init()), .linkDedup(.init()), .cache(.init()), .publish(.init()), .exec(.init()),
             .realtime(.init()), .link(.init()), .node(.init()), .run(.init()), .end(.init()),
-            .heldConnection(.init()), .connectionsPeak(.init()),
+            .heldConnection(.init()), .connectionsPeak(.init()), .linkSeries(.init()), .transferSeries(.init()),
         ]
     }()
 

@@ -55,6 +55,9 @@ public final class Network {
     /// `portUnreachable`, as on the sim backend.
     /// The datagram is lent for the call, as to a socket's receive handler.
     public var externalDelivery: ((ReceivedDatagram, _ node: Int32) -> Void)?
+    /// Bins link activity over time when set (before the run starts); nil
+    /// keeps the packet path free of it.
+    public var linkSeries: LinkTimeSeries?
     /// How often link utilisation is measured and fed to `graph.edgeLoad`;
     /// tables are recomputed after each sample when a strategy uses load.
     /// Sampling runs only for such strategies, until the topology's duration.
@@ -243,6 +246,8 @@ public final class Network {
 
     /// Offers `packet` to link direction `e`.
     private func transmit(_ packet: Packet, on e: Int) {
+        defer { linkSeries?.offered(edge: e, bytes: packet.wireSize, now: scheduler.now.nanosecondsSinceStart,
+                                    busyUntil: directions[e].busyUntil, queuedBytes: directions[e].queuedBytes) }
         if !graph.edgeUp[e] {
             directions[e].countOffered(packet)
             return drop(packet, .linkDown, at: .link(edge: Int32(e)))
@@ -270,7 +275,10 @@ public final class Network {
 
     private func drop(_ packet: Packet, _ reason: DropReason, at location: DropLocation) {
         counters.dropped[reason] += 1
-        if case .link(let e) = location { directions[Int(e)].countDrop(packet, reason) }
+        if case .link(let e) = location {
+            directions[Int(e)].countDrop(packet, reason)
+            linkSeries?.dropped(edge: Int(e), now: scheduler.now.nanosecondsSinceStart)
+        }
         if !openOutages.isEmpty && (reason == .linkDown || reason == .nodeDown) { chargeOutage(location) }
         observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
         payloads.release(packet.slot)
@@ -409,6 +417,7 @@ public final class Network {
     /// Drops everything queued or in flight on `e` and frees its serializer.
     private func flush(edge e: Int, reason: DropReason) {
         timers[e].cancel()
+        linkSeries?.flushed(edge: e, now: scheduler.now.nanosecondsSinceStart)
         for f in directions[e].flush(now: scheduler.now.nanosecondsSinceStart) { drop(f.packet, reason, at: .link(edge: Int32(e))) }
     }
 

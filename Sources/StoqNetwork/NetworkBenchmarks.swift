@@ -42,14 +42,20 @@ public enum NetworkBenchmarks {
         burstLoss: GilbertElliottModel(p: 0.001, r: 0.5), corrupt: 0.001, duplicate: 0.001, mtu: 1500)
 
     /// `probes` echo requests of `payloadBytes`, `perWave` of them every
-    /// `waveInterval` from random nodes to random other nodes.
+    /// `waveInterval` from random nodes to random other nodes; `linkSeries`
+    /// also bins link activity over time (`LinkTimeSeries`).
     public static func probeFlood(topology: Topology, probes: Int = 1_000_000, payloadBytes: Int = 64,
                                   perWave: Int = 100, waveInterval: SimDuration = .microseconds(100),
-                                  seed: UInt64 = 1, linkModels: LinkModels? = nil) throws -> Result {
+                                  seed: UInt64 = 1, linkModels: LinkModels? = nil, linkSeries: Bool = false) throws -> Result {
         var topology = topology
         if let linkModels { for i in topology.links.indices { topology.links[i].models = linkModels } }
         let scheduler = Scheduler()
         let network = Network(topology: topology, scheduler: scheduler, seed: seed)
+        // As a run records it: every direction in bins over the topology's duration.
+        if linkSeries {
+            network.linkSeries = try LinkTimeSeries.make(edgeCount: network.graph.edgeCount, chosen: nil,
+                                                         durationNs: topology.duration.nanoseconds, binNs: nil)
+        }
         let nodeCount = network.graph.nodeCount
         let names = (0..<nodeCount).map { network.graph.nodeNames[$0] }
         var echoed = 0

@@ -145,6 +145,7 @@ extension Scenario {
         let run = SimulationRun(topology: topology, strategy: try strategy(), outputDirectory: outputDirectory)
         let backend = NetnsBackend(options: options, outputDirectory: outputDirectory, interrupt: interrupt)
         run.backend = backend
+        run.timeSeries = timeSeries
         run.pcapDirectory = pcapDirectory
         run.captureSelection = captureSelection
         run.qlogDirectory = qlogDirectory

@@ -19,6 +19,8 @@ public struct Scenario {
     /// file's `duration`, and say so in the summary — a quick look at a big
     /// topology without editing its workloads. nil runs to the end.
     public var stopAt: SimDuration?
+    /// Link activity and transfers' congestion state over time (`run --series-*`).
+    public var timeSeries = TimeSeriesOptions()
 
     /// Validates `topology`: every workload, the routing strategy and its
     /// parameters, and with a `backend` that each workload can run on it (nil:
@@ -69,7 +71,7 @@ public struct Scenario {
     /// Runs on the virtual-time backend and writes `trace.jsonl` and
     /// `summary.json` into `outputDirectory` (created if needed).
     public func run(outputDirectory: String, progress: ((RunProgress) -> Void)? = nil) throws -> RunResult {
-        try SimulationRun(topology: topology, strategy: strategy(), outputDirectory: outputDirectory).execute(progress: progress)
+        try run(outputDirectory: outputDirectory, pcapDirectory: nil, progress: progress)
     }
 }
 

@@ -20,6 +20,8 @@ public final class ScenarioContext: StoqNodeHost {
     var backend: RunBackend = VirtualTimeBackend()
     /// Where every QUIC connection writes its qlog (`run --qlog`); nil: none.
     package var qlogDirectory: String?
+    /// Transfers per `transfer` workload whose congestion state is sampled (`TimeSeriesOptions`).
+    var sampledTransfers = 0
     private var addresses: [String: IPv6Address] = [:]
     private var echoServices: [String: DatagramIO] = [:]
     private var nextEphemeralPort: [String: UInt16] = [:]

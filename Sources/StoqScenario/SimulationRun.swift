@@ -19,6 +19,7 @@ final class SimulationRun {
     var qlogDirectory: String?
     /// Simulated time to stop at before the end (`--until`); nil runs to the end.
     var stopAt: SimDuration?
+    var timeSeries = TimeSeriesOptions()
     /// Virtual time by default; the netns backend swaps in real namespaces.
     var backend: RunBackend = VirtualTimeBackend()
 
@@ -44,6 +45,7 @@ final class SimulationRun {
         }
         network.observer = capture.map { ObserverFanOut([recorder, $0]) } ?? recorder
         try network.scheduleFaults()
+        network.linkSeries = try timeSeries.makeLinkSeries(for: network)
         try backend.attach(network: network, scheduler: scheduler)
         defer { backend.detach() }
 
@@ -67,6 +69,7 @@ final class SimulationRun {
         let context = ScenarioContext(topology: topology, scheduler: scheduler, network: network,
                                       seed: topology.seed, trace: writer.write)
         context.backend = backend
+        context.sampledTransfers = timeSeries.sampledTransfers
         if let qlogDirectory {
             try FileManager.default.createDirectory(atPath: qlogDirectory, withIntermediateDirectories: true)
             context.qlogDirectory = qlogDirectory
@@ -126,6 +129,7 @@ final class SimulationRun {
                                           duplicated: models.duplicate > 0 ? c.duplicated : nil,
                                           reordered: models.jitter != nil ? c.reordered : nil)))
         }
+        if let series = network.linkSeries { timeSeries.linkSeriesRecords(series, network: network).forEach(writer.write) }
         backend.finish(trace: writer.write)
         writer.write(.end(.init(t: scheduler.now.nanosecondsSinceStart, events: scheduler.eventsExecuted,
                                 interruptedBy: backend.interruptingSignal.map(signalName)
@@ -150,6 +154,7 @@ extension Scenario {
         run.captureSelection = captureSelection
         run.qlogDirectory = qlogDirectory
         run.stopAt = stopAt
+        run.timeSeries = timeSeries
         return try run.execute(progress: progress)
     }
 }

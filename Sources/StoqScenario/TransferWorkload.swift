@@ -92,6 +92,8 @@ public final class TransferWorkload: Workload {
         var finished = false
         /// The give-up event, cancelled when the transfer ends first.
         var timeout: EventHandle?
+        /// The sender's congestion state over time, for the workload's first transfers (`transfer_series`).
+        var samples: CongestionSamples?
         init(number: UInt64, pair: Int, started: SimTime, streams: Int) {
             self.number = number
             self.pair = pair
@@ -131,6 +133,8 @@ public final class TransferWorkload: Workload {
 
     private var random = RandomStream(seed: 0)
     private var arrivals = 0
+    /// Transfers this workload has started.
+    private var begun = 0
 
     /// Poisson arrivals: the next transfer, between a random pair, after an exponential gap.
     private func scheduleArrival(after delay: SimDuration) {
@@ -150,6 +154,8 @@ public final class TransferWorkload: Workload {
         let number = sink.allocateNumber()
         let t = Transfer(number: number, pair: pair, started: context.scheduler.now, streams: streams)
         transfers[number] = t
+        if begun < context.sampledTransfers { t.samples = CongestionSamples() }
+        begun += 1
         sink.expect(number, streams: streams, progress: { [unowned self] bytes, receiver in
             t.bytesReceived = bytes     // what a transfer that times out reports
             if t.halfReceived == nil, 2 * bytes >= self.size { t.halfReceived = (self.context.scheduler.now, receiver.bytesReceived) }
@@ -189,6 +195,13 @@ public final class TransferWorkload: Workload {
     private func follow(_ t: Transfer, on c: QuicConnection, from client: StoqNodeEndpoint) {
         // Held by the connection, which the transfer holds: capture the transfer
         // weakly, or the two keep each other (and the whole QUIC state) alive.
+        if t.samples != nil {
+            // After each transmit turn, i.e. after every ACK the sender processed (and its timers).
+            c.onTransmitted = { [unowned self, unowned c, weak t] in
+                guard let t else { return }
+                t.samples?.sample(at: (self.context.scheduler.now - t.started).nanoseconds, from: c)
+            }
+        }
         c.onEvent = { [unowned self, unowned client, unowned c, weak t] event in
             guard let t else { return }
             switch event {
@@ -290,6 +303,14 @@ public final class TransferWorkload: Workload {
             congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText,
             failure: completed == nil ? failure : nil)))
         if completed == nil { TransferSink.shared(in: context).forget(t.number) }
+        if let samples = t.samples, let c = t.connection {
+            // A closed connection's state is gone: its last sample is the one taken before.
+            if !c.isClosed { samples.sample(at: (context.scheduler.now - t.started).nanoseconds, from: c, force: true) }
+            context.trace(.transferSeries(.init(
+                t: context.scheduler.now.nanosecondsSinceStart, workload: name, from: pairs[t.pair].from, to: pairs[t.pair].to,
+                startNs: t.started.nanosecondsSinceStart, offsetNs: samples.offsetNs, cwnd: samples.cwnd, srttNs: samples.srttNs,
+                inFlight: samples.inFlight)))
+        }
     }
 }
 

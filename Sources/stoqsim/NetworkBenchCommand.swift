@@ -1,5 +1,6 @@
 import ArgumentParser
 import StoqNetwork
+import StoqTopology
 
 struct NetworkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,6 +13,8 @@ struct NetworkBench: ParsableCommand {
 
     @Flag(help: "Also run with every link model on (jitter, burst loss, corruption, duplication, MTU) and print the on/off ratio.")
     var linkModels = false
+    @Flag(help: "Also run with link time series on (every direction binned, as a run records them) and print the on/off ratio.")
+    var linkSeries = false
 
     func run() throws {
         guard probes > 0, repetitions > 0 else { throw ValidationError("--probes and --repeat must be positive") }
@@ -19,24 +22,28 @@ struct NetworkBench: ParsableCommand {
         printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench network'")
         #endif
         let topology = try loadScenario(file).topology
-        var off: [NetworkBenchmarks.Result] = [], on: [NetworkBenchmarks.Result] = []
-        // Off and on alternate, so both see the same machine load.
+        // The reference first, then each feature asked for, alone.
+        var variants: [(name: String, models: LinkModels?, series: Bool)] = [("link models and series off", nil, false)]
+        if linkModels { variants.append(("every link model on", NetworkBenchmarks.busyLinkModels, false)) }
+        if linkSeries { variants.append(("link time series on", nil, true)) }
+        var results = variants.map { _ in [NetworkBenchmarks.Result]() }
+        // The variants alternate, so all see the same machine load.
         for _ in 0..<repetitions {
-            off.append(try NetworkBenchmarks.probeFlood(topology: topology, probes: probes))
-            print(off.last!)
-            if linkModels {
-                on.append(try NetworkBenchmarks.probeFlood(topology: topology, probes: probes, linkModels: NetworkBenchmarks.busyLinkModels))
-                print(on.last!)
+            for (i, v) in variants.enumerated() {
+                results[i].append(try NetworkBenchmarks.probeFlood(topology: topology, probes: probes, linkModels: v.models,
+                                                                   linkSeries: v.series))
+                print(results[i].last!)
             }
         }
         func median(_ r: [NetworkBenchmarks.Result]) -> Double { r.map(\.hopsPerSecond).sorted()[r.count / 2] }
         func millions(_ v: Double) -> String { "\((v / 1e4).rounded() / 100) M" }
-        print("median: \(millions(median(off))) packet-hops/s" + (linkModels ? " with link models off" : ""))
-        if linkModels {
-            let perHopOff = 1e9 / median(off), perHopOn = 1e9 / median(on)
-            print("median: \(millions(median(on))) packet-hops/s with every link model on; on/off = "
-                  + "\((median(on) / median(off) * 1000).rounded() / 1000) (\(Int(perHopOn - perHopOff)) ns more per hop)")
+        let off = median(results[0])
+        print("median: \(millions(off)) packet-hops/s" + (variants.count > 1 ? " with \(variants[0].name)" : ""))
+        for (v, r) in zip(variants, results).dropFirst() {
+            let on = median(r)
+            print("median: \(millions(on)) packet-hops/s with \(v.name); on/off = "
+                  + "\((on / off * 1000).rounded() / 1000) (\(Int(1e9 / on - 1e9 / off)) ns more per hop)")
         }
-        if (off + on).contains(where: { !$0.verified }) { throw ExitCode.failure }
+        if results.joined().contains(where: { !$0.verified }) { throw ExitCode.failure }
     }
 }

@@ -57,6 +57,12 @@ final class ParallelAnalysisTests: XCTestCase {
             case 47: lines.append(TraceRecord.heldConnection(.init(t: t, workload: "hold", from: from, to: to, handshakeNs: Int64(i),
                                                                    exchangeNs: i % 3 == 0 ? nil : 7, failure: i % 3 == 0 ? "timeout" : nil)).jsonLine)
             case 41: lines.append("")
+            case 49 where i % 150 == 49:
+                // A sampled transfer's congestion state (a few per workload in a run).
+                let n = 1 + i % 7
+                lines.append(TraceRecord.transferSeries(.init(t: t, workload: "bulk", from: from, to: to, startNs: t - 1_000_000,
+                    offsetNs: (0..<n).map { Int64($0) * 10_000 }, cwnd: (0..<n).map { Int64(12_000 + $0 * (i % 5)) },
+                    srttNs: (0..<n).map { Int64(30_000_000 - $0) }, inFlight: (0..<n).map { Int64($0 * 1200) })).jsonLine)
             default:
                 // Pair a→b gets thousands of samples (a histogram), others few (exact); sizes mix on one pair.
                 let pairFrom = i % 3 == 0 ? "a" : from, pairTo = i % 3 == 0 ? "b" : to
@@ -69,6 +75,13 @@ final class ParallelAnalysisTests: XCTestCase {
         lines.append(TraceRecord.linkDedup(.init(link: "a>b", bytesRequested: 10, bytesSent: 2)).jsonLine)
         lines.append(TraceRecord.linkStats(.init(link: "a>b", packetsSent: 1, bytesSent: 2, packetsDelivered: 3, bytesDelivered: 400, droppedQueueFull: 5,
                                                  droppedLoss: 6, droppedLinkDown: 7, busyNs: 8, maxQueuedBytes: 9)).jsonLine)
+        for (k, link) in ["a>b", "c>d"].enumerated() {
+            let bins = 3 + k
+            lines.append(TraceRecord.linkSeries(.init(link: link, binNs: 20_000_000_000, windowNs: 10_000_000,
+                bytes: (0..<bins).map { Int64($0 * 1000 + k) }, busyNs: (0..<bins).map { Int64($0 * 7) },
+                maxWindowBusyNs: (0..<bins).map { Int64($0 * 3) }, maxQueuedBytes: (0..<bins).map { Int64($0 * 1500) },
+                drops: (0..<bins).map { Int64($0 % 2) }, tailBytes: 5, tailBusyNs: 6, tailDrops: Int64(k))).jsonLine)
+        }
         lines.append(TraceRecord.realtime(.init(events: 5, lagMeanNs: 1, lagP50Ns: 2, lagP99Ns: 3, lagMaxNs: 4, thresholdP99Ns: 5,
                                                 packetsRelayed: 6, setupNs: 7)).jsonLine)
         lines.append(TraceRecord.connectionsPeak(.init(t: 59_000_000_000, workload: "hold", attempted: 120, peakOpen: 100, peakAtNs: 5,

@@ -43,6 +43,10 @@ final class CLITests: XCTestCase {
         let v4 = try stoqsim(["node", "serve", "--listen", "1.2.3.4:5", "--self-signed"])
         XCTAssertEqual(v4.status, 2)
         XCTAssertTrue(v4.stderr.contains("IPv6-only"), v4.stderr)
+        // Time-series bins must hold whole 10 ms windows.
+        let bin = try stoqsim(["run", "topologies/quickstart.yaml", "--series-bin", "15ms"])
+        XCTAssertEqual(bin.status, 2)
+        XCTAssertTrue(bin.stderr.contains("--series-bin: a time-series bin must be a multiple of 10ms"), bin.stderr)
     }
 
     func testUntilStopsARunEarlyAndSaysSo() throws {
