@@ -107,7 +107,8 @@ public enum TierBenchmarks {
     public static func compareWithTransport(tier: LinkTier = .gbps2_5, bytes: Int, seed: UInt64) throws -> TransportComparison {
         let simulated = try run(tier: tier, bytes: bytes, seed: seed)
         let transport = try TransportBenchmarks.bulkGoodput(totalBytes: bytes, seed: seed)
-        return TransportComparison(simulated: simulated, transport: transport)
+        let countingLosses = try TransportBenchmarks.bulkGoodput(totalBytes: bytes, seed: seed, countingLostPackets: true)
+        return TransportComparison(simulated: simulated, transport: transport, transportCountingLosses: countingLosses)
     }
 }
 
@@ -115,17 +116,24 @@ public enum TierBenchmarks {
 public struct TransportComparison: CustomStringConvertible {
     public var simulated: TierBenchmarkResult
     public var transport: TransportBenchmarkResult
+    /// The transport path again with the qlog-based loss counting a run's
+    /// connections do: the part of `ratio` that is that counting.
+    public var transportCountingLosses: TransportBenchmarkResult
     public static let target = 1.3
 
     /// Payload MB per CPU second of the whole run (scenario set-up and trace included).
     public var simulatedMBps: Double { Double(simulated.bytes) / simulated.cpuSeconds / 1e6 }
     /// How many times faster the bare transport path moves the same bytes.
     public var ratio: Double { transport.value / simulatedMBps }
-    public var verified: Bool { simulated.verified && transport.verified }
+    /// The same against the transport path that also counts lost packets.
+    public var ratioCountingLosses: Double { transportCountingLosses.value / simulatedMBps }
+    public var verified: Bool { simulated.verified && transport.verified && transportCountingLosses.verified }
 
     public var description: String {
-        String(format: "sim run vs transport benchmark, %g MB each: run %.0f MB/s of CPU, transport %.0f MB/s of CPU: %.2f× (target ≤ %.1f×)",
-               Double(simulated.bytes) / 1e6, simulatedMBps, transport.value, ratio, Self.target)
+        String(format: "sim run vs transport benchmark, %g MB each: run %.0f MB/s of CPU, transport %.0f MB/s of CPU: %.2f× (target ≤ %.1f×); "
+               + "transport counting lost packets (qlog, as runs do) %.0f MB/s: %.2f×",
+               Double(simulated.bytes) / 1e6, simulatedMBps, transport.value, ratio, Self.target,
+               transportCountingLosses.value, ratioCountingLosses)
             + (verified ? "" : " [CHECK FAILED]")
     }
 }

@@ -75,8 +75,14 @@ public enum TransportBenchmarks {
 
     /// Bulk goodput of one stream: `totalBytes` written in 1 MiB pieces (at most
     /// 32 MiB queued), read and dropped by the receiver, at 1 ms one-way delay.
-    public static func bulkGoodput(totalBytes: Int = 1 << 30, seed: UInt64 = 1) throws -> TransportBenchmarkResult {
-        let pair = try makePair(seed: seed)
+    /// `countingLostPackets`: with the qlog-based loss counting every `sim`
+    /// run's connections do (for the trace's lost-packet counts), to tell
+    /// that cost apart from the rest of a run's.
+    public static func bulkGoodput(totalBytes: Int = 1 << 30, seed: UInt64 = 1,
+                                   countingLostPackets: Bool = false) throws -> TransportBenchmarkResult {
+        var configuration = Self.configuration
+        configuration.countLostPackets = countingLostPackets
+        let pair = try makePair(seed: seed, configuration: configuration)
         var accepted: QuicConnection?
         pair.server.onNewConnection = { accepted = $0 }
         let c = try pair.connect()
@@ -98,7 +104,8 @@ public enum TransportBenchmarks {
         }
         let seconds = Double(cpuNanoseconds() - start) / 1e9
         let m = c.metrics
-        return TransportBenchmarkResult(name: "bulk goodput", value: Double(reader.received) / seconds / 1e6, unit: "MB/s",
+        return TransportBenchmarkResult(name: "bulk goodput" + (countingLostPackets ? " (counting lost packets)" : ""),
+                                        value: Double(reader.received) / seconds / 1e6, unit: "MB/s",
                                         cpuSeconds: seconds, verified: reader.finished && reader.received == totalBytes,
                                         detail: "\(reader.received >> 20) MiB, \(m.datagramsSent) datagrams, \(m.bytesSent / max(1, m.datagramsSent)) B each")
     }

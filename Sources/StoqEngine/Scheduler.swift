@@ -404,10 +404,28 @@ public final class Scheduler {
     /// Makes a re-armable timer. The timer keeps one live queue entry at most:
     /// re-arming queues a fresh entry and turns the old one into a tombstone.
     public func makeTimer(_ action: @escaping () -> Void) -> Timer {
+        Timer(scheduler: self, slot: makeTimerSlot(action))
+    }
+
+    /// A timer as a plain value, for an owner that keeps many of them and
+    /// holds this scheduler (a network's link directions): arming it touches
+    /// no object and no weak reference, only the scheduler's slot. The owner
+    /// must `release` it, at the latest in its own deinit.
+    public func makeTimerSlot(_ action: @escaping () -> Void) -> TimerSlot {
         let s = allocateSlot(.timer(action))
         slots[Int(s)].isTimer = true
-        return Timer(scheduler: self, slot: s)
+        return TimerSlot(slot: s)
     }
+
+    /// Fires `timer`'s action at `time` (replacing any earlier arming); a time
+    /// in the past is clamped to `now`.
+    @inline(__always)
+    public func arm(_ timer: TimerSlot, at time: SimTime) { armTimer(slot: timer.slot, at: time) }
+    public func cancel(_ timer: TimerSlot) { disarmTimer(slot: timer.slot) }
+    /// When `timer` will fire, or nil when it is not armed.
+    public func deadline(of timer: TimerSlot) -> SimTime? { timerDeadline(slot: timer.slot) }
+    /// Disarms `timer` and frees its slot; the value must not be used again.
+    public func release(_ timer: TimerSlot) { releaseTimer(slot: timer.slot) }
 
     fileprivate func armTimer(slot s: Int32, at time: SimTime) {
         let t = max(time.nanosecondsSinceStart, nowNs)
@@ -846,26 +864,32 @@ public final class Timer {
     // Weak, not unowned: a scheduler's deinit releases the actions, which may
     // release the owner of this timer and so run this deinit mid-teardown.
     private weak var scheduler: Scheduler?
-    private let slot: Int32
+    private let slot: TimerSlot
 
-    fileprivate init(scheduler: Scheduler, slot: Int32) {
+    fileprivate init(scheduler: Scheduler, slot: TimerSlot) {
         self.scheduler = scheduler
         self.slot = slot
     }
 
-    deinit { scheduler?.releaseTimer(slot: slot) }
+    deinit { scheduler?.release(slot) }
 
     /// Fires the timer's action at `time` (replacing any earlier arming).
     /// A time in the past is clamped to `now`.
-    public func arm(at time: SimTime) { scheduler?.armTimer(slot: slot, at: time) }
+    public func arm(at time: SimTime) { scheduler?.arm(slot, at: time) }
     public func arm(after delay: SimDuration) {
         guard let s = scheduler else { return }
-        s.armTimer(slot: slot, at: s.now + delay)
+        s.arm(slot, at: s.now + delay)
     }
-    public func cancel() { scheduler?.disarmTimer(slot: slot) }
+    public func cancel() { scheduler?.cancel(slot) }
     /// When the timer will fire, or nil when it is not armed.
-    public var deadline: SimTime? { scheduler?.timerDeadline(slot: slot) }
+    public var deadline: SimTime? { scheduler?.deadline(of: slot) }
     public var isArmed: Bool { deadline != nil }
+}
+
+/// A timer's place in its scheduler (`Scheduler.makeTimerSlot`): what a
+/// `Timer` holds, without the object.
+public struct TimerSlot: Sendable {
+    fileprivate let slot: Int32
 }
 
 /// `Timer` clashes with Foundation's `Timer` in any file that imports both

@@ -26,10 +26,11 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
 /// Each link direction is a FIFO served at its bandwidth, so a packet's arrival
 /// time at the far end is known when it enters the link: the network keeps the
 /// direction's packets in arrival order and one re-armable timer per direction
-/// fires for the earliest. A packet is a plain value whose payload waits in one
-/// network-wide `PayloadSlab` from send to delivery, so a hop costs no
-/// allocation and no copy, whatever the traffic; sockets get the bytes lent
-/// (`DatagramIO`), as a batch.
+/// fires for the earliest. A packet's header waits in the network's
+/// `PacketTable` and its payload in one network-wide `PayloadSlab` from send
+/// to delivery; link queues carry only an index and what forwarding needs
+/// (`InFlight`), so a hop costs no allocation and no copy, whatever the
+/// traffic; sockets get the bytes lent (`DatagramIO`), as a batch.
 ///
 /// Keep the network alive while its scheduler runs: the events it schedules
 /// hold it unowned (so a network and its scheduler never form a cycle).
@@ -66,13 +67,19 @@ public final class Network {
     /// Current link and node states (indices used by observers and counters).
     public private(set) var graph: RoutingGraph
     /// The routes in force; they lag `graph` by `routeDetectionDelay`.
-    public private(set) var tables: ForwardingTables
+    public private(set) var tables: ForwardingTables {
+        didSet { tablesHaveRecovery = tables.hasRecoveryRoutes }
+    }
+    /// `tables.hasRecoveryRoutes`, so a send asks no more when there are none.
+    private var tablesHaveRecovery: Bool
     public private(set) var counters = NetworkCounters()
 
+    /// Each holds manual storage and a timer slot, freed in deinit.
     private var directions: [LinkDirection]
+    /// Headers of every packet in the network (see `PacketTable`).
+    private let packets = PacketTable()
     /// Payload bytes of every packet in the network (see `PayloadSlab`).
     private let payloads = PayloadSlab()
-    private var timers: [StoqEngine.Timer] = []
     private var sockets: [[UInt16: NetworkSocket]]
     private let nodeByAddress: [IPv6Address: Int32]
     private var nextPacketID: UInt64 = 0
@@ -104,11 +111,14 @@ public final class Network {
             ?? RoutingPolicy(strategy: strategy, nodeCount: graph.nodeCount)
         self.strategy = policy.defaultStrategy
         tables = ForwardingTables(graph: graph, policy: policy)
+        tablesHaveRecovery = tables.hasRecoveryRoutes
         sockets = Array(repeating: [:], count: graph.nodeCount)
         var byAddress: [IPv6Address: Int32] = [:]
         for i in 0..<graph.nodeCount { byAddress[graph.nodeAddresses[i]] = byAddress[graph.nodeAddresses[i]] ?? Int32(i) }
         nodeByAddress = byAddress
+        directions = []
 
+        // Each direction's timer calls back into `self`, so they are made once it is whole.
         var seen: [String: Int] = [:]
         directions = (0..<graph.edgeCount).map { e in
             let spec = topology.links[Int(graph.edgeLink[e])]
@@ -118,12 +128,19 @@ public final class Network {
             if n > 1 { name += "#\(n)" }
             return LinkDirection(latency: spec.latency.nanoseconds, bitsPerSecond: spec.bandwidthBitsPerSecond,
                                  capacity: spec.queueBytes,
-                                 middleware: LinkMiddleware.make(lossRate: spec.lossRate, models: spec.models, seed: seed, stream: name))
+                                 middleware: LinkMiddleware.make(lossRate: spec.lossRate, models: spec.models, seed: seed, stream: name),
+                                 timer: scheduler.makeTimerSlot { [unowned self] in self.linkArrival(edge: e) })
         }
-        timers = (0..<graph.edgeCount).map { e in scheduler.makeTimer { [unowned self] in self.linkArrival(edge: e) } }
         if policy.usesLoad {
             busyAtLastSample = Array(repeating: 0, count: graph.edgeCount)
             scheduleLoadSample()
+        }
+    }
+
+    deinit {
+        for e in directions.indices {
+            scheduler.release(directions[e].timer)
+            directions[e].deallocate()
         }
     }
 
@@ -196,42 +213,47 @@ public final class Network {
         }
         counters.packetsSent += 1
         counters.bytesSent += UInt64(packet.wireSize)
+        let ref = PacketRef(index: packets.insert(packet), destinationNode: packet.destinationNode,
+                            wireSize: Int32(packet.wireSize))
         observer?.packetSent(packet, time: now)
-        if !graph.nodeUp[Int(node)] { return drop(packet, .nodeDown, at: .node(node)) }
-        if packet.destinationNode < 0 { return drop(packet, .unknownDestination, at: .node(node)) }
-        if packet.destinationNode != node && tables.needsRecovery(from: node, to: packet.destinationNode) {
+        if !graph.nodeUp[Int(node)] { return drop(ref, .nodeDown, at: .node(node)) }
+        if ref.destinationNode < 0 { return drop(ref, .unknownDestination, at: .node(node)) }
+        if ref.destinationNode != node && tablesHaveRecovery && tables.needsRecovery(from: node, to: ref.destinationNode) {
             counters.recoveryPackets += 1
         }
-        if packet.destinationNode == node {
+        if ref.destinationNode == node {
             // Loopback still goes through the scheduler so a receiver never runs
-            // inside its sender's `send`. The closure captures a constant copy:
-            // capturing the `var` would box it on the heap for every packet sent.
-            let looped = packet
-            scheduler.schedule(at: now) { [unowned self] in self.arrive(looped, at: node) }
+            // inside its sender's `send`.
+            scheduler.schedule(at: now) { [unowned self] in self.arrive(ref, at: node) }
             return
         }
-        forward(packet, at: node)
+        forward(ref, at: node)
     }
 
-    /// `packet` is at `node`: deliver it there or pass it on.
-    private func arrive(_ packet: Packet, at node: Int32) {
-        if !graph.nodeUp[Int(node)] { return drop(packet, .nodeDown, at: .node(node)) }
-        if packet.destinationNode == node { return deliver(packet, at: node) }
-        forward(packet, at: node)
+    /// The packet is at `node`: deliver it there or pass it on.
+    private func arrive(_ ref: PacketRef, at node: Int32) {
+        if !graph.nodeUp[Int(node)] { return drop(ref, .nodeDown, at: .node(node)) }
+        if ref.destinationNode == node { return deliver(ref, at: node) }
+        forward(ref, at: node)
     }
 
-    private func forward(_ packet: Packet, at node: Int32) {
-        let e = tables.needsFlowLookup
-            ? tables.nextEdge(from: node, to: packet.destinationNode, source: packet.sourceNode, flow: packet.flowHash)
-            : tables.nextEdge(from: node, to: packet.destinationNode)
-        if e < 0 { return drop(packet, .noRoute, at: .node(node)) }
-        transmit(packet, on: Int(e))
+    private func forward(_ ref: PacketRef, at node: Int32) {
+        let e: Int32
+        if tables.needsFlowLookup {
+            let packet = packets[ref.index]
+            e = tables.nextEdge(from: node, to: ref.destinationNode, source: packet.sourceNode, flow: packet.flowHash)
+        } else {
+            e = tables.nextEdge(from: node, to: ref.destinationNode)
+        }
+        if e < 0 { return drop(ref, .noRoute, at: .node(node)) }
+        transmit(ref, on: Int(e))
     }
 
-    private func deliver(_ packet: Packet, at node: Int32) {
+    private func deliver(_ ref: PacketRef, at node: Int32) {
+        let packet = packets[ref.index]
         let socket = sockets[Int(node)][packet.destination.port]
         guard socket != nil || externalDelivery != nil else {
-            return drop(packet, .portUnreachable, at: .node(node))
+            return drop(ref, .portUnreachable, at: .node(node))
         }
         counters.packetsDelivered += 1
         counters.bytesDelivered += UInt64(packet.wireSize)
@@ -241,24 +263,25 @@ public final class Network {
         } else {
             externalDelivery?(packet.received, node)
         }
-        payloads.release(packet.slot)
+        // Freed after the handler: what it sends meanwhile cannot take this slot.
+        payloads.release(packets.remove(ref.index).slot)
     }
 
-    /// Offers `packet` to link direction `e`.
-    private func transmit(_ packet: Packet, on e: Int) {
-        defer { linkSeries?.offered(edge: e, bytes: packet.wireSize, now: scheduler.now.nanosecondsSinceStart,
+    /// Offers the packet to link direction `e`.
+    private func transmit(_ ref: PacketRef, on e: Int) {
+        defer { linkSeries?.offered(edge: e, bytes: Int(ref.wireSize), now: scheduler.now.nanosecondsSinceStart,
                                     busyUntil: directions[e].busyUntil, queuedBytes: directions[e].queuedBytes) }
         if !graph.edgeUp[e] {
-            directions[e].countOffered(packet)
-            return drop(packet, .linkDown, at: .link(edge: Int32(e)))
+            directions[e].countOffered(wireSize: ref.wireSize)
+            return drop(ref, .linkDown, at: .link(edge: Int32(e)))
         }
-        switch directions[e].enqueue(packet, now: scheduler.now.nanosecondsSinceStart, payloads: payloads) {
+        switch directions[e].enqueue(ref, now: scheduler.now.nanosecondsSinceStart, packets: packets, payloads: payloads) {
         case .queueFull:
-            drop(packet, .queueFull, at: .link(edge: Int32(e)))
+            drop(ref, .queueFull, at: .link(edge: Int32(e)))
         case .tooLarge:
-            drop(packet, .mtu, at: .link(edge: Int32(e)))
+            drop(ref, .mtu, at: .link(edge: Int32(e)))
         case .earliest(let arrival):
-            timers[e].arm(at: SimTime(nanosecondsSinceStart: arrival))
+            scheduler.arm(directions[e].timer, at: SimTime(nanosecondsSinceStart: arrival))
         case .behindOthers:
             break
         }
@@ -267,21 +290,21 @@ public final class Network {
     /// The timer of direction `e` fired: its earliest packet reached the far end.
     private func linkArrival(edge e: Int) {
         guard let (head, next) = directions[e].popArrival() else { return }
-        if let next { timers[e].arm(at: SimTime(nanosecondsSinceStart: next)) }
-        if head.lost { return drop(head.packet, .loss, at: .link(edge: Int32(e))) }
-        observer?.packetHop(head.packet, edge: Int32(e), time: scheduler.now)
-        arrive(head.packet, at: graph.edgeTarget[e])
+        if let next { scheduler.arm(directions[e].timer, at: SimTime(nanosecondsSinceStart: next)) }
+        if head.lost { return drop(head.ref, .loss, at: .link(edge: Int32(e))) }
+        if let observer { observer.packetHop(packets[head.ref.index], edge: Int32(e), time: scheduler.now) }
+        arrive(head.ref, at: graph.edgeTarget[e])
     }
 
-    private func drop(_ packet: Packet, _ reason: DropReason, at location: DropLocation) {
+    private func drop(_ ref: PacketRef, _ reason: DropReason, at location: DropLocation) {
         counters.dropped[reason] += 1
         if case .link(let e) = location {
-            directions[Int(e)].countDrop(packet, reason)
+            directions[Int(e)].countDrop(wireSize: ref.wireSize, reason)
             linkSeries?.dropped(edge: Int(e), now: scheduler.now.nanosecondsSinceStart)
         }
         if !openOutages.isEmpty && (reason == .linkDown || reason == .nodeDown) { chargeOutage(location) }
-        observer?.packetDropped(packet, reason: reason, location: location, time: scheduler.now)
-        payloads.release(packet.slot)
+        if let observer { observer.packetDropped(packets[ref.index], reason: reason, location: location, time: scheduler.now) }
+        payloads.release(packets.remove(ref.index).slot)
     }
 
     /// Bits over bandwidth, rounded to the nearest nanosecond (0 for a link
@@ -416,9 +439,9 @@ public final class Network {
 
     /// Drops everything queued or in flight on `e` and frees its serializer.
     private func flush(edge e: Int, reason: DropReason) {
-        timers[e].cancel()
+        scheduler.cancel(directions[e].timer)
         linkSeries?.flushed(edge: e, now: scheduler.now.nanosecondsSinceStart)
-        for f in directions[e].flush(now: scheduler.now.nanosecondsSinceStart) { drop(f.packet, reason, at: .link(edge: Int32(e))) }
+        for f in directions[e].flush(now: scheduler.now.nanosecondsSinceStart) { drop(f.ref, reason, at: .link(edge: Int32(e))) }
     }
 
     private func resolveNode(_ name: String) throws -> Int32 {
@@ -433,32 +456,51 @@ public final class Network {
     }
 }
 
+/// What forwarding needs of a packet, without its header: the index of the
+/// header in the `PacketTable` and the two fields every hop reads.
+private struct PacketRef {
+    var index: PacketTable.Index
+    var destinationNode: Int32
+    var wireSize: Int32
+}
+
 /// One direction of a link: its fixed parameters, its queue and its counters.
 /// Each operation is one mutating call, i.e. one exclusive access to the
-/// network's array per hop rather than one per field.
+/// network's array per hop rather than one per field. Fields a hop touches
+/// come first, so a hop reads one or two cache lines of it.
+///
+/// Holds manual storage (`FIFO`): never copied, freed by `deallocate()`.
 private struct LinkDirection {
-    let latency: Int64
-    let bitsPerSecond: UInt64
-    let capacity: Int
-    /// The link models around the queue; nil when the link has none.
-    var middleware: LinkMiddleware?
     /// Packets admitted and not yet at the far end, in arrival order.
     var inFlight = FIFO<InFlight>()
-    /// Used instead of `inFlight` when jitter lets packets overtake each other.
-    var overtaking: ArrivalHeap<InFlight>?
     /// Packets whose serialization has not finished: they occupy the queue.
     var serializing = FIFO<Serializing>()
     var queuedBytes = 0
     /// When the serializer finishes everything admitted so far (ns).
     var busyUntil: Int64 = 0
+    let latency: Int64
+    let bitsPerSecond: UInt64
+    let capacity: Int
+    /// Fires when the earliest packet in flight reaches the far end.
+    let timer: TimerSlot
     var counters = LinkCounters()
+    /// The link models around the queue; nil when the link has none.
+    var middleware: LinkMiddleware?
+    /// Used instead of `inFlight` when jitter lets packets overtake each other.
+    var overtaking: ArrivalHeap<InFlight>?
 
-    init(latency: Int64, bitsPerSecond: UInt64, capacity: Int, middleware: LinkMiddleware?) {
+    init(latency: Int64, bitsPerSecond: UInt64, capacity: Int, middleware: LinkMiddleware?, timer: TimerSlot) {
+        self.timer = timer
         self.latency = latency
         self.bitsPerSecond = bitsPerSecond
         self.capacity = capacity
         self.middleware = middleware
         if middleware?.reorders == true { overtaking = ArrivalHeap() }
+    }
+
+    mutating func deallocate() {
+        inFlight.deallocate()
+        serializing.deallocate()
     }
 
     enum Enqueued {
@@ -473,21 +515,21 @@ private struct LinkDirection {
 
     var packetsInFlight: Int { inFlight.count + (overtaking?.count ?? 0) }
 
-    mutating func countOffered(_ packet: Packet) {
+    mutating func countOffered(wireSize: Int32) {
         counters.packetsSent += 1
-        counters.bytesSent += UInt64(packet.wireSize)
+        counters.bytesSent += UInt64(wireSize)
     }
 
-    mutating func countDrop(_ packet: Packet, _ reason: DropReason) {
+    mutating func countDrop(wireSize: Int32, _ reason: DropReason) {
         counters.dropped[reason] += 1
-        counters.bytesDropped += UInt64(packet.wireSize)
+        counters.bytesDropped += UInt64(wireSize)
     }
 
     /// MTU and drop-tail admission, a place in the serializer's schedule, then
-    /// the link models (which may copy the packet into `payloads`).
-    mutating func enqueue(_ packet: Packet, now: Int64, payloads: PayloadSlab) -> Enqueued {
-        countOffered(packet)
-        let size = packet.wireSize
+    /// the link models (which may copy the packet into `packets` and `payloads`).
+    mutating func enqueue(_ ref: PacketRef, now: Int64, packets: PacketTable, payloads: PayloadSlab) -> Enqueued {
+        countOffered(wireSize: ref.wireSize)
+        let size = Int(ref.wireSize)
         if middleware?.admits(wireSize: size) == false { return .tooLarge }
         releaseSerialized(now: now)
         if queuedBytes + size > capacity { return .queueFull }
@@ -498,29 +540,35 @@ private struct LinkDirection {
         serializing.append(Serializing(done: done, bytes: size))
         counters.maxQueuedBytes = max(counters.maxQueuedBytes, queuedBytes)
         counters.busyTime.nanoseconds += serialization
-        if middleware != nil { return admitThroughModels(packet, arrival: done + latency, payloads: payloads) }
+        if middleware != nil {
+            return admitThroughModels(ref, arrival: done + latency, packets: packets, payloads: payloads)
+        }
         let wasIdle = inFlight.isEmpty
-        inFlight.append(InFlight(packet: packet, arrival: done + latency, lost: false))
+        inFlight.append(InFlight(arrival: done + latency, ref: ref, lost: false))
         return wasIdle ? .earliest(arrival: done + latency) : .behindOthers
     }
 
     /// Runs the link models on an admitted packet. A lost packet still
     /// occupies the serializer (it is lost on the wire) and is dropped at its
     /// arrival time; a corrupted one has a bit of its payload flipped now; a
-    /// duplicate is a second copy in the slab, arriving right behind it.
-    private mutating func admitThroughModels(_ packet: Packet, arrival: Int64, payloads: PayloadSlab) -> Enqueued {
-        let fate = middleware!.fate(arrival: arrival, payloadBytes: packet.payload.count)
-        if let bit = fate.corruptBit, let base = packet.payload.baseAddress {
+    /// duplicate is a second copy in the table and slab, arriving right behind it.
+    private mutating func admitThroughModels(_ ref: PacketRef, arrival: Int64, packets: PacketTable,
+                                             payloads: PayloadSlab) -> Enqueued {
+        let payload = packets[ref.index].payload
+        let fate = middleware!.fate(arrival: arrival, payloadBytes: payload.count)
+        if let bit = fate.corruptBit, let base = payload.baseAddress {
             // The packet owns its slab slot until delivery or drop.
             UnsafeMutableRawPointer(mutating: base).storeBytes(of: base.load(fromByteOffset: bit / 8, as: UInt8.self) ^ (1 << (bit % 8)),
                                                                toByteOffset: bit / 8, as: UInt8.self)
             counters.corrupted += 1
         }
         if fate.reordered { counters.reordered += 1 }
-        let result = place(InFlight(packet: packet, arrival: fate.arrival, lost: fate.lost))
+        let result = place(InFlight(arrival: fate.arrival, ref: ref, lost: fate.lost))
         if fate.duplicated {
             counters.duplicated += 1
-            _ = place(InFlight(packet: packet.copy(into: payloads), arrival: fate.arrival, lost: false))
+            var copy = ref
+            copy.index = packets.insert(packets[ref.index].copy(into: payloads))
+            _ = place(InFlight(arrival: fate.arrival, ref: copy, lost: false))
         }
         return result
     }
@@ -551,7 +599,7 @@ private struct LinkDirection {
         }
         if !head.lost {
             counters.packetsDelivered += 1
-            counters.bytesDelivered += UInt64(head.packet.wireSize)
+            counters.bytesDelivered += UInt64(head.ref.wireSize)
         }
         return (head, next)
     }
@@ -581,8 +629,8 @@ private struct LinkDirection {
 }
 
 private struct InFlight {
-    var packet: Packet
     var arrival: Int64
+    var ref: PacketRef
     /// A loss model said this packet will not arrive.
     var lost: Bool
 }

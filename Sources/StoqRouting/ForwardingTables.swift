@@ -151,6 +151,9 @@ public struct ForwardingTables: Sendable {
         planes[Int(policy.planeOfNode[Int(source)])].recoveryRoute?[Int(destination) * rowLength + Int(source)] ?? false
     }
 
+    /// Some route needs geographic recovery (`needsRecovery` can be true).
+    public var hasRecoveryRoutes: Bool { planes.contains { $0.recoveryRoute != nil } }
+
     /// (source, destination) pairs whose route needed geographic recovery, over all planes' sources.
     public var recoveryPairs: Int {
         var count = 0

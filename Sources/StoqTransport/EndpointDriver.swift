@@ -23,7 +23,9 @@ public final class EndpointDriver {
     public let endpoint: QuicEndpoint
     public let io: DatagramIO
     public let scheduler: Scheduler
-    private var timer: SimTimer?
+    /// A slot, not a `Timer`: arming it (after every batch) loads no weak
+    /// reference; the driver holds its scheduler, so the slot outlives no one.
+    private var timer: TimerSlot?
     /// Where "now" comes from; nil: `scheduler.now`. On the real-time backend
     /// the scheduler's clock stands still while a handler runs and does not
     /// pass a pending timer, so RTT samples on a fast path (loopback) read as
@@ -35,7 +37,7 @@ public final class EndpointDriver {
         self.io = io
         self.scheduler = scheduler
         self.clock = clock
-        timer = scheduler.makeTimer { [weak self] in
+        timer = scheduler.makeTimerSlot { [weak self] in
             guard let self else { return }
             self.endpoint.handleDeadlines(at: self.now)
             self.dispatchAll()
@@ -52,7 +54,7 @@ public final class EndpointDriver {
     private var now: SimTime { max(clock?() ?? scheduler.now, scheduler.now) }
 
     deinit {
-        timer?.cancel()
+        if let timer { scheduler.release(timer) }
         io.receiveHandler = nil
     }
 
@@ -65,7 +67,8 @@ public final class EndpointDriver {
             dispatch(c)
             if !c.isClosed { c.onTransmitted?() }
         }
-        if let d = endpoint.pollTimeout() { timer?.arm(at: max(d, now)) } else { timer?.cancel() }
+        guard let timer else { return }
+        if let d = endpoint.pollTimeout() { scheduler.arm(timer, at: max(d, now)) } else { scheduler.cancel(timer) }
     }
 
     /// Step 2: new connections first (their handlers must be in place), then events in the order connections were called.
