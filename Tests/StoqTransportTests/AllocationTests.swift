@@ -12,11 +12,11 @@ import StoqTestSupport
 /// Only optimized builds say anything about the code: unoptimized Swift calls
 /// the standard library's generic collection accessors (`for … in`, `first`,
 /// subscripts through a protocol), whose coroutine frames are heap-allocated
-/// per call. Run it with `swift test -c release --filter AllocationTests`.
+/// per call. Run it with `swift test -c release -Xswiftc -enable-testing --filter AllocationTests`.
 final class AllocationTests: XCTestCase {
     func testBulkTransferAllocatesNothingPerPacketInSteadyState() throws {
         #if DEBUG
-        throw XCTSkip("allocation counts need an optimized build (debug builds allocate coroutine frames in generic accessors): swift test -c release --filter AllocationTests")
+        throw XCTSkip("allocation counts need an optimized build (debug builds allocate coroutine frames in generic accessors): swift test -c release -Xswiftc -enable-testing --filter AllocationTests")
         #endif
         var configuration = TransportConfiguration()
         configuration.countLostPackets = false   // qlog-based loss counting formats text per lost packet
