@@ -51,8 +51,12 @@ public struct TransferWorkloadTotals: Equatable {
     private var transfersWithGoodput = 0
     public var packetsLost: UInt64 = 0
     public var packetsRetransmitted: UInt64 = 0
+    /// Transfers that did not complete, by reason.
+    private var failureCounts: [String: Int] = [:]
     /// Transfers that did not complete, by reason, most frequent first.
-    public private(set) var failures: [RunSummary.TransferFailure] = []
+    public var failures: [RunSummary.TransferFailure] {
+        RunSummary.TransferFailure.list(failureCounts.map { ($0.key, $0.value) }) ?? []
+    }
 
     /// Mean goodput over the completed transfers of every pair.
     public var meanGoodputBps: Double? {
@@ -97,11 +101,7 @@ public struct TransferWorkloadTotals: Equatable {
         }
         packetsLost += g.packetsLost
         packetsRetransmitted += g.packetsRetransmitted
-        if let more = g.failures {
-            var counts = Dictionary(failures.map { ($0.reason, $0.count) }, uniquingKeysWith: +)
-            for f in more { counts[f.reason, default: 0] += f.count }
-            failures = RunSummary.TransferFailure.list(counts.map { ($0.key, $0.value) }) ?? []
-        }
+        for f in g.failures ?? [] { failureCounts[f.reason, default: 0] += f.count }
     }
 }
 

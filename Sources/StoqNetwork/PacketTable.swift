@@ -26,9 +26,6 @@ final class PacketTable {
         headers.deallocate()
     }
 
-    /// Packets in the network now.
-    var count: Int { used - free.count }
-
     func insert(_ packet: Packet) -> Index {
         let i: Int
         if let reused = free.popLast() {
