@@ -3,7 +3,7 @@ import StoqNodeRuntime
 import StoqTransport
 
 /// A request/response protocol end that runs on one stream, sans-IO: what
-/// `StreamExchange` drives (the content protocol, a TrustChain call).
+/// `StreamExchange` drives (the content protocol).
 protocol ExchangeSession: AnyObject {
     func receive(_ bytes: [UInt8], fin: Bool)
     /// Bytes to write (about `max`, the room the stream has), and whether to
