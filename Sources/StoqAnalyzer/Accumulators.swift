@@ -341,12 +341,19 @@ public final class TimelineAccumulator: TraceAccumulator {
 
 /// Bulk transfers per workload and pair. Transfers are few (each moves many
 /// packets), so their times are kept exactly.
+/// A count that only some records carry: nil until one does.
+private func sum(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+    guard let b else { return a }
+    return (a ?? 0) + b
+}
+
 public final class TransferAccumulator: TraceAccumulator {
     private struct Key: Hashable { var workload, from, to: Int32 }
     private final class Group {
         var bytes = 0, streams = 0, started = 0
         var durations: [Int64] = [], handshakes: [Int64] = [], goodputs: [Double] = [], afterSlowStart: [Double] = []
-        var lost: UInt64 = 0, retransmitted: UInt64 = 0
+        /// nil while no transfer of the pair counted its lost packets.
+        var lost: UInt64?, retransmitted: UInt64 = 0
         var congestion: Int32?, transport: Int32?
         /// Transfers that did not complete, by their `failure` (a name id).
         var failures: [Int32: Int] = [:]
@@ -356,7 +363,7 @@ public final class TransferAccumulator: TraceAccumulator {
             bytes = later.bytes; streams = later.streams; started += later.started
             durations += later.durations; handshakes += later.handshakes
             goodputs += later.goodputs; afterSlowStart += later.afterSlowStart
-            lost += later.lost; retransmitted += later.retransmitted
+            lost = sum(lost, later.lost); retransmitted += later.retransmitted
             congestion = later.congestion.map { ids[Int($0)] }; transport = later.transport.map { ids[Int($0)] }
             for (reason, count) in later.failures { failures[ids[Int(reason)], default: 0] += count }
         }
@@ -378,7 +385,7 @@ public final class TransferAccumulator: TraceAccumulator {
         if let h = t.handshakeNs { g.handshakes.append(h) }
         if let x = t.goodputBps { g.goodputs.append(x) }
         if let x = t.secondHalfGoodputBps { g.afterSlowStart.append(x) }
-        g.lost += t.packetsLost
+        g.lost = sum(g.lost, t.packetsLost)
         g.retransmitted += t.packetsRetransmitted
         g.congestion = t.congestion.map { names.id($0) }
         g.transport = t.transport.map { names.id($0) }
@@ -395,7 +402,7 @@ public final class TransferAccumulator: TraceAccumulator {
         _ = try f.int("bytes_received")
         let handshake = try f.optionalInt64("handshake_ns"), duration = try f.optionalInt64("duration_ns")
         let goodput = try f.optionalDouble("goodput_bps"), afterSlowStart = try f.optionalDouble("second_half_goodput_bps")
-        let lost = try f.uint64("packets_lost"), retransmitted = try f.uint64("packets_retransmitted")
+        let lost = try f.optionalCount("packets_lost"), retransmitted = try f.uint64("packets_retransmitted")
         _ = try f.int64("srtt_ns")
         let congestion = try f.optionalNameID("congestion", in: names), transport = try f.optionalNameID("transport", in: names)
         let failure = try f.optionalNameID("failure", in: names)
@@ -407,7 +414,7 @@ public final class TransferAccumulator: TraceAccumulator {
         if let handshake { g.handshakes.append(handshake) }
         if let goodput { g.goodputs.append(goodput) }
         if let afterSlowStart { g.afterSlowStart.append(afterSlowStart) }
-        g.lost += lost
+        g.lost = sum(g.lost, lost)
         g.retransmitted += retransmitted
         g.congestion = congestion
         g.transport = transport

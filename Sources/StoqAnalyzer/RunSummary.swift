@@ -112,7 +112,9 @@ public struct RunSummary: Codable, Equatable {
         /// last, counted as packets arrived), bits per second; nil in traces
         /// written before it was recorded.
         public var meanGoodputAfterSlowStartBps: Double?
-        public var packetsLost: UInt64
+        /// Packets the senders declared lost; nil unless the run counted them
+        /// (knob `count-lost-packets`: it costs qlog formatting per packet).
+        public var packetsLost: UInt64?
         public var packetsRetransmitted: UInt64
         /// The sender's congestion controller and the workload's other QUIC
         /// knobs (nil in traces written before they were recorded).

@@ -141,7 +141,9 @@ public enum TraceRecord: Equatable {
         /// TransferWorkload.secondHalfGoodput; nil when incomplete, or when half
         /// and last byte came together).
         public var secondHalfGoodputBps: Double?
-        public var packetsLost: UInt64 = 0
+        /// QUIC packets the sender declared lost (ngtcp2's qlog events); nil
+        /// unless the run counted them (knob `count-lost-packets`).
+        public var packetsLost: UInt64?
         public var packetsRetransmitted: UInt64 = 0
         public var smoothedRttNs: Int64 = 0
         /// The sender's congestion controller (nil in traces from before it was recorded).
@@ -153,7 +155,7 @@ public enum TraceRecord: Equatable {
         public var failure: String?
         public init(t: Int64, workload: String, from: String, to: String, bytes: Int, streams: Int, bytesReceived: Int,
                     handshakeNs: Int64?, durationNs: Int64?, goodputBps: Double?, secondHalfGoodputBps: Double? = nil,
-                    packetsLost: UInt64, packetsRetransmitted: UInt64, smoothedRttNs: Int64,
+                    packetsLost: UInt64?, packetsRetransmitted: UInt64, smoothedRttNs: Int64,
                     congestion: String? = nil, transport: String? = nil, failure: String? = nil) {
             self.congestion = congestion; self.transport = transport; self.failure = failure
             self.t = t; self.workload = workload; self.from = from; self.to = to; self.bytes = bytes
@@ -169,7 +171,7 @@ public enum TraceRecord: Equatable {
             try c.field("bytes_received", &bytesReceived); try c.field("handshake_ns", &handshakeNs)
             try c.field("duration_ns", &durationNs); try c.field("goodput_bps", &goodputBps)
             try c.field("second_half_goodput_bps", &secondHalfGoodputBps)
-            try c.field("packets_lost", &packetsLost); try c.field("packets_retransmitted", &packetsRetransmitted)
+            try c.omittedWhenNil("packets_lost", &packetsLost); try c.field("packets_retransmitted", &packetsRetransmitted)
             try c.field("srtt_ns", &smoothedRttNs)
             try c.omittedWhenNil("congestion", &congestion); try c.omittedWhenNil("transport", &transport)
             try c.omittedWhenNil("failure", &failure)

@@ -49,7 +49,8 @@ public struct TransferWorkloadTotals: Equatable {
     /// Sum over completed transfers of their goodput, for the mean.
     private var goodputSumBps = 0.0
     private var transfersWithGoodput = 0
-    public var packetsLost: UInt64 = 0
+    /// nil unless some transfer counted its lost packets.
+    public var packetsLost: UInt64?
     public var packetsRetransmitted: UInt64 = 0
     /// Transfers that did not complete, by reason.
     private var failureCounts: [String: Int] = [:]
@@ -99,7 +100,7 @@ public struct TransferWorkloadTotals: Equatable {
             goodputSumBps += goodput * Double(g.completed)
             transfersWithGoodput += g.completed
         }
-        packetsLost += g.packetsLost
+        if let lost = g.packetsLost { packetsLost = (packetsLost ?? 0) + lost }
         packetsRetransmitted += g.packetsRetransmitted
         for f in g.failures ?? [] { failureCounts[f.reason, default: 0] += f.count }
     }
@@ -160,7 +161,7 @@ extension RunReport {
                   [t.workload, t.settings, "\(t.pairs)", "\(t.completed)/\(t.started)",
                    SummaryText.formatBytes(UInt64(t.bytesDelivered)),
                    t.fastestNs.map(SummaryText.formatNs) ?? "–", t.slowestNs.map(SummaryText.formatNs) ?? "–",
-                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "–", "\(t.packetsLost)", "\(t.packetsRetransmitted)",
+                   t.meanGoodputBps.map(SummaryText.formatBps) ?? "–", t.packetsLost.map { "\($0)" } ?? "–", "\(t.packetsRetransmitted)",
                    t.failuresCell]
               })
     }
@@ -174,7 +175,7 @@ extension RunReport {
                    "\(t.completed)/\(t.started)", t.handshakeNs.map { SummaryText.formatNs($0.p50) } ?? "-",
                    t.durationNs.map { SummaryText.formatNs($0.p50) } ?? "-", t.durationNs.map { SummaryText.formatNs($0.p99) } ?? "-",
                    t.meanGoodputBps.map(SummaryText.formatBps) ?? "-",
-                   t.afterSlowStartCell, "\(t.packetsLost)", "\(t.packetsRetransmitted)"]
+                   t.afterSlowStartCell, t.packetsLost.map { "\($0)" } ?? "–", "\(t.packetsRetransmitted)"]
               })
     }
 

@@ -298,7 +298,7 @@ public final class TransferWorkload: Workload {
             durationNs: duration?.nanoseconds,
             goodputBps: duration.map { Double(size) * 8 / max($0.seconds, 1e-9) },
             secondHalfGoodputBps: completed.flatMap { secondHalfGoodput(t, end: $0) },
-            packetsLost: m?.packetsLost ?? 0, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
+            packetsLost: m?.packetsLost, packetsRetransmitted: m?.streamPacketsRetransmitted ?? 0,
             smoothedRttNs: m?.smoothedRTT.nanoseconds ?? 0,
             congestion: (knobs.congestion ?? senderCongestion(pairs[t.pair].from)).rawValue, transport: knobs.traceText,
             failure: completed == nil ? failure : nil)))

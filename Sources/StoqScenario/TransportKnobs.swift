@@ -7,7 +7,8 @@ import StoqTransport
 /// range-checked with a located error; unset ones keep the endpoint's values.
 struct TransportKnobs: Equatable {
     static let fields = ["congestion", "initial-rtt", "stream-window", "connection-window", "max-udp-payload",
-                         "idle-timeout", "max-ack-delay", "pacing", "key-update-interval", "resumption"]
+                         "idle-timeout", "max-ack-delay", "pacing", "key-update-interval", "resumption",
+                         "count-lost-packets"]
 
     var congestion: CongestionControl?
     var initialRTT: SimDuration?
@@ -19,6 +20,9 @@ struct TransportKnobs: Equatable {
     var pacing: Bool?
     var keyUpdateInterval: SimDuration?
     var resumption: Bool?
+    /// Measurement, not protocol: count the packets the sender declares lost
+    /// (ngtcp2 0.12 reports them only as qlog text, formatted for every packet).
+    var countLostPackets: Bool?
 
     init() {}
 
@@ -55,6 +59,7 @@ struct TransportKnobs: Equatable {
         keyUpdateInterval = try duration("key-update-interval", .milliseconds(1)...(.seconds(86_400)),
                                          "how often each side starts a QUIC key update once the handshake is confirmed (default: never)")
         resumption = try f.bool("resumption")
+        countLostPackets = try f.bool("count-lost-packets")
     }
 
     var isEmpty: Bool { self == TransportKnobs() }
@@ -100,10 +105,12 @@ struct TransportKnobs: Equatable {
         if let pacing { c.pacing = pacing }
         if let keyUpdateInterval { c.keyUpdateInterval = keyUpdateInterval }
         if let resumption { c.resumption = resumption }
+        if let countLostPackets { c.countLostPackets = countLostPackets }
         return c
     }
 
-    /// The knobs set besides the congestion controller, for trace records:
+    /// The knobs set besides the congestion controller, for trace records
+    /// (not `count-lost-packets`: it changes what is measured, not the transfer):
     /// "initial-rtt=100ms stream-window=1048576"; nil when none is.
     var traceText: String? {
         var parts: [String] = []

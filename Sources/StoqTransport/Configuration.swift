@@ -33,9 +33,11 @@ public struct TransportConfiguration: Sendable {
     /// Scale of the ACK Delay field: 2^exponent µs (ack_delay_exponent, 0…20).
     public var ackDelayExponent: UInt64 = 3
     /// Count lost packets from ngtcp2's qlog "recovery:packet_lost" events
-    /// (ngtcp2 0.12 has no loss counter). Costs qlog formatting on every
-    /// packet; benchmarks turn it off.
-    public var countLostPackets: Bool = true
+    /// (ngtcp2 0.12 has no loss counter). Off by default: ngtcp2 then formats
+    /// qlog JSON for every packet, ≈ 15 % of a bulk transfer's CPU
+    /// (`stoqsim bench transport`). `streamPacketsRetransmitted` counts the
+    /// lost packets that carried stream data at no cost.
+    public var countLostPackets: Bool = false
     /// Session resumption with TLS 1.3 tickets and 0-RTT (RFC 9001 §4.5–4.6):
     /// a client keeps the latest ticket and transport parameters of each
     /// server and offers them on its next connection there, whose streams may

@@ -78,7 +78,7 @@ final class TransferWorkloadTests: XCTestCase {
             links:
               - {from: a, to: b, tier: 100mbps, latency: 40ms, loss: 2%}
             workloads:
-              - {kind: transfer, from: a, to: b, size: 3MB, congestion: \(congestion), initial-rtt: 80ms, timeout: 20s}
+              - {kind: transfer, from: a, to: b, size: 3MB, congestion: \(congestion), initial-rtt: 80ms, count-lost-packets: true, timeout: 20s}
             """
             return try XCTUnwrap(try transfers(yaml).records.first)
         }
@@ -87,7 +87,7 @@ final class TransferWorkloadTests: XCTestCase {
         XCTAssertEqual(bbr.congestion, "bbr")
         XCTAssertEqual(bbr.transport, "initial-rtt=80ms", "knobs besides the controller are recorded")
         let cubicTime = try XCTUnwrap(cubic.durationNs), bbrTime = try XCTUnwrap(bbr.durationNs)
-        XCTAssertGreaterThan(cubic.packetsLost, 10, "2 % loss on thousands of packets")
+        XCTAssertGreaterThan(try XCTUnwrap(cubic.packetsLost), 10, "2 % loss on thousands of packets (count-lost-packets)")
         XCTAssertLessThan(Double(bbrTime), 0.8 * Double(cubicTime), "BBR \(bbrTime) ns vs CUBIC \(cubicTime) ns")
     }
 

@@ -127,7 +127,9 @@ final class StreamTests: XCTestCase {
 
     func testLossIsRecoveredWithRetransmissions() throws {
         for (seed, loss) in [(UInt64(11), 0.01), (12, 0.03), (13, 0.05)] {
-            let pair = try InMemoryPair.verified(seed: seed, oneWayDelay: .milliseconds(10), lossRate: loss)
+            var counting = TransportConfiguration()
+            counting.countLostPackets = true
+            let pair = try InMemoryPair.verified(seed: seed, oneWayDelay: .milliseconds(10), lossRate: loss, configuration: counting)
             let payload = testPayload(count: 2 << 20, seed: seed)
             let r = try transfer(payload, pair: pair)
             assertSameBytes(r.received.data[r.stream], payload, "loss \(loss)")
@@ -136,6 +138,13 @@ final class StreamTests: XCTestCase {
             XCTAssertGreaterThan(m.streamPacketsRetransmitted, 0, "loss \(loss): \(m)")
             XCTAssertGreaterThan(m.packetsLost ?? 0, 0, "loss \(loss): \(m)")
         }
+    }
+
+    func testLostPacketsAreCountedOnlyWhenAsked() throws {
+        let pair = try InMemoryPair.verified(seed: 12, oneWayDelay: .milliseconds(10), lossRate: 0.03)
+        let r = try transfer(testPayload(count: 1 << 20, seed: 12), pair: pair)
+        XCTAssertNil(r.client.metrics.packetsLost, "no qlog formatting unless countLostPackets is on")
+        XCTAssertGreaterThan(r.client.metrics.streamPacketsRetransmitted, 0, "retransmissions are counted anyway")
     }
 }
 
