@@ -158,6 +158,11 @@ public final class Scheduler {
     private var depth = 0
     private var liveCount = 0
     private var tombstones = 0
+    /// A bottom insert that would shift more entries than this drops the
+    /// bottom's tombstones first, unless a recent filter found mostly live
+    /// entries (then it waits this many long shifts before trying again).
+    private static let bottomShiftLimit = 64
+    private var bottomFilterCooldown = 0
 
     public init(start: SimTime = .zero) {
         nowNs = start.nanosecondsSinceStart
@@ -614,11 +619,19 @@ public final class Scheduler {
         }
         if n == Int(list.pointee.capacity) { grow(list) }
         let p = list.pointee.base.unsafelyUnwrapped
-        var lo = bottomHead, hi = n
+        var lo = bottomHead
         if n > bottomHead && p[n - 1].time > e.time {
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                if p[mid].time <= e.time { lo = mid + 1 } else { hi = mid }
+            lo = bottomInsertionPoint(e.time, count: n)
+            if n - lo > Self.bottomShiftLimit && tombstones > 0 && bottomFilterCooldown == 0 {
+                // A timer re-armed on every packet leaves a tombstone in the
+                // bottom each time; an early insert would shift all of them.
+                let removed = filter(bottom, from: bottomHead)
+                tombstones &-= removed
+                bottomFilterCooldown = removed * 2 < n - bottomHead ? Self.bottomShiftLimit : 0
+                n = Int(list.pointee.count)
+                lo = bottomInsertionPoint(e.time, count: n)
+            } else if bottomFilterCooldown > 0 {
+                bottomFilterCooldown &-= 1
             }
             (p + lo + 1).moveInitialize(from: p + lo, count: n - lo)
         } else {
@@ -626,6 +639,18 @@ public final class Scheduler {
         }
         p[lo] = e
         list.pointee.count = Int32(n + 1)
+    }
+
+    /// Where an entry at `time` goes in the bottom: after every entry with time <= it.
+    @inline(__always)
+    private func bottomInsertionPoint(_ time: Int64, count n: Int) -> Int {
+        let p = bottom.pointee.base.unsafelyUnwrapped
+        var lo = bottomHead, hi = n
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if p[mid].time <= time { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
     }
 
     /// Called with an empty bottom and something queued: moves the next
@@ -844,16 +869,18 @@ public final class Scheduler {
         tombstones = 0
     }
 
-    /// Removes dead entries from `list[from...]`, keeping the order.
-    private func filter(_ list: UnsafeMutablePointer<EntryList>, from start: Int) {
+    /// Removes dead entries from `list[from...]`, keeping the order; returns how many.
+    @discardableResult
+    private func filter(_ list: UnsafeMutablePointer<EntryList>, from start: Int) -> Int {
         let n = Int(list.pointee.count)
-        guard n > start, let p = list.pointee.base else { return }
+        guard n > start, let p = list.pointee.base else { return 0 }
         var w = start
         for k in start..<n where slots[Int(p[k].slot)].generation == p[k].generation {
             p[w] = p[k]
             w += 1
         }
         list.pointee.count = Int32(w)
+        return n - w
     }
 }
 
