@@ -59,7 +59,7 @@ final class NameTable {
 
     @inline(__always)
     private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+        a.count == b.count && (a.count == 0 || ShortBytes.equal(a.baseAddress!, b.baseAddress!, a.count))
     }
 
     /// Eight bytes at a time, each word folded in with a multiply (names are short).
@@ -88,6 +88,26 @@ final class NameTable {
         z = (z ^ (z >> 33)) &* 0xFF51_AFD7_ED55_8CCD
         z = (z ^ (z >> 33)) &* 0xC4CE_B9FE_1A85_EC53
         return z ^ (z >> 33)
+    }
+}
+
+/// Names and keys are a few bytes: compared in line, eight at a time, not
+/// through a `memcmp` call (a tenth of the name lookups' time went to the call).
+enum ShortBytes {
+    @inline(__always)
+    static func equal(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var k = 0
+        while k + 8 <= n {
+            if UnsafeRawPointer(a + k).loadUnaligned(as: UInt64.self) != UnsafeRawPointer(b + k).loadUnaligned(as: UInt64.self) {
+                return false
+            }
+            k += 8
+        }
+        while k < n {
+            if a[k] != b[k] { return false }
+            k += 1
+        }
+        return true
     }
 }
 

@@ -62,6 +62,10 @@ struct TraceAnalysis {
     @inline(__always)
     private func handle(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, parser: inout FlatJSONObject,
                         context: AnalysisContext) throws {
+        if Self.consumeWritten(line, kind: TraceRecord.quickKind(line), probes: probes, transfers: transfers, context: context) {
+            context.count(records: 1)
+            return
+        }
         guard parser.parse(line) else { throw TraceRecord.DecodeError(line: lineNumber, message: "not a JSON object") }
         let fields = TraceRecord.Fields(json: parser, line: lineNumber)
         switch TraceRecord.kind(of: parser) {
@@ -74,6 +78,16 @@ struct TraceAnalysis {
         default:
             try decodeForOthers(fields, context: context)
         }
+    }
+
+    /// A probe or transfer line in the writer's form, read without parsing it
+    /// (see `WrittenForm`); false when it is not one (then parse it).
+    @inline(__always)
+    private static func consumeWritten(_ line: UnsafeBufferPointer<UInt8>, kind: TraceRecord.Kinds?, probes: ProbeAccumulator?,
+                                       transfers: TransferAccumulator?, context: AnalysisContext) -> Bool {
+        if kind == .probe, let probes { return probes.consume(written: line, context: context) }
+        if kind == .transfer, let transfers { return transfers.consume(written: line) }
+        return false
     }
 
     /// Decodes a line the fast paths do not take and hands it to the accumulators
@@ -248,6 +262,10 @@ struct TraceAnalysis {
                 let kind = TraceRecord.quickKind(line) ?? (parser.parse(line) ? TraceRecord.kind(of: parser) : nil)
                 guard kind == .probe || kind == .transfer else {
                     keepOther(line, index: index, in: segment, limit: otherBytesLimit)
+                    return true
+                }
+                if consumeWritten(line, kind: kind, probes: segment.probes, transfers: segment.transfers, context: context) {
+                    segment.records += 1
                     return true
                 }
                 guard parser.parse(line) else { throw TraceRecord.DecodeError(line: index + 1, message: "not a JSON object") }
