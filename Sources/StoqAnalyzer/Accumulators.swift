@@ -92,11 +92,11 @@ public final class ProbeAccumulator: TraceAccumulator {
 
         init(significantDigits: SignificantDigits) { rtt = LatencyStats(significantDigits: significantDigits) }
 
-        @inline(__always)
-        func add(size: Int, rttNs: Int64?) {
-            sent += 1
+        /// `sent` probes of one size, of which `rtts` came back (non-negative).
+        func add(size: Int, sent n: Int, rtts: UnsafeBufferPointer<Int64>) {
+            sent += n
             note(size: size)
-            if let r = rttNs { rtt.record(r) }
+            rtt.record(contentsOf: rtts)
         }
 
         @inline(__always)
@@ -233,14 +233,12 @@ public final class ProbeAccumulator: TraceAccumulator {
 
     /// The pair's batch into its group and the pair's workload and region-pair groups.
     private func fold(_ slot: Int) {
-        let g = pairGroups[slot], s = pairSlots[slot], size = pairKeys[slot].size
-        let w = workloads.values[s.workload], r = s.region.map { regions.values[$0] }
-        for v in batches.batch(slot) {
-            let rtt = v == Self.lost ? nil : v
-            g.add(size: size, rttNs: rtt)
-            w.add(size: size, rttNs: rtt)
-            r?.add(size: size, rttNs: rtt)
-        }
+        let s = pairSlots[slot], size = pairKeys[slot].size
+        let sent = batches.batch(slot).count
+        let rtts = batches.removeAll(Self.lost, from: slot)
+        pairGroups[slot].add(size: size, sent: sent, rtts: rtts)
+        workloads.values[s.workload].add(size: size, sent: sent, rtts: rtts)
+        if let r = s.region { regions.values[r].add(size: size, sent: sent, rtts: rtts) }
         batches.clear(slot)
     }
 

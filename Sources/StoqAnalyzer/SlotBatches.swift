@@ -54,5 +54,16 @@ final class SlotBatches {
         UnsafeBufferPointer(start: values + slot * Self.size, count: Int(counts[slot]))
     }
 
+    /// The slot's batch without the values equal to `marker`, in place (valid until the next `append` to the slot).
+    func removeAll(_ marker: Int64, from slot: Int) -> UnsafeBufferPointer<Int64> {
+        let start = values + slot * Self.size
+        var kept = 0
+        for k in 0..<Int(counts[slot]) where start[k] != marker {
+            start[kept] = start[k]
+            kept += 1
+        }
+        return UnsafeBufferPointer(start: start, count: kept)
+    }
+
     func clear(_ slot: Int) { counts[slot] = 0 }
 }
