@@ -62,7 +62,7 @@ struct TraceAnalysis {
     @inline(__always)
     private func handle(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, parser: inout FlatJSONObject,
                         context: AnalysisContext) throws {
-        if Self.consumeWritten(line, kind: TraceRecord.quickKind(line), probes: probes, transfers: transfers, context: context) {
+        if Self.consumeWritten(line, probes: probes, transfers: transfers, context: context) {
             context.count(records: 1)
             return
         }
@@ -81,12 +81,13 @@ struct TraceAnalysis {
     }
 
     /// A probe or transfer line in the writer's form, read without parsing it
-    /// (see `WrittenForm`); false when it is not one (then parse it).
+    /// (see `WrittenForm`: the form includes the `type`, so no kind is looked
+    /// up first); false when it is not one (then find its kind and parse it).
     @inline(__always)
-    private static func consumeWritten(_ line: UnsafeBufferPointer<UInt8>, kind: TraceRecord.Kinds?, probes: ProbeAccumulator?,
+    private static func consumeWritten(_ line: UnsafeBufferPointer<UInt8>, probes: ProbeAccumulator?,
                                        transfers: TransferAccumulator?, context: AnalysisContext) -> Bool {
-        if kind == .probe, let probes { return probes.consume(written: line, context: context) }
-        if kind == .transfer, let transfers { return transfers.consume(written: line) }
+        if let probes, probes.consume(written: line, context: context) { return true }
+        if let transfers, transfers.consume(written: line) { return true }
         return false
     }
 
@@ -259,13 +260,13 @@ struct TraceAnalysis {
         do {
             segment.lines = try file.forEachLine(in: segment.range) { line, index in
                 current = index
+                if consumeWritten(line, probes: segment.probes, transfers: segment.transfers, context: context) {
+                    segment.records += 1
+                    return true
+                }
                 let kind = TraceRecord.quickKind(line) ?? (parser.parse(line) ? TraceRecord.kind(of: parser) : nil)
                 guard kind == .probe || kind == .transfer else {
                     keepOther(line, index: index, in: segment, limit: otherBytesLimit)
-                    return true
-                }
-                if consumeWritten(line, kind: kind, probes: segment.probes, transfers: segment.transfers, context: context) {
-                    segment.records += 1
                     return true
                 }
                 guard parser.parse(line) else { throw TraceRecord.DecodeError(line: index + 1, message: "not a JSON object") }
