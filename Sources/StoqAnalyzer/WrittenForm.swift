@@ -79,7 +79,8 @@ final class WrittenForm {
     /// false when the line is in any other form.
     @inline(__always)
     func scan(_ line: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<Scanned>) -> Bool {
-        guard let b = line.baseAddress else { return false }
+        // Positions are kept as 32-bit numbers; a longer line is left to the parser.
+        guard let b = line.baseAddress, line.count < Int(Int32.max) else { return false }
         let n = line.count
         var i = 0
         for k in 0..<count {
