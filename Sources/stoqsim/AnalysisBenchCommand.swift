@@ -20,6 +20,13 @@ struct AnalysisBench: ParsableCommand {
         guard records >= 1_000, threads > 0, repetitions > 0 else {
             throw ValidationError("--records must be at least 1000; --threads and --repeat positive")
         }
+        if let trace {
+            let directory = (trace as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--trace: the directory '\(directory)' does not exist")
+            }
+        }
         #if DEBUG
         printError("warning: this is a debug build; measure with 'swift run -c release stoqsim bench analysis'")
         #endif
