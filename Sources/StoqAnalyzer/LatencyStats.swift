@@ -47,9 +47,10 @@ public struct LatencyStats {
         }
     }
 
-    /// Records each of `values` (non-negative nanoseconds), as `record` one by
-    /// one would; past the exact samples the histogram takes them in one visit.
-    public mutating func record(contentsOf values: UnsafeBufferPointer<Int64>) {
+    /// Records each of `values` (non-negative nanoseconds: the caller clamps,
+    /// as `record` does), as `record` one by one would; past the exact samples
+    /// the histogram takes them in one visit.
+    mutating func record(contentsOf values: UnsafeBufferPointer<Int64>) {
         var rest = values[...]
         while isExact, let v = rest.first {
             record(v)
