@@ -92,11 +92,11 @@ public final class ProbeAccumulator: TraceAccumulator {
 
         init(significantDigits: SignificantDigits) { rtt = LatencyStats(significantDigits: significantDigits) }
 
-        @inline(__always)
-        func add(size: Int, rttNs: Int64?) {
-            sent += 1
+        /// `sent` probes of one size, of which `rtts` came back (non-negative).
+        func add(size: Int, sent n: Int, rtts: UnsafeBufferPointer<Int64>) {
+            sent += n
             note(size: size)
-            if let r = rttNs { rtt.record(r) }
+            rtt.record(contentsOf: rtts)
         }
 
         @inline(__always)
@@ -138,13 +138,33 @@ public final class ProbeAccumulator: TraceAccumulator {
     private var pairKeys: [PairKey] = []
     private var pairGroups: [Group] = []
     private var pairSlots: [PairSlots] = []
+    /// Round-trip times per pair slot on their way into the groups.
+    private let batches = SlotBatches()
     private var workloads = OrderedGroups<Int32, Group>()
     private var regions = OrderedGroups<RegionKey, Group>()
     // Consecutive probes often share a pair; skip the hash lookup then.
     private var lastKey: PairKey?
     private var lastSlot = 0
 
-    public init() {}
+    /// Probe lines in the writer's form: where their values are, and the pair
+    /// slots by the bytes from the workload's value to the `to` value's end
+    /// (`ping","from":"n1","to":"n2`, one name-table id for all three names)
+    /// with the size of the pair last seen with them.
+    private let form = ProbeAccumulator.writtenForm
+    private let workloadAt: Int, toAt: Int, sizeAt: Int, rttAt: Int
+    private let pairNames = NameTable()
+    private var pairNamesSlot: [(size: Int, slot: Int)] = []
+
+    static let writtenForm = WrittenForm(TraceRecord.ProbeResult())!
+
+    public init() {
+        let form = Self.writtenForm
+        workloadAt = form.position(of: "workload")
+        toAt = form.position(of: "to")
+        precondition(form.position(of: "from") == workloadAt + 1 && toAt == workloadAt + 2, "the pair's names must be adjacent")
+        sizeAt = form.position(of: "size")
+        rttAt = form.position(of: "rtt_ns")
+    }
 
     public var recordKinds: TraceRecord.Kinds { .probe }
 
@@ -165,6 +185,30 @@ public final class ProbeAccumulator: TraceAccumulator {
         add(PairKey(workload: workload, from: from, to: to, size: size), rttNs: try f.optionalInt64("rtt_ns"), context: context)
     }
 
+    /// The analyzer's fastest path: a probe line in the writer's form (see
+    /// `WrittenForm`), read in one pass over its bytes. False, with nothing
+    /// recorded, for a line in any other form (then parse it).
+    func consume(written line: UnsafeBufferPointer<UInt8>, context: AnalysisContext) -> Bool {
+        withUnsafeTemporaryAllocation(of: WrittenForm.Scanned.self, capacity: form.count) { buffer in
+            let v = buffer.baseAddress!
+            guard form.scan(line, into: v) else { return false }
+            let size = Int(v[sizeAt].integer)
+            let names = UnsafeBufferPointer(rebasing: line[Int(v[workloadAt].start)..<Int(v[toAt].end)])
+            let id = Int(pairNames.id(names))
+            let slot: Int
+            if id < pairNamesSlot.count, pairNamesSlot[id].size == size {
+                slot = pairNamesSlot[id].slot
+            } else {
+                let name = { (k: Int) in self.names.id(UnsafeBufferPointer(rebasing: line[Int(v[k].start)..<Int(v[k].end)])) }
+                slot = self.slot(for: PairKey(workload: name(workloadAt), from: name(workloadAt + 1), to: name(toAt), size: size),
+                                 context: context)
+                if id == pairNamesSlot.count { pairNamesSlot.append((size, slot)) } else { pairNamesSlot[id] = (size, slot) }
+            }
+            record(slot, rttNs: v[rttAt].isPresent ? v[rttAt].integer : nil)
+            return true
+        }
+    }
+
     @inline(__always)
     private func add(_ key: PairKey, rttNs: Int64?, context: AnalysisContext) {
         let slot: Int
@@ -173,10 +217,34 @@ public final class ProbeAccumulator: TraceAccumulator {
             lastKey = key
             lastSlot = slot
         }
-        pairGroups[slot].add(size: key.size, rttNs: rttNs)
-        let s = pairSlots[slot]
-        workloads.values[s.workload].add(size: key.size, rttNs: rttNs)
-        if let r = s.region { regions.values[r].add(size: key.size, rttNs: rttNs) }
+        record(slot, rttNs: rttNs)
+    }
+
+    /// One probe of the pair in `slot` (whose key has its size), into the
+    /// pair's batch; a full batch goes into the groups.
+    @inline(__always)
+    private func record(_ slot: Int, rttNs: Int64?) {
+        // Negative times count as 0 (as `LatencyStats` records them), so no time reads as `lost`.
+        if batches.append(rttNs.map { max($0, 0) } ?? Self.lost, to: slot) { fold(slot) }
+    }
+
+    /// A lost probe in a batch.
+    private static let lost: Int64 = -1
+
+    /// The pair's batch into its group and the pair's workload and region-pair groups.
+    private func fold(_ slot: Int) {
+        let s = pairSlots[slot], size = pairKeys[slot].size
+        let sent = batches.batch(slot).count
+        let rtts = batches.removeAll(Self.lost, from: slot)
+        pairGroups[slot].add(size: size, sent: sent, rtts: rtts)
+        workloads.values[s.workload].add(size: size, sent: sent, rtts: rtts)
+        if let r = s.region { regions.values[r].add(size: size, sent: sent, rtts: rtts) }
+        batches.clear(slot)
+    }
+
+    /// Every batch into the groups, before they are read or merged.
+    private func foldAll() {
+        for slot in 0..<batches.slots where !batches.batch(slot).isEmpty { fold(slot) }
     }
 
     /// The pair's slot; a new pair also gets its workload and region-pair groups.
@@ -191,6 +259,7 @@ public final class ProbeAccumulator: TraceAccumulator {
                 r = regions.slot(RegionKey(workload: key.workload, from: a.region, to: b.region)) { Group(significantDigits: .three) }
             }
             pairSlots.append(PairSlots(workload: w, region: r))
+            batches.addSlot()
         }
         return slot
     }
@@ -199,6 +268,8 @@ public final class ProbeAccumulator: TraceAccumulator {
     /// (same context): groups keep first-seen order, so the result is what one
     /// pass over both segments gives.
     func absorb(_ later: ProbeAccumulator, context: AnalysisContext) {
+        foldAll()
+        later.foldAll()
         let ids = later.names.names.map { names.id($0) }
         for (w, g) in later.workloads.pairs {
             workloads.values[workloads.slot(ids[Int(w)]) { Group(significantDigits: .three) }].merge(g)
@@ -215,6 +286,7 @@ public final class ProbeAccumulator: TraceAccumulator {
     }
 
     public func finish(into summary: inout RunSummary, context: AnalysisContext) {
+        foldAll()
         summary.probes = zip(pairKeys, pairGroups).map { $1.summary(workload: names[$0.workload], from: names[$0.from], to: names[$0.to], cdf: false) }
         summary.probeWorkloads = workloads.pairs.map { $1.summary(workload: names[$0], from: "*", to: "*", cdf: true) }
         summary.probeRegionPairs = regions.pairs.map { $1.summary(workload: names[$0.workload], from: $0.from, to: $0.to, cdf: true) }
@@ -371,25 +443,17 @@ public final class TransferAccumulator: TraceAccumulator {
     private let names = NameTable()
     private var groups = OrderedGroups<Key, Group>()
 
-    public init() {}
+    public init() { at = Positions(Self.writtenForm) }
 
     public var recordKinds: TraceRecord.Kinds { .transfer }
 
     public func consume(_ record: TraceRecord, context: AnalysisContext) {
         guard case .transfer(let t) = record else { return }
-        let g = group(Key(workload: names.id(t.workload), from: names.id(t.from), to: names.id(t.to)))
-        g.bytes = t.bytes
-        g.streams = t.streams
-        g.started += 1
-        if let d = t.durationNs { g.durations.append(d) }
-        if let h = t.handshakeNs { g.handshakes.append(h) }
-        if let x = t.goodputBps { g.goodputs.append(x) }
-        if let x = t.secondHalfGoodputBps { g.afterSlowStart.append(x) }
-        g.lost = sum(g.lost, t.packetsLost)
-        g.retransmitted += t.packetsRetransmitted
-        g.congestion = t.congestion.map { names.id($0) }
-        g.transport = t.transport.map { names.id($0) }
-        if let f = t.failure { g.failures[names.id(f), default: 0] += 1 }
+        let key = Key(workload: names.id(t.workload), from: names.id(t.from), to: names.id(t.to))
+        add(Values(bytes: t.bytes, streams: t.streams, handshake: t.handshakeNs, duration: t.durationNs, goodput: t.goodputBps,
+                   afterSlowStart: t.secondHalfGoodputBps, lost: t.packetsLost, retransmitted: t.packetsRetransmitted,
+                   congestion: t.congestion.map { names.id($0) }, transport: t.transport.map { names.id($0) },
+                   failure: t.failure.map { names.id($0) }), to: group(key))
     }
 
     /// The analyzer's fast path: the transfer of a parsed line, names read
@@ -406,19 +470,76 @@ public final class TransferAccumulator: TraceAccumulator {
         _ = try f.int64("srtt_ns")
         let congestion = try f.optionalNameID("congestion", in: names), transport = try f.optionalNameID("transport", in: names)
         let failure = try f.optionalNameID("failure", in: names)
-        let g = group(key)
-        g.bytes = bytes
-        g.streams = streams
+        add(Values(bytes: bytes, streams: streams, handshake: handshake, duration: duration, goodput: goodput,
+                   afterSlowStart: afterSlowStart, lost: lost, retransmitted: retransmitted, congestion: congestion,
+                   transport: transport, failure: failure), to: group(key))
+    }
+
+    private let form = TransferAccumulator.writtenForm
+    private let at: Positions
+    static let writtenForm = WrittenForm(TraceRecord.TransferResult())!
+
+    /// Where `consume(written:)` finds each value it reads among the form's fields.
+    private struct Positions {
+        let workload, from, to, bytes, streams, handshake, duration, goodput, afterSlowStart, lost, retransmitted: Int
+        let congestion, transport, failure: Int
+        init(_ f: WrittenForm) {
+            workload = f.position(of: "workload"); from = f.position(of: "from"); to = f.position(of: "to")
+            bytes = f.position(of: "bytes"); streams = f.position(of: "streams")
+            handshake = f.position(of: "handshake_ns"); duration = f.position(of: "duration_ns")
+            goodput = f.position(of: "goodput_bps"); afterSlowStart = f.position(of: "second_half_goodput_bps")
+            lost = f.position(of: "packets_lost"); retransmitted = f.position(of: "packets_retransmitted")
+            congestion = f.position(of: "congestion"); transport = f.position(of: "transport"); failure = f.position(of: "failure")
+        }
+    }
+
+    /// The analyzer's fastest path: a transfer line in the writer's form (see
+    /// `WrittenForm`). False, with nothing recorded, for a line in any other
+    /// form or with a number `FlatJSONObject` would refuse (then parse it).
+    func consume(written line: UnsafeBufferPointer<UInt8>) -> Bool {
+        withUnsafeTemporaryAllocation(of: WrittenForm.Scanned.self, capacity: form.count) { buffer in
+            let v = buffer.baseAddress!
+            guard form.scan(line, into: v) else { return false }
+            func text(_ k: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: line[Int(v[k].start)..<Int(v[k].end)]) }
+            func integer(_ k: Int) -> Int64? { v[k].isPresent ? v[k].integer : nil }
+            func name(_ k: Int) -> Int32? { v[k].isPresent ? names.id(text(k)) : nil }
+            var goodput: Double?, afterSlowStart: Double?
+            if v[at.goodput].isPresent { guard let x = WrittenForm.double(text(at.goodput)) else { return false }; goodput = x }
+            if v[at.afterSlowStart].isPresent {
+                guard let x = WrittenForm.double(text(at.afterSlowStart)) else { return false }
+                afterSlowStart = x
+            }
+            let key = Key(workload: name(at.workload)!, from: name(at.from)!, to: name(at.to)!)
+            add(Values(bytes: Int(v[at.bytes].integer), streams: Int(v[at.streams].integer), handshake: integer(at.handshake),
+                       duration: integer(at.duration), goodput: goodput, afterSlowStart: afterSlowStart,
+                       lost: integer(at.lost).map { UInt64($0) }, retransmitted: UInt64(v[at.retransmitted].integer),
+                       congestion: name(at.congestion), transport: name(at.transport), failure: name(at.failure)), to: group(key))
+            return true
+        }
+    }
+
+    /// One transfer's values, names as ids.
+    private struct Values {
+        var bytes, streams: Int
+        var handshake, duration: Int64?
+        var goodput, afterSlowStart: Double?
+        var lost: UInt64?, retransmitted: UInt64
+        var congestion, transport, failure: Int32?
+    }
+
+    private func add(_ x: Values, to g: Group) {
+        g.bytes = x.bytes
+        g.streams = x.streams
         g.started += 1
-        if let duration { g.durations.append(duration) }
-        if let handshake { g.handshakes.append(handshake) }
-        if let goodput { g.goodputs.append(goodput) }
-        if let afterSlowStart { g.afterSlowStart.append(afterSlowStart) }
-        g.lost = sum(g.lost, lost)
-        g.retransmitted += retransmitted
-        g.congestion = congestion
-        g.transport = transport
-        if let failure { g.failures[failure, default: 0] += 1 }
+        if let d = x.duration { g.durations.append(d) }
+        if let h = x.handshake { g.handshakes.append(h) }
+        if let x = x.goodput { g.goodputs.append(x) }
+        if let x = x.afterSlowStart { g.afterSlowStart.append(x) }
+        g.lost = sum(g.lost, x.lost)
+        g.retransmitted += x.retransmitted
+        g.congestion = x.congestion
+        g.transport = x.transport
+        if let f = x.failure { g.failures[f, default: 0] += 1 }
     }
 
     private func group(_ key: Key) -> Group { groups.values[groups.slot(key) { Group() }] }

@@ -47,6 +47,25 @@ public struct LatencyStats {
         }
     }
 
+    /// Records each of `values` (non-negative nanoseconds: the caller clamps,
+    /// as `record` does), as `record` one by one would; past the exact samples
+    /// the histogram takes them in one visit.
+    mutating func record(contentsOf values: UnsafeBufferPointer<Int64>) {
+        var rest = values[...]
+        while isExact, let v = rest.first {
+            record(v)
+            rest = rest.dropFirst()
+        }
+        guard !rest.isEmpty else { return }
+        for v in rest {
+            count += 1
+            sum &+= v
+            min = Swift.min(min, v)
+            max = Swift.max(max, v)
+        }
+        histogram.record(contentsOf: UnsafeBufferPointer(rebasing: rest))
+    }
+
     /// Keeps the sample, or moves all of them into a histogram past `exactLimit`.
     private mutating func recordExact(_ v: Int64) {
         if samples.count < Self.exactLimit {
@@ -137,8 +156,13 @@ struct LatencyHistogram {
 
     @inline(__always)
     private func index(of value: UInt64) -> Int {
-        let b = bucket(of: value)
-        return ((b + 1) << halfMagnitude) + Int(truncatingIfNeeded: value >> UInt64(b)) - halfCount
+        Self.index(of: value, halfMagnitude: halfMagnitude, subBucketMask: subBucketMask, leadingZeroCountBase: leadingZeroCountBase)
+    }
+
+    @inline(__always)
+    private static func index(of value: UInt64, halfMagnitude: Int, subBucketMask: UInt64, leadingZeroCountBase: Int) -> Int {
+        let b = leadingZeroCountBase - (value | subBucketMask).leadingZeroBitCount
+        return ((b + 1) << halfMagnitude) + Int(truncatingIfNeeded: value >> UInt64(b)) - (1 << halfMagnitude)
     }
 
     /// Counts long enough for `value`'s bucket (HdrHistogram's auto-resize, whole buckets at a time).
@@ -153,6 +177,24 @@ struct LatencyHistogram {
         if i >= counts.count { grow(toCover: value) }
         add(1, at: i)
         totalCount += 1
+    }
+
+    /// Records each of `values` (non-negative) with one access to the counts.
+    mutating func record(contentsOf values: UnsafeBufferPointer<Int64>) {
+        guard let largest = values.max() else { return }
+        if index(of: UInt64(largest)) >= counts.count { grow(toCover: UInt64(largest)) }
+        // The bucket layout in locals: the closure writes the counts and may not read `self`.
+        let half = halfMagnitude, mask = subBucketMask, base = leadingZeroCountBase
+        var wrapped: [Int] = []
+        counts.withUnsafeMutableBufferPointer { c in
+            for v in values {
+                let i = Self.index(of: UInt64(v), halfMagnitude: half, subBucketMask: mask, leadingZeroCountBase: base)
+                c[i] &+= 1
+                if c[i] == 0 { wrapped.append(i) }   // passed 2^32
+            }
+        }
+        for i in wrapped { carries[i, default: 0] += 1 << 32 }
+        totalCount += UInt64(values.count)
     }
 
     @inline(__always)

@@ -62,6 +62,10 @@ struct TraceAnalysis {
     @inline(__always)
     private func handle(_ line: UnsafeBufferPointer<UInt8>, lineNumber: Int, parser: inout FlatJSONObject,
                         context: AnalysisContext) throws {
+        if Self.consumeWritten(line, probes: probes, transfers: transfers, context: context) {
+            context.count(records: 1)
+            return
+        }
         guard parser.parse(line) else { throw TraceRecord.DecodeError(line: lineNumber, message: "not a JSON object") }
         let fields = TraceRecord.Fields(json: parser, line: lineNumber)
         switch TraceRecord.kind(of: parser) {
@@ -74,6 +78,17 @@ struct TraceAnalysis {
         default:
             try decodeForOthers(fields, context: context)
         }
+    }
+
+    /// A probe or transfer line in the writer's form, read without parsing it
+    /// (see `WrittenForm`: the form includes the `type`, so no kind is looked
+    /// up first); false when it is not one (then find its kind and parse it).
+    @inline(__always)
+    private static func consumeWritten(_ line: UnsafeBufferPointer<UInt8>, probes: ProbeAccumulator?,
+                                       transfers: TransferAccumulator?, context: AnalysisContext) -> Bool {
+        if let probes, probes.consume(written: line, context: context) { return true }
+        if let transfers, transfers.consume(written: line) { return true }
+        return false
     }
 
     /// Decodes a line the fast paths do not take and hands it to the accumulators
@@ -245,6 +260,10 @@ struct TraceAnalysis {
         do {
             segment.lines = try file.forEachLine(in: segment.range) { line, index in
                 current = index
+                if consumeWritten(line, probes: segment.probes, transfers: segment.transfers, context: context) {
+                    segment.records += 1
+                    return true
+                }
                 let kind = TraceRecord.quickKind(line) ?? (parser.parse(line) ? TraceRecord.kind(of: parser) : nil)
                 guard kind == .probe || kind == .transfer else {
                     keepOther(line, index: index, in: segment, limit: otherBytesLimit)

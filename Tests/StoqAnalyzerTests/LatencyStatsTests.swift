@@ -68,10 +68,31 @@ final class LatencyStatsTests: XCTestCase {
         s.record(-5)
         XCTAssertEqual(Distribution(s)?.min, 0)
     }
+
+    /// Values recorded a batch at a time give what recording them one by one gives.
+    func testBatchesEqualOneByOne() {
+        var rng = SplitMix64(state: 8)
+        for total in [0, 3, 255, 256, 257, 1_000, 20_000] {
+            let values = (0..<total).map { _ in rng.logUniform(1, 1e10) }
+            var one = LatencyStats(significantDigits: .two), batched = LatencyStats(significantDigits: .two)
+            for v in values { one.record(v) }
+            var at = 0
+            while at < total {
+                let n = min(Int(rng.next() % 9), total - at)
+                values[at..<(at + n)].withUnsafeBufferPointer { batched.record(contentsOf: $0) }
+                at += n
+            }
+            XCTAssertEqual(batched.count, one.count)
+            XCTAssertEqual(batched.sum, one.sum)
+            XCTAssertEqual(batched.min, one.min)
+            XCTAssertEqual(batched.max, one.max)
+            XCTAssertEqual(batched.isExact, one.isExact)
+            let ps = [0, 1, 25, 50, 90, 99, 99.9, 100.0]
+            XCTAssertEqual(batched.percentiles(ps), one.percentiles(ps), "\(total) values")
+        }
+    }
 }
 
-/// `LatencyHistogram` keeps HdrHistogram's bucket layout so summaries do not
-/// change with it: its percentiles are the library's, value for value.
 final class LatencyHistogramTests: XCTestCase {
     func testPercentilesEqualHdrHistogram() {
         var rng = SplitMix64(state: 11)
@@ -115,5 +136,19 @@ final class LatencyHistogramTests: XCTestCase {
         XCTAssertEqual(mixed.totalCount, (1 << 33) + 1)
         XCTAssertEqual(mixed.percentiles([50, 99.9999999], min: 7, max: 1_000), [7, 7])
         XCTAssertEqual(mixed.percentiles([100], min: 7, max: 1_000), [1_000])
+
+        // A batch that carries a count past 2^32 (twice in one batch) counts it whole.
+        var batched = LatencyHistogram(significantDigits: .two)
+        batched.record(7)
+        for _ in 0..<32 { batched.add(batched) }   // 2^32 sevens: the 32-bit count is 0, one carry
+        var last = batched
+        for _ in 0..<3 { last.record(7) }
+        [Int64(7), 7, 7].withUnsafeBufferPointer { batched.record(contentsOf: $0) }
+        XCTAssertEqual(batched.totalCount, (1 << 32) + 3)
+        batched.record(1_000)
+        last.record(1_000)
+        // Had the carry been lost, 3 sevens and one 1,000 would put the median at 1,000.
+        XCTAssertEqual(batched.percentiles([50, 99.9999999, 100], min: 7, max: 1_000), [7, 7, 1_000])
+        XCTAssertEqual(batched.percentiles([50, 99.9999999, 100], min: 7, max: 1_000), last.percentiles([50, 99.9999999, 100], min: 7, max: 1_000))
     }
 }

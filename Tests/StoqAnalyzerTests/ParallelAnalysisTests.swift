@@ -35,7 +35,7 @@ final class ParallelAnalysisTests: XCTestCase {
                 lines.append(TraceRecord.transfer(.init(t: t, workload: "bulk", from: from, to: to, bytes: 1 << 20, streams: 2,
                     bytesReceived: i % 3 == 0 ? 0 : 1 << 20, handshakeNs: rng.logUniform(1e5, 1e8), durationNs: i % 3 == 0 ? nil : rng.logUniform(1e6, 1e10),
                     goodputBps: i % 3 == 0 ? nil : Double(rng.next() % 1_000_000) * 1.5, secondHalfGoodputBps: i % 4 == 0 ? 1e6 + Double(i) : nil,
-                    packetsLost: rng.next() % 5, packetsRetransmitted: rng.next() % 5, smoothedRttNs: 30_000_000,
+                    packetsLost: rng.next() % 3 == 0 ? nil : rng.next() % 5, packetsRetransmitted: rng.next() % 5, smoothedRttNs: 30_000_000,
                     congestion: i % 2 == 0 ? "cubic" : "bbr", transport: i % 5 == 0 ? "initial-rtt=100ms" : nil)).jsonLine)
             case 11: lines.append(TraceRecord.linkState(.init(t: t, target: "a<>b", isNode: false, up: i % 100 == 11)).jsonLine)
             case 13: lines.append(TraceRecord.reconverged(.init(t: t, target: "c", isNode: true, failedAtNs: t - 5, reconvergenceNs: 5, packetsLost: 2)).jsonLine)
