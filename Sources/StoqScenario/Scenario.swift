@@ -34,6 +34,11 @@ public struct Scenario {
         errors += made.errors
         errors += TransportKnobs.check(topology)
         do {
+            timeSeries = try TimeSeriesOptions(section: topology.trace, topology: topology)
+        } catch let d as TopologyDiagnostic {
+            errors.append(d)
+        }
+        do {
             _ = try strategy()
             // Per-region strategies and routing parameters are checked against the graph.
             errors += RoutingPolicy.check(topology)

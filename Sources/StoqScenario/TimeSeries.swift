@@ -2,6 +2,7 @@ import StoqAnalyzer
 import StoqEngine
 import StoqNetwork
 import StoqRouting
+import StoqTopology
 import StoqTransport
 
 /// What a run records over time (`run --series-*`, `--sample-transfers`):
@@ -25,6 +26,41 @@ public struct TimeSeriesOptions: Equatable, Sendable {
     /// Throws, saying why, for a bin width the series cannot use.
     public static func checkBinWidth(_ width: SimDuration) throws {
         _ = try LinkTimeSeries.binWidth(durationNs: 1, requested: width.nanoseconds)
+    }
+
+    /// The keys of a topology file's `trace:` mapping, one per `run` option.
+    static let fileKeys = ["series-top", "series-links", "series-bin", "sample-transfers"]
+
+    /// The defaults with a topology file's `trace:` settings applied; throws a
+    /// located error for an unknown key, a bad value or an unknown link or node.
+    public init(section m: ConfigMap?, topology: Topology) throws {
+        self.init()
+        guard let m else { return }
+        try m.checkKeys(allowed: Self.fileKeys, context: "'trace'")
+        func count(_ key: String) throws -> Int? {
+            guard let n = try m.int(key) else { return nil }
+            guard n >= 0 else { throw TopologyDiagnostic(at: m.location(of: key), "'\(key)' must be 0 or more; got \(n)") }
+            return n
+        }
+        if let n = try count("series-top") { busiestLinks = n }
+        if let n = try count("sample-transfers") { sampledTransfers = n }
+        if let names = try m.stringList("series-links") {
+            let nodes = Set(topology.nodes.map(\.name))
+            for name in names {
+                let ends = name.split(separator: ">", omittingEmptySubsequences: false).map(String.init)
+                let known = ends.count == 2 ? topology.links.contains { Set([$0.from, $0.to]) == Set(ends) } : nodes.contains(name)
+                guard known else {
+                    throw TopologyDiagnostic(at: m.location(of: "series-links"), "'series-links' names '\(excerpt(name))', which is neither a node nor a link direction (a>b) of the topology")
+                }
+            }
+            links = names
+        }
+        if let width = try m.duration("series-bin") {
+            do { try Self.checkBinWidth(width) } catch {
+                throw TopologyDiagnostic(at: m.location(of: "series-bin"), "'series-bin': \(error)")
+            }
+            binWidth = width
+        }
     }
 
     /// No link series and no transfer samples.

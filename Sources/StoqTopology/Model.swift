@@ -210,6 +210,9 @@ public struct Topology {
     /// The top-level `transport:` QUIC settings of every node, as written; the
     /// scenario module checks them (and each node's own `transport:`).
     public var transport: ConfigMap?
+    /// The top-level `trace:` settings (what a run records over time), as
+    /// written; the scenario module checks them, `run --series-*` overrides them.
+    public var trace: ConfigMap?
     /// The limits this topology was read with (its `limits:` applied).
     public var limits = TopologyLimits.standard
     /// Sites and nodes whose definitions had errors, in a topology parsed with

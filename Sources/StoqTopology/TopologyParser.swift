@@ -166,7 +166,7 @@ final class TopologyBuilder {
     private var linkDrafts: [LinkDraft] = []
 
     static let topLevelKeys = ["name", "seed", "duration", "addressing", "latency", "routing", "limits", "topology", "transport",
-                               "sites", "nodes", "links", "backbones", "faults", "workloads"]
+                               "trace", "sites", "nodes", "links", "backbones", "faults", "workloads"]
     static let linkFieldKeys = ["tier", "bandwidth", "latency", "queue"] + LinkModelParser.fieldKeys
 
     init(file: String, limits: TopologyLimits) {
@@ -246,6 +246,7 @@ final class TopologyBuilder {
                                 routing: routing, warnings: Self.sorted(warnings))
         topology.limits = limits
         topology.transport = attempt { try top.map("transport") } ?? nil
+        topology.trace = attempt { try top.map("trace") } ?? nil
         topology.unresolvedNames = brokenNames
         return .init(topology: topology, errors: Self.sorted(errors))
     }

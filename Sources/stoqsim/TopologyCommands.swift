@@ -87,23 +87,24 @@ struct Run: ParsableCommand {
     @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
     var keylog: String?
 
-    @Option(help: "Trace the time series (utilisation, 10 ms peaks, queue, drops per bin) of the N busiest link directions; 0: none.")
-    var seriesTop = TimeSeriesOptions().busiestLinks
+    @Option(help: "Trace the time series (utilisation, 10 ms peaks, queue, drops per bin) of the N busiest link directions; 0: none (default: the file's 'trace:', else 10).")
+    var seriesTop: Int?
     @Option(help: "Track only these link directions for time series: a>b, or a node name for all its links (comma-separated).")
     var seriesLinks: String?
     @Option(help: "Time-series bin width (a multiple of 10ms, e.g. 100ms); default: the run cut into at most 300 bins.")
     var seriesBin: String?
-    @Option(help: "Sample the congestion window and RTT of the first K transfers of each transfer workload.")
-    var sampleTransfers = TimeSeriesOptions().sampledTransfers
+    @Option(help: "Sample the congestion window and RTT of the first K transfers of each transfer workload (default: the file's 'trace:', else 3).")
+    var sampleTransfers: Int?
 
     @OptionGroup var limits: LimitOptions
 
-    func timeSeriesOptions() throws -> TimeSeriesOptions {
-        var o = TimeSeriesOptions()
-        guard seriesTop >= 0, sampleTransfers >= 0 else { throw ValidationError("--series-top and --sample-transfers must be 0 or more") }
-        o.busiestLinks = seriesTop
-        o.sampledTransfers = sampleTransfers
-        o.links = seriesLinks.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    /// The file's `trace:` settings (`fromFile`) with the options given on the command line over them.
+    func timeSeriesOptions(over fromFile: TimeSeriesOptions) throws -> TimeSeriesOptions {
+        var o = fromFile
+        guard seriesTop ?? 0 >= 0, sampleTransfers ?? 0 >= 0 else { throw ValidationError("--series-top and --sample-transfers must be 0 or more") }
+        if let seriesTop { o.busiestLinks = seriesTop }
+        if let sampleTransfers { o.sampledTransfers = sampleTransfers }
+        if let seriesLinks { o.links = seriesLinks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let seriesBin {
             guard let width = Units.parseDuration(seriesBin) else { throw ValidationError("--series-bin '\(seriesBin)' is not a duration (e.g. 100ms)") }
             do { try TimeSeriesOptions.checkBinWidth(width) } catch {
@@ -136,7 +137,7 @@ struct Run: ParsableCommand {
             }
             scenario.stopAt = t
         }
-        scenario.timeSeries = try timeSeriesOptions()
+        scenario.timeSeries = try timeSeriesOptions(over: scenario.timeSeries)
         if pcapNodes != nil || pcapLinks {
             guard pcap != nil else { throw ValidationError("--pcap-nodes and --pcap-links need --pcap DIR") }
             let selectors = pcapNodes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }

@@ -93,4 +93,35 @@ final class TimeSeriesScenarioTests: XCTestCase {
         options.links = ["nowhere"]
         XCTAssertThrowsError(try runFixture(options)) { XCTAssertEqual("\($0)", "no node named 'nowhere' in the topology") }
     }
+
+    /// The file's `trace:` mapping sets what the run options would, so the file alone reproduces the trace.
+    func testTheTopologyFileChoosesTheSeriesAndBadSettingsAreLocated() throws {
+        let fixture = try String(contentsOfFile: repositoryRoot + "/Tests/StoqTopologyTests/Fixtures/bursty-transfers.yaml", encoding: .utf8)
+        func scenario(_ trace: String) throws -> Scenario {
+            let dir = try makeTemporaryDirectory()
+            let path = dir + "/bursty.yaml"
+            try (fixture + "trace: " + trace + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            return try Scenario.load(path: path)
+        }
+        let s = try scenario("{series-links: [b>a], series-bin: 500ms, sample-transfers: 1}")
+        var expected = TimeSeriesOptions()
+        expected.links = ["b>a"]
+        expected.binWidth = .milliseconds(500)
+        expected.sampledTransfers = 1
+        XCTAssertEqual(s.timeSeries, expected)
+        let o = try runFixture(s.timeSeries)
+        XCTAssertEqual(o.records.compactMap { r -> String? in if case .linkSeries(let l) = r { return l.link } else { return nil } }, ["b>a"])
+        XCTAssertEqual(o.records.filter { if case .transferSeries = $0 { return true } else { return false } }.count, 1)
+
+        for (trace, message) in [("{series-top: -1}", "'series-top' must be 0 or more"),
+                                 ("{series-links: [a>c]}", "neither a node nor a link direction"),
+                                 ("{series-bin: 15ms}", "'series-bin'"),
+                                 ("{series-tops: 2}", "unknown field 'series-tops' in 'trace'")] {
+            XCTAssertThrowsError(try scenario(trace), trace) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+                XCTAssertTrue("\(error)".contains("bursty.yaml:22:"), "located on the trace line: \(error)")
+            }
+        }
+    }
 }
