@@ -27,9 +27,13 @@ public enum NetnsBenchmarks {
         public var engineCPUSeconds: Double
         public var engineRelayed: UInt64
         public var leftovers: [String]
+        /// The signal that ended the measurement early (0: it ran its time).
+        public var interruptedBy: Int32 = 0
 
-        public var packetsPerSecond: Double { Double(delivered) / measuredSeconds }
-        public var gigabitsPerSecond: Double { Double(deliveredIPv6Bytes) * 8 / measuredSeconds / 1e9 }
+        public var packetsPerSecond: Double { measuredSeconds > 0 ? Double(delivered) / measuredSeconds : 0 }
+        public var gigabitsPerSecond: Double { measuredSeconds > 0 ? Double(deliveredIPv6Bytes) * 8 / measuredSeconds / 1e9 : 0 }
+        /// Share of one core the engine thread used during the measurement.
+        public var engineLoad: Double { measuredSeconds > 0 ? engineCPUSeconds / measuredSeconds : 0 }
 
         public var description: String {
             func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
@@ -40,8 +44,8 @@ public enum NetnsBenchmarks {
             relay:      \(pairs) pairs, \(payloadBytes) B payload, \(f(measuredSeconds, 2))s: \(delivered) of \(sent) datagrams delivered
                         \(f(packetsPerSecond / 1000, 1)) k packets/s, \(f(gigabitsPerSecond, 3)) Gbit/s (IPv6 bytes)
             lag:        \(lag)
-            engine:     \(f(engineCPUSeconds / measuredSeconds * 100, 0)) % of a core, \(f(engineCPUSeconds / Double(max(engineRelayed, 1)) * 1e6, 2)) µs CPU per relayed packet (\(senders == .thread ? "senders and receivers on their own thread" : "senders and receivers on the engine thread, included"))
-            left behind: \(leftovers.isEmpty ? "nothing" : leftovers.joined(separator: ", "))
+            engine:     \(f(engineLoad * 100, 0)) % of a core, \(f(engineCPUSeconds / Double(max(engineRelayed, 1)) * 1e6, 2)) µs CPU per relayed packet (\(senders == .thread ? "senders and receivers on their own thread" : "senders and receivers on the engine thread, included"))
+            \(interruptedBy == 0 ? "" : "interrupted by signal \(interruptedBy): the figures cover the time until then\n")left behind: \(leftovers.isEmpty ? "nothing" : leftovers.joined(separator: ", "))
             """
         }
     }
@@ -97,15 +101,21 @@ public enum NetnsBenchmarks {
             let start = MonotonicClock.nanoseconds()
             let traffic = try ClosedLoopTraffic(flows: flows, payload: payload, measureFrom: start + warmup,
                                                 until: start + warmup + Int64(seconds * 1e9))
-            // The engine's share of the measurement starts with the traffic's (same clock, same instant).
+            // The engine's share of the measurement starts when the traffic's does.
             var cpuAtStart = threadCPUSeconds(), relayedAtStart: UInt64 = 0
-            scheduler.schedule(after: .nanoseconds(warmup)) {
+            func engineMeasurementStarts() {
                 driver.resetLagReport()
                 cpuAtStart = threadCPUSeconds()
                 relayedAtStart = emulator.stats.packetsOut
             }
             switch senders {
             case .thread:
+                // Told through a descriptor, which a busy engine still reads within
+                // `backlogIOInterval` (an event at that instant would fire as late as the engine lags).
+                try driver.register(fd: traffic.started) {
+                    driver.unregister(fd: traffic.started)
+                    engineMeasurementStarts()
+                }
                 try driver.register(fd: traffic.finished) { driver.stop() }
                 let done = DispatchSemaphore(value: 0)
                 DispatchQueue(label: "netns-bench-traffic").async { traffic.runOnOwnThread(); done.signal() }
@@ -115,11 +125,15 @@ public enum NetnsBenchmarks {
                 done.wait()
                 driver.unregister(fd: traffic.finished)
             case .engine:
+                traffic.onMeasurementStart = engineMeasurementStarts
                 let timer = try traffic.attach(to: driver)
                 withExtendedLifetime((network, emulator)) { _ = driver.run() }
                 timer.cancel()
                 traffic.detach(from: driver)
+                traffic.finish(at: MonotonicClock.nanoseconds())   // a signal stopped it early
             }
+            driver.unregister(fd: traffic.started)   // when a signal came during the warm-up
+            result.interruptedBy = interrupt.signal
             result.engineCPUSeconds = threadCPUSeconds() - cpuAtStart
             result.engineRelayed = emulator.stats.packetsOut - relayedAtStart
             result.lag = driver.lagReport
@@ -154,7 +168,10 @@ final class ClosedLoopTraffic {
         var destination: SocketAddress
     }
 
-    /// Readable once `runOnOwnThread` has ended (for the engine's epoll set).
+    /// Called when the measurement starts, on the engine thread (when attached to it).
+    var onMeasurementStart: (() -> Void)?
+    /// Readable once the measurement has started, and once `runOnOwnThread` has ended (for the engine's epoll set).
+    var started: Int32 { startedPipe[0] }
     var finished: Int32 { finishedPipe[0] }
     private(set) var sent: UInt64 = 0
     private(set) var delivered: UInt64 = 0
@@ -171,6 +188,7 @@ final class ClosedLoopTraffic {
     private var arrivals: UInt64 = 0
     private var arrivalsAtRefill: UInt64 = 0
     private var lastRefill: Int64 = 0
+    private var startedPipe: [Int32] = [-1, -1]
     private var finishedPipe: [Int32] = [-1, -1]
     private var stopPipe: [Int32] = [-1, -1]
 
@@ -181,10 +199,10 @@ final class ClosedLoopTraffic {
         self.measureFrom = measureFrom
         self.end = end
         inFlight = [Int](repeating: 0, count: flows.count)
-        guard pipe(&finishedPipe) == 0, pipe(&stopPipe) == 0 else {
+        guard pipe(&startedPipe) == 0, pipe(&finishedPipe) == 0, pipe(&stopPipe) == 0 else {
             throw EmulationError.system(operation: "creating the benchmark's traffic thread descriptors", namespace: nil, errno: errno)
         }
-        for fd in finishedPipe + stopPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        for fd in startedPipe + finishedPipe + stopPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         for (p, flow) in flows.enumerated() {
             flow.rx.receiveHandler = { [unowned self] batch in
                 let n = batch.count
@@ -197,19 +215,20 @@ final class ClosedLoopTraffic {
     }
 
     deinit {
-        for fd in finishedPipe + stopPipe where fd >= 0 { close(fd) }
+        for fd in startedPipe + finishedPipe + stopPipe where fd >= 0 { close(fd) }
     }
 
     /// Starts the measurement, refills stalled windows every 10 ms, and
     /// returns false once the end is reached (then the counts are final).
     private func tick(now: Int64) -> Bool {
-        if !measuring && now >= measureFrom {
+        if !measuring && now >= measureFrom && measureStart == 0 {
             measuring = true
             measureStart = now
+            signal(startedPipe[1])
+            onMeasurementStart?()
         }
         if now >= end {
-            measuredSeconds = measuring ? Double(now - measureStart) / 1e9 : 0
-            measuring = false
+            finish(at: now)
             return false
         }
         // A window lost in some queue would stall its flow; refill it (only
@@ -223,12 +242,21 @@ final class ClosedLoopTraffic {
         return true
     }
 
+    /// Ends the measurement at `now` (the end, or an interruption); later calls change nothing.
+    func finish(at now: Int64) {
+        guard measuring else { return }
+        measuredSeconds = Double(now - measureStart) / 1e9
+        measuring = false
+    }
+
     // MARK: On a thread of its own
 
     /// Ends `runOnOwnThread` early (from another thread).
-    func stop() {
+    func stop() { signal(stopPipe[1]) }
+
+    private func signal(_ fd: Int32) {
         var byte: UInt8 = 1
-        _ = write(stopPipe[1], &byte, 1)
+        _ = write(fd, &byte, 1)
     }
 
     /// Sends and receives until the end or `stop()`, in its own epoll loop;
@@ -239,17 +267,13 @@ final class ClosedLoopTraffic {
         defer {
             ready.deallocate()
             if epollFD >= 0 { close(epollFD) }
-            var byte: UInt8 = 1
-            _ = write(finishedPipe[1], &byte, 1)
+            signal(finishedPipe[1])
         }
         for fd in flows.map(\.rx.fileDescriptor) + [stopPipe[0]] { _ = cstoq_epoll_add(epollFD, fd) }
         while tick(now: MonotonicClock.nanoseconds()) {
             let n = cstoq_epoll_wait_fds(epollFD, ready.baseAddress, Int32(ready.count), 10)
             for fd in ready.prefix(Int(max(n, 0))) {
-                if fd == stopPipe[0] {
-                    _ = tick(now: .max)
-                    return
-                }
+                if fd == stopPipe[0] { return finish(at: MonotonicClock.nanoseconds()) }
                 flows.first { $0.rx.fileDescriptor == fd }?.rx.drain()
             }
         }

@@ -33,6 +33,7 @@ struct NetnsBench: ParsableCommand {
         let result = try NetnsBenchmarks.run(namespaces: namespaces, pairs: pairs, payload: size, seconds: seconds, senders: placement)
         print(result)
         if !result.leftovers.isEmpty { throw ExitCode.failure }
+        if result.interruptedBy != 0 { throw ExitCode(128 + result.interruptedBy) }
         #else
         printError("netns backend unavailable: it needs Linux")
         throw ExitCode.failure

@@ -8,6 +8,13 @@ import XCTest
 final class RealTimeDriverTests: XCTestCase {
     private func wallNow() -> Int64 { MonotonicClock.nanoseconds() }
 
+    /// A pipe: [read end, write end].
+    private func makePipe() throws -> [Int32] {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw RealTimeDriverError(operation: "pipe", errno: errno) }
+        return fds
+    }
+
     func testEventsFireInOrderAndNotBeforeTheirTime() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
@@ -32,8 +39,7 @@ final class RealTimeDriverTests: XCTestCase {
     func testPipeWrittenByAnEventWakesTheHandler() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let fds = try makePipe()
         defer { close(fds[0]); close(fds[1]) }
         var received: [UInt8] = []
         var handlerSimTime: SimTime?
@@ -66,8 +72,7 @@ final class RealTimeDriverTests: XCTestCase {
     func testHandlerSchedulesEventsThatArePacedToo() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let fds = try makePipe()
         defer { close(fds[0]); close(fds[1]) }
         var byte: UInt8 = 1
         _ = write(fds[1], &byte, 1)   // readable from the start
@@ -102,8 +107,7 @@ final class RealTimeDriverTests: XCTestCase {
         var handled: [(fd: Int32, at: SimTime, eventsFiredBefore: Int)] = []
         var fired = 0
         for _ in 0..<2 {
-            var fds: [Int32] = [0, 0]
-            XCTAssertEqual(pipe(&fds), 0)
+            let fds = try makePipe()
             pipes.append(fds)
             var byte: UInt8 = 1
             _ = write(fds[1], &byte, 1)
@@ -130,8 +134,7 @@ final class RealTimeDriverTests: XCTestCase {
         // it is handled once the backlog has lasted `backlogIOInterval`.
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let fds = try makePipe()
         defer { close(fds[0]); close(fds[1]) }
         var chain = 0
         var step: () -> Void = {}
