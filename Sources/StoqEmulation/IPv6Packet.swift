@@ -77,80 +77,105 @@ public enum IPv6Packet {
         d.destination.port == 0 && d.source.port == 0 && !d.payload.isEmpty
     }
 
-    /// The IPv6 packet for `d`: UDP with a computed checksum, or the carried
-    /// packet restored.
-    public static func build(_ d: Datagram) -> [UInt8] {
-        var packet: [UInt8] = []
-        d.payload.withUnsafeBytes { build(source: d.source, destination: d.destination, payload: $0, into: &packet) }
-        return packet
-    }
+    /// The largest packet `build` writes: an IPv6 header and the largest payload its length field can state.
+    public static let maximumPacketSize = headerSize + 0xffff
 
-    /// Writes the IPv6 packet for a datagram into `packet`, replacing what it
-    /// held but keeping its capacity: the relay reuses one buffer for every
-    /// packet it writes to a TUN device, straight from the network's lent bytes.
-    public static func build(source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer,
-                             into packet: inout [UInt8]) {
-        let carried = destination.port == 0 && source.port == 0 && !payload.isEmpty
-        let body = carried ? payload.count - 1 : udpHeaderSize + payload.count
-        packet.removeAll(keepingCapacity: true)
-        packet.append(contentsOf: repeatElement(0, count: headerSize + body))
-        writeHeader(&packet, payloadLength: body, nextHeader: carried ? payload[0] : udpNextHeader, source: source.address,
-                    destination: destination.address)
-        packet.withUnsafeMutableBytes { out in
-            if carried {
-                UnsafeMutableRawBufferPointer(rebasing: out[headerSize...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[1...]))
-            } else if payload.count > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + udpHeaderSize)...]).copyMemory(from: payload)
+    /// The IPv6 packet for `d`: UDP with a computed checksum, or the carried
+    /// packet restored. Empty when the datagram is too large for one IPv6 packet.
+    public static func build(_ d: Datagram) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: maximumPacketSize) { buffer, count in
+            count = d.payload.withUnsafeBytes {
+                build(source: d.source, destination: d.destination, payload: $0, into: UnsafeMutableRawBufferPointer(buffer)) ?? 0
             }
         }
-        guard !carried else { return }
-        put16(&packet, headerSize, source.port)
-        put16(&packet, headerSize + 2, destination.port)
-        put16(&packet, headerSize + 4, UInt16(truncatingIfNeeded: body))
-        put16(&packet, headerSize + 6, udpChecksum(packet))
+    }
+
+    /// Writes the IPv6 packet for a datagram at the start of `out` (at least
+    /// `maximumPacketSize` bytes, or as many as the packet needs) and returns
+    /// its length; nil when the datagram is too large for one IPv6 packet. The
+    /// relay writes every packet into one buffer, straight from the network's lent bytes.
+    public static func build(source: SocketAddress, destination: SocketAddress, payload: UnsafeRawBufferPointer,
+                             into out: UnsafeMutableRawBufferPointer) -> Int? {
+        let carried = destination.port == 0 && source.port == 0 && !payload.isEmpty
+        let body = carried ? payload.count - 1 : udpHeaderSize + payload.count
+        guard body <= 0xffff else { return nil }
+        let total = headerSize + body
+        precondition(out.count >= total, "IPv6Packet.build: output buffer too small")
+        writeHeader(out, payloadLength: body, nextHeader: carried ? payload[0] : udpNextHeader, source: source.address,
+                    destination: destination.address)
+        if carried {
+            UnsafeMutableRawBufferPointer(rebasing: out[headerSize..<total]).copyMemory(from: UnsafeRawBufferPointer(rebasing: payload[1...]))
+            return total
+        }
+        out.storeBytes(of: source.port.bigEndian, toByteOffset: headerSize, as: UInt16.self)
+        out.storeBytes(of: destination.port.bigEndian, toByteOffset: headerSize + 2, as: UInt16.self)
+        out.storeBytes(of: UInt16(truncatingIfNeeded: body).bigEndian, toByteOffset: headerSize + 4, as: UInt16.self)
+        if payload.count > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: out[(headerSize + udpHeaderSize)..<total]).copyMemory(from: payload)
+        }
+        let checksum = udpChecksum(UnsafeRawBufferPointer(rebasing: out[0..<total]))
+        out.storeBytes(of: checksum.bigEndian, toByteOffset: headerSize + 6, as: UInt16.self)
+        return total
     }
 
     /// RFC 8200 §8.1: one's-complement sum over the pseudo-header (addresses,
     /// upper-layer length, next header) and the UDP header and payload, with
     /// the checksum field zero; a result of 0 is sent as 0xffff.
     public static func udpChecksum(_ packet: [UInt8]) -> UInt16 {
-        let udpLength = packet.count - headerSize
-        var sum: UInt64 = 0
-        packet.withUnsafeBytes { p in
-            func add(_ range: Range<Int>, skipping skip: Int? = nil) {
-                var i = range.lowerBound
-                while i + 1 < range.upperBound {
-                    if i != skip { sum += UInt64(p[i]) << 8 | UInt64(p[i + 1]) }
-                    i += 2
-                }
-                if i < range.upperBound { sum += UInt64(p[i]) << 8 }
-            }
-            add(8..<40)
-            add(headerSize..<packet.count, skipping: headerSize + 6)
-        }
-        sum += UInt64(udpLength) + UInt64(udpNextHeader)
-        while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-        let result = ~UInt16(sum)
+        packet.withUnsafeBytes { udpChecksum($0) }
+    }
+
+    /// The same over the packet in `p` (its checksum field is skipped, whatever it holds).
+    public static func udpChecksum(_ p: UnsafeRawBufferPointer) -> UInt16 {
+        let udpLength = p.count - headerSize
+        var sum = onesComplementSum(UnsafeRawBufferPointer(rebasing: p[8..<(headerSize + 6)]))
+            &+ onesComplementSum(UnsafeRawBufferPointer(rebasing: p[(headerSize + 8)...]))
+        // The sums above are of little- or big-endian words as the machine loads them; so are these.
+        sum &+= UInt64(UInt16(truncatingIfNeeded: udpLength).bigEndian) &+ UInt64(UInt16(udpNextHeader).bigEndian)
+        let result = ~UInt16(bigEndian: fold(sum))
         return result == 0 ? 0xffff : result
     }
 
-    private static func writeHeader(_ packet: inout [UInt8], payloadLength: Int, nextHeader: UInt8,
-                                    source: IPv6Address, destination: IPv6Address) {
-        packet[0] = 0x60
-        put16(&packet, 4, UInt16(truncatingIfNeeded: payloadLength))
-        packet[6] = nextHeader
-        packet[7] = hopLimit
-        for i in 0..<8 {
-            packet[8 + i] = UInt8(truncatingIfNeeded: source.high >> (56 - 8 * UInt64(i)))
-            packet[16 + i] = UInt8(truncatingIfNeeded: source.low >> (56 - 8 * UInt64(i)))
-            packet[24 + i] = UInt8(truncatingIfNeeded: destination.high >> (56 - 8 * UInt64(i)))
-            packet[32 + i] = UInt8(truncatingIfNeeded: destination.low >> (56 - 8 * UInt64(i)))
+    /// The one's-complement sum of `bytes` as 16-bit words in the machine's
+    /// byte order (RFC 1071 §2(B): byte order does not change the folded sum
+    /// but for a final swap), eight bytes per step; unfolded.
+    static func onesComplementSum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var sum: UInt64 = 0
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let v = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            sum &+= (v & 0xffff_ffff) &+ (v >> 32)   // two 32-bit halves: no carry lost for any packet size
+            i += 8
         }
+        while i + 2 <= n {
+            sum &+= UInt64(bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self))
+            i += 2
+        }
+        if i < n {
+            // The odd last byte is the high byte of a zero-padded big-endian word.
+            sum &+= UInt64(UInt16(bigEndian: UInt16(bytes[i]) << 8))
+        }
+        return sum
     }
 
-    private static func put16(_ p: inout [UInt8], _ at: Int, _ v: UInt16) {
-        p[at] = UInt8(v >> 8)
-        p[at + 1] = UInt8(v & 0xff)
+    private static func fold(_ value: UInt64) -> UInt16 {
+        var sum = value
+        while sum >> 16 != 0 { sum = (sum & 0xffff) &+ (sum >> 16) }
+        return UInt16(sum)
+    }
+
+    private static func writeHeader(_ packet: UnsafeMutableRawBufferPointer, payloadLength: Int, nextHeader: UInt8,
+                                    source: IPv6Address, destination: IPv6Address) {
+        // Version 6, traffic class and flow label 0.
+        packet.storeBytes(of: UInt32(0x6000_0000).bigEndian, toByteOffset: 0, as: UInt32.self)
+        packet.storeBytes(of: UInt16(truncatingIfNeeded: payloadLength).bigEndian, toByteOffset: 4, as: UInt16.self)
+        packet[6] = nextHeader
+        packet[7] = hopLimit
+        packet.storeBytes(of: source.high.bigEndian, toByteOffset: 8, as: UInt64.self)
+        packet.storeBytes(of: source.low.bigEndian, toByteOffset: 16, as: UInt64.self)
+        packet.storeBytes(of: destination.high.bigEndian, toByteOffset: 24, as: UInt64.self)
+        packet.storeBytes(of: destination.low.bigEndian, toByteOffset: 32, as: UInt64.self)
     }
 
     private static func address(_ b: UnsafeRawBufferPointer, at offset: Int) -> IPv6Address {

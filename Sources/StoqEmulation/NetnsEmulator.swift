@@ -65,7 +65,7 @@ public final class NetnsEmulator {
     private var children: [ChildProcess] = []
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     /// The packet being written to a TUN device (reused: no allocation per packet).
-    private var writeBuffer: [UInt8] = []
+    private let writeBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: IPv6Packet.maximumPacketSize, alignment: 8)
     private var isShutDown = false
 
     /// Creates every node's namespace. `interrupted` is polled between nodes
@@ -97,7 +97,10 @@ public final class NetnsEmulator {
         setupSeconds = Double(Int64(DispatchTime.now().uptimeNanoseconds) - start) / 1e9
     }
 
-    deinit { shutdown() }
+    deinit {
+        shutdown()
+        writeBuffer.deallocate()
+    }
 
     /// The whole ULA range (fc00::/7) into the TUN device, plus a host route
     /// for any node address outside it.
@@ -180,16 +183,24 @@ public final class NetnsEmulator {
 
     // MARK: Sockets and programs
 
-    /// A real UDP socket bound to `node`'s address inside its namespace.
+    /// A real UDP socket bound to `node`'s address inside its namespace, watched by the driver.
     public func bind(node: String, port: UInt16) throws -> IPv6UDPSocket {
+        let socket = try openSocket(node: node, port: port)
+        try socket.attach(to: driver)
+        return socket
+    }
+
+    /// Like `bind`, but not watched by the driver: for a stand-in of a
+    /// program that runs on its own thread (the relay benchmark's senders and
+    /// receivers). Closed by `shutdown()`; stop using it before that.
+    public func openSocket(node: String, port: UInt16) throws -> IPv6UDPSocket {
         guard let i = network.nodeIndex(named: node), Int(i) < namespaceFDs.count else { throw EmulationError.unknownNode(node) }
         let address = network.topology.nodes[Int(i)].address
         let socket = try home.within(namespaceFDs[Int(i)], name: namespaceNames[Int(i)]) {
             try IPv6UDPSocket(bind: SocketAddress(address: address, port: port))
         }
-        // Opened inside the namespace, the socket stays there; epoll watches it from here.
+        // Opened inside the namespace, the socket stays there; it is used from here.
         socket.setBufferSizes(1 << 20)
-        try socket.attach(to: driver)
         sockets.append(socket)
         return socket
     }
@@ -265,9 +276,12 @@ public final class NetnsEmulator {
     /// Writes what the network delivered to `node` (bytes lent by the network) to its TUN device.
     private func write(_ d: ReceivedDatagram, to node: Int32) {
         guard Int(node) < tunFDs.count else { return }
-        IPv6Packet.build(source: d.source, destination: d.destination, payload: d.payload, into: &writeBuffer)
-        let n = writeBuffer.withUnsafeBytes { Glibc.write(tunFDs[Int(node)], $0.baseAddress, $0.count) }
-        if n == writeBuffer.count {
+        guard let length = IPv6Packet.build(source: d.source, destination: d.destination, payload: d.payload, into: writeBuffer) else {
+            stats.writeErrors += 1
+            return
+        }
+        let n = Glibc.write(tunFDs[Int(node)], writeBuffer.baseAddress, length)
+        if n == length {
             stats.packetsOut += 1
             stats.bytesOut += UInt64(n)
             if let socket = workloadSockets[node]?[d.destination.port], socket.localAddress == d.destination.address {

@@ -6,8 +6,8 @@ import Darwin
 
 /// The wall clock, for the two places allowed to read it: the real-time driver
 /// and the benchmarks. CLOCK_MONOTONIC never jumps when the system time is set.
-enum MonotonicClock {
-    static func nanoseconds() -> Int64 {
+public enum MonotonicClock {
+    public static func nanoseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)

@@ -86,20 +86,36 @@ public struct RealTimeDriverError: Error, CustomStringConvertible {
 /// the driver sleeps in `epoll_wait` on the registered descriptors and on a
 /// timerfd set to the next event, so wake-ups have nanosecond resolution and
 /// no busy waiting. When a descriptor becomes readable the scheduler's clock
-/// is moved to the wall-time equivalent (never past the next event) and its
-/// handler runs; whatever it schedules is then paced the same way.
+/// is moved to the wall-time equivalent and its handler runs; whatever it
+/// schedules is then paced the same way.
+///
+/// Due events run before readable descriptors are handled. The clock cannot
+/// pass a pending event, so a packet read while an event is overdue would be
+/// stamped with that event's (past) time, and what it schedules would be
+/// overdue at once: under steady load the engine would never catch up again,
+/// and lag would grow with the length of the run. Descriptors are handled
+/// during a backlog only when it has lasted `backlogIOInterval` (so a truly
+/// overloaded engine still reads its sockets and its signal fd, and its lag
+/// shows that it is overloaded).
 ///
 /// Single-threaded: call everything, `stop()` included, from the thread that
 /// runs the driver (typically from an event or a handler).
 public final class RealTimeDriver {
     public let scheduler: Scheduler
+    /// How long a backlog of overdue events may keep readable descriptors waiting.
+    public var backlogIOInterval: SimDuration = .milliseconds(1)
     private let epollFD: Int32
     private let timerFD: Int32
     private var handlers: [Int32: () -> Void] = [:]
     private var histogram = LagHistogram()
     private var wallOrigin: Int64 = 0
     private var simOrigin = SimTime.zero
+    /// Descriptors epoll reported readable that have not been handled yet: `readyFDs[nextReady..<readyCount]`.
     private let readyFDs = UnsafeMutableBufferPointer<Int32>.allocate(capacity: 64)
+    private var readyCount = 0
+    private var nextReady = 0
+    /// The deadline the timerfd is armed for (nil: disarmed or already expired), so it is re-armed only when it changes.
+    private var armedDeadline: Int64?
 
     public init(scheduler: Scheduler) throws {
         self.scheduler = scheduler
@@ -171,34 +187,45 @@ public final class RealTimeDriver {
         scheduler.stopRequested = false
         wallOrigin = MonotonicClock.nanoseconds()
         simOrigin = scheduler.now
-        var backlog = 0
+        readyCount = 0
+        nextReady = 0
+        /// Wall time since which events have been overdue without a break (nil: none overdue).
+        var backlogSince: Int64?
         while true {
             if scheduler.stopRequested {
                 scheduler.stopRequested = false
                 return .stopped
             }
             let wallNow = MonotonicClock.nanoseconds()
-            if let next = scheduler.nextEventTime, next <= end {
-                let due = wall(of: next)
-                if due <= wallNow {
-                    histogram.record(wallNow - due)
-                    scheduler.runNextEvent()
-                    // Under a backlog of due events, still look at the descriptors now and then.
-                    backlog += 1
-                    if backlog & 63 == 0 { waitForIO(untilWall: wallNow, end: end) }
+            if let next = scheduler.nextEventTime, next <= end, wall(of: next) <= wallNow {
+                let since = backlogSince ?? wallNow
+                backlogSince = since
+                if wallNow - since >= backlogIOInterval.nanoseconds {
+                    // Overloaded: let descriptors in (at the stale clock) rather than starve them.
+                    backlogSince = wallNow
+                    if nextReady == readyCount { waitForIO(untilWall: wallNow) }
+                    handleNextReady(end: end)
                     continue
                 }
-                backlog = 0
-                waitForIO(untilWall: due, end: end)
-            } else {
-                backlog = 0
-                if end != .distantFuture, wallNow >= wall(of: end) {
-                    scheduler.advanceClock(to: end)
-                    return .reachedEndTime
-                }
-                if scheduler.pendingCount == 0 && handlers.isEmpty { return .idle }
-                waitForIO(untilWall: end == .distantFuture ? nil : wall(of: end), end: end)
+                histogram.record(wallNow - wall(of: next))
+                scheduler.runNextEvent()
+                continue
             }
+            backlogSince = nil
+            if nextReady < readyCount {
+                handleNextReady(end: end)
+                continue
+            }
+            if let next = scheduler.nextEventTime, next <= end {
+                waitForIO(untilWall: wall(of: next))
+                continue
+            }
+            if end != .distantFuture, wallNow >= wall(of: end) {
+                scheduler.advanceClock(to: end)
+                return .reachedEndTime
+            }
+            if scheduler.pendingCount == 0 && handlers.isEmpty { return .idle }
+            waitForIO(untilWall: end == .distantFuture ? nil : wall(of: end))
         }
     }
 
@@ -214,11 +241,13 @@ public final class RealTimeDriver {
     }
 
     /// Sleeps until `deadline` (a CLOCK_MONOTONIC instant; nil: no limit) or
-    /// until descriptors are readable, and runs their handlers. A deadline at
-    /// or before now only polls.
-    private func waitForIO(untilWall deadline: Int64?, end: SimTime) {
+    /// until descriptors are readable, and queues those for `handleNextReady`.
+    /// A deadline at or before now only polls.
+    private func waitForIO(untilWall deadline: Int64?) {
         let pollOnly = deadline.map { $0 <= MonotonicClock.nanoseconds() } ?? false
         if !pollOnly { armTimerFD(deadline) }
+        readyCount = 0
+        nextReady = 0
         let n = cstoq_epoll_wait_fds(epollFD, readyFDs.baseAddress, Int32(readyFDs.count), pollOnly ? 0 : -1)
         guard n > 0 else { return }   // timeout, or EINTR: the loop re-checks the clock
         for k in 0..<Int(n) {
@@ -226,19 +255,30 @@ public final class RealTimeDriver {
             if fd == timerFD {
                 var expirations: UInt64 = 0
                 _ = read(timerFD, &expirations, 8)
+                armedDeadline = nil
                 continue
             }
-            // Looked up now: an earlier handler in this batch may have unregistered it.
-            guard let handler = handlers[fd] else { continue }
-            let wallNow = MonotonicClock.nanoseconds()
-            scheduler.advanceClock(to: min(simTime(atWall: wallNow), end))
-            handler()
-            if scheduler.stopRequested { return }
+            readyFDs[readyCount] = fd
+            readyCount += 1
         }
     }
 
+    /// Moves the clock to the wall time (never past the next event) and runs
+    /// the handler of the next queued readable descriptor, if any.
+    private func handleNextReady(end: SimTime) {
+        guard nextReady < readyCount else { return }
+        let fd = readyFDs[nextReady]
+        nextReady += 1
+        // Looked up now: an earlier handler may have unregistered it.
+        guard let handler = handlers[fd] else { return }
+        scheduler.advanceClock(to: min(simTime(atWall: MonotonicClock.nanoseconds()), end))
+        handler()
+    }
+
     private func armTimerFD(_ deadline: Int64?) {
+        guard deadline != armedDeadline else { return }
         _ = cstoq_timerfd_set_absolute(timerFD, deadline ?? -1)
+        armedDeadline = deadline
     }
 }
 

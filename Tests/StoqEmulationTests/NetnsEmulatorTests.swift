@@ -51,6 +51,30 @@ final class NetnsEmulatorTests: XCTestCase {
         XCTAssertEqual(Namespaces.list(prefix: emulator.prefix + "-"), [])
     }
 
+    /// With the senders on their own thread or on the engine's, the relay
+    /// benchmark reports what the engine did: what the receivers got was
+    /// written to TUN devices by the engine (give or take the windows in
+    /// flight when the measurement started, and, with the senders on their own
+    /// thread, a TUN read batch per sender before the engine hears of the
+    /// start), lag and CPU time cover the measurement, and nothing is left behind.
+    func testRelayBenchmarkReportsWhatTheEngineRelayed() throws {
+        try requireNetns()
+        for senders in NetnsBenchmarks.Senders.allCases {
+            let r = try NetnsBenchmarks.run(namespaces: 6, pairs: 2, payload: 1200, seconds: 0.3, senders: senders)
+            let inFlightAtStart = UInt64(2 * 64)
+            XCTAssertGreaterThan(r.delivered, 0, "\(senders)")
+            XCTAssertLessThanOrEqual(r.delivered, r.sent + inFlightAtStart, "\(senders)")
+            let readBatches = senders == .thread ? UInt64(2 * 64) : 0
+            XCTAssertLessThanOrEqual(r.delivered, r.engineRelayed + inFlightAtStart + readBatches, "\(senders)")
+            XCTAssertEqual(r.deliveredIPv6Bytes, r.delivered * 1248)
+            XCTAssertGreaterThan(r.measuredSeconds, 0, "\(senders)")
+            XCTAssertGreaterThan(r.lag.count, 0, "\(senders)")
+            XCTAssertGreaterThan(r.engineCPUSeconds, 0, "\(senders)")
+            XCTAssertEqual(r.interruptedBy, 0)
+            XCTAssertEqual(r.leftovers, [])
+        }
+    }
+
     /// A failure halfway through set-up (here: an interrupt after the first
     /// node) removes every namespace already created.
     func testInterruptedSetupLeavesNothing() throws {

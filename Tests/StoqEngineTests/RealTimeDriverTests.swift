@@ -8,6 +8,13 @@ import XCTest
 final class RealTimeDriverTests: XCTestCase {
     private func wallNow() -> Int64 { MonotonicClock.nanoseconds() }
 
+    /// A pipe: [read end, write end].
+    private func makePipe() throws -> [Int32] {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw RealTimeDriverError(operation: "pipe", errno: errno) }
+        return fds
+    }
+
     func testEventsFireInOrderAndNotBeforeTheirTime() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
@@ -32,8 +39,7 @@ final class RealTimeDriverTests: XCTestCase {
     func testPipeWrittenByAnEventWakesTheHandler() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let fds = try makePipe()
         defer { close(fds[0]); close(fds[1]) }
         var received: [UInt8] = []
         var handlerSimTime: SimTime?
@@ -66,8 +72,7 @@ final class RealTimeDriverTests: XCTestCase {
     func testHandlerSchedulesEventsThatArePacedToo() throws {
         let s = Scheduler()
         let driver = try RealTimeDriver(scheduler: s)
-        var fds: [Int32] = [0, 0]
-        XCTAssertEqual(pipe(&fds), 0)
+        let fds = try makePipe()
         defer { close(fds[0]); close(fds[1]) }
         var byte: UInt8 = 1
         _ = write(fds[1], &byte, 1)   // readable from the start
@@ -82,6 +87,69 @@ final class RealTimeDriverTests: XCTestCase {
         XCTAssertEqual(driver.run(), .stopped)
         XCTAssertGreaterThan(readWall, 0)
         XCTAssertGreaterThanOrEqual(replyWall - readWall, 10_000_000)
+    }
+
+    /// Busy-waits: a handler or event that takes this long, as a burst of packets does.
+    private func spin(nanoseconds: Int64) {
+        let until = wallNow() + nanoseconds
+        while wallNow() < until {}
+    }
+
+    func testOverdueEventsRunBeforeTheNextReadableDescriptorWhichSeesTheWallClock() throws {
+        // Two descriptors readable at once; each handler schedules an event 100 µs
+        // ahead and then works for 3 ms. The other handler must run after that
+        // event, with the clock at the wall time: were it run with the event still
+        // pending, the clock could not pass it and what the handler schedules
+        // would be late from the start (how lag used to snowball under load).
+        let s = Scheduler()
+        let driver = try RealTimeDriver(scheduler: s)
+        var pipes: [[Int32]] = []
+        var handled: [(fd: Int32, at: SimTime, eventsFiredBefore: Int)] = []
+        var fired = 0
+        for _ in 0..<2 {
+            let fds = try makePipe()
+            pipes.append(fds)
+            var byte: UInt8 = 1
+            _ = write(fds[1], &byte, 1)
+            try driver.register(fd: fds[0]) {
+                var b: UInt8 = 0
+                _ = read(fds[0], &b, 1)
+                handled.append((fds[0], s.now, fired))
+                s.schedule(after: .microseconds(100)) { fired += 1 }
+                self.spin(nanoseconds: 3_000_000)
+                if handled.count == 2 { s.schedule(after: .microseconds(200)) { driver.stop() } }
+            }
+        }
+        defer { for fds in pipes { close(fds[0]); close(fds[1]) } }
+        XCTAssertEqual(driver.run(), .stopped)
+        XCTAssertEqual(handled.count, 2)
+        XCTAssertEqual(fired, 2)
+        XCTAssertEqual(handled[1].eventsFiredBefore, 1, "the first handler's event fires before the second handler")
+        XCTAssertGreaterThanOrEqual(handled[1].at - handled[0].at, .milliseconds(3), "the second handler sees the wall clock")
+    }
+
+    func testAnOverloadedEngineStillHandlesDescriptors() throws {
+        // An event chain that is always overdue (each event works 200 µs and
+        // schedules the next at once) must not starve a readable descriptor:
+        // it is handled once the backlog has lasted `backlogIOInterval`.
+        let s = Scheduler()
+        let driver = try RealTimeDriver(scheduler: s)
+        let fds = try makePipe()
+        defer { close(fds[0]); close(fds[1]) }
+        var chain = 0
+        var step: () -> Void = {}
+        step = {
+            chain += 1
+            self.spin(nanoseconds: 200_000)
+            if chain < 10_000 { s.schedule(after: .zero) { step() } }
+        }
+        s.schedule(after: .zero) { step() }
+        var byte: UInt8 = 1
+        _ = write(fds[1], &byte, 1)
+        try driver.register(fd: fds[0]) { driver.stop() }
+        XCTAssertEqual(driver.run(), .stopped)
+        XCTAssertLessThan(chain, 10_000, "the descriptor waited for the whole backlog")
+        XCTAssertGreaterThan(chain, 1, "due events come first")
     }
 
     func testRunUntilAndRunForStopAtTheEndTime() throws {
