@@ -184,7 +184,8 @@ extension RunReport {
         "the receiver had half of it to the last byte, counted as packets arrived (not when a lost packet's gap released " +
         "the data behind it), shown only for transfers of at least " +
         "1 MB lasting at least 10 round trips (the handshake time taken as one): below that the second half is a few " +
-        "congestion windows and its rate says little. Lost and retransmitted packets are QUIC's own counts."
+        "congestion windows and its rate says little. Retransmitted packets are QUIC's own count (packets carrying stream data " +
+        "it declared lost); its lost packets of any kind are counted only when the workload asks (knob count-lost-packets), \"–\" otherwise."
 
     static let transferRanking = "slowest completion (p99), incomplete first"
 
