@@ -75,9 +75,8 @@ public enum TransportBenchmarks {
 
     /// Bulk goodput of one stream: `totalBytes` written in 1 MiB pieces (at most
     /// 32 MiB queued), read and dropped by the receiver, at 1 ms one-way delay.
-    /// `countingLostPackets`: with the qlog-based loss counting every `sim`
-    /// run's connections do (for the trace's lost-packet counts), to tell
-    /// that cost apart from the rest of a run's.
+    /// `countingLostPackets`: with the qlog-based loss counting of the
+    /// `count-lost-packets` knob, to show what that knob costs.
     public static func bulkGoodput(totalBytes: Int = 1 << 30, seed: UInt64 = 1,
                                    countingLostPackets: Bool = false) throws -> TransportBenchmarkResult {
         var configuration = Self.configuration

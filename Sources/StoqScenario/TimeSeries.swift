@@ -45,11 +45,9 @@ public struct TimeSeriesOptions: Equatable, Sendable {
         if let n = try count("series-top") { busiestLinks = n }
         if let n = try count("sample-transfers") { sampledTransfers = n }
         if let names = try m.stringList("series-links") {
-            let nodes = Set(topology.nodes.map(\.name))
             for name in names {
-                let ends = name.split(separator: ">", omittingEmptySubsequences: false).map(String.init)
-                let known = ends.count == 2 ? topology.links.contains { Set([$0.from, $0.to]) == Set(ends) } : nodes.contains(name)
-                guard known else {
+                // What `chosenEdges` will look for in the graph: the same test on each direction of each link.
+                guard topology.links.contains(where: { Self.selects(name, from: $0.from, to: $0.to) || Self.selects(name, from: $0.to, to: $0.from) }) else {
                     throw TopologyDiagnostic(at: m.location(of: "series-links"), "'series-links' names '\(excerpt(name))', which is neither a node nor a link direction (a>b) of the topology")
                 }
             }
@@ -71,14 +69,18 @@ public struct TimeSeriesOptions: Equatable, Sendable {
         return o
     }()
 
+    /// Whether `name` (a direction `a>b`, or a node for all its links) selects the link direction from → to.
+    static func selects(_ name: String, from: String, to: String) -> Bool {
+        name == from || name == to || name == "\(from)>\(to)"
+    }
+
     /// The edges `links` names; throws for a name that is neither a node nor a link direction.
     func chosenEdges(in graph: RoutingGraph) throws -> [Int]? {
         guard let links else { return nil }
         var edges = Set<Int>()
         for name in links {
             let matches = (0..<graph.edgeCount).filter { e in
-                graph.name(ofEdge: e) == name || graph.name(ofNode: graph.edgeSource[e]) == name
-                    || graph.name(ofNode: graph.edgeTarget[e]) == name
+                Self.selects(name, from: graph.name(ofNode: graph.edgeSource[e]), to: graph.name(ofNode: graph.edgeTarget[e]))
             }
             guard !matches.isEmpty else {
                 throw name.contains(">") ? NetworkError.unknownLink(String(name.split(separator: ">").first ?? ""),
