@@ -182,11 +182,13 @@ public struct FastCDC: Sendable {
         return -1
     }
 
-    /// All boundaries of a complete object. Large objects are scanned on
-    /// `threads` cores at once (see `CutCandidates`); the boundaries are the
-    /// same whatever the thread count.
+    /// All boundaries of a complete object. Objects of `parallelFromBytes` or
+    /// more are scanned for cut candidates in blocks on `threads` cores (see
+    /// `CutCandidates`) — on one core too, where the scan's four independent
+    /// hash chains outrun the chunk-by-chunk loop; the boundaries are the
+    /// same whatever the path and thread count.
     public func boundaries(_ data: UnsafeRawBufferPointer, threads: Int = FastCDC.defaultThreads) -> [ChunkBoundary] {
-        if threads > 1, data.count >= Self.parallelFromBytes, let base = data.baseAddress {
+        if data.count >= Self.parallelFromBytes, let base = data.baseAddress {
             return CutCandidates(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: threads).boundaries()
         }
         return serialBoundaries(data)
@@ -238,7 +240,8 @@ public struct FastCDC: Sendable {
     }
 
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
-    /// Below this, threads cost more than they save.
+    /// From this size on objects take the block scan (`CutCandidates`); below
+    /// it, its set-up and the threads cost more than they save.
     public static let parallelFromBytes = 4 << 20
 
     /// The first possible cut of the chunk starting at `p` that the gear hash
@@ -256,19 +259,44 @@ public struct FastCDC: Sendable {
     }
 }
 
+/// Decides cheaply whether a (possibly doubled: shifted left `doubled` bits)
+/// gear hash may pass MaskS or MaskL; must hold for every hash that does.
+protocol CandidateFilter {
+    func mayPass(_ h: UInt64, doubled: UInt64) -> Bool
+}
+
+/// One test on the bits both masks share: passed by about one position in
+/// 2^(shared bits), so it only pays when they share enough.
+struct SharedBitsFilter: CandidateFilter {
+    let shared: UInt64
+    @inline(__always) func mayPass(_ h: UInt64, doubled: UInt64) -> Bool { h & (shared << doubled) == 0 }
+}
+
+/// Both masks tested: exact, two tests a position.
+struct EitherMaskFilter: CandidateFilter {
+    let maskS: UInt64, maskL: UInt64
+    @inline(__always) func mayPass(_ h: UInt64, doubled: UInt64) -> Bool { h & (maskS << doubled) == 0 || h & (maskL << doubled) == 0 }
+}
+
 /// FastCDC over several cores with exactly the sequential cut points.
 ///
 /// Bit k of the gear hash depends only on the last k + 1 bytes, so once a
 /// chunk has rolled 64 bytes its hash at any position is the hash of the 64
-/// bytes ending there, whatever the chunk's start. Threads therefore scan
-/// their share of the object for every position whose 64-byte hash passes the
-/// strict or the loose mask (a few per chunk), and one pass then walks the
-/// chunks: the first 63 positions after each chunk's minimum size are rolled
-/// exactly, the rest read off the candidates (strict before the normal size,
-/// loose after, the maximum size otherwise), as `cutPoint` would.
+/// bytes ending there, whatever the chunk's start. The object is therefore
+/// scanned in blocks, on as many threads as asked, for every position whose
+/// 64-byte hash passes the strict or the loose mask (a few per chunk), and one
+/// pass then walks the chunks: the first 63 positions after each chunk's
+/// minimum size are rolled exactly, the rest read off the candidates (strict
+/// before the normal size, loose after, the maximum size otherwise), as
+/// `cutPoint` would.
 struct CutCandidates {
     static let window = 64
     static let strict: UInt64 = 1, loose: UInt64 = 2
+    /// Each block is rolled as four chains of this many bytes (see
+    /// `Scanner.rollFourChains`); a constant, so the chains' bytes are
+    /// addressed from one pointer and the loop keeps everything in registers.
+    static let chainLength = 64 << 10
+    static let blockLength = 4 * chainLength
 
     let cdc: FastCDC
     let base: UnsafePointer<UInt8>
@@ -280,75 +308,147 @@ struct CutCandidates {
         self.cdc = cdc
         self.base = base
         self.count = count
-        if threads == 1 {
-            candidates = Self.scan(base, 0..<count, maskS: cdc.maskS, maskL: cdc.maskL)
-            return
-        }
-        let segments = (0..<threads).map { count * $0 / threads..<count * ($0 + 1) / threads }
-        var found = [[UInt64]](repeating: [], count: threads)
+        let scanner = Scanner(maskS: cdc.maskS, maskL: cdc.maskL)
+        let blocks = (count + Self.blockLength - 1) / Self.blockLength
+        var found = [[UInt64]](repeating: [], count: blocks)
         found.withUnsafeMutableBufferPointer { found in
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                found[t] = Self.scan(base, segments[t], maskS: cdc.maskS, maskL: cdc.maskL)
+            if threads == 1 {
+                for b in 0..<blocks { found[b] = scanner.scan(base, count: count, block: b) }
+                return
+            }
+            // Threads take the next unscanned block until none is left: with
+            // many more blocks than threads, a core the VM slows down scans
+            // fewer of them instead of holding up the others.
+            let next = BlockCounter(blocks)
+            DispatchQueue.concurrentPerform(iterations: Swift.min(threads, blocks)) { _ in
+                while let b = next.take() { found[b] = scanner.scan(base, count: count, block: b) }
             }
         }
         candidates = found.flatMap { $0 }
     }
 
-    /// Every position of `range` whose 64-byte gear hash passes either mask.
-    /// The gear hash is one chain of dependent adds (about two cycles a byte),
-    /// so the range is rolled as two halves at once: two independent chains
-    /// keep the core's ALUs busy (≈ 1.5–2× one chain). When the masks share
-    /// enough bits, one rarely passed test on those guards the exact check
-    /// (kept out of line); otherwise each mask is tested.
-    private static func scan(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, maskS: UInt64, maskL: UInt64) -> [UInt64] {
-        let shared = maskS & maskL
-        if shared.nonzeroBitCount >= 7 {
-            return rollTwoHalves(p, range, maskS, maskL) { $0 & shared == 0 }
+    /// Hands out block numbers 0..<count once each, to any thread.
+    final class BlockCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var next = 0
+        private let count: Int
+        init(_ count: Int) { self.count = count }
+
+        func take() -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard next < count else { return nil }
+            next += 1
+            return next - 1
         }
-        return rollTwoHalves(p, range, maskS, maskL) { $0 & maskS == 0 || $0 & maskL == 0 }
     }
 
-    /// `scan`'s loop; `mayPass` must hold for every hash that passes either
-    /// mask (and rarely otherwise), inlined so each filter gets its own loop.
-    @inline(__always)
-    private static func rollTwoHalves(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ maskS: UInt64, _ maskL: UInt64,
-                                      mayPass: (UInt64) -> Bool) -> [UInt64] {
-        let half = range.count / 2
-        let a = range.lowerBound, m = a + half
-        var first: [UInt64] = [], second: [UInt64] = []
-        first.reserveCapacity(half >> 12)
-        second.reserveCapacity(half >> 12)
-        let g = gearTable
-        var h0 = windowHash(p, before: a), h1 = windowHash(p, before: m)
-        let p0 = p + a, p1 = p + m
-        var k = 0
-        while k < half {
-            h0 = (h0 << 1) &+ g[Int(p0[k])]
-            h1 = (h1 << 1) &+ g[Int(p1[k])]
-            if _slowPath(mayPass(h0)) { record(h0, at: a &+ k, maskS, maskL, &first) }
-            if _slowPath(mayPass(h1)) { record(h1, at: m &+ k, maskS, maskL, &second) }
-            k &+= 1
-        }
-        // An odd-sized range leaves one byte for the second half.
-        for i in (m + half)..<range.upperBound {
-            h1 = (h1 << 1) &+ g[Int(p[i])]
-            record(h1, at: i, maskS, maskL, &second)
-        }
-        return first + second
-    }
+    /// Finds the candidates of one block.
+    struct Scanner {
+        let maskS: UInt64, maskL: UInt64
 
-    /// The gear hash of the (up to) 63 bytes before `position`: rolling on from
-    /// it gives every later position its 64-byte hash.
-    private static func windowHash(_ p: UnsafePointer<UInt8>, before position: Int) -> UInt64 {
-        var h: UInt64 = 0
-        for i in Swift.max(0, position - window + 1)..<position { h = (h << 1) &+ gearTable[Int(p[i])] }
-        return h
-    }
+        /// Every position of block `b` whose 64-byte gear hash passes either
+        /// mask, in order. When the masks share enough bits, one rarely passed
+        /// test on those guards the exact check; otherwise each mask is tested.
+        func scan(_ p: UnsafePointer<UInt8>, count: Int, block b: Int) -> [UInt64] {
+            let start = b * blockLength
+            let shared = maskS & maskL
+            var out: [UInt64] = []
+            if start + blockLength > count {
+                rollOneChain(p, start..<count, &out)
+            } else if shared.nonzeroBitCount >= 7 {
+                rollBlock(p, start, SharedBitsFilter(shared: shared), &out)
+            } else {
+                rollBlock(p, start, EitherMaskFilter(maskS: maskS, maskL: maskL), &out)
+            }
+            return out
+        }
 
-    @inline(never)
-    private static func record(_ h: UInt64, at position: Int, _ maskS: UInt64, _ maskL: UInt64, _ out: inout [UInt64]) {
-        let s = h & maskS == 0, l = h & maskL == 0
-        if s || l { out.append(UInt64(position) << 2 | (s ? strict : 0) | (l ? loose : 0)) }
+        /// A full block: its four quarters are rolled at once (`rollFourChains`)
+        /// in stretches that end when the notes buffer fills; the noted
+        /// positions are then checked against the masks.
+        private func rollBlock<Filter: CandidateFilter>(_ p: UnsafePointer<UInt8>, _ start: Int, _ filter: Filter, _ out: inout [UInt64]) {
+            let q = chainLength
+            var chains = FourChains(h0: windowHash(p, before: start), h1: windowHash(p, before: start + q),
+                                    h2: windowHash(p, before: start + 2 * q), h3: windowHash(p, before: start + 3 * q), step: 0)
+            let capacity = 256
+            let notes = UnsafeMutablePointer<Note>.allocate(capacity: capacity)
+            defer { notes.deallocate() }
+            while chains.step < q {
+                let n = Self.rollFourChains(p + start, &chains, filter, notes: notes, capacity: capacity)
+                for i in 0..<n { record(notes[i].hash, at: start + notes[i].offset, &out) }
+            }
+            // The chains note out of order; a block holds a few candidates per chunk.
+            out.sort()
+        }
+
+        struct FourChains { var h0, h1, h2, h3: UInt64; var step: Int }
+        /// A hash that passed the filter and its offset in the block.
+        struct Note { var hash: UInt64; var offset: Int }
+
+        /// Rolls the block's four quarters at once from `chains.step` until they
+        /// end or `notes` could overflow; returns how many notes it wrote.
+        /// Two bytes a step as in `FastCDC.scan`: one gear chain is a run of
+        /// dependent adds, four independent ones keep the core's ALUs and load
+        /// ports busy, and the two-byte step saves a shift per pair. The loop
+        /// makes no calls (a passing hash is only noted) and lives in a
+        /// function of its own, so the compiler keeps hashes, tables and
+        /// masks in registers instead of reloading them on every step.
+        @inline(never)
+        private static func rollFourChains<Filter: CandidateFilter>(_ s: UnsafePointer<UInt8>, _ chains: inout FourChains, _ filter: Filter,
+                                                                     notes: UnsafeMutablePointer<Note>, capacity: Int) -> Int {
+            let q = chainLength
+            let g = gearTable, gls = gearTable + 256
+            var h0 = chains.h0, h1 = chains.h1, h2 = chains.h2, h3 = chains.h3
+            var k = chains.step, n = 0
+            // A step notes at most 8 positions.
+            while k < q && n <= capacity - 8 {
+                // After the pair's first byte each hash is the true one shifted left once.
+                h0 = (h0 << 2) &+ gls[Int(s[k])]
+                h1 = (h1 << 2) &+ gls[Int(s[k &+ q])]
+                h2 = (h2 << 2) &+ gls[Int(s[k &+ 2 &* q])]
+                h3 = (h3 << 2) &+ gls[Int(s[k &+ 3 &* q])]
+                if _slowPath(filter.mayPass(h0, doubled: 1)) { notes[n] = Note(hash: h0 >> 1, offset: k); n &+= 1 }
+                if _slowPath(filter.mayPass(h1, doubled: 1)) { notes[n] = Note(hash: h1 >> 1, offset: q &+ k); n &+= 1 }
+                if _slowPath(filter.mayPass(h2, doubled: 1)) { notes[n] = Note(hash: h2 >> 1, offset: 2 &* q &+ k); n &+= 1 }
+                if _slowPath(filter.mayPass(h3, doubled: 1)) { notes[n] = Note(hash: h3 >> 1, offset: 3 &* q &+ k); n &+= 1 }
+                h0 = h0 &+ g[Int(s[k &+ 1])]
+                h1 = h1 &+ g[Int(s[k &+ q &+ 1])]
+                h2 = h2 &+ g[Int(s[k &+ 2 &* q &+ 1])]
+                h3 = h3 &+ g[Int(s[k &+ 3 &* q &+ 1])]
+                if _slowPath(filter.mayPass(h0, doubled: 0)) { notes[n] = Note(hash: h0, offset: k &+ 1); n &+= 1 }
+                if _slowPath(filter.mayPass(h1, doubled: 0)) { notes[n] = Note(hash: h1, offset: q &+ k &+ 1); n &+= 1 }
+                if _slowPath(filter.mayPass(h2, doubled: 0)) { notes[n] = Note(hash: h2, offset: 2 &* q &+ k &+ 1); n &+= 1 }
+                if _slowPath(filter.mayPass(h3, doubled: 0)) { notes[n] = Note(hash: h3, offset: 3 &* q &+ k &+ 1); n &+= 1 }
+                k &+= 2
+            }
+            chains = FourChains(h0: h0, h1: h1, h2: h2, h3: h3, step: k)
+            return n
+        }
+
+        /// The object's last, short block: one byte at a time.
+        private func rollOneChain(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ out: inout [UInt64]) {
+            var h = windowHash(p, before: range.lowerBound)
+            for i in range {
+                h = (h << 1) &+ gearTable[Int(p[i])]
+                record(h, at: i, &out)
+            }
+        }
+
+        /// The gear hash of the (up to) 63 bytes before `position`: rolling on from
+        /// it gives every later position its 64-byte hash.
+        private func windowHash(_ p: UnsafePointer<UInt8>, before position: Int) -> UInt64 {
+            var h: UInt64 = 0
+            for i in Swift.max(0, position - window + 1)..<position { h = (h << 1) &+ gearTable[Int(p[i])] }
+            return h
+        }
+
+        /// Keeps position `position` if its (true, 64-byte) hash `h` passes either mask.
+        @inline(never)
+        private func record(_ h: UInt64, at position: Int, _ out: inout [UInt64]) {
+            let s = h & maskS == 0, l = h & maskL == 0
+            if s || l { out.append(UInt64(position) << 2 | (s ? strict : 0) | (l ? loose : 0)) }
+        }
     }
 
     func boundaries() -> [ChunkBoundary] {

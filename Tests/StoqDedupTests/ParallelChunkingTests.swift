@@ -32,8 +32,9 @@ final class ParallelChunkingTests: XCTestCase {
         }
     }
 
-    /// Many random sizes and thread counts, so segment and half-segment
-    /// borders fall everywhere: inside warm-ups, next to cuts, at odd offsets.
+    /// Many random sizes (up to four blocks) and thread counts, so the last,
+    /// short block and the thread's share fall everywhere: inside warm-ups,
+    /// next to cuts, at odd offsets.
     func testSameBoundariesForRandomSizesAndSplits() throws {
         var rng = RandomStream(seed: 20)
         let source = ContentGenerator.randomBytes(1 << 20, seed: 21)
@@ -44,6 +45,22 @@ final class ParallelChunkingTests: XCTestCase {
             let threads = 1 + Int(rng.next() % 7)
             let cdc = FastCDC(params[round % params.count])
             XCTAssertEqual(parallel(cdc, data, threads: threads), sequential(cdc, data), "\(count) bytes, \(threads) threads")
+        }
+    }
+
+    /// The scan rolls each block as four chains that start from a 63-byte
+    /// warm-up; with small sizes candidates are dense (one position in 32 or
+    /// 256), so many fall inside those warm-ups and on chain and block borders.
+    /// One parameter set takes the shared-bits filter, the other tests both masks.
+    func testSameBoundariesAcrossChainAndBlockBorders() throws {
+        let data = ContentGenerator.randomBytes(2 * CutCandidates.blockLength + 777, seed: 5)
+        for p in [try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 0),
+                  try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 3)] {
+            let cdc = FastCDC(p)
+            let reference = sequential(cdc, data)
+            for threads in [1, 2, 3] {
+                XCTAssertEqual(parallel(cdc, data, threads: threads), reference, "\(p), \(threads) threads")
+            }
         }
     }
 
