@@ -223,12 +223,11 @@ public struct FastCDC: Sendable {
         }
         var ids = [ChunkID](repeating: ChunkID(words: (0, 0, 0, 0)), count: b.count)
         ids.withUnsafeMutableBufferPointer { ids in
-            // Interleaved so both threads get a fair share of big and small chunks.
-            DispatchQueue.concurrentPerform(iterations: threads) { t in
-                var i = t
-                while i < b.count {
+            // Each thread takes the next chunk, so a slowed core hashes fewer.
+            let next = WorkCounter(b.count)
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while let i = next.take() {
                     ids[i] = hash(UnsafeRawBufferPointer(rebasing: data[b[i].offset..<(b[i].offset + b[i].length)]))
-                    i += threads
                 }
             }
         }
@@ -319,28 +318,12 @@ struct CutCandidates {
             // Threads take the next unscanned block until none is left: with
             // many more blocks than threads, a core the VM slows down scans
             // fewer of them instead of holding up the others.
-            let next = BlockCounter(blocks)
+            let next = WorkCounter(blocks)
             DispatchQueue.concurrentPerform(iterations: Swift.min(threads, blocks)) { _ in
                 while let b = next.take() { found[b] = scanner.scan(base, count: count, block: b) }
             }
         }
         candidates = found.flatMap { $0 }
-    }
-
-    /// Hands out block numbers 0..<count once each, to any thread.
-    final class BlockCounter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var next = 0
-        private let count: Int
-        init(_ count: Int) { self.count = count }
-
-        func take() -> Int? {
-            lock.lock()
-            defer { lock.unlock() }
-            guard next < count else { return nil }
-            next += 1
-            return next - 1
-        }
     }
 
     /// Finds the candidates of one block.
@@ -492,3 +475,20 @@ let gearTable: UnsafePointer<UInt64> = {
     for i in 0..<256 { p[256 + i] = p[i] << 1 }
     return UnsafePointer(p)
 }()
+
+/// Hands out the work items 0..<count once each, to whichever thread asks
+/// next: threads that run slower (a vCPU the hypervisor takes away) do fewer.
+final class WorkCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    init(_ count: Int) { self.count = count }
+
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+}
