@@ -1,17 +1,19 @@
 import Foundation
 
 /// What `stoqsim chunk` reports for one file: every chunk and a summary.
+/// Without ids (`--no-ids`: boundaries only, no SHA-256) the rows have no
+/// `id` and the summary no unique-chunk figures; those keys are left out.
 public struct ChunkReport: Codable, Sendable {
     public struct Row: Codable, Sendable, Equatable {
-        public var offset: Int, length: Int, id: String
-        public init(offset: Int, length: Int, id: String) { self.offset = offset; self.length = length; self.id = id }
+        public var offset: Int, length: Int, id: String?
+        public init(offset: Int, length: Int, id: String?) { self.offset = offset; self.length = length; self.id = id }
     }
 
     public struct Summary: Codable, Sendable, Equatable {
         public var chunks: Int, bytes: Int, meanSize: Double, minSize: Int, maxSize: Int
-        public var uniqueChunks: Int, uniqueBytes: Int
+        public var uniqueChunks: Int?, uniqueBytes: Int?
         /// 1 - uniqueBytes / bytes: what storing the file by chunk saves.
-        public var dedupRatio: Double
+        public var dedupRatio: Double?
     }
 
     public var file: String
@@ -21,23 +23,28 @@ public struct ChunkReport: Codable, Sendable {
 
     /// Builds the rows and the summary from the file's chunks, in order.
     public init(file: String, parameters: ChunkerParameters, chunks: [Chunk]) {
+        var seen = Set<ChunkID>(minimumCapacity: chunks.count)
+        var uniqueBytes = 0
+        for c in chunks where seen.insert(c.id).inserted { uniqueBytes += c.length }
+        self.init(file: file, parameters: parameters, rows: chunks.map { Row(offset: $0.offset, length: $0.length, id: $0.id.hex) })
+        summary.uniqueChunks = seen.count
+        summary.uniqueBytes = uniqueBytes
+        summary.dedupRatio = summary.bytes == 0 ? 0 : 1 - Double(uniqueBytes) / Double(summary.bytes)
+    }
+
+    /// Boundaries only: no ids, no unique-chunk figures.
+    public init(file: String, parameters: ChunkerParameters, boundaries: [ChunkBoundary]) {
+        self.init(file: file, parameters: parameters, rows: boundaries.map { Row(offset: $0.offset, length: $0.length, id: nil) })
+    }
+
+    private init(file: String, parameters: ChunkerParameters, rows: [Row]) {
         self.file = file
         self.parameters = parameters
-        var seen = Set<ChunkID>(minimumCapacity: chunks.count)
-        var uniqueBytes = 0, total = 0
-        var smallest = Int.max, largest = 0
-        self.chunks = chunks.map { c in
-            if seen.insert(c.id).inserted { uniqueBytes += c.length }
-            total += c.length
-            smallest = Swift.min(smallest, c.length)
-            largest = Swift.max(largest, c.length)
-            return Row(offset: c.offset, length: c.length, id: c.id.hex)
-        }
-        summary = Summary(chunks: chunks.count, bytes: total,
-                          meanSize: chunks.isEmpty ? 0 : Double(total) / Double(chunks.count),
-                          minSize: chunks.isEmpty ? 0 : smallest, maxSize: largest,
-                          uniqueChunks: seen.count, uniqueBytes: uniqueBytes,
-                          dedupRatio: total == 0 ? 0 : 1 - Double(uniqueBytes) / Double(total))
+        chunks = rows
+        let total = rows.reduce(0) { $0 + $1.length }
+        summary = Summary(chunks: rows.count, bytes: total,
+                          meanSize: rows.isEmpty ? 0 : Double(total) / Double(rows.count),
+                          minSize: rows.map(\.length).min() ?? 0, maxSize: rows.map(\.length).max() ?? 0)
     }
 
     /// Pretty-printed JSON with sorted keys, byte for byte what `JSONEncoder`
@@ -54,9 +61,13 @@ public struct ChunkReport: Codable, Sendable {
         out.reserveCapacity(chunks.count * 150 + rest.count + 32)
         out.append(contentsOf: "{\n  \"chunks\" : [\n".utf8)
         for (i, row) in chunks.enumerated() {
-            out.append(contentsOf: "    {\n      \"id\" : \"".utf8)
-            out.append(contentsOf: row.id.utf8)
-            out.append(contentsOf: "\",\n      \"length\" : ".utf8)
+            out.append(contentsOf: "    {\n".utf8)
+            if let id = row.id {
+                out.append(contentsOf: "      \"id\" : \"".utf8)
+                out.append(contentsOf: id.utf8)
+                out.append(contentsOf: "\",\n".utf8)
+            }
+            out.append(contentsOf: "      \"length\" : ".utf8)
             out.append(contentsOf: String(row.length).utf8)
             out.append(contentsOf: ",\n      \"offset\" : ".utf8)
             out.append(contentsOf: String(row.offset).utf8)

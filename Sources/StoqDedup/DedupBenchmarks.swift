@@ -74,10 +74,10 @@ public enum DedupBenchmarks {
 
     /// The whole `stoqsim chunk FILE --format json` process (this executable),
     /// output discarded: reading, chunking, hashing and writing together.
-    public static func chunkCommand(file: String, bytes: Int) throws -> ThroughputResult {
+    public static func chunkCommand(file: String, bytes: Int, ids: Bool = true) throws -> ThroughputResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        p.arguments = ["chunk", file, "--format", "json"]
+        p.arguments = ["chunk", file, "--format", "json"] + (ids ? [] : ["--no-ids"])
         p.standardOutput = FileHandle.nullDevice
         func childCPU() -> Double {
             var u = rusage()
@@ -88,7 +88,7 @@ public enum DedupBenchmarks {
         try p.run()
         p.waitUntilExit()
         let wall = now(CLOCK_MONOTONIC) - w0
-        return ThroughputResult(name: "stoqsim chunk --format json (whole process, all threads' CPU)", bytes: bytes, wallSeconds: wall,
+        return ThroughputResult(name: "stoqsim chunk --format json\(ids ? "" : " --no-ids") (whole process, all threads' CPU)", bytes: bytes, wallSeconds: wall,
                                 cpuSeconds: childCPU() - c0, chunks: 0, verified: p.terminationStatus == 0)
     }
 

@@ -5,7 +5,7 @@ import StoqDedup
 struct ChunkFile: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunk",
-        abstract: "Split a file with FastCDC and print its chunk boundaries and IDs (SHA-256).",
+        abstract: "Split a file with FastCDC and print its chunk boundaries and IDs (SHA-256; --no-ids skips them).",
         discussion: """
         Sizes take an optional unit: 4096, 4K/4KiB, 1M/1MiB (powers of 1024). \
         --min/--avg/--max override the preset's values; avg must be a power of two.
@@ -21,6 +21,8 @@ struct ChunkFile: ParsableCommand {
     @Option(help: "Maximum chunk size.") var max: String?
     @Option(help: "Normalization level 0...3.") var normalization: Int?
     @Option(help: "table or json.") var format: Format = .table
+    @Flag(name: .customLong("no-ids"), help: "Boundaries only: no SHA-256 per chunk, so no ids and no dedup figures (what chunking alone costs).")
+    var noIDs = false
 
     func parameters() throws -> ChunkerParameters {
         guard var p = ChunkerParameters.preset(named: preset) else {
@@ -54,24 +56,29 @@ struct ChunkFile: ParsableCommand {
         }
         defer { try? handle.close() }
         var chunks: [Chunk] = []
+        var boundaries: [ChunkBoundary] = []
         do {
             if let mapped = try? Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped) {
                 // A regular file: mapped, chunked and hashed on all cores (same chunks as one core gives).
-                chunks = mapped.withUnsafeBytes { FastCDC(params).chunks($0) }
+                mapped.withUnsafeBytes { bytes in
+                    if noIDs { boundaries = FastCDC(params).boundaries(bytes) } else { chunks = FastCDC(params).chunks(bytes) }
+                }
             } else {
                 // A pipe or device: streamed in 4 MiB reads so it never has to fit in memory twice.
-                var chunker = StreamingChunker(params)
+                var chunker = StreamingChunker(params, hash: noIDs ? { _ in ChunkID(words: (0, 0, 0, 0)) } : ChunkHash.sha256)
                 while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
                     data.withUnsafeBytes { chunker.feed($0) { c, _ in chunks.append(c) } }
                 }
                 chunker.finish { c, _ in chunks.append(c) }
+                if noIDs { boundaries = chunks.map { ChunkBoundary(offset: $0.offset, length: $0.length) } }
             }
         } catch {
             printError("\(file): read failed: \(error.localizedDescription)")
             throw ExitCode.failure
         }
 
-        let report = ChunkReport(file: file, parameters: params, chunks: chunks)
+        let report = noIDs ? ChunkReport(file: file, parameters: params, boundaries: boundaries)
+                           : ChunkReport(file: file, parameters: params, chunks: chunks)
         switch format {
         case .json:
             var json = try report.json()
@@ -79,13 +86,17 @@ struct ChunkFile: ParsableCommand {
             FileHandle.standardOutput.write(json)
         case .table:
             let summary = report.summary
-            var out = "\(file): FastCDC \(params)\n" + pad("offset", 12) + pad("length", 10) + "id\n"
+            var out = "\(file): FastCDC \(params)\n" + pad("offset", 12) + (noIDs ? "length\n" : pad("length", 10) + "id\n")
             out.reserveCapacity(out.utf8.count + report.chunks.count * 90)
-            for r in report.chunks { out += pad(String(r.offset), 12) + pad(String(r.length), 10) + r.id + "\n" }
+            for r in report.chunks {
+                out += pad(String(r.offset), 12) + (r.id.map { pad(String(r.length), 10) + $0 } ?? String(r.length)) + "\n"
+            }
             let mean = (summary.meanSize * 10).rounded() / 10
-            let ratio = (summary.dedupRatio * 1000).rounded() / 10
-            out += "\(summary.chunks) chunks, \(summary.bytes) bytes; size mean \(mean), min \(summary.minSize), max \(summary.maxSize); "
-                + "\(summary.uniqueChunks) unique (\(summary.uniqueBytes) bytes); dedup within file \(ratio)%\n"
+            out += "\(summary.chunks) chunks, \(summary.bytes) bytes; size mean \(mean), min \(summary.minSize), max \(summary.maxSize)"
+            if let unique = summary.uniqueChunks, let uniqueBytes = summary.uniqueBytes, let dedup = summary.dedupRatio {
+                out += "; \(unique) unique (\(uniqueBytes) bytes); dedup within file \((dedup * 1000).rounded() / 10)%"
+            }
+            out += "\n"
             FileHandle.standardOutput.write(Data(out.utf8))
         }
     }

@@ -24,6 +24,26 @@ final class ChunkReportTests: XCTestCase {
         }
     }
 
+    /// Boundaries only (`chunk --no-ids`): the same rows without ids, the
+    /// unique-chunk figures left out, still JSONEncoder's bytes.
+    func testReportWithoutIDsLeavesThoseKeysOut() throws {
+        let data = ContentGenerator.randomBytes(300_000, seed: 6)
+        let chunks = FastCDC(.small).chunks(data)
+        let boundaries = FastCDC(.small).boundaries(data)
+        for subset in [boundaries, Array(boundaries.prefix(1)), []] {
+            let report = ChunkReport(file: "f.bin", parameters: .small, boundaries: subset)
+            let json = String(decoding: try report.json(), as: UTF8.self)
+            XCTAssertEqual(json, try encoderJSON(report), "\(subset.count) boundaries")
+            XCTAssertFalse(json.contains("\"id\"") || json.contains("unique") || json.contains("dedupRatio"), json)
+        }
+        let full = ChunkReport(file: "f.bin", parameters: .small, chunks: chunks)
+        let bare = ChunkReport(file: "f.bin", parameters: .small, boundaries: boundaries)
+        XCTAssertEqual(bare.chunks.map { [$0.offset, $0.length] }, full.chunks.map { [$0.offset, $0.length] })
+        var summary = full.summary
+        summary.uniqueChunks = nil; summary.uniqueBytes = nil; summary.dedupRatio = nil
+        XCTAssertEqual(bare.summary, summary)
+    }
+
     func testSummaryCountsUniqueChunksOnce() {
         let a = ChunkID(words: (1, 2, 3, 4)), b = ChunkID(words: (5, 6, 7, 8))
         let chunks = [Chunk(offset: 0, length: 100, id: a), Chunk(offset: 100, length: 50, id: b), Chunk(offset: 150, length: 100, id: a)]

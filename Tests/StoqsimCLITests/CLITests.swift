@@ -35,6 +35,26 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `chunk --no-ids` prints the same boundaries as `chunk`, without ids.
+    func testChunkWithoutIDsGivesTheSameBoundaries() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir + "/data.bin"
+            var rng = SystemRandomNumberGenerator()
+            try Data((0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: file))
+            func rows(_ extra: [String]) throws -> [[String: Any]] {
+                let r = try stoqsim(["chunk", file, "--preset", "small", "--format", "json"] + extra)
+                XCTAssertEqual(r.status, 0, r.stderr)
+                let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+                return try XCTUnwrap(object["chunks"] as? [[String: Any]])
+            }
+            let full = try rows([]), bare = try rows(["--no-ids"])
+            XCTAssertGreaterThan(full.count, 5)
+            XCTAssertEqual(bare.map { [$0["offset"] as? Int, $0["length"] as? Int] }, full.map { [$0["offset"] as? Int, $0["length"] as? Int] })
+            XCTAssertTrue(full.allSatisfy { ($0["id"] as? String)?.count == 64 })
+            XCTAssertTrue(bare.allSatisfy { $0["id"] == nil })
+        }
+    }
+
     func testBadFlagExitsTwo() throws {
         let r = try stoqsim(["run", "topologies/quickstart.yaml", "--strategy", "teleport"])
         XCTAssertEqual(r.status, 2)
