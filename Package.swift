@@ -58,7 +58,9 @@ let package = Package(
         .target(name: "CStoqEmulation"),
         .target(name: "StoqEmulation", dependencies: ["StoqEngine", "StoqTopology", "StoqNetwork",
                                                       .target(name: "CStoqEmulation", condition: .when(platforms: [.linux]))]),
-        .target(name: "StoqDedup", dependencies: ["StoqEngine", .product(name: "Crypto", package: "swift-crypto")],
+        // The gear hash's step as one LEA (a C shim, inlined: Swift cannot keep the table load apart).
+        .target(name: "CStoqGear"),
+        .target(name: "StoqDedup", dependencies: ["StoqEngine", "CStoqGear", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPath),
         // The TrustChain CA, its transparency log, consensus proofs and the nodes' certificate manager.
         .target(name: "TrustChain", dependencies: [

@@ -1,3 +1,4 @@
+import CStoqGear
 import Dispatch
 import Foundation
 import StoqEngine
@@ -126,11 +127,6 @@ public struct FastCDC: Sendable {
         return m
     }
 
-    /// Whether one test on the bits MaskS and MaskL share is a good enough
-    /// filter for the block scan: passed by one position in 128 or fewer.
-    static func shareEnoughBits(_ maskS: UInt64, _ maskL: UInt64) -> Bool { (maskS & maskL).nonzeroBitCount >= 7 }
-    var masksShareEnoughBits: Bool { Self.shareEnoughBits(maskS, maskL) }
-
     /// Length of the chunk that starts at `data`'s first byte. `data` must hold
     /// either at least `maxSize` bytes or everything up to the end of the object.
     @inlinable
@@ -173,7 +169,7 @@ public struct FastCDC: Sendable {
         while j &+ 2 <= end {
             // After the first byte of the pair `hash` holds the true hash
             // shifted left once, so the shifted mask makes the same test.
-            hash = (hash << 2) &+ gls[Int(p[j])]
+            hash = stoq_gear_roll_two(hash, gls, p[j])
             if hash & maskShifted == 0 { return j &+ 1 }
             hash = hash &+ g[Int(p[j &+ 1])]
             if hash & mask == 0 { return j &+ 2 }
@@ -188,15 +184,11 @@ public struct FastCDC: Sendable {
     }
 
     /// All boundaries of a complete object. Objects of `parallelFromBytes` or
-    /// more are scanned for cut candidates in blocks on `threads` cores (see
-    /// `CutCandidates`) — on one core too when the masks share enough bits
-    /// for a one-test filter, where the scan's four independent hash chains
-    /// outrun the chunk-by-chunk loop (with two tests a position, as for the
-    /// small preset, they do not: 0.9–1.6 against 2.3–2.6 GB/s). The
-    /// boundaries are the same whatever the path and thread count.
+    /// more are chunked in segments on `threads` cores (see
+    /// `SegmentedChunking`); the boundaries are the same whatever the thread count.
     public func boundaries(_ data: UnsafeRawBufferPointer, threads: Int = FastCDC.defaultThreads) -> [ChunkBoundary] {
-        if data.count >= Self.parallelFromBytes, threads > 1 || masksShareEnoughBits, let base = data.baseAddress {
-            return CutCandidates(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: threads).boundaries()
+        if threads > 1, data.count >= Self.parallelFromBytes, let base = data.baseAddress {
+            return SegmentedChunking(self, base.assumingMemoryBound(to: UInt8.self), count: data.count, threads: threads).boundaries()
         }
         return serialBoundaries(data)
     }
@@ -246,240 +238,85 @@ public struct FastCDC: Sendable {
     }
 
     public static var defaultThreads: Int { ProcessInfo.processInfo.activeProcessorCount }
-    /// From this size on objects take the block scan (`CutCandidates`); below
-    /// it, its set-up and the threads cost more than they save.
+    /// Below this, threads cost more than they save.
     public static let parallelFromBytes = 4 << 20
-
-    /// The first possible cut of the chunk starting at `p` that the gear hash
-    /// decides from fewer than 64 rolled bytes (see `CutCandidates`): the
-    /// cut, or -1 when none of those positions cuts.
-    func cutInWarmUp(_ p: UnsafePointer<UInt8>, count n: Int) -> Int {
-        guard case let (limit, normal)? = cutRange(remaining: n) else { return n }
-        let minSize = parameters.minSize
-        var h: UInt64 = 0
-        for i in minSize..<Swift.min(minSize + CutCandidates.window - 1, limit) {
-            h = (h << 1) &+ gearTable[Int(p[i])]
-            if h & (i < normal ? maskS : maskL) == 0 { return i + 1 }
-        }
-        return -1
-    }
-}
-
-/// Decides cheaply whether a gear hash (shifted left `doubled` bits) may pass
-/// MaskS or MaskL: every hash that does passes `first` or `second` (a hash
-/// that passes both is noted twice, and counted once). Both are rarely passed,
-/// and the scan branches on each on its own: one
-/// rarely taken branch is a test and a jump, where `first || second` compiled
-/// to flag arithmetic on every byte (the small preset ran at half speed).
-protocol CandidateFilter {
-    func first(_ h: UInt64, doubled: UInt64) -> Bool
-    func second(_ h: UInt64, doubled: UInt64) -> Bool
-}
-
-/// One test on the bits both masks share: passed by about one position in
-/// 2^(shared bits), so it only pays when they share enough.
-struct SharedBitsFilter: CandidateFilter {
-    let shared: UInt64
-    @inline(__always) func first(_ h: UInt64, doubled: UInt64) -> Bool { h & (shared << doubled) == 0 }
-    @inline(__always) func second(_ h: UInt64, doubled: UInt64) -> Bool { false }
-}
-
-/// Each mask tested: exact, two tests a position.
-struct EitherMaskFilter: CandidateFilter {
-    let maskS: UInt64, maskL: UInt64
-    @inline(__always) func first(_ h: UInt64, doubled: UInt64) -> Bool { h & (maskS << doubled) == 0 }
-    @inline(__always) func second(_ h: UInt64, doubled: UInt64) -> Bool { h & (maskL << doubled) == 0 }
 }
 
 /// FastCDC over several cores with exactly the sequential cut points.
 ///
-/// Bit k of the gear hash depends only on the last k + 1 bytes, so once a
-/// chunk has rolled 64 bytes its hash at any position is the hash of the 64
-/// bytes ending there, whatever the chunk's start. The object is therefore
-/// scanned in blocks, on as many threads as asked, for every position whose
-/// 64-byte hash passes the strict or the loose mask (a few per chunk), and one
-/// pass then walks the chunks: the first 63 positions after each chunk's
-/// minimum size are rolled exactly, the rest read off the candidates (strict
-/// before the normal size, loose after, the maximum size otherwise), as
-/// `cutPoint` would.
-struct CutCandidates {
-    static let window = 64
-    static let strict: UInt64 = 1, loose: UInt64 = 2
-    /// Each block is rolled as four chains of this many bytes (see
-    /// `Scanner.rollFourChains`); a constant, so the chains' bytes are
-    /// addressed from one pointer and the loop keeps everything in registers.
-    static let chainLength = 64 << 10
-    static let blockLength = 4 * chainLength
-
+/// Where a chunk ends depends only on where it starts and on the bytes after
+/// that. The object is cut into segments, and each is chunked on its own
+/// (threads take the next segment until none is left) from its first byte,
+/// as if a chunk started there, until a chunk ends at or past the segment's
+/// end. One pass then joins them: the true chunks run on from one segment
+/// into the next, chunk by chunk, until one ends where a chunk of that
+/// segment's list ends; from that shared end on both sequences are the same,
+/// so the rest of the list is taken as it is. On most content the lists meet
+/// within a chunk or two of a segment's start; where they never do (runs of
+/// maximum-size chunks out of step), the pass chunks that segment itself —
+/// same result, one core's speed. Every thread runs the one-chunk-at-a-time
+/// loop (`cutPoint`), skipping each chunk's first `min` bytes as it does.
+struct SegmentedChunking {
     let cdc: FastCDC
     let base: UnsafePointer<UInt8>
     let count: Int
-    /// Positions p (the chunk would end after byte p) shifted left 2, with the masks they pass.
-    private var candidates: [UInt64] = []
+    let threads: Int
+    let segmentLength: Int
 
-    init(_ cdc: FastCDC, _ base: UnsafePointer<UInt8>, count: Int, threads: Int) {
+    /// `segmentLength` nil: several segments per thread (so a core the VM slows
+    /// down takes fewer), at most 16 MiB, and never under 32 normal-size
+    /// chunks (a join re-chunks a chunk or two). Tests pass small lengths.
+    init(_ cdc: FastCDC, _ base: UnsafePointer<UInt8>, count: Int, threads: Int, segmentLength: Int? = nil) {
         self.cdc = cdc
         self.base = base
         self.count = count
-        let scanner = Scanner(maskS: cdc.maskS, maskL: cdc.maskL)
-        let blocks = (count + Self.blockLength - 1) / Self.blockLength
-        var found = [[UInt64]](repeating: [], count: blocks)
-        found.withUnsafeMutableBufferPointer { found in
-            if threads == 1 {
-                for b in 0..<blocks { found[b] = scanner.scan(base, count: count, block: b) }
-                return
-            }
-            // Threads take the next unscanned block until none is left: with
-            // many more blocks than threads, a core the VM slows down scans
-            // fewer of them instead of holding up the others.
-            let next = WorkCounter(blocks)
-            DispatchQueue.concurrentPerform(iterations: Swift.min(threads, blocks)) { _ in
-                while let b = next.take() { found[b] = scanner.scan(base, count: count, block: b) }
-            }
-        }
-        candidates = found.flatMap { $0 }
-    }
-
-    /// Finds the candidates of one block.
-    struct Scanner {
-        let maskS: UInt64, maskL: UInt64
-
-        /// Every position of block `b` whose 64-byte gear hash passes either
-        /// mask, in order. When the masks share enough bits, one rarely passed
-        /// test on those guards the exact check; otherwise each mask is tested.
-        func scan(_ p: UnsafePointer<UInt8>, count: Int, block b: Int) -> [UInt64] {
-            let start = b * blockLength
-            let shared = maskS & maskL
-            var out: [UInt64] = []
-            if start + blockLength > count {
-                rollOneChain(p, start..<count, &out)
-            } else if FastCDC.shareEnoughBits(maskS, maskL) {
-                rollBlock(p, start, SharedBitsFilter(shared: shared), &out)
-            } else {
-                rollBlock(p, start, EitherMaskFilter(maskS: maskS, maskL: maskL), &out)
-            }
-            return out
-        }
-
-        /// A full block: its four quarters are rolled at once (`rollFourChains`)
-        /// in stretches that end when the notes buffer fills; the noted
-        /// positions are then checked against the masks.
-        private func rollBlock<Filter: CandidateFilter>(_ p: UnsafePointer<UInt8>, _ start: Int, _ filter: Filter, _ out: inout [UInt64]) {
-            let q = chainLength
-            var chains = FourChains(h0: windowHash(p, before: start), h1: windowHash(p, before: start + q),
-                                    h2: windowHash(p, before: start + 2 * q), h3: windowHash(p, before: start + 3 * q), step: 0)
-            let capacity = 256
-            let notes = UnsafeMutablePointer<Note>.allocate(capacity: capacity)
-            defer { notes.deallocate() }
-            while chains.step < q {
-                let n = Self.rollFourChains(p + start, &chains, filter, notes: notes, capacity: capacity)
-                // A position that passed both tests was noted twice, one note after the other.
-                for i in 0..<n where i == 0 || notes[i].offset != notes[i - 1].offset {
-                    record(notes[i].hash, at: start + notes[i].offset, &out)
-                }
-            }
-            // The chains note out of order; a block holds a few candidates per chunk.
-            out.sort()
-        }
-
-        struct FourChains { var h0, h1, h2, h3: UInt64; var step: Int }
-        /// A hash that passed the filter and its offset in the block.
-        struct Note { var hash: UInt64; var offset: Int }
-
-        /// Rolls the block's four quarters at once from `chains.step` until they
-        /// end or `notes` could overflow; returns how many notes it wrote.
-        /// Two bytes a step as in `FastCDC.scan`: one gear chain is a run of
-        /// dependent adds, four independent ones keep the core's ALUs and load
-        /// ports busy, and the two-byte step saves a shift per pair. The loop
-        /// makes no calls (a passing hash is only noted) and lives in a
-        /// function of its own, so the compiler keeps hashes, tables and
-        /// masks in registers instead of reloading them on every step.
-        @inline(never)
-        private static func rollFourChains<Filter: CandidateFilter>(_ s: UnsafePointer<UInt8>, _ chains: inout FourChains, _ filter: Filter,
-                                                                     notes: UnsafeMutablePointer<Note>, capacity: Int) -> Int {
-            let q = chainLength
-            let g = gearTable, gls = gearTable + 256
-            var h0 = chains.h0, h1 = chains.h1, h2 = chains.h2, h3 = chains.h3
-            var k = chains.step, n = 0
-            // Notes position `offset` if its hash (shifted left `doubled`) may pass.
-            @inline(__always) func check(_ h: UInt64, _ doubled: UInt64, _ offset: Int) {
-                if _slowPath(filter.first(h, doubled: doubled)) { notes[n] = Note(hash: h >> doubled, offset: offset); n &+= 1 }
-                if _slowPath(filter.second(h, doubled: doubled)) { notes[n] = Note(hash: h >> doubled, offset: offset); n &+= 1 }
-            }
-            // A step notes at most 8 positions, twice each.
-            while k < q && n <= capacity - 16 {
-                // After the pair's first byte each hash is the true one shifted left once.
-                h0 = (h0 << 2) &+ gls[Int(s[k])]
-                h1 = (h1 << 2) &+ gls[Int(s[k &+ q])]
-                h2 = (h2 << 2) &+ gls[Int(s[k &+ 2 &* q])]
-                h3 = (h3 << 2) &+ gls[Int(s[k &+ 3 &* q])]
-                check(h0, 1, k)
-                check(h1, 1, q &+ k)
-                check(h2, 1, 2 &* q &+ k)
-                check(h3, 1, 3 &* q &+ k)
-                h0 = h0 &+ g[Int(s[k &+ 1])]
-                h1 = h1 &+ g[Int(s[k &+ q &+ 1])]
-                h2 = h2 &+ g[Int(s[k &+ 2 &* q &+ 1])]
-                h3 = h3 &+ g[Int(s[k &+ 3 &* q &+ 1])]
-                check(h0, 0, k &+ 1)
-                check(h1, 0, q &+ k &+ 1)
-                check(h2, 0, 2 &* q &+ k &+ 1)
-                check(h3, 0, 3 &* q &+ k &+ 1)
-                k &+= 2
-            }
-            chains = FourChains(h0: h0, h1: h1, h2: h2, h3: h3, step: k)
-            return n
-        }
-
-        /// The object's last, short block: one byte at a time.
-        private func rollOneChain(_ p: UnsafePointer<UInt8>, _ range: Range<Int>, _ out: inout [UInt64]) {
-            var h = windowHash(p, before: range.lowerBound)
-            for i in range {
-                h = (h << 1) &+ gearTable[Int(p[i])]
-                record(h, at: i, &out)
-            }
-        }
-
-        /// The gear hash of the (up to) 63 bytes before `position`: rolling on from
-        /// it gives every later position its 64-byte hash.
-        private func windowHash(_ p: UnsafePointer<UInt8>, before position: Int) -> UInt64 {
-            var h: UInt64 = 0
-            for i in Swift.max(0, position - window + 1)..<position { h = (h << 1) &+ gearTable[Int(p[i])] }
-            return h
-        }
-
-        /// Keeps position `position` if its (true, 64-byte) hash `h` passes either mask.
-        @inline(never)
-        private func record(_ h: UInt64, at position: Int, _ out: inout [UInt64]) {
-            let s = h & maskS == 0, l = h & maskL == 0
-            if s || l { out.append(UInt64(position) << 2 | (s ? strict : 0) | (l ? loose : 0)) }
-        }
+        self.threads = threads
+        self.segmentLength = Swift.max(1, segmentLength
+            ?? Swift.max(Swift.min(count / (threads * 8), 16 << 20), 32 * cdc.parameters.avgSize))
     }
 
     func boundaries() -> [ChunkBoundary] {
-        let p = cdc.parameters
-        var out: [ChunkBoundary] = []
-        out.reserveCapacity(count / p.avgSize + 1)
-        var next = 0   // first candidate not behind the current chunk
-        var start = 0
-        while start < count {
-            var len = cdc.cutInWarmUp(base + start, count: count - start)
-            if len < 0, case let (limit, normal)? = cdc.cutRange(remaining: count - start) {
-                let first = start + p.minSize + Self.window - 1
-                while next < candidates.count, Int(candidates[next] >> 2) < first { next += 1 }
-                len = limit
-                var k = next
-                while k < candidates.count {
-                    let at = Int(candidates[k] >> 2) - start
-                    if at >= limit { break }
-                    if candidates[k] & (at < normal ? Self.strict : Self.loose) != 0 { len = at + 1; break }
-                    k += 1
-                }
+        let segments = (count + segmentLength - 1) / segmentLength
+        var lists = [[Int]](repeating: [], count: segments)
+        lists.withUnsafeMutableBufferPointer { lists in
+            let next = WorkCounter(segments)
+            DispatchQueue.concurrentPerform(iterations: Swift.min(threads, segments)) { _ in
+                while let s = next.take() { lists[s] = chunkEnds(of: s) }
             }
-            out.append(ChunkBoundary(offset: start, length: len))
-            start += len
+        }
+        var out: [ChunkBoundary] = []
+        out.reserveCapacity(count / cdc.parameters.avgSize + 1)
+        var at = 0   // where the last true chunk ends
+        for list in lists {
+            var k = 0
+            while at < count {
+                while k < list.count, list[k] < at { k += 1 }
+                if k == list.count { break }   // the true chunks have run past this list
+                if list[k] == at {
+                    // A shared end: from here on the list is the true chunking.
+                    for end in list[(k + 1)...] { out.append(ChunkBoundary(offset: at, length: end - at)); at = end }
+                    break
+                }
+                let length = cdc.cutPoint(base + at, count: count - at)
+                out.append(ChunkBoundary(offset: at, length: length))
+                at += length
+            }
         }
         return out
+    }
+
+    /// Segment `s`'s start and the ends of the chunks that follow from it,
+    /// up to the first end at or past the segment's end.
+    private func chunkEnds(of s: Int) -> [Int] {
+        let start = s * segmentLength, end = Swift.min(start + segmentLength, count)
+        var ends = [start]
+        ends.reserveCapacity((end - start) / cdc.parameters.avgSize + 2)
+        var at = start
+        while at < end {
+            at += cdc.cutPoint(base + at, count: count - at)
+            ends.append(at)
+        }
+        return ends
     }
 }
 

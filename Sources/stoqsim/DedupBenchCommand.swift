@@ -85,7 +85,7 @@ struct ChunkerBench: ParsableCommand {
         // Alternating, like the chunkers: the boundaries-only command, then the full one.
         // The process's fixed cost (start, parse, exit) on an empty file.
         let empty = dir + "/empty.bin"
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         var bareCommands: [ThroughputResult] = [], commands: [ThroughputResult] = [], startups: [ThroughputResult] = []
         for _ in 0..<repetitions {
             bareCommands.append(try DedupBenchmarks.chunkCommand(file: file, bytes: data.count, ids: false))

@@ -2,13 +2,16 @@ import StoqEngine
 import XCTest
 @testable import StoqDedup
 
-/// Chunking on several cores (cut candidates scanned per segment, then one
-/// walk over the chunks) gives exactly the sequential boundaries and ids.
+/// Chunking on several cores (segments chunked on their own, then joined
+/// where their chunk ends meet the true ones) gives exactly the sequential
+/// boundaries and ids.
 final class ParallelChunkingTests: XCTestCase {
     func sequential(_ cdc: FastCDC, _ data: [UInt8]) -> [ChunkBoundary] { data.withUnsafeBytes { cdc.serialBoundaries($0) } }
 
-    func parallel(_ cdc: FastCDC, _ data: [UInt8], threads: Int) -> [ChunkBoundary] {
-        data.withUnsafeBufferPointer { CutCandidates(cdc, $0.baseAddress!, count: $0.count, threads: threads).boundaries() }
+    func parallel(_ cdc: FastCDC, _ data: [UInt8], threads: Int, segmentLength: Int? = nil) -> [ChunkBoundary] {
+        data.withUnsafeBufferPointer {
+            SegmentedChunking(cdc, $0.baseAddress!, count: $0.count, threads: threads, segmentLength: segmentLength).boundaries()
+        }
     }
 
     func testSameBoundariesForEveryPresetAndOddSizes() throws {
@@ -32,9 +35,8 @@ final class ParallelChunkingTests: XCTestCase {
         }
     }
 
-    /// Many random sizes (up to four blocks) and thread counts, so the last,
-    /// short block and the thread's share fall everywhere: inside warm-ups,
-    /// next to cuts, at odd offsets.
+    /// Many random sizes and thread counts, so segment borders fall
+    /// everywhere: inside chunks' minimum sizes, next to cuts, at odd offsets.
     func testSameBoundariesForRandomSizesAndSplits() throws {
         var rng = RandomStream(seed: 20)
         let source = ContentGenerator.randomBytes(1 << 20, seed: 21)
@@ -48,18 +50,31 @@ final class ParallelChunkingTests: XCTestCase {
         }
     }
 
-    /// The scan rolls each block as four chains that start from a 63-byte
-    /// warm-up; with small sizes candidates are dense (one position in 32 or
-    /// 256), so many fall inside those warm-ups and on chain and block borders.
-    /// One parameter set takes the shared-bits filter, the other tests both masks.
-    func testSameBoundariesAcrossChainAndBlockBorders() throws {
-        let data = ContentGenerator.randomBytes(2 * CutCandidates.blockLength + 777, seed: 5)
-        for p in [try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 0),
-                  try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 3)] {
+    /// Short segments, so every join is exercised many times: segments whose
+    /// lists meet the true chunks at once, a chunk or more later, or never
+    /// (runs of one byte value: maximum-size chunks out of step), segment
+    /// ends inside the minimum size, and lengths that are no multiple of anything.
+    func testSegmentsJoinWhereTheirChunksMeetTheTrueOnes() throws {
+        let random = ContentGenerator.randomBytes(1 << 20, seed: 5)
+        var runs = [UInt8](repeating: 0, count: 300_000) + Array(random.prefix(200_000))
+        runs += [UInt8](repeating: 0xAB, count: 250_001)
+        let tiny = try ChunkerParameters(minSize: 64, avgSize: 256, maxSize: 1024, normalization: 3)
+        // Each segment chunks on to its first end past its own: segments far
+        // shorter than a chunk cost a chunk each, so those get little data.
+        let cases: [(ChunkerParameters, [[UInt8]], [Int])] = [
+            (tiny, [Array(random.prefix(20_000)), Array(runs.prefix(3000)) + Array(random.prefix(3000))], [1, 100, 333]),
+            (tiny, [random, runs], [4097, 65_536]),
+            (.small, [random, runs], [4097, 65_536, 300_001]),
+            (.default, [random, runs], [65_536, 300_001]),
+        ]
+        for (p, inputs, lengths) in cases {
             let cdc = FastCDC(p)
-            let reference = sequential(cdc, data)
-            for threads in [1, 2, 3] {
-                XCTAssertEqual(parallel(cdc, data, threads: threads), reference, "\(p), \(threads) threads")
+            for data in inputs {
+                let reference = sequential(cdc, data)
+                for length in lengths {
+                    XCTAssertEqual(parallel(cdc, data, threads: 2, segmentLength: length), reference,
+                                   "\(p), \(data.count) bytes, segments of \(length)")
+                }
             }
         }
     }

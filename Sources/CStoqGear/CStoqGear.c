@@ -1,0 +1,2 @@
+/* Header-only: see include/CStoqGear.h. SwiftPM builds a C target from at least one source file. */
+#include "CStoqGear.h"
