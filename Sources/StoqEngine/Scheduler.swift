@@ -163,6 +163,8 @@ public final class Scheduler {
     /// entries (then it waits this many long shifts before trying again).
     private static let bottomShiftLimit = 64
     private var bottomFilterCooldown = 0
+    /// How often a bottom insert dropped the bottom's tombstones first (tests check the path is taken).
+    private(set) var bottomFilters = 0
 
     public init(start: SimTime = .zero) {
         nowNs = start.nanosecondsSinceStart
@@ -627,6 +629,7 @@ public final class Scheduler {
                 // bottom each time; an early insert would shift all of them.
                 let removed = filter(bottom, from: bottomHead)
                 tombstones &-= removed
+                bottomFilters &+= 1
                 bottomFilterCooldown = removed * 2 < n - bottomHead ? Self.bottomShiftLimit : 0
                 n = Int(list.pointee.count)
                 lo = bottomInsertionPoint(e.time, count: n)
