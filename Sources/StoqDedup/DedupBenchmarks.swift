@@ -79,9 +79,11 @@ public enum DedupBenchmarks {
         // exit up to tens of milliseconds late, which counted as the command's time.
         let arguments = ["/proc/self/exe", "chunk", file, "--format", "json"] + (ids ? [] : ["--no-ids"])
         var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
+        guard posix_spawn_file_actions_init(&actions) == 0 else { throw ChunkCommandError(message: "posix_spawn_file_actions_init failed") }
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) == 0 else {
+            throw ChunkCommandError(message: "cannot send the command's output to /dev/null")
+        }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         func childCPU() -> Double {
@@ -94,7 +96,9 @@ public enum DedupBenchmarks {
         let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         guard rc == 0 else { throw ChunkCommandError(message: "cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        var waited: pid_t
+        repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
+        guard waited == pid else { throw ChunkCommandError(message: "waitpid failed: \(String(cString: strerror(errno)))") }
         let wall = now(CLOCK_MONOTONIC) - w0
         return ThroughputResult(name: "stoqsim chunk --format json\(ids ? "" : " --no-ids") (whole process, all threads' CPU)", bytes: bytes, wallSeconds: wall,
                                 cpuSeconds: childCPU() - c0, chunks: 0, verified: status == 0)

@@ -264,19 +264,20 @@ struct SegmentedChunking {
     let segmentLength: Int
 
     /// `segmentLength` nil: several segments per thread (so a core the VM slows
-    /// down takes fewer), at most 16 MiB, and never under 32 normal-size
-    /// chunks (a join re-chunks a chunk or two). Tests pass small lengths.
+    /// down takes fewer), at most 16 MiB unless that is under 8 normal-size
+    /// chunks, the floor (a join re-chunks a chunk or two on one core).
+    /// Tests pass small lengths.
     init(_ cdc: FastCDC, _ base: UnsafePointer<UInt8>, count: Int, threads: Int, segmentLength: Int? = nil) {
         self.cdc = cdc
         self.base = base
         self.count = count
         self.threads = threads
         self.segmentLength = Swift.max(1, segmentLength
-            ?? Swift.max(Swift.min(count / (threads * 8), 16 << 20), 32 * cdc.parameters.avgSize))
+            ?? Swift.max(Swift.min(count / (threads * 8), 16 << 20), 8 * cdc.parameters.avgSize))
     }
 
     func boundaries() -> [ChunkBoundary] {
-        let segments = (count + segmentLength - 1) / segmentLength
+        let segments = count / segmentLength + (count % segmentLength == 0 ? 0 : 1)
         var lists = [[Int]](repeating: [], count: segments)
         lists.withUnsafeMutableBufferPointer { lists in
             let next = WorkCounter(segments)

@@ -65,12 +65,15 @@ struct ChunkFile: ParsableCommand {
                 }
             } else {
                 // A pipe or device: streamed in 4 MiB reads so it never has to fit in memory twice.
+                // Without ids the hasher is a no-op and only the boundaries are kept.
                 var chunker = StreamingChunker(params, hash: noIDs ? { _ in ChunkID(words: (0, 0, 0, 0)) } : ChunkHash.sha256)
-                while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
-                    data.withUnsafeBytes { chunker.feed($0) { c, _ in chunks.append(c) } }
+                func keep(_ c: Chunk) {
+                    if noIDs { boundaries.append(ChunkBoundary(offset: c.offset, length: c.length)) } else { chunks.append(c) }
                 }
-                chunker.finish { c, _ in chunks.append(c) }
-                if noIDs { boundaries = chunks.map { ChunkBoundary(offset: $0.offset, length: $0.length) } }
+                while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
+                    data.withUnsafeBytes { chunker.feed($0) { c, _ in keep(c) } }
+                }
+                chunker.finish { c, _ in keep(c) }
             }
         } catch {
             printError("\(file): read failed: \(error.localizedDescription)")

@@ -85,7 +85,7 @@ struct ChunkerBench: ParsableCommand {
         // Alternating, like the chunkers: the boundaries-only command, then the full one.
         // The process's fixed cost (start, parse, exit) on an empty file.
         let empty = dir + "/empty.bin"
-        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        guard FileManager.default.createFile(atPath: empty, contents: Data()) else { throw ValidationError("cannot create \(empty)") }
         var bareCommands: [ThroughputResult] = [], commands: [ThroughputResult] = [], startups: [ThroughputResult] = []
         for _ in 0..<repetitions {
             bareCommands.append(try DedupBenchmarks.chunkCommand(file: file, bytes: data.count, ids: false))
@@ -104,7 +104,7 @@ struct ChunkerBench: ParsableCommand {
               + "(goal ≤ 1.5×; every byte is SHA-256-hashed, so against the bare chunker it is \(ratio(command.wallSeconds, parallel.wallSeconds)))")
         print("chunking + SHA-256 per chunk (all cores) vs SHA-256 alone (one core): \(ratio(both.wallSeconds, sha.wallSeconds)) the time"
               + " (≤ 1.0×: limited by SHA-256, not by the chunker)")
-        failed = failed || results.contains { !$0.verified }
+        failed = failed || results.contains { !$0.verified } || startups.contains { !$0.verified }
         if !pyRuns.isEmpty, pyRuns.count == repetitions {
             let py = median(pyRuns)
             print("\(py)  (median of \(repetitions), one per round)")

@@ -39,15 +39,20 @@ final class CLITests: XCTestCase {
     func testChunkWithoutIDsGivesTheSameBoundaries() throws {
         try withTemporaryDirectory { dir in
             let file = dir + "/data.bin"
-            var rng = SystemRandomNumberGenerator()
-            try Data((0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) }).write(to: URL(fileURLWithPath: file))
-            func rows(_ extra: [String]) throws -> [[String: Any]] {
+            // Seeded (xorshift), so a failure can be reproduced.
+            var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+            try Data((0..<200_000).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return UInt8(truncatingIfNeeded: x) })
+                .write(to: URL(fileURLWithPath: file))
+            func report(_ extra: [String]) throws -> (rows: [[String: Any]], summary: [String: Any]) {
                 let r = try stoqsim(["chunk", file, "--preset", "small", "--format", "json"] + extra)
                 XCTAssertEqual(r.status, 0, r.stderr)
                 let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-                return try XCTUnwrap(object["chunks"] as? [[String: Any]])
+                return (try XCTUnwrap(object["chunks"] as? [[String: Any]]), try XCTUnwrap(object["summary"] as? [String: Any]))
             }
-            let full = try rows([]), bare = try rows(["--no-ids"])
+            let (full, fullSummary) = try report([]), (bare, bareSummary) = try report(["--no-ids"])
+            XCTAssertNotNil(fullSummary["uniqueChunks"])
+            XCTAssertNil(bareSummary["uniqueChunks"] ?? bareSummary["uniqueBytes"] ?? bareSummary["dedupRatio"])
+            XCTAssertEqual(bareSummary["chunks"] as? Int, full.count)
             XCTAssertGreaterThan(full.count, 5)
             XCTAssertEqual(bare.map { [$0["offset"] as? Int, $0["length"] as? Int] }, full.map { [$0["offset"] as? Int, $0["length"] as? Int] })
             XCTAssertTrue(full.allSatisfy { ($0["id"] as? String)?.count == 64 })
