@@ -1,4 +1,5 @@
 import Foundation
+import StoqEngine
 
 /// Trace analysis throughput (`stoqsim bench analysis`): a generated trace of
 /// probe and transfer records, analysed on one thread and on all cores.
@@ -71,18 +72,12 @@ public enum AnalysisBenchmarks {
     /// Analyses `path` with `threads` threads; `reference` (when given) is the summary it must match.
     public static func analyse(path: String, threads: Int, reference: RunSummary? = nil) throws -> (Result, RunSummary) {
         let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        let w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID)
+        let w0 = MonotonicClock.nanoseconds(), c0 = CPUClock.processNanoseconds()
         let summary = try TraceAnalyzer.summarize(tracePath: path, accumulators: TraceAnalyzer.defaultAccumulators(),
                                                   threads: threads, parallelFromBytes: 0)
-        let wall = now(CLOCK_MONOTONIC) - w0, cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0
+        let wall = Double(MonotonicClock.nanoseconds() - w0) / 1e9, cpu = Double(CPUClock.processNanoseconds() - c0) / 1e9
         let name = threads == 1 ? "analysis, 1 thread" : "analysis, \(threads) threads"
         return (Result(name: name, records: summary.records, bytes: bytes, wallSeconds: wall, cpuSeconds: cpu,
                        verified: reference.map { $0 == summary } ?? true), summary)
-    }
-
-    static func now(_ clock: clockid_t) -> Double {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

@@ -81,9 +81,9 @@ public enum TierBenchmarks {
         let directory = NSTemporaryDirectory() + "stoqsim-tier-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let scenario = try scenario(tier: tier, bytes: bytes, seed: seed)
-        let cpuStart = processCPUSeconds()
+        let cpuStart = CPUClock.processNanoseconds()
         let run = try scenario.run(outputDirectory: directory)
-        let cpu = processCPUSeconds() - cpuStart
+        let cpu = Double(CPUClock.processNanoseconds() - cpuStart) / 1e9
         var transfer: TraceRecord.TransferResult?
         try TraceReader.forEach(path: run.tracePath) { if case .transfer(let t) = $0 { transfer = t } }
         let afterSlowStart = transfer?.secondHalfGoodputBps
@@ -92,13 +92,6 @@ public enum TierBenchmarks {
             tier: tier, bytes: bytes, goodputBps: transfer?.goodputBps, secondHalfGoodputBps: afterSlowStart,
             simulated: .nanoseconds(run.summary.measuredNs), wallSeconds: run.wallSeconds, cpuSeconds: cpu,
             verified: complete && (afterSlowStart ?? 0) >= requiredShare * Double(tier.bitsPerSecond))
-    }
-
-    /// CPU seconds of the whole process so far.
-    static func processCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// A `sim` run's bulk transfer against the transport benchmark's, measured

@@ -59,10 +59,12 @@ public enum TransportBenchmarks {
         var completed = 0
         for _ in 0..<count {
             accepted = nil
-            let start = cpuNanoseconds()
+            // This thread's CPU time (both ends run on it), not wall time: it
+            // stays meaningful on a machine shared with other work. Likewise below.
+            let start = CPUClock.threadNanoseconds()
             let c = try pair.connect()
             pair.run(until: { (c.isHandshakeComplete && accepted?.isHandshakeComplete == true) || c.isClosed })
-            timed += cpuNanoseconds() - start
+            timed += CPUClock.threadNanoseconds() - start
             if c.isHandshakeComplete && accepted?.isHandshakeComplete == true { completed += 1 }
             c.close()
             pair.run(until: { accepted?.isClosed ?? true })
@@ -92,7 +94,7 @@ public enum TransportBenchmarks {
         let piece = [UInt8](repeating: 0xa5, count: 1 << 20)
         let id = try c.openStream(bidirectional: false)
         var written = 0
-        let start = cpuNanoseconds()
+        let start = CPUClock.threadNanoseconds()
         while !reader.finished {
             while written < totalBytes && written - reader.received < 32 << 20 {
                 let n = min(piece.count, totalBytes - written)
@@ -101,7 +103,7 @@ public enum TransportBenchmarks {
             }
             if !pair.step() || c.isClosed { break }
         }
-        let seconds = Double(cpuNanoseconds() - start) / 1e9
+        let seconds = Double(CPUClock.threadNanoseconds() - start) / 1e9
         let m = c.metrics
         return TransportBenchmarkResult(name: "bulk goodput" + (countingLostPackets ? " (counting lost packets)" : ""),
                                         value: Double(reader.received) / seconds / 1e6, unit: "MB/s",
@@ -142,7 +144,7 @@ public enum TransportBenchmarks {
         accepted.reserveCapacity(pairs + batchSize)
         pair.run(for: .seconds(1))
         let before = heapInUse()
-        let start = cpuNanoseconds()
+        let start = CPUClock.threadNanoseconds()
         while clients.count < pairs { clients += try openBatch(min(batchSize, pairs - clients.count)) }
         // Let ACKs and HANDSHAKE_DONE settle, as in a long-lived connection.
         pair.run(for: .milliseconds(500))
@@ -151,17 +153,9 @@ public enum TransportBenchmarks {
         withExtendedLifetime(warmUp) {}
         let perPair = Double(after - before) / Double(pairs)
         return TransportBenchmarkResult(name: "memory per connection pair", value: perPair / 1024, unit: "KiB",
-                                        cpuSeconds: Double(cpuNanoseconds() - start) / 1e9,
+                                        cpuSeconds: Double(CPUClock.threadNanoseconds() - start) / 1e9,
                                         verified: established == pairs,
                                         detail: "\(pairs) pairs, \((after - before) >> 10) KiB heap (mallinfo2), \(established) established after \(pair.now) of virtual time")
-    }
-
-    /// CPU time of this thread, not wall time: the figures stay meaningful on a
-    /// machine shared with other work (both ends run on this one thread).
-    static func cpuNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// glibc's allocated heap bytes (mallinfo2): memory benchmarks and leak tests.

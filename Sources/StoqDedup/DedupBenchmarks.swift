@@ -1,4 +1,5 @@
 import Foundation
+import StoqEngine
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -91,7 +92,7 @@ public enum DedupBenchmarks {
             getrusage(RUSAGE_CHILDREN.rawValue, &u)
             return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
         }
-        let w0 = now(CLOCK_MONOTONIC), c0 = childCPU()
+        let w0 = MonotonicClock.nanoseconds(), c0 = childCPU()
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, environ)
         guard rc == 0 else { throw ChunkCommandError(message: "cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
@@ -99,7 +100,7 @@ public enum DedupBenchmarks {
         var waited: pid_t
         repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
         guard waited == pid else { throw ChunkCommandError(message: "waitpid failed: \(String(cString: strerror(errno)))") }
-        let wall = now(CLOCK_MONOTONIC) - w0
+        let wall = Double(MonotonicClock.nanoseconds() - w0) / 1e9
         return ThroughputResult(name: "stoqsim chunk --format json\(ids ? "" : " --no-ids") (whole process, all threads' CPU)", bytes: bytes, wallSeconds: wall,
                                 cpuSeconds: childCPU() - c0, chunks: 0, verified: status == 0)
     }
@@ -125,14 +126,8 @@ public enum DedupBenchmarks {
     /// for both (the calling thread's clock alone showed such a case as cheap as
     /// its wall time). Benchmarks only read clocks.
     static func timed(_ body: () -> Void) -> (wall: Double, cpu: Double) {
-        let w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID)
+        let w0 = MonotonicClock.nanoseconds(), c0 = CPUClock.processNanoseconds()
         body()
-        return (now(CLOCK_MONOTONIC) - w0, now(CLOCK_PROCESS_CPUTIME_ID) - c0)
-    }
-
-    static func now(_ clock: clockid_t) -> Double {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+        return (Double(MonotonicClock.nanoseconds() - w0) / 1e9, Double(CPUClock.processNanoseconds() - c0) / 1e9)
     }
 }

@@ -102,10 +102,10 @@ public enum NetnsBenchmarks {
             let traffic = try ClosedLoopTraffic(flows: flows, payload: payload, measureFrom: start + warmup,
                                                 until: start + warmup + Int64(seconds * 1e9))
             // The engine's share of the measurement starts when the traffic's does.
-            var cpuAtStart = threadCPUSeconds(), relayedAtStart: UInt64 = 0
+            var cpuAtStart = Double(CPUClock.threadNanoseconds()) / 1e9, relayedAtStart: UInt64 = 0
             func engineMeasurementStarts() {
                 driver.resetLagReport()
-                cpuAtStart = threadCPUSeconds()
+                cpuAtStart = Double(CPUClock.threadNanoseconds()) / 1e9
                 relayedAtStart = emulator.stats.packetsOut
             }
             switch senders {
@@ -134,7 +134,7 @@ public enum NetnsBenchmarks {
             }
             driver.unregister(fd: traffic.started)   // when a signal came during the warm-up
             result.interruptedBy = interrupt.signal
-            result.engineCPUSeconds = threadCPUSeconds() - cpuAtStart
+            result.engineCPUSeconds = Double(CPUClock.threadNanoseconds()) / 1e9 - cpuAtStart
             result.engineRelayed = emulator.stats.packetsOut - relayedAtStart
             result.lag = driver.lagReport
             result.measuredSeconds = traffic.measuredSeconds
@@ -147,13 +147,6 @@ public enum NetnsBenchmarks {
         result.teardownSeconds = emulator.teardownSeconds
         result.leftovers = Namespaces.list(prefix: prefix + "-")
         return result
-    }
-
-    /// CPU time of the calling thread.
-    static func threadCPUSeconds() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
 

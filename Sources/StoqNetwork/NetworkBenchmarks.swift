@@ -83,9 +83,9 @@ public enum NetworkBenchmarks {
             if sent < probes { scheduler.schedule(after: waveInterval) { wave() } }
         }
         scheduler.schedule(at: .zero) { wave() }
-        let start = cpuNanoseconds()
+        let start = CPUClock.threadNanoseconds()
         scheduler.runUntilIdle()
-        let seconds = Double(cpuNanoseconds() - start) / 1e9
+        let seconds = Double(CPUClock.threadNanoseconds() - start) / 1e9
         var hops: UInt64 = 0, duplicated: UInt64 = 0
         for e in 0..<network.graph.edgeCount {
             hops += network.counters(edge: e).packetsDelivered
@@ -99,9 +99,4 @@ public enum NetworkBenchmarks {
                       models: linkModels != nil)
     }
 
-    static func cpuNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
 }

@@ -80,19 +80,13 @@ private final class WallClock {
         self.scheduler = scheduler
         _ = scheduler.schedule(at: scheduler.now) { [weak self] in
             guard let self else { return }
-            self.origin = (scheduler.now, Self.monotonic())
+            self.origin = (scheduler.now, MonotonicClock.nanoseconds())
         }
     }
 
     func now() -> SimTime {
         guard let origin else { return scheduler.now }
-        return max(scheduler.now, origin.sim + .nanoseconds(Self.monotonic() - origin.wall))
-    }
-
-    private static func monotonic() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+        return max(scheduler.now, origin.sim + .nanoseconds(MonotonicClock.nanoseconds() - origin.wall))
     }
 }
 

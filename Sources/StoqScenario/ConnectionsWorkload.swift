@@ -354,14 +354,14 @@ struct MemoryProbe {
 
     mutating func start() {
         wallStart = DispatchTime.now().uptimeNanoseconds
-        cpuStart = Self.cpuNanoseconds()
+        cpuStart = CPUClock.processNanoseconds()
         before = (Int(cstoq_heap_bytes_in_use()), Self.residentBytes())
     }
 
     mutating func sample(open: Int, every step: Int) {
         handshakes += 1
         wallLastHandshake = DispatchTime.now().uptimeNanoseconds
-        cpuLastHandshake = Self.cpuNanoseconds()
+        cpuLastHandshake = CPUClock.processNanoseconds()
         guard open % step == 0, open > atMost.open else { return }
         atMost = (open, Int(cstoq_heap_bytes_in_use()), Self.residentBytes())
     }
@@ -382,12 +382,6 @@ struct MemoryProbe {
                            atMost.open, Double(atMost.heap - before.heap) / 1048576, heap, Double(atMost.rss - before.rss) / 1048576, rss)
         }
         return text + String(format: "; process peak RSS %.0f MiB", Double(Self.peakResidentBytes()) / 1048576)
-    }
-
-    static func cpuNanoseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 
     /// VmRSS and VmHWM of /proc/self/status (0 where there is none).
