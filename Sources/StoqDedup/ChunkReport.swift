@@ -41,10 +41,11 @@ public struct ChunkReport: Codable, Sendable {
         self.file = file
         self.parameters = parameters
         chunks = rows
-        let total = rows.reduce(0) { $0 + $1.length }
+        var total = 0, smallest = Int.max, largest = 0
+        for r in rows { total += r.length; smallest = Swift.min(smallest, r.length); largest = Swift.max(largest, r.length) }
         summary = Summary(chunks: rows.count, bytes: total,
                           meanSize: rows.isEmpty ? 0 : Double(total) / Double(rows.count),
-                          minSize: rows.map(\.length).min() ?? 0, maxSize: rows.map(\.length).max() ?? 0)
+                          minSize: rows.isEmpty ? 0 : smallest, maxSize: largest)
     }
 
     /// Pretty-printed JSON with sorted keys, byte for byte what `JSONEncoder`

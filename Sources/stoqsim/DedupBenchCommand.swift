@@ -70,7 +70,7 @@ struct ChunkerBench: ParsableCommand {
             parallelRuns.append(DedupBenchmarks.chunking(data, parameters: .default, threads: cores))
             guard let python, !pythonFailed else { continue }
             do {
-                pyRuns.append(try python.measure(file: file, repetitions: 1))
+                pyRuns.append(try python.measure(file: file))
             } catch {
                 printError("pyfastcdc did not run: \(error)")
                 pythonFailed = true
@@ -82,8 +82,8 @@ struct ChunkerBench: ParsableCommand {
         let sha = median((0..<repetitions).map { _ in DedupBenchmarks.sha256(data) })
         let both = median((0..<repetitions).map { _ in DedupBenchmarks.chunkAndHash(data, parameters: .default, threads: cores) })
         results += [sha, both]
-        // Alternating, like the chunkers: the boundaries-only command, then the full one.
-        // The process's fixed cost (start, parse, exit) on an empty file.
+        // The commands alternate too: boundaries only, with ids, and on an
+        // empty file for the process's fixed cost (start, parse, exit).
         let empty = dir + "/empty.bin"
         guard FileManager.default.createFile(atPath: empty, contents: Data()) else { throw ValidationError("cannot create \(empty)") }
         var bareCommands: [ThroughputResult] = [], commands: [ThroughputResult] = [], startups: [ThroughputResult] = []
@@ -145,28 +145,24 @@ struct PyFastCDC {
 
     static let script = """
     import sys, time, pyfastcdc
-    path, reps = sys.argv[1], int(sys.argv[2])
+    path = sys.argv[1]
     data = open(path, 'rb').read()
     cdc = pyfastcdc.FastCDC(avg_size=64 << 10, min_size=4 << 10, max_size=1 << 20, normalized_chunking=2)
-    for _ in range(reps):
-        w, c = time.perf_counter(), time.thread_time()
-        n = sum(1 for _ in cdc.cut_buf(data))
-        print(time.perf_counter() - w, time.thread_time() - c, n, flush=True)
+    w, c = time.perf_counter(), time.thread_time()
+    n = sum(1 for _ in cdc.cut_buf(data))
+    print(time.perf_counter() - w, time.thread_time() - c, n, flush=True)
     """
 
-    func measure(file: String, repetitions: Int) throws -> ThroughputResult {
-        let (status, output) = try Self.run([python, "-c", Self.script, file, "\(repetitions)"], capture: true)
+    /// One timed `cut_buf` over the file (the rounds repeat it).
+    func measure(file: String) throws -> ThroughputResult {
+        let (status, output) = try Self.run([python, "-c", Self.script, file], capture: true)
         let text = String(decoding: output, as: UTF8.self)
-        let runs = text.split(separator: "\n").compactMap { line -> (Double, Double, Int)? in
-            let f = line.split(separator: " ")
-            guard f.count == 3, let w = Double(f[0]), let c = Double(f[1]), let n = Int(f[2]) else { return nil }
-            return (w, c, n)
-        }.sorted { $0.0 < $1.0 }
-        guard status == 0, !runs.isEmpty else { throw ValidationError("pyfastcdc script failed (exit \(status)): \(text)") }
-        let m = runs[runs.count / 2]
+        let f = text.split(whereSeparator: \.isWhitespace)
+        guard status == 0, f.count == 3, let wall = Double(f[0]), let cpu = Double(f[1]), let chunks = Int(f[2]) else {
+            throw ValidationError("pyfastcdc script failed (exit \(status)): \(text)")
+        }
         let bytes = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
-        return ThroughputResult(name: "pyfastcdc 4KiB/64KiB/1MiB" + (runs.count > 1 ? ", median of \(runs.count)" : ""), bytes: bytes, wallSeconds: m.0,
-                                cpuSeconds: m.1, chunks: m.2, verified: true)
+        return ThroughputResult(name: "pyfastcdc 4KiB/64KiB/1MiB", bytes: bytes, wallSeconds: wall, cpuSeconds: cpu, chunks: chunks, verified: true)
     }
 
     /// Runs a program found in PATH; its output goes to stderr, or is returned with `capture`.
