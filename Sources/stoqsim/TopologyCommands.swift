@@ -87,13 +87,13 @@ struct Run: ParsableCommand {
     @Option(help: "Write the TLS secrets of every QUIC connection to FILE (NSS key log format) so Wireshark/tshark decrypt the pcaps.")
     var keylog: String?
 
-    @Option(help: "Trace the time series (utilisation, 10 ms peaks, queue, drops per bin) of the N busiest link directions; 0: none (default: the file's 'trace:', else 10).")
+    @Option(help: "Trace the time series (utilisation, 10 ms peaks, queue, drops per bin) of the N busiest link directions; 0: none (default: the file's 'trace:', else \(TimeSeriesOptions().busiestLinks)).")
     var seriesTop: Int?
     @Option(help: "Track only these link directions for time series: a>b, or a node name for all its links (comma-separated).")
     var seriesLinks: String?
     @Option(help: "Time-series bin width (a multiple of 10ms, e.g. 100ms); default: the run cut into at most 300 bins.")
     var seriesBin: String?
-    @Option(help: "Sample the congestion window and RTT of the first K transfers of each transfer workload (default: the file's 'trace:', else 3).")
+    @Option(help: "Sample the congestion window and RTT of the first K transfers of each transfer workload (default: the file's 'trace:', else \(TimeSeriesOptions().sampledTransfers)).")
     var sampleTransfers: Int?
 
     @OptionGroup var limits: LimitOptions
